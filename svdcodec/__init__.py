@@ -1,0 +1,44 @@
+"""svdcodec: the .svdi lossy image format built on the truncated SVD.
+
+>>> import numpy as np, svdcodec
+>>> img = np.zeros((4, 6), dtype=np.uint8)
+>>> svdcodec.decode(svdcodec.encode(img, rank=1)).shape
+(4, 6)
+"""
+
+from __future__ import annotations
+
+from .codec import GroupInfo, SvdiInfo, decode, encode, read, read_header, write
+from .errors import (
+    ChecksumError,
+    CorruptError,
+    LimitError,
+    SvdiError,
+    TruncatedError,
+    UnsupportedError,
+)
+from .format import FORMAT_VERSION
+from .limits import Limits, get_default_limits, set_default_limits
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ChecksumError",
+    "CorruptError",
+    "GroupInfo",
+    "LimitError",
+    "Limits",
+    "SvdiError",
+    "SvdiInfo",
+    "TruncatedError",
+    "UnsupportedError",
+    "__version__",
+    "decode",
+    "encode",
+    "get_default_limits",
+    "read",
+    "read_header",
+    "set_default_limits",
+    "write",
+]

@@ -1,0 +1,297 @@
+"""encode / decode / read / write: numpy images <-> .svdi bytes.
+
+Joins the layers: :mod:`.layout` builds the matrices, :mod:`.linalg` factorizes them,
+:mod:`.quantize` packs the factors, :mod:`._zstd` compresses them and :mod:`.format` frames the
+file. Decoding runs the same path backwards, checking limits before allocating.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from . import _zstd
+from . import format as fmt
+from .layout import LAYOUTS, to_matrices, write_rows
+from .limits import Limits, get_default_limits
+from .linalg import select_rank
+from .quantize import FACTOR_TYPES, dequantize, quantize
+
+PathLike = Union[str, "os.PathLike[str]"]
+DEFAULT_QUALITY = 50
+METRES_PER_INCH = 0.0254
+EXIF_APP1_PREFIX = b"Exif\x00\x00"  # spec section 3, rule 7: stripped on write
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    """One factor group: matrix shape, rank and payload sizes in bytes."""
+
+    index: int
+    rows: int
+    cols: int
+    rank: int
+    raw_size: int  # quantized records, before zstd
+    compressed_size: int  # the zstd frame as stored
+
+
+@dataclass(frozen=True)
+class SvdiInfo:
+    """What :func:`read_header` reports about a file, without decoding pixels."""
+
+    width: int
+    height: int
+    mode: str  # "L", "LA", "RGB", "RGBA" or "I;16"
+    bit_depth: int
+    channels: int
+    layout: str
+    factors: str
+    ranks: tuple[int, ...]
+    groups: tuple[GroupInfo, ...]
+    file_size: int
+    chunks: tuple[fmt.ChunkInfo, ...]
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), as Pillow reports it."""
+        return self.width, self.height
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the decoded numpy array."""
+        if self.channels == 1:
+            return self.height, self.width
+        return self.height, self.width, self.channels
+
+
+# --- encoding --------------------------------------------------------------------------------
+def _image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
+    """Check a caller's array and return it as (H, W, C) with its mode."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image must be H x W or H x W x C with H, W >= 1, got shape "
+                         f"{image.shape}")
+    channels = image.shape[2]
+    if image.dtype == np.uint8:
+        modes = {1: fmt.Mode.L, 2: fmt.Mode.LA, 3: fmt.Mode.RGB, 4: fmt.Mode.RGBA}
+    elif image.dtype == np.uint16:
+        modes = {1: fmt.Mode.I16}
+    else:
+        raise TypeError(f"image dtype must be uint8 or uint16, got {image.dtype}")
+    if channels not in modes:
+        raise ValueError(f"{image.dtype} images must have {sorted(modes)} channels, "
+                         f"got {channels}")
+    return image, modes[channels]
+
+
+def quality_to_psnr(quality: float) -> float:
+    """The target PSNR (dB) that ``quality`` 0..100 stands for: 15 dB + 0.3 dB per step."""
+    return 15.0 + 0.3 * quality
+
+
+def _criteria(rank: int | None, energy: float | None, quality: float | None,
+              target_psnr: float | None) -> dict[str, Any]:
+    given = [name for name, v in (("rank", rank), ("energy", energy), ("quality", quality),
+                                  ("target_psnr", target_psnr)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"give at most one of rank, energy, quality, target_psnr; got {given}")
+    if rank is not None:
+        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
+            raise ValueError(f"rank must be an int >= 1, got {rank!r}")
+        return {"rank": int(rank)}
+    if energy is not None:
+        if not 0 < energy <= 1:
+            raise ValueError(f"energy must be in (0, 1], got {energy!r}")
+        return {"energy": float(energy)}
+    if quality is None and target_psnr is None:
+        quality = DEFAULT_QUALITY
+    if quality is not None:
+        if isinstance(quality, bool) or not 0 <= quality <= 100:
+            raise ValueError(f"quality must be in 0..100, got {quality!r}")
+        target_psnr = quality_to_psnr(quality)
+    if not (isinstance(target_psnr, (int, float)) and math.isfinite(target_psnr)
+            and target_psnr > 0):
+        raise ValueError(f"target_psnr must be a finite number > 0, got {target_psnr!r}")
+    return {"psnr": float(target_psnr)}
+
+
+def _metadata(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
+              dpi: tuple[float, float] | None) -> dict[str, bytes]:
+    meta: dict[str, bytes] = {}
+    if icc_profile:
+        meta["icc_profile"] = bytes(icc_profile)
+    if exif:
+        exif = bytes(exif)
+        meta["exif"] = exif[len(EXIF_APP1_PREFIX):] if exif.startswith(EXIF_APP1_PREFIX) else exif
+    if xmp:
+        meta["xmp"] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
+    if dpi is not None:
+        ppm = [round(float(d) / METRES_PER_INCH) for d in dpi]
+        if len(ppm) != 2 or min(ppm) < 1 or max(ppm) > 2**32 - 1:
+            raise ValueError(f"dpi must be two positive numbers, got {dpi!r}")
+        meta["phys"] = fmt.PHYS.pack(*ppm)
+    return meta
+
+
+def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None = None,
+           quality: float | None = None, target_psnr: float | None = None,
+           layout: str = "per-channel", factors: str = "int8", level: int = _zstd.DEFAULT_LEVEL,
+           svd: str = "auto", icc_profile: bytes | None = None, exif: bytes | None = None,
+           xmp: bytes | str | None = None, dpi: tuple[float, float] | None = None) -> bytes:
+    """Encode an image as .svdi bytes.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, C) uint8 array (L, LA, RGB, RGBA) or (H, W) uint16 (I;16).
+    rank : keep this many components per matrix (clipped to min(m, n)).
+    energy : keep the smallest rank whose Σσ² is at least this fraction of ‖X‖²_F. (Some
+        tutorials use Σσ instead; svdcodec uses the squared values, the energy.)
+    quality : 0..100, maps to ``target_psnr = 15 + 0.3 * quality`` (default 50).
+    target_psnr : choose the rank from the Eckart–Young tail so that the truncation error alone
+        meets this PSNR; quantization and rounding lower the result slightly.
+    layout : "per-channel", "stacked" ([R | G | B]) or "stacked-vertical" ([R; G; B]).
+    factors : "int8" (per-vector scales) or "float16".
+    level : zstd level 1..19. svd : backend, see :func:`svdcodec.linalg.truncated_svd`.
+    icc_profile, exif, xmp, dpi : metadata stored in ancillary chunks.
+
+    Examples
+    --------
+    >>> import numpy as np, svdcodec
+    >>> img = np.tile(np.arange(64, dtype=np.uint8), (32, 1))
+    >>> data = svdcodec.encode(img, rank=1)
+    >>> svdcodec.decode(data).shape
+    (32, 64)
+    """
+    image, mode = _image_mode(image)
+    criteria = _criteria(rank, energy, quality, target_psnr)
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if factors not in FACTOR_TYPES:
+        raise ValueError(f"factors must be one of {FACTOR_TYPES}, got {factors!r}")
+    header = fmt.Header(image.shape[1], image.shape[0], mode, fmt.LAYOUT_BY_NAME[layout],
+                        fmt.FACTOR_BY_NAME[factors])
+    matrices = to_matrices(image, layout)
+    if "psnr" in criteria:
+        peak = 2.0**header.bit_depth - 1
+        budget = image.size * peak**2 / 10 ** (criteria["psnr"] / 10)
+        criteria = {"max_sse": budget / len(matrices)}  # an equal share per matrix
+    groups = []
+    for index, x in enumerate(matrices):
+        u, s, vt = select_rank(x, method=svd, **criteria)
+        raw = quantize(u, s, vt, factors)
+        groups.append(fmt.Group(index, x.shape[0], x.shape[1], s.shape[0], len(raw),
+                                _zstd.compress(raw, level)))
+    return fmt.pack(header, groups, _metadata(icc_profile, exif, xmp, dpi))
+
+
+# --- decoding --------------------------------------------------------------------------------
+def _as_bytes(data: Any) -> bytes | memoryview:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return data
+    raise TypeError(f"data must be bytes-like, got {type(data).__name__} (use read() for paths)")
+
+
+def _info(container: fmt.Container, file_size: int) -> SvdiInfo:
+    h = container.header
+    name = fmt.MODE_INFO[h.mode][0]
+    groups = tuple(GroupInfo(g.index, g.rows, g.cols, g.rank, g.raw_size, len(g.payload))
+                   for g in container.groups)
+    meta: dict[str, Any] = {k: v for k, v in container.metadata.items() if k != "phys"}
+    if "phys" in container.metadata:
+        meta["dpi"] = tuple(p * METRES_PER_INCH for p in fmt.PHYS.unpack(
+            container.metadata["phys"]))
+    return SvdiInfo(h.width, h.height, name, h.bit_depth, h.channels, fmt.LAYOUT_NAMES[h.layout],
+                    fmt.FACTOR_NAMES[h.factor_type], tuple(g.rank for g in groups), groups,
+                    file_size, container.chunks, meta)
+
+
+def read_header(source: bytes | PathLike, *, limits: Limits | None = None) -> SvdiInfo:
+    """Parse and check a file's structure, checksums and metadata without decoding pixels."""
+    data = source if isinstance(source, (bytes, bytearray, memoryview)) else \
+        Path(source).read_bytes()
+    return _info(fmt.unpack(data, limits or get_default_limits()), len(data))
+
+
+def _check_rank(rank: int | None) -> None:
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, np.integer))
+                             or rank < 1):
+        raise ValueError(f"rank must be an int >= 1, got {rank!r}")
+
+
+def decode_container(container: fmt.Container, *, rank: int | None = None,
+                     limits: Limits | None = None) -> np.ndarray:
+    """Decode a parsed container (spec section 7); see :func:`decode`."""
+    _check_rank(rank)
+    fmt.check_decode_limits(container, limits or get_default_limits(), rank)
+    h = container.header
+    factors = fmt.FACTOR_NAMES[h.factor_type]
+    layout = fmt.LAYOUT_NAMES[h.layout]
+    dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
+    peak = 2**h.bit_depth - 1
+    out = np.empty((h.height, h.width, h.channels), dtype=dtype)
+    for g in container.groups:
+        r = g.rank if rank is None else min(rank, g.rank)
+        raw = _zstd.decompress(g.payload, g.raw_size, what=f"FACT {g.index}",
+                               prefix=r * fmt.record_size(g.rows, g.cols, h.factor_type))
+        u, s, vt = dequantize(raw, g.rows, g.cols, factors)
+        us = u * s
+        for row0 in range(0, g.rows, fmt.STRIP_ROWS):
+            block = us[row0:row0 + fmt.STRIP_ROWS] @ vt
+            np.rint(block, out=block)
+            np.clip(block, 0, peak, out=block)
+            write_rows(out, layout, g.index, row0, block)
+    return out[:, :, 0] if h.channels == 1 else out
+
+
+def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None) -> np.ndarray:
+    """Decode .svdi bytes to an array of the encoded shape and dtype.
+
+    ``rank`` decodes with only the first ``rank`` components of each matrix (a cheaper,
+    coarser preview; a rank above the stored one decodes at the stored one). ``limits`` bounds
+    size, memory and work (:class:`svdcodec.Limits`). Raises :class:`svdcodec.SvdiError`.
+    """
+    container = fmt.unpack(_as_bytes(data), limits or get_default_limits())
+    return decode_container(container, rank=rank, limits=limits)
+
+
+def write(path: PathLike, image: np.ndarray, **options: Any) -> int:
+    """Encode ``image`` (see :func:`encode` for options) and write it; returns the byte count.
+
+    The file is written to a temporary name in the same directory and renamed, so a failure
+    never leaves a partial file or damages an existing one.
+    """
+    data = encode(image, **options)
+    atomic_write(Path(path), data)
+    return len(data)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def read(path: PathLike, *, rank: int | None = None, limits: Limits | None = None
+         ) -> np.ndarray:
+    """Read and decode an .svdi file; see :func:`decode`."""
+    return decode(Path(path).read_bytes(), rank=rank, limits=limits)

@@ -1,0 +1,86 @@
+"""Factor quantization: (u, s, vt) arrays <-> component records (spec section 5).
+
+float16 stores u and v as IEEE half floats; int8 stores each vector as a per-vector scale (f32)
+times integers in -127..127. sigma is always float32. Records are written in rank order so that a
+prefix of the payload is a lower-rank factorization.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import CorruptError
+
+FACTOR_TYPES = ("float16", "int8")
+INT8_MAX = 127  # spec section 5: -128 is never written, so scales are symmetric
+
+
+def record_dtype(rows: int, cols: int, factors: str) -> np.dtype:
+    """The numpy dtype of one component record, packed (no alignment), little-endian."""
+    if factors == "float16":
+        return np.dtype([("s", "<f4"), ("u", "<f2", (rows,)), ("v", "<f2", (cols,))])
+    if factors == "int8":
+        return np.dtype([("s", "<f4"), ("a", "<f4"), ("b", "<f4"),
+                         ("u", "i1", (rows,)), ("v", "i1", (cols,))])
+    raise ValueError(f"factors must be one of {FACTOR_TYPES}, got {factors!r}")
+
+
+def _to_int8(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Quantize the rows of x (k, n) to int8 with one scale per row."""
+    peak = np.abs(x).max(axis=1)
+    # A zero vector still needs a positive scale (spec: scales > 0); its integers are all 0.
+    scale = np.where(peak > 0, peak / INT8_MAX, 1.0).astype(np.float32)
+    q = np.rint(x / scale.astype(np.float64)[:, None])
+    return np.clip(q, -INT8_MAX, INT8_MAX).astype(np.int8), scale
+
+
+def quantize(u: np.ndarray, s: np.ndarray, vt: np.ndarray, factors: str) -> bytes:
+    """Pack a factorization into k component records.
+
+    Parameters
+    ----------
+    u : (m, k) array; s : (k,) non-increasing, >= 0; vt : (k, n) array.
+    factors : "float16" or "int8".
+    """
+    k = s.shape[0]
+    rows, cols = u.shape[0], vt.shape[1]
+    rec = np.zeros(k, dtype=record_dtype(rows, cols, factors))
+    rec["s"] = s
+    if factors == "float16":
+        rec["u"] = u.T
+        rec["v"] = vt
+    else:
+        rec["u"], rec["a"] = _to_int8(u.T)
+        rec["v"], rec["b"] = _to_int8(vt)
+    return rec.tobytes()
+
+
+def dequantize(raw: bytes, rows: int, cols: int, factors: str
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unpack and validate records: returns float64 u (m, k), s (k,), vt (k, n).
+
+    Raises CorruptError for values the spec forbids (section 5).
+    """
+    dtype = record_dtype(rows, cols, factors)
+    if len(raw) % dtype.itemsize:
+        raise CorruptError(f"payload of {len(raw)} bytes is not a whole number of "
+                           f"{dtype.itemsize}-byte records")
+    rec = np.frombuffer(raw, dtype=dtype)
+    s = rec["s"].astype(np.float64)
+    if not np.all(np.isfinite(s)) or np.any(s < 0) or np.any(np.diff(s) > 0):
+        raise CorruptError("sigma must be finite, >= 0 and non-increasing")
+    if factors == "float16":
+        u = rec["u"].astype(np.float64)
+        v = rec["v"].astype(np.float64)
+        if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
+            raise CorruptError("float16 factors must be finite")
+    else:
+        a, b = rec["a"].astype(np.float64), rec["b"].astype(np.float64)
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))
+                and np.all(a > 0) and np.all(b > 0)):
+            raise CorruptError("int8 scales must be finite and > 0")
+        if np.any(rec["u"] == -128) or np.any(rec["v"] == -128):
+            raise CorruptError("int8 factors must lie in -127..127")
+        u = rec["u"] * a[:, None]
+        v = rec["v"] * b[:, None]
+    return np.ascontiguousarray(u.T), s, v
