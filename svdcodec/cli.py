@@ -1,0 +1,237 @@
+"""The ``svdcodec`` command line: encode, decode, info, demo.
+
+``main(argv) -> int``: 0 on success, 1 with one line ``svdcodec: error: ...`` on failure, 2 for
+usage errors. Outputs are written to a temporary file and renamed: an existing file is replaced
+only with ``--force``, an input never, and a failure leaves no output behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import __version__
+from .codec import atomic_write, decode, encode, read_header
+from .errors import SvdiError
+from .layout import LAYOUTS
+from .metrics import psnr
+from .pilutil import from_array, to_array
+from .quantize import FACTOR_TYPES
+
+EXAMPLES = """examples:
+  svdcodec encode photo.png photo.svdi --rank 40
+  svdcodec encode photo.png photo.svdi --energy 0.99 --layout stacked --factors float16
+  svdcodec decode photo.svdi back.png --rank 10
+  svdcodec info photo.svdi --json
+  svdcodec demo
+"""
+
+
+class CliError(Exception):
+    """A failure reported as one line and exit code 1."""
+
+
+def _check_output(out: Path, force: bool, *inputs: Path) -> None:
+    for path in inputs:
+        if out.exists() and path.exists() and os.path.samefile(out, path):
+            raise CliError(f"refusing to overwrite the input file {path}")
+    if out.exists() and not force:
+        raise CliError(f"{out} exists (use --force to replace it)")
+    if not out.parent.is_dir():
+        raise CliError(f"directory {out.parent} does not exist")
+
+
+def load_image(path: Path) -> tuple[np.ndarray, dict]:
+    """An input image through Pillow, as the codec's array, and its metadata."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            meta = {"icc_profile": im.info.get("icc_profile"), "dpi": im.info.get("dpi")}
+            exif = im.info.get("exif")
+            if exif:
+                meta["exif"] = exif
+            return to_array(im), meta
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except (Image.UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _encode_options(args: argparse.Namespace) -> dict:
+    return {"rank": args.rank, "energy": args.energy, "quality": args.quality,
+            "target_psnr": args.target_psnr, "layout": args.layout, "factors": args.factors,
+            "level": args.level}
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    src, out = Path(args.input), Path(args.output)
+    _check_output(out, args.force, src)
+    image, meta = load_image(src)
+    start = time.perf_counter()
+    data = encode(image, **_encode_options(args), **meta)
+    seconds = time.perf_counter() - start
+    atomic_write(out, data)
+    info = read_header(data)
+    print(f"{out}: {info.width}x{info.height} {info.mode}, {info.layout}, {info.factors}, "
+          f"ranks {list(info.ranks)}, {len(data):,} bytes "
+          f"({8 * len(data) / (info.width * info.height):.3f} bpp), {seconds:.2f} s")
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    src, out = Path(args.input), Path(args.output)
+    _check_output(out, args.force, src)
+    fmt_name = Image.registered_extensions().get(out.suffix.lower())
+    if fmt_name is None:
+        raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
+    data = src.read_bytes()
+    info = read_header(data)
+    im = from_array(decode(data, rank=args.rank))
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        save = {"icc_profile": info.metadata.get("icc_profile")} if fmt_name == "PNG" else {}
+        im.save(tmp, format=fmt_name, **{k: v for k, v in save.items() if v})
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    print(f"{out}: {im.width}x{im.height} {im.mode}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = read_header(Path(args.input))
+    if args.json:
+        record = asdict(info)
+        record["metadata"] = {k: (len(v) if isinstance(v, bytes) else v)
+                              for k, v in info.metadata.items()}
+        print(json.dumps(record, indent=2))
+        return 0
+    print(f"{args.input}: {info.width}x{info.height} {info.mode} ({info.bit_depth}-bit), "
+          f"layout {info.layout}, factors {info.factors}, {info.file_size:,} bytes")
+    for g in info.groups:
+        print(f"  group {g.index}: {g.rows}x{g.cols} rank {g.rank}, "
+              f"{g.rank * (g.rows + g.cols + 1):,} numbers, {g.raw_size:,} bytes quantized, "
+              f"{g.compressed_size:,} bytes zstd")
+    for key, value in info.metadata.items():
+        print(f"  {key}: {len(value):,} bytes" if isinstance(value, bytes) else
+              f"  {key}: {value}")
+    return 0
+
+
+def demo_image() -> Path:
+    """The bundled photograph: Kodak image 23 (768x512, 'unrestricted research use')."""
+    return Path(__file__).parent / "data" / "kodim23.png"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    path = Path(args.image) if args.image else demo_image()
+    image, _ = load_image(path)
+    h, w = image.shape[:2]
+    pixels = h * w
+    from io import BytesIO
+    png = BytesIO()
+    from_array(image).save(png, format="PNG")
+    print(f"{path.name}: {w}x{h}, {image.size:,} samples = {image.nbytes:,} bytes as uint8 "
+          f"(24 bpp); as float64 for numpy.linalg.svd: {image.size * 8:,} bytes")
+    print(f"PNG (lossless): {png.tell():,} bytes = {8 * png.tell() / pixels:.3f} bpp\n")
+    header = (f"{'rank':>5} {'layout':<16} {'factors':<8} {'numbers':>10} {'bytes':>9} "
+              f"{'bpp':>7} {'PSNR dB':>8} {'vs PNG':>7} {'enc s':>6}")
+    print(header)
+    print("-" * len(header))
+    for layout in args.layouts.split(","):
+        for factors in args.factors.split(","):
+            for rank in (int(r) for r in args.ranks.split(",")):
+                start = time.perf_counter()
+                data = encode(image, rank=rank, layout=layout, factors=factors)
+                seconds = time.perf_counter() - start
+                info = read_header(data)
+                numbers = sum(g.rank * (g.rows + g.cols + 1) for g in info.groups)
+                quality = psnr(image, decode(data))
+                print(f"{rank:>5} {layout:<16} {factors:<8} {numbers:>10,} {len(data):>9,} "
+                      f"{8 * len(data) / pixels:>7.3f} {quality:>8.2f} "
+                      f"{len(data) / png.tell():>7.1%} {seconds:>6.2f}")
+    print("\nnumbers = rank x (rows + cols + 1) per matrix: what the factors store, "
+          "before quantization (float16 or int8) and zstd.")
+    return 0
+
+
+def _add_rank_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--rank", type=int, help="components kept per matrix")
+    group.add_argument("--energy", type=float,
+                       help="keep the smallest rank with this fraction of sum(sigma^2)")
+    group.add_argument("--quality", type=float, help="0..100 (target PSNR 15 + 0.3*Q dB); "
+                       "the default is 50")
+    group.add_argument("--target-psnr", type=float, help="PSNR in dB the truncation must meet")
+    p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
+    p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
+    p.add_argument("--level", type=int, default=3, help="zstd level 1..19 (default 3)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="svdcodec", description="The .svdi image format: truncated SVD, quantized, zstd.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"svdcodec {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("encode", help="image (PNG, JPEG, TIFF, ...) -> .svdi")
+    p.add_argument("input")
+    p.add_argument("output")
+    _add_rank_options(p)
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("decode", help=".svdi -> image (format from the extension)")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--rank", type=int, help="decode with only this many components (preview)")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("info", help="header, ranks and sizes of an .svdi file")
+    p.add_argument("input")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="bytes, bpp and PSNR of several ranks on a bundled photo")
+    p.add_argument("--image", help="another image instead of the bundled Kodak photograph")
+    p.add_argument("--ranks", default="5,10,20,40,80")
+    p.add_argument("--layouts", default="per-channel,stacked")
+    p.add_argument("--factors", default="float16,int8")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args))
+    except (CliError, SvdiError, OSError, ValueError, TypeError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"svdcodec: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("svdcodec: error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

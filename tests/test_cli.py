@@ -1,0 +1,105 @@
+"""The command line: exit codes, no data lost, encode/decode/info/demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from svdcodec.cli import main
+
+
+@pytest.fixture()
+def png(tmp_path: Path) -> Path:
+    yy, xx = np.mgrid[0:40, 0:60]
+    rgb = np.stack([xx * 4, yy * 6, (xx + yy) * 2], axis=2).astype(np.uint8)
+    path = tmp_path / "in.png"
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def test_encode_decode_info(png: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(png), str(out), "--rank", "10"]) == 0
+    back = tmp_path / "y.png"
+    assert main(["decode", str(out), str(back)]) == 0
+    with Image.open(back) as im, Image.open(png) as orig:
+        assert im.size == orig.size and im.mode == orig.mode
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["width"], info["height"], info["layout"], info["factors"]) == \
+        (60, 40, "per-channel", "int8")
+    assert info["ranks"] == [10, 10, 10]
+    assert main(["info", str(out)]) == 0
+    assert "rank 10" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode", ["P", "1", "I", "LA", "RGBA", "I;16", "CMYK"])
+def test_encode_converts_pillow_modes(mode: str, tmp_path: Path) -> None:
+    src = tmp_path / "in.tif"
+    Image.new(mode, (9, 7)).save(src)
+    assert main(["encode", str(src), str(tmp_path / "o.svdi"), "--rank", "2"]) == 0
+
+
+def test_never_overwrites_without_force(png: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "x.svdi"
+    out.write_bytes(b"precious")
+    assert main(["encode", str(png), str(out)]) == 1
+    assert out.read_bytes() == b"precious"
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("svdcodec: error:") and "--force" in err and "\n" not in err
+    assert main(["encode", str(png), str(out), "--force"]) == 0
+    assert out.read_bytes()[:5] == b"\x89SVDI"
+
+
+def test_never_overwrites_input(png: Path) -> None:
+    before = png.read_bytes()
+    assert main(["encode", str(png), str(png), "--force"]) == 1
+    assert png.read_bytes() == before
+
+
+def test_failed_decode_leaves_no_output(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.svdi"
+    bad.write_bytes(b"\x89SVDI\r\n\x1a\n\x01garbage")
+    out = tmp_path / "out.png"
+    assert main(["decode", str(bad), str(out)]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.svdi"]
+
+
+@pytest.mark.parametrize("argv", [[], ["encode"], ["encode", "a", "b", "--rank", "x"],
+                                  ["encode", "a", "b", "--rank", "2", "--energy", "0.9"],
+                                  ["nonsense"]])
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    assert main(argv) == 2
+
+
+def test_missing_input_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["encode", str(tmp_path / "nope.png"), str(tmp_path / "o.svdi")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_unknown_output_extension(png: Path, tmp_path: Path) -> None:
+    svdi = tmp_path / "x.svdi"
+    assert main(["encode", str(png), str(svdi), "--rank", "3"]) == 0
+    assert main(["decode", str(svdi), str(tmp_path / "y.unknownext")]) == 1
+
+
+def test_demo_prints_table(capsys: pytest.CaptureFixture) -> None:
+    assert main(["demo", "--ranks", "5,10", "--layouts", "per-channel",
+                 "--factors", "int8"]) == 0
+    out = capsys.readouterr().out
+    assert "PNG (lossless)" in out and "bpp" in out and "PSNR" in out
+    assert len([line for line in out.splitlines() if line.strip().startswith(("5 ", "10 "))]) == 2
+
+
+def test_python_dash_m_and_help() -> None:
+    result = subprocess.run([sys.executable, "-m", "svdcodec", "--help"], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0 and "examples:" in result.stdout

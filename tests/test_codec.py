@@ -1,0 +1,204 @@
+"""svdcodec.encode / decode / read / write / read_header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import svdcodec
+from svdcodec.layout import to_matrices
+
+LAYOUTS = ("per-channel", "stacked", "stacked-vertical")
+FACTORS = ("float16", "int8")
+CHANNELS = {"L": 0, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": 0}
+
+
+def make_image(h: int, w: int, mode: str, seed: int = 0) -> np.ndarray:
+    """A smooth image with some noise: low-rank-ish like a photograph."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w, 2)
+    c = CHANNELS[mode] or 1
+    planes = [np.sin(3 * xx + k) * np.cos(2 * yy - k) + 0.2 * rng.standard_normal((h, w))
+              for k in range(c)]
+    x = (np.stack(planes, axis=2) + 1.5) / 3
+    peak = 65535 if mode == "I;16" else 255
+    x = np.clip(x * peak, 0, peak).astype(np.uint16 if mode == "I;16" else np.uint8)
+    return x[:, :, 0] if CHANNELS[mode] == 0 else x
+
+
+def rms(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
+
+
+@settings(deadline=None, max_examples=60)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), mode=st.sampled_from(list(CHANNELS)),
+       layout=st.sampled_from(LAYOUTS), factors=st.sampled_from(FACTORS),
+       rank=st.integers(1, 50), seed=st.integers(0, 3))
+def test_round_trip_shape_dtype_and_rank(h: int, w: int, mode: str, layout: str, factors: str,
+                                         rank: int, seed: int) -> None:
+    image = make_image(h, w, mode, seed)
+    data = svdcodec.encode(image, rank=rank, layout=layout, factors=factors)
+    out = svdcodec.decode(data)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    info = svdcodec.read_header(data)
+    assert info.shape == image.shape and info.mode == mode and info.layout == layout
+    assert info.factors == factors and info.file_size == len(data)
+    for g in info.groups:
+        assert g.rank == min(rank, g.rows, g.cols)
+
+
+@settings(deadline=None, max_examples=30)
+@given(h=st.integers(1, 30), w=st.integers(1, 30), mode=st.sampled_from(list(CHANNELS)),
+       layout=st.sampled_from(LAYOUTS))
+def test_full_rank_float16_within_one_percent(h: int, w: int, mode: str, layout: str) -> None:
+    image = make_image(h, w, mode)
+    out = svdcodec.decode(svdcodec.encode(image, rank=10_000, layout=layout, factors="float16"))
+    peak = 65535 if mode == "I;16" else 255
+    assert rms(out, image) <= 0.01 * peak
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("rank", [1, 3, 8, 20])
+def test_error_is_eckart_young_tail(layout: str, rank: int) -> None:
+    image = make_image(48, 64, "RGB", seed=1)
+    out = svdcodec.decode(svdcodec.encode(image, rank=rank, layout=layout, factors="float16"))
+    tail2 = 0.0
+    for x in to_matrices(image, layout):
+        s = np.linalg.svd(x, compute_uv=False)
+        tail2 += float(np.sum(s[rank:] ** 2))
+    err = float(np.sqrt(np.sum((out.astype(np.float64) - image) ** 2)))
+    # rounding to integers adds at most 0.5 per sample in quadrature (~0.29 rms); float16
+    # factors add a little more
+    slack = 0.5 * np.sqrt(image.size) + 0.01 * np.sqrt(tail2)
+    assert abs(err - np.sqrt(tail2)) <= slack
+
+
+def test_int8_halves_bytes_at_no_visible_loss() -> None:
+    image = make_image(120, 160, "RGB", seed=2)
+    f16 = svdcodec.encode(image, rank=40, factors="float16")
+    i8 = svdcodec.encode(image, rank=40, factors="int8")
+    assert len(i8) <= 0.55 * len(f16)
+    err16 = rms(svdcodec.decode(f16), image)
+    err8 = rms(svdcodec.decode(i8), image)
+    psnr_gap = 20 * np.log10(err8 / err16)
+    assert psnr_gap < 0.15
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_lower_rank_decode_equals_lower_rank_encode(layout: str) -> None:
+    image = make_image(40, 50, "RGBA", seed=3)
+    data = svdcodec.encode(image, rank=12, layout=layout, factors="float16")
+    low = svdcodec.decode(data, rank=4)
+    direct = svdcodec.decode(svdcodec.encode(image, rank=4, layout=layout, factors="float16"))
+    assert np.abs(low.astype(int) - direct.astype(int)).max() <= 1
+    assert rms(low, image) > rms(svdcodec.decode(data), image)
+    assert np.array_equal(svdcodec.decode(data, rank=99), svdcodec.decode(data))
+
+
+def test_energy_picks_smallest_rank() -> None:
+    image = make_image(60, 70, "L", seed=4)
+    s = np.linalg.svd(image.astype(np.float64), compute_uv=False)
+    cum = np.cumsum(s**2) / np.sum(s**2)
+    for f in (0.5, 0.9, 0.99, 0.999):
+        k = int(np.searchsorted(cum, f) + 1)
+        assert svdcodec.read_header(svdcodec.encode(image, energy=f)).ranks == (k,)
+
+
+def test_quality_is_monotone_in_psnr_and_bytes() -> None:
+    image = make_image(64, 80, "RGB", seed=5)
+    previous_err, previous_size = np.inf, 0
+    for q in (0, 20, 40, 60, 80, 100):
+        data = svdcodec.encode(image, quality=q)
+        err = rms(svdcodec.decode(data), image)
+        assert err <= previous_err and len(data) >= previous_size
+        previous_err, previous_size = err, len(data)
+
+
+def test_target_psnr_meets_target_before_quantization() -> None:
+    image = make_image(64, 80, "L", seed=6)
+    out = svdcodec.decode(svdcodec.encode(image, target_psnr=30, factors="float16"))
+    achieved = 20 * np.log10(255 / rms(out, image))
+    assert 29.0 <= achieved
+
+
+def test_default_is_quality_50() -> None:
+    image = make_image(30, 30, "RGB")
+    assert svdcodec.encode(image) == svdcodec.encode(image, quality=50)
+
+
+def test_encode_is_deterministic() -> None:
+    image = make_image(300, 400, "L", seed=7)  # large enough for the randomized SVD
+    assert svdcodec.encode(image, rank=20) == svdcodec.encode(image, rank=20)
+
+
+def test_metadata_round_trip() -> None:
+    image = make_image(8, 8, "RGB")
+    data = svdcodec.encode(image, rank=2, icc_profile=b"icc", exif=b"Exif\0\0MM\0*rest",
+                           xmp="<xmp/>", dpi=(72, 150))
+    meta = svdcodec.read_header(data).metadata
+    assert meta["icc_profile"] == b"icc" and meta["exif"] == b"MM\0*rest"
+    assert meta["xmp"] == b"<xmp/>"
+    assert meta["dpi"] == pytest.approx((72, 150), abs=0.02)
+
+
+def test_write_read_and_atomicity(tmp_path: Path) -> None:
+    image = make_image(20, 30, "LA")
+    path = tmp_path / "x.svdi"
+    n = svdcodec.write(path, image, rank=5)
+    assert n == path.stat().st_size
+    assert np.array_equal(svdcodec.read(path), svdcodec.decode(path.read_bytes()))
+    assert svdcodec.read_header(path).file_size == n
+    with pytest.raises(ValueError):
+        svdcodec.write(path, image, rank=0)
+    assert path.stat().st_size == n  # a failed write leaves the old file intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.svdi"]  # no temporary left
+
+
+@pytest.mark.parametrize("image, exc", [
+    (np.zeros((4, 4), dtype=np.float32), TypeError),
+    (np.zeros((4, 4, 5), dtype=np.uint8), ValueError),
+    (np.zeros((4, 4, 3), dtype=np.uint16), ValueError),
+    (np.zeros((0, 4), dtype=np.uint8), ValueError),
+    (np.zeros(4, dtype=np.uint8), ValueError),
+    ([[1, 2]], TypeError),
+])
+def test_encode_rejects_bad_images(image: np.ndarray, exc: type) -> None:
+    with pytest.raises(exc):
+        svdcodec.encode(image, rank=1)
+
+
+@pytest.mark.parametrize("options", [
+    {"rank": 0}, {"rank": 1.5}, {"energy": 0}, {"energy": 1.5}, {"quality": 101},
+    {"quality": -1}, {"target_psnr": float("nan")}, {"rank": 2, "energy": 0.9},
+    {"layout": "diagonal"}, {"factors": "int4"}, {"level": 0}, {"dpi": (0, 72)},
+])
+def test_encode_rejects_bad_options(options: dict) -> None:
+    with pytest.raises(ValueError):
+        svdcodec.encode(make_image(6, 6, "RGB"), **options)
+
+
+def test_decode_rejects_bad_arguments() -> None:
+    data = svdcodec.encode(make_image(6, 6, "L"), rank=2)
+    with pytest.raises(ValueError):
+        svdcodec.decode(data, rank=0)
+    with pytest.raises(TypeError):
+        svdcodec.decode("x.svdi")  # type: ignore[arg-type]
+    with pytest.raises(svdcodec.SvdiError):
+        svdcodec.decode(b"not an svdi file")
+
+
+def test_errors_are_value_errors() -> None:
+    for cls in (svdcodec.CorruptError, svdcodec.TruncatedError, svdcodec.ChecksumError,
+                svdcodec.UnsupportedError, svdcodec.LimitError):
+        assert issubclass(cls, svdcodec.SvdiError) and issubclass(cls, ValueError)
+
+
+def test_file_holds_little_beyond_its_factors() -> None:
+    # issue 2: a float16 file <= 3 * k * (m + n + 1) * 2 bytes + 4 KiB
+    image = make_image(96, 128, "RGB")
+    data = svdcodec.encode(image, rank=40, factors="float16")
+    assert len(data) <= 3 * 40 * (96 + 128 + 1) * 2 + 4096

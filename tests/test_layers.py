@@ -1,0 +1,51 @@
+"""Imports flow one way (house style): errors -> format, math, _zstd -> codec -> plugin -> cli."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "svdcodec"
+
+# module -> imports it must not make (top-level packages or svdcodec modules)
+FORBIDDEN = {
+    "errors": {"numpy", "PIL", "zstandard", "svdcodec"},
+    "limits": {"numpy", "PIL", "zstandard", "svdcodec"},
+    "format": {"numpy", "PIL", "zstandard", "scipy", "codec", "quantize", "_zstd"},
+    "_zstd": {"numpy", "PIL", "format", "codec"},
+    "quantize": {"PIL", "zstandard", "format", "codec", "_zstd"},
+    "layout": {"PIL", "zstandard", "format", "codec", "_zstd"},
+    "linalg": {"PIL", "zstandard", "format", "codec", "_zstd", "quantize"},
+    "metrics": {"PIL", "zstandard", "format", "codec"},
+    "codec": {"PIL", "cli", "pillow_plugin", "report"},
+}
+
+
+def _imports(module: str) -> set[str]:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: an svdcodec module
+                names.add("svdcodec")
+                names |= {node.module or a.name for a in node.names} if node.module is None \
+                    else {node.module.split(".")[0]}
+            elif node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN))
+def test_module_respects_layering(module: str) -> None:
+    found = _imports(module) & FORBIDDEN[module]
+    assert not found, f"svdcodec.{module} imports {found}"
+
+
+def test_nothing_imports_cli() -> None:
+    for path in PACKAGE.glob("*.py"):
+        if path.stem not in ("cli", "__main__"):
+            assert "cli" not in _imports(path.stem), path.name

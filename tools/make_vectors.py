@@ -1,0 +1,99 @@
+"""Write the golden files of spec/vectors/ (spec section 11).
+
+    python tools/make_vectors.py spec/vectors
+
+Each vector is a small crop of the bundled Kodak photograph (or a synthetic 16-bit image)
+encoded with one feature; its expected decode is written beside it as PNG. Vectors are committed
+once and never regenerated: every later release must still decode them (a new feature adds a
+new vector). The README of the folder records the command of each file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import svdcodec
+from svdcodec import format as fmt
+from svdcodec.cli import demo_image
+
+
+def _crop(mode: str) -> np.ndarray:
+    with Image.open(demo_image()) as im:
+        rgb = np.asarray(im.convert("RGB"))[200:232, 300:348]  # 48 x 32
+    if mode == "L":
+        return np.asarray(Image.fromarray(rgb).convert("L"))
+    if mode in ("LA", "RGBA"):
+        yy, xx = np.mgrid[0:32, 0:48]
+        alpha = np.clip(255 - 4 * (xx + yy), 0, 255).astype(np.uint8)
+        base = np.asarray(Image.fromarray(rgb).convert(mode[:-1])) if mode == "LA" else rgb
+        base = base if base.ndim == 3 else base[:, :, None]
+        return np.concatenate([base, alpha[:, :, None]], axis=2)
+    return rgb
+
+
+def _sixteen_bit() -> np.ndarray:
+    yy, xx = np.mgrid[0:20, 0:30]
+    rng = np.random.default_rng(16)
+    image = 30000 + 900 * xx - 700 * yy + 40 * rng.standard_normal((20, 30))
+    return np.clip(image, 0, 65535).astype(np.uint16)
+
+
+def _with_unknown_ancillary(data: bytes) -> bytes:
+    """Insert an ancillary chunk a version-1 decoder does not know (it MUST skip it)."""
+    head_end = fmt.PREFIX_SIZE + fmt.CHUNK_OVERHEAD + fmt.HEAD.size
+    chunk = fmt.pack_chunk(b"zzzz", b"a future ancillary chunk")
+    return data[:head_end] + chunk + data[head_end:]
+
+
+# name -> (image maker, encode options, description)
+VECTORS = {
+    "l-float16-rank8": (lambda: _crop("L"), {"rank": 8, "factors": "float16"},
+                        "L, per-channel, float16, rank 8"),
+    "la-int8-rank6": (lambda: _crop("LA"), {"rank": 6}, "LA, per-channel, int8, rank 6"),
+    "rgb-int8-rank10": (lambda: _crop("RGB"), {"rank": 10}, "RGB, per-channel, int8, rank 10"),
+    "rgb-float16-stacked-rank12": (lambda: _crop("RGB"),
+                                   {"rank": 12, "layout": "stacked", "factors": "float16"},
+                                   "RGB, stacked [R|G|B], float16, rank 12"),
+    "rgba-int8-vertical-rank9": (lambda: _crop("RGBA"),
+                                 {"rank": 9, "layout": "stacked-vertical"},
+                                 "RGBA, stacked-vertical, int8, rank 9"),
+    "i16-float16-rank4": (_sixteen_bit, {"rank": 4, "factors": "float16"},
+                          "I;16, per-channel, float16, rank 4"),
+    "rgb-metadata-rank3": (lambda: _crop("RGB"),
+                           {"rank": 3, "icc_profile": b"not a real ICC profile",
+                            "exif": b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x00\x00",
+                            "xmp": "<x:xmpmeta xmlns:x='adobe:ns:meta/'/>",
+                            "dpi": (300, 300)},
+                           "RGB, int8, rank 3, with iccp, exif, xmpd, phys and an unknown "
+                           "ancillary chunk `zzzz`"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("outdir", type=Path)
+    args = parser.parse_args(argv)
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, (make, options, description) in VECTORS.items():
+        data = svdcodec.encode(make(), **options)
+        if "metadata" in name:
+            data = _with_unknown_ancillary(data)
+        (args.outdir / f"{name}.svdi").write_bytes(data)
+        Image.fromarray(svdcodec.decode(data)).save(args.outdir / f"{name}.png")
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        call = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        rows.append(f"| `{name}.svdi` | {description} | {len(data)} | `{digest}` | "
+                    f"`encode(image, {call})` |")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
