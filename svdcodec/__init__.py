@@ -19,6 +19,7 @@ from .errors import (
 )
 from .format import FORMAT_VERSION
 from .limits import Limits, get_default_limits, set_default_limits
+from .pillow_plugin import register
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,9 @@ __all__ = [
     "get_default_limits",
     "read",
     "read_header",
+    "register",
     "set_default_limits",
     "write",
 ]
+
+register()

@@ -1,0 +1,426 @@
+"""Pillow plugin for .svdi: after ``import svdcodec``, ``Image.open`` and ``Image.save`` know it.
+
+Format id ``"SVDI"``, extension ``.svdi``, MIME type ``image/x-svdi``. ``import svdcodec`` calls
+:func:`register`; calling it again is harmless.
+
+>>> import io, numpy as np, svdcodec
+>>> from PIL import Image
+>>> buf = io.BytesIO()
+>>> Image.fromarray(np.full((8, 12, 3), 90, np.uint8)).save(buf, "SVDI", rank=1)
+>>> with Image.open(buf) as im:
+...     print(im.format, im.mode, im.size, im.info["rank"], im.getpixel((0, 0)))
+SVDI RGB (12, 8) (1, 1, 1) (90, 90, 90)
+
+**Opening** reads the file and parses the whole container (spec sections 2–6: framing, CRCs,
+HEAD, FACT fields, metadata) but decompresses nothing. It declares the true size, so Pillow's
+``MAX_IMAGE_PIXELS`` check (``DecompressionBombError``) applies; svdcodec's own pixel-count limit
+is left to it. Pixels are decoded by ``load()``.
+
+**Errors.** A file that is not .svdi, or whose HEAD is unreadable (bad signature or version,
+invalid or unsupported header field, HEAD's CRC, a file cut before the end of HEAD) raises
+``SyntaxError`` in ``_open``, so ``Image.open`` tries the other formats and then raises
+``UnidentifiedImageError``. Anything wrong after a valid HEAD (truncation, a CRC mismatch, an
+invalid FACT field, an unknown critical chunk, trailing bytes, too much metadata) still opens,
+with the size and mode of HEAD, and ``load()`` raises ``OSError``, as Pillow does for a PNG cut
+in IDAT. ``load()`` also checks svdcodec's decode limits (size, memory, work; spec section 8,
+:func:`svdcodec.set_default_limits` or ``register(limits=...)``) and raises ``OSError``.
+
+**ImageFile.LOAD_TRUNCATED_IMAGES**: a file cut after HEAD loads as far as it goes. Every complete
+factor group is decoded, the group the file ends in is decoded from the component records its
+cut zstd frame still yields (a prefix of the records is the lower-rank approximation, spec
+section 5; its CRC cannot be checked), and missing groups are zero, like the missing rows of
+other formats. Other damage (CRC mismatch, corrupt data) still raises ``OSError``.
+
+**Saving** takes ``quality`` (0..100, default 50), or ``rank`` or ``energy``, and ``layout``,
+``factors``, ``icc_profile``, ``exif`` (bytes or ``Image.Exif``), ``xmp`` (bytes or str), ``dpi``;
+see :func:`svdcodec.encode`. Invalid values raise ``ValueError``. As Pillow's PNG and AVIF
+plugins do, ``icc_profile`` is carried over from ``im.info`` unless given, while ``exif``, ``xmp``
+and ``dpi`` are written only when passed. Modes: ``L``, ``LA``, ``RGB``, ``RGBA`` and ``I;16`` as
+they are; others as :func:`svdcodec.pilutil.storage_mode` says (``P`` to ``RGBA`` with
+transparency else ``RGB``, ``1`` to ``L``, ``I`` to ``I;16`` when in range), else ``OSError``.
+
+**info**: ``icc_profile``, ``exif`` (with the ``Exif\\0\\0`` prefix, as PNG and JPEG give it, so
+it can be passed to any plugin), ``xmp`` (bytes) and ``dpi`` when stored; always ``layout`` and
+``factors``, and ``rank``: a tuple with one rank per factor group (absent if the file is damaged).
+
+**draft(mode, size)** picks the integer scale ``s = min(W // w, H // h)`` and decodes a
+``ceil(W / s) x ceil(H / s)`` image, never smaller than asked, whose pixels are the means of
+``s x s`` blocks: the blocks of ``s`` rows of U and of ``s`` columns of Vᵀ are averaged before the
+product, which then costs about 1/s² of a full decode (every layout; stacked layouts are averaged
+within each channel's block). The requested mode is ignored. ``thumbnail()`` uses it.
+
+**verify()** checks the CRCs, decompresses every frame (bounded by its declared size, checking the
+zstd content checksum) and validates the records, without reconstructing pixels; it raises
+``OSError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import zlib
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from . import _zstd, codec
+from . import format as fmt
+from .errors import ChecksumError, CorruptError, LimitError, SvdiError, TruncatedError
+from .layout import write_rows
+from .limits import Limits, get_default_limits
+from .pilutil import storage_mode, to_array
+from .quantize import dequantize
+
+FORMAT = "SVDI"
+EXTENSIONS = [".svdi"]
+MIME_TYPE = "image/x-svdi"
+# Pillow's MAX_IMAGE_PIXELS judges the size at open; svdcodec's size limits apply on load.
+_NO_SIZE_LIMITS = {"max_width": 2**32, "max_height": 2**32, "max_pixels": 2**64}
+_Tile = getattr(ImageFile, "_Tile", lambda *fields: tuple(fields))  # a NamedTuple in Pillow 11+
+
+_limits: Limits | None = None  # register(limits=...); None: svdcodec's process-wide defaults
+
+
+def register(*, limits: Limits | None = None) -> None:
+    """Register the SVDI format with Pillow (idempotent).
+
+    ``limits`` bounds every decode through Pillow (:class:`svdcodec.Limits`); None, the default,
+    uses :func:`svdcodec.get_default_limits` at the time of each decode.
+    """
+    global _limits
+    if limits is not None and not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a svdcodec.Limits, got {type(limits).__name__}")
+    _limits = limits
+    Image.register_open(FORMAT, SvdiImageFile, _accept)
+    Image.register_save(FORMAT, _save)
+    Image.register_extensions(FORMAT, EXTENSIONS)
+    Image.register_mime(FORMAT, MIME_TYPE)
+    Image.register_decoder(FORMAT, SvdiDecoder)
+
+
+def _accept(prefix: bytes) -> bool:
+    return prefix.startswith(fmt.SIGNATURE)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What load() decodes; immutable, so one plan can be shared by threads."""
+
+    header: fmt.Header
+    groups: tuple[fmt.Group, ...]  # complete, CRC-checked factor groups
+    error: SvdiError | None = None  # found after a valid HEAD: raised by load()
+    partial: fmt.Group | None = None  # the group a truncated file ends in
+    scale: int = 1  # draft(): each output pixel is the mean of a scale x scale block
+
+
+# --- opening ---------------------------------------------------------------------------------
+class SvdiImageFile(ImageFile.ImageFile):
+    format = FORMAT
+    format_description = "SVD image (svdcodec)"
+    n_frames = 1
+    is_animated = False
+    _plan: _Plan
+
+    def _open(self) -> None:
+        assert self.fp is not None
+        data = self.fp.read()
+        limits = dataclasses.replace(_limits or get_default_limits(), **_NO_SIZE_LIMITS)
+        try:
+            container = fmt.unpack(data, limits)
+        except SvdiError as exc:
+            header = _unpack_head(data, limits)  # SyntaxError unless HEAD is valid
+            self._plan, metadata = _salvage(memoryview(data), header, exc)
+        else:
+            self._plan = _Plan(container.header, container.groups)
+            metadata = container.metadata
+            self.info["rank"] = tuple(g.rank for g in container.groups)
+        h = self._plan.header
+        self._mode = fmt.MODE_INFO[h.mode][0]
+        self.info["layout"] = fmt.LAYOUT_NAMES[h.layout]
+        self.info["factors"] = fmt.FACTOR_NAMES[h.factor_type]
+        self.info.update(_info_metadata(metadata))
+        self._set_tile(self._plan)
+
+    def _set_tile(self, plan: _Plan) -> None:
+        self._plan = plan
+        self._size = _scaled(plan.header.width, plan.scale), _scaled(plan.header.height,
+                                                                     plan.scale)
+        self.tile = [_Tile(FORMAT, (0, 0, *self.size), 0, (plan,))]
+
+    def draft(self, mode: str | None, size: tuple[int, int] | None
+              ) -> tuple[str, tuple[int, int, float, float]] | None:
+        """Decode at the smallest integer reduction not smaller than ``size``; see the module."""
+        if not self.tile or size is None:  # already loaded, or nothing asked
+            return None
+        width, height = self._plan.header.width, self._plan.header.height
+        if size[0] < 1 or size[1] < 1:
+            raise ValueError(f"draft size must be positive, got {size!r}")
+        scale = max(1, min(width // int(size[0]), height // int(size[1])))
+        self._set_tile(dataclasses.replace(self._plan, scale=scale))
+        if scale == 1:
+            return None
+        return self.mode, (0, 0, width / scale, height / scale)
+
+    def load_seek(self, pos: int) -> None:
+        """Nothing to seek: ``_open`` read the file. (Also makes ImageFile.Parser wait for all
+        the data instead of feeding it to the decoder.)"""
+
+    def verify(self) -> None:
+        """Check CRCs, zstd frames and records without reconstructing pixels; OSError if bad."""
+        if self.fp is None:
+            raise RuntimeError("verify must be called directly after open")
+        try:
+            _verify(self._plan, _limits or get_default_limits())
+        finally:
+            self.tile = []
+            super().verify()
+
+
+def _unpack_head(data: bytes, limits: Limits) -> fmt.Header:
+    """The validated HEAD of a file that failed later on, else SyntaxError (spec 2–4)."""
+    start = fmt.PREFIX_SIZE + fmt.CHUNK_PREFIX.size
+    end = start + fmt.HEAD.size
+    try:
+        fmt.check_prefix(data)
+        if len(data) < end + fmt.CHUNK_CRC.size:
+            raise TruncatedError(f"file ends after {len(data)} bytes, inside HEAD")
+        length, ctype = fmt.CHUNK_PREFIX.unpack_from(data, fmt.PREFIX_SIZE)
+        if ctype != fmt.ChunkType.HEAD or length != fmt.HEAD.size:
+            raise CorruptError(f"first chunk: expected HEAD of {fmt.HEAD.size} bytes, got "
+                               f"{ctype!r} of {length}")
+        (crc,) = fmt.CHUNK_CRC.unpack_from(data, end)
+        if zlib.crc32(data[start:end], zlib.crc32(ctype)) != crc:
+            raise ChecksumError("CRC mismatch in chunk HEAD")
+        return fmt.unpack_header(data[start:end], limits)
+    except SvdiError as exc:
+        raise SyntaxError(f"not an SVDI file: {exc}") from exc
+
+
+def _salvage(view: memoryview, header: fmt.Header, error: SvdiError
+             ) -> tuple[_Plan, dict[str, bytes]]:
+    """The plan of a file ``fmt.unpack`` rejected with ``error`` after a valid HEAD.
+
+    For a truncated file, walk the chunks again: unpack checked every complete chunk before the
+    cut (it stops at the first problem), so the complete groups and metadata can be kept, and
+    the FACT chunk the file ends in becomes ``partial``.
+    """
+    error = error.with_traceback(None)  # its frames would keep the whole file alive
+    if not isinstance(error, TruncatedError):
+        return _Plan(header, (), error), {}
+    groups: list[fmt.Group] = []
+    metadata: dict[str, bytes] = {}
+    offset = fmt.PREFIX_SIZE
+    while offset + fmt.CHUNK_PREFIX.size <= len(view):
+        length, ctype = fmt.CHUNK_PREFIX.unpack_from(view, offset)
+        start = offset + fmt.CHUNK_PREFIX.size
+        end = start + length
+        complete = end + fmt.CHUNK_CRC.size <= len(view)
+        if ctype == fmt.ChunkType.FACT and len(groups) < header.group_count:
+            try:
+                group = fmt.unpack_group(view[start:min(end, len(view))], header, len(groups))
+            except SvdiError:
+                break
+            if not complete:
+                return _Plan(header, tuple(groups), error, group), metadata
+            groups.append(group)
+        elif not complete:
+            break
+        elif ctype in fmt.METADATA_CHUNKS:
+            metadata[fmt.METADATA_CHUNKS[ctype]] = bytes(view[start:end])
+        offset = end + fmt.CHUNK_CRC.size
+    return _Plan(header, tuple(groups), error), metadata
+
+
+def _info_metadata(metadata: dict[str, bytes]) -> dict[str, Any]:
+    """Ancillary chunks (spec section 3) as Pillow's ``info`` keys."""
+    info: dict[str, Any] = {}
+    if "icc_profile" in metadata:
+        info["icc_profile"] = metadata["icc_profile"]
+    if "exif" in metadata:
+        info["exif"] = codec.EXIF_APP1_PREFIX + metadata["exif"]
+    if "xmp" in metadata:
+        info["xmp"] = metadata["xmp"]
+    if "phys" in metadata:
+        ppm = fmt.PHYS.unpack(metadata["phys"])
+        info["dpi"] = tuple(p * codec.METRES_PER_INCH for p in ppm)
+    return info
+
+
+# --- decoding --------------------------------------------------------------------------------
+class SvdiDecoder(ImageFile.PyDecoder):
+    """Decodes the plan in the tile's arguments; the file was already read by ``_open``."""
+
+    _pulls_fd = True  # decode() is called once, and reads nothing from the stream
+
+    def decode(self, buffer: Any) -> tuple[int, int]:
+        pixels = _decode(self.args[0], _limits or get_default_limits())
+        self.set_as_raw(pixels.tobytes())  # "I;16" is little-endian, as the array is
+        return -1, 0
+
+
+def _decode(plan: _Plan, limits: Limits) -> np.ndarray:
+    """The image of ``plan`` as (H, W) or (H, W, C); OSError for anything wrong."""
+    h = plan.header
+    if plan.error is not None and not (isinstance(plan.error, TruncatedError)
+                                       and ImageFile.LOAD_TRUNCATED_IMAGES):
+        raise _oserror(plan.error) from plan.error
+    try:
+        _check_size(h, limits)
+        groups = plan.groups + ((plan.partial,) if plan.partial else ())
+        container = fmt.Container(h, groups, {}, ())
+        if plan.error is None and plan.scale == 1:
+            return codec.decode_container(container, limits=limits)  # the reference decoder
+        fmt.check_decode_limits(container, limits)
+        dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
+        out = np.zeros((_scaled(h.height, plan.scale), _scaled(h.width, plan.scale),
+                        h.channels), dtype=dtype)
+        for g in groups:
+            u, s, vt = _factors(g, h.factor_type, partial=g is plan.partial)
+            u, vt = _shrink(u, vt, h, plan.scale)
+            us = np.multiply(u, s, out=u)  # in place, as codec.decode_container
+            _reconstruct(out, fmt.LAYOUT_NAMES[h.layout], g.index, us, vt)
+    except SvdiError as exc:
+        raise _oserror(exc) from exc
+    return out[:, :, 0] if h.channels == 1 else out
+
+
+def _oserror(exc: SvdiError) -> OSError:
+    if isinstance(exc, TruncatedError):
+        return OSError(f"image file is truncated: {exc}")
+    return OSError(f"broken SVDI file: {exc}")
+
+
+def _check_size(h: fmt.Header, limits: Limits) -> None:
+    """svdcodec's size limits (spec section 8), which ``_open`` left to Pillow."""
+    if h.width > limits.max_width or h.height > limits.max_height:
+        raise LimitError(f"image size {h.width}x{h.height} exceeds the limit "
+                         f"{limits.max_width}x{limits.max_height}")
+    if h.width * h.height > limits.max_pixels:
+        raise LimitError(f"{h.width * h.height} pixels exceed the limit of "
+                         f"{limits.max_pixels}")
+
+
+def _factors(g: fmt.Group, factor_type: fmt.FactorType, *, partial: bool = False
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decompress and dequantize a group: u (m, k), s (k,), vt (k, n) (spec section 5).
+
+    For the group a truncated file ends in, k is the number of whole records its cut frame
+    yields, found by bisection: ``_zstd.decompress`` fails when asked for more than is there.
+    """
+    size = fmt.record_size(g.rows, g.cols, factor_type)
+    what = f"FACT {g.index}"
+    if not partial:
+        raw = _zstd.decompress(g.payload, g.raw_size, what=what)
+    else:
+        raw, lo, hi = b"", 0, g.rank  # lo records are known to be there
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            try:
+                raw = _zstd.decompress(g.payload, g.raw_size, prefix=mid * size, what=what)
+                lo = mid
+            except SvdiError:
+                hi = mid - 1
+        raw = raw[:lo * size]
+    return dequantize(raw, g.rows, g.cols, fmt.FACTOR_NAMES[factor_type])
+
+
+def _scaled(n: int, scale: int) -> int:
+    return -(-n // scale)
+
+
+def _block_mean(a: np.ndarray, scale: int, axis: int) -> np.ndarray:
+    """Means of consecutive blocks of ``scale`` entries along ``axis`` (the last may be short)."""
+    n = a.shape[axis]
+    starts = np.arange(0, n, scale)
+    counts = np.minimum(scale, n - starts).astype(np.float64)
+    shape = [1] * a.ndim
+    shape[axis] = -1
+    return np.add.reduceat(a, starts, axis=axis) / counts.reshape(shape)
+
+
+def _shrink(u: np.ndarray, vt: np.ndarray, h: fmt.Header, scale: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Average blocks of image rows in u and image columns in vt (spec section 6 layouts).
+
+    The mean of an s x s block of u·diag(s)·vt is (block means of u's rows)·diag(s)·(block
+    means of vt's columns), so the product shrinks by s² and the result is exact.
+    """
+    if scale == 1:
+        return u, vt
+    k = u.shape[1]
+    if h.layout == fmt.Layout.STACKED_VERTICAL:  # rows: channel blocks of H
+        u = _block_mean(u.reshape(h.channels, h.height, k), scale, 1).reshape(-1, k)
+    else:
+        u = _block_mean(u, scale, 0)
+    if h.layout == fmt.Layout.STACKED:  # columns: channel blocks of W
+        vt = _block_mean(vt.reshape(k, h.channels, h.width), scale, 2).reshape(k, -1)
+    else:
+        vt = _block_mean(vt, scale, 1)
+    return u, vt
+
+
+def _reconstruct(out: np.ndarray, layout: str, index: int, us: np.ndarray, vt: np.ndarray
+                 ) -> None:
+    """Write group ``index`` = us @ vt, rounded half to even and clipped (spec section 7)."""
+    peak = np.iinfo(out.dtype).max
+    for row0 in range(0, us.shape[0], fmt.STRIP_ROWS):
+        block = us[row0:row0 + fmt.STRIP_ROWS] @ vt
+        np.rint(block, out=block)
+        np.clip(block, 0, peak, out=block)
+        write_rows(out, layout, index, row0, block)
+
+
+def _verify(plan: _Plan, limits: Limits) -> None:
+    if plan.error is not None:
+        raise _oserror(plan.error) from plan.error
+    try:
+        for g in plan.groups:
+            if g.raw_size > limits.max_alloc_bytes:
+                raise LimitError(f"FACT {g.index}: {g.raw_size} bytes of records exceed "
+                                 f"{limits.max_alloc_bytes}")
+            _factors(g, plan.header.factor_type)
+    except SvdiError as exc:
+        raise _oserror(exc) from exc
+
+
+# --- saving ----------------------------------------------------------------------------------
+def _real(value: Any) -> bool:
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _encode_options(im: Image.Image, info: dict[str, Any]) -> dict[str, Any]:
+    """Check Pillow's save options and turn them into :func:`svdcodec.encode` arguments."""
+    options = {key: info[key] for key in ("quality", "rank", "energy", "layout", "factors")
+               if info.get(key) is not None}
+    if "quality" in options and not (_real(options["quality"])
+                                     and 0 <= options["quality"] <= 100):
+        raise ValueError(f"quality must be a number in 0..100, got {options['quality']!r}")
+    if "energy" in options and not (_real(options["energy"]) and 0 < options["energy"] <= 1):
+        raise ValueError(f"energy must be a number in (0, 1], got {options['energy']!r}")
+    icc = info.get("icc_profile", im.info.get("icc_profile"))
+    exif = info.get("exif")
+    if isinstance(exif, Image.Exif):
+        exif = exif.tobytes()
+    xmp = info.get("xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    for key, value in (("icc_profile", icc), ("exif", exif), ("xmp", xmp)):
+        if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
+            raise ValueError(f"{key} must be bytes, got {type(value).__name__}")
+        options[key] = value
+    dpi = info.get("dpi")
+    if dpi is not None and not (isinstance(dpi, (tuple, list)) and len(dpi) == 2
+                                and all(_real(d) and d > 0 for d in dpi)):
+        raise ValueError(f"dpi must be two positive numbers, got {dpi!r}")
+    options["dpi"] = dpi
+    return options
+
+
+def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    storage_mode(im)  # OSError("cannot write mode X as SVDI") before any work
+    options = _encode_options(im, im.encoderinfo)
+    fp.write(codec.encode(to_array(im), **options))

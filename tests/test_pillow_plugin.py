@@ -1,0 +1,495 @@
+"""Tests for svdcodec.pillow_plugin: .svdi through Pillow's Image.open / Image.save."""
+
+from __future__ import annotations
+
+import gc
+import io
+import struct
+import warnings
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
+
+import svdcodec
+from svdcodec import pillow_plugin
+from svdcodec.metrics import psnr
+
+HEAD_END = 10 + 12 + 24  # signature, version, HEAD chunk (spec sections 2-4)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def photo(w: int, h: int, seed: int = 0) -> np.ndarray:
+    """A real-ish RGB scene: smooth shading, hard-edged shapes, texture and noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    base = np.stack([120 + 80 * x, 90 + 100 * y, 160 - 60 * x * y], axis=-1)
+    base[(x - 0.6) ** 2 + (y - 0.4) ** 2 < 0.04] = (220, 60, 40)
+    base[(x > 0.1) & (x < 0.35) & (y > 0.5) & (y < 0.8)] = (30, 40, 200)
+    base += (12 * np.sin(40 * x) * np.cos(25 * y))[..., None]
+    base += rng.normal(0, 4, base.shape)
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def image(mode: str, w: int = 48, h: int = 32) -> Image.Image:
+    rgb = photo(w, h)
+    alpha = np.linspace(40, 255, w * h).reshape(h, w).astype(np.uint8)
+    grey = rgb.mean(axis=2).astype(np.uint8)
+    arrays = {"L": grey, "LA": np.dstack([grey, alpha]), "RGB": rgb,
+              "RGBA": np.dstack([rgb, alpha]), "I;16": grey.astype(np.uint16) * 257 + 100}
+    return Image.fromarray(arrays[mode])
+
+
+def save(im: Image.Image, **options) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "SVDI", **options)
+    return buf.getvalue()
+
+
+def reopen(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def block_means(a: np.ndarray, s: int) -> np.ndarray:
+    """Means of the s x s blocks of a (H, W[, C]) array; edge blocks may be smaller."""
+    a = a.astype(np.float64)
+    h, w = a.shape[:2]
+    out = np.empty((-(-h // s), -(-w // s), *a.shape[2:]))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = a[i * s:(i + 1) * s, j * s:(j + 1) * s].mean(axis=(0, 1))
+    return out
+
+
+def chunk_offsets(data: bytes, ctype: str) -> list[int]:
+    return [c.offset for c in svdcodec.read_header(data).chunks if c.type == ctype]
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Records the shapes of every product the reduced / salvaging decoder computes."""
+    calls: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    original = pillow_plugin._reconstruct
+
+    def recording(out, layout, index, us, vt):
+        calls.append((us.shape, vt.shape))
+        original(out, layout, index, us, vt)
+
+    monkeypatch.setattr(pillow_plugin, "_reconstruct", recording)
+    return calls
+
+
+# --- registration and opening ----------------------------------------------------------------
+def test_registered_idempotently() -> None:
+    svdcodec.register()
+    svdcodec.register()
+    assert Image.ID.count("SVDI") == 1
+    assert Image.EXTENSION[".svdi"] == "SVDI"
+    assert Image.MIME["SVDI"] == "image/x-svdi"
+    assert "SVDI" in Image.SAVE
+    with Image.open(io.BytesIO(save(image("RGB"), rank=2))) as im:
+        assert im.format == "SVDI"
+        assert im.get_format_mimetype() == "image/x-svdi"
+
+
+def test_open_reads_the_container_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = save(image("RGB"), rank=3, layout="stacked", factors="float16")
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("Image.open decompressed or decoded pixels")
+
+    monkeypatch.setattr(svdcodec._zstd, "decompress", no_decode)
+    monkeypatch.setattr(svdcodec.codec, "decode_container", no_decode)
+    with Image.open(io.BytesIO(data)) as im:
+        assert (im.mode, im.size) == ("RGB", (48, 32))
+        assert im.info["rank"] == (3,)
+        assert im.info["layout"] == "stacked"
+        assert im.info["factors"] == "float16"
+        assert im.n_frames == 1
+        assert im.is_animated is False
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16"])
+def test_round_trip_per_mode(mode: str, tmp_path: Path) -> None:
+    original = image(mode)
+    path = tmp_path / "a.svdi"
+    original.save(path, quality=90)
+    with Image.open(path) as im:
+        assert (im.format, im.mode, im.size) == ("SVDI", mode, original.size)
+        im.load()
+        got = np.asarray(im)
+    expected = np.asarray(original)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert psnr(expected, got) > 38
+    # the plugin decodes exactly as the reference decoder does
+    np.testing.assert_array_equal(got, svdcodec.read(path))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (29, 100), (100, 29), (1, 37), (37, 1)])
+def test_odd_sizes(size: tuple[int, int]) -> None:
+    original = Image.fromarray(photo(*size))
+    with reopen(save(original, quality=100)) as im:
+        assert im.size == size
+        assert psnr(np.asarray(original), np.asarray(im)) > 35
+
+
+def test_file_objects_and_paths(tmp_path: Path) -> None:
+    original = image("RGBA")
+    path = tmp_path / "b.svdi"
+    original.save(path, rank=4)  # format from the extension
+    with open(path, "rb") as f, Image.open(f) as im:
+        from_file = np.asarray(im)
+    with Image.open(io.BytesIO(path.read_bytes())) as im:
+        from_bytes = np.asarray(im)
+    with Image.open(str(path), formats=["SVDI"]) as im:
+        from_str = np.asarray(im)
+    np.testing.assert_array_equal(from_file, from_bytes)
+    np.testing.assert_array_equal(from_file, from_str)
+
+
+def test_no_resource_warning(tmp_path: Path) -> None:
+    path = tmp_path / "c.svdi"
+    image("L").save(path)
+
+    def open_and_load() -> None:
+        im = Image.open(path)
+        im.load()
+        assert im.fp is None  # closed by load()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        open_and_load()
+        gc.collect()
+
+
+def test_incremental_parser() -> None:
+    data = save(image("RGB"), rank=3)
+    parser = ImageFile.Parser()
+    for start in range(0, len(data), 100):
+        parser.feed(data[start:start + 100])
+    with parser.close() as im:
+        np.testing.assert_array_equal(np.asarray(im), svdcodec.decode(data))
+
+
+def test_png_still_opens_as_png() -> None:
+    buf = io.BytesIO()
+    image("RGB").save(buf, "PNG")
+    with Image.open(buf) as im:
+        assert im.format == "PNG"
+
+
+@pytest.mark.parametrize("data", [b"", b"\x89SVD", b"garbage" * 20,
+                                  b"\x89SVDI\r\n\x1a\n\x02" + bytes(60),  # format_version 2
+                                  b"\x89SVDI\r\n\x1a\n\x01" + bytes(60)])
+def test_garbage_is_unidentified(data: bytes) -> None:
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(data))
+    with pytest.raises(SyntaxError):
+        pillow_plugin.SvdiImageFile(io.BytesIO(data))
+
+
+def test_decompression_bomb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "bomb.svdi"
+    image("L", 20, 10).save(path, rank=1)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 90)  # 200 pixels > 2 * 90
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and the file is closed
+        with pytest.raises(Image.DecompressionBombError):
+            Image.open(path)
+        gc.collect()
+
+
+def test_decode_limits_are_honoured() -> None:
+    data = save(image("RGB"), rank=4)
+    try:
+        svdcodec.register(limits=svdcodec.Limits(max_work=1000))
+        with Image.open(io.BytesIO(data)) as im, pytest.raises(OSError, match="work"):
+            im.load()
+        # svdcodec's pixel limit applies on load; Pillow's MAX_IMAGE_PIXELS governs open
+        svdcodec.register(limits=svdcodec.Limits(max_pixels=1000))
+        with Image.open(io.BytesIO(data)) as im, pytest.raises(OSError, match="pixels"):
+            assert im.size == (48, 32)
+            im.load()
+    finally:
+        svdcodec.register()
+    reopen(data).close()
+
+
+# --- truncation and corruption ---------------------------------------------------------------
+@pytest.mark.parametrize("length", [1, 8, 9, 10, 30, HEAD_END - 1])
+def test_truncated_header_is_unidentified(length: int) -> None:
+    data = save(image("RGB"), rank=3)
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(data[:length]))
+
+
+@pytest.mark.parametrize("cut", [HEAD_END, HEAD_END + 5, 0.5, -13, -12, -1])
+def test_truncated_body_opens_and_fails_on_load(cut: float, monkeypatch) -> None:
+    data = save(image("RGB"), rank=3)
+    length = int(len(data) * cut) if isinstance(cut, float) else cut % len(data)
+    with Image.open(io.BytesIO(data[:length])) as im:
+        assert (im.mode, im.size) == ("RGB", (48, 32))
+        with pytest.raises(OSError, match="truncated"):
+            im.load()
+    with Image.open(io.BytesIO(data[:length])) as im, pytest.raises(OSError, match="truncated"):
+        im.verify()
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with Image.open(io.BytesIO(data[:length])) as im:
+        im.load()
+        assert im.size == (48, 32)
+    if length >= len(data) - 12:  # only IEND is missing: every group is whole
+        np.testing.assert_array_equal(np.asarray(im), svdcodec.decode(data))
+
+
+def test_load_truncated_keeps_complete_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = save(image("RGB", 64, 40), rank=5)
+    cut = chunk_offsets(data, "FACT")[2] + 40  # inside the blue group's frame
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with reopen(data[:cut]) as im:
+        got = np.asarray(im)
+    full = svdcodec.decode(data)
+    np.testing.assert_array_equal(got[..., :2], full[..., :2])
+
+
+def test_load_truncated_decodes_the_records_that_remain(monkeypatch, spy) -> None:
+    # float16 records of a 100 x 1000 matrix are 2204 bytes: 100 of them span two zstd blocks
+    # of 128 KiB, so a frame cut after the first still yields its records (spec section 5).
+    rng = np.random.default_rng(3)
+    original = Image.fromarray(rng.integers(0, 256, (100, 1000), dtype=np.uint8))
+    data = save(original, rank=100, factors="float16")
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with reopen(data[: len(data) * 3 // 4]) as im:
+        got = np.asarray(im)
+    ((us_shape, vt_shape),) = spy
+    rank = vt_shape[0]
+    assert 0 < rank < 100 and us_shape == (100, rank)
+    np.testing.assert_array_equal(got, svdcodec.decode(data, rank=rank))
+
+
+def flip(data: bytes, offset: int) -> bytes:
+    return data[:offset] + bytes([data[offset] ^ 0x40]) + data[offset + 1:]
+
+
+def test_crc_mismatch_opens_and_fails_on_load_and_verify() -> None:
+    data = save(image("RGB"), rank=3)
+    broken = flip(data, chunk_offsets(data, "FACT")[1] + 40)
+    with Image.open(io.BytesIO(broken)) as im:
+        assert im.size == (48, 32)
+        with pytest.raises(OSError, match="CRC"):
+            im.load()
+    with Image.open(io.BytesIO(broken)) as im, pytest.raises(OSError, match="CRC"):
+        im.verify()
+    with pytest.raises(UnidentifiedImageError):  # the HEAD's own CRC
+        Image.open(io.BytesIO(flip(data, 20)))
+
+
+def test_verify_checks_zstd_frames_behind_a_valid_crc() -> None:
+    data = save(image("RGB"), rank=3)
+    offset = chunk_offsets(data, "FACT")[0]
+    (length,) = struct.unpack_from("<I", data, offset)
+    body = bytearray(data[offset + 8:offset + 8 + length])
+    body[-6] ^= 0x55  # inside the compressed records, then a correct CRC
+    crc = zlib.crc32(bytes(body), zlib.crc32(b"FACT"))
+    broken = (data[:offset + 8] + bytes(body) + struct.pack("<I", crc)
+              + data[offset + 12 + length:])
+    with Image.open(io.BytesIO(data)) as im:
+        im.verify()
+        assert im.fp is None
+    with Image.open(io.BytesIO(broken)) as im, pytest.raises(OSError, match="broken SVDI"):
+        im.verify()
+    with Image.open(io.BytesIO(broken)) as im, pytest.raises(OSError):
+        im.load()
+
+
+def test_trailing_bytes_fail_on_load() -> None:
+    with Image.open(io.BytesIO(save(image("L"), rank=2) + b"xx")) as im:
+        with pytest.raises(OSError, match="trailing"):
+            im.load()
+
+
+# --- saving ----------------------------------------------------------------------------------
+def test_quality_is_monotone() -> None:
+    original = Image.fromarray(photo(96, 64))
+    scores = []
+    for quality in range(0, 101, 10):
+        with reopen(save(original, quality=quality)) as im:
+            scores.append(psnr(np.asarray(original), np.asarray(im)))
+    assert scores == sorted(scores), scores
+    assert scores[-1] > scores[0] + 15
+
+
+@pytest.mark.parametrize(("options", "ranks"), [
+    ({"rank": 3}, (3, 3, 3)),
+    ({"rank": 3, "layout": "stacked"}, (3,)),
+    ({"rank": 2, "layout": "stacked-vertical", "factors": "float16"}, (2,)),
+    ({"energy": 0.5}, (1, 1, 1)),
+    ({"energy": 1.0}, (32, 32, 32)),
+    ({}, None),
+])
+def test_save_options(options: dict, ranks: tuple[int, ...] | None) -> None:
+    with reopen(save(image("RGB"), **options)) as im:
+        if ranks is not None:
+            assert im.info["rank"] == ranks
+        assert im.info["layout"] == options.get("layout", "per-channel")
+        assert im.info["factors"] == options.get("factors", "int8")
+
+
+@pytest.mark.parametrize("options", [
+    {"quality": -1}, {"quality": 101}, {"quality": "high"}, {"quality": float("nan")},
+    {"quality": True}, {"rank": 0}, {"rank": 2.5}, {"rank": "3"}, {"energy": 0},
+    {"energy": 1.5}, {"energy": "all"}, {"layout": "planar"}, {"factors": "int4"},
+    {"quality": 50, "rank": 3}, {"icc_profile": "sRGB"}, {"exif": 42}, {"xmp": 3.0},
+    {"dpi": 72}, {"dpi": (72, 0)}, {"dpi": (72, 72, 72)}, {"dpi": ("a", "b")},
+])
+def test_invalid_save_options(options: dict) -> None:
+    with pytest.raises(ValueError):
+        save(image("RGB"), **options)
+
+
+def test_metadata_round_trip() -> None:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.Base.Software] = "svdcodec test"
+    icc = b"not really an ICC profile \x00\x01"
+    xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/">é</x:xmpmeta>'
+    data = save(image("RGB"), rank=2, exif=exif, icc_profile=icc, xmp=xmp, dpi=(300, 150))
+    with reopen(data) as im:
+        assert im.getexif()[ExifTags.Base.Orientation] == 6
+        assert im.getexif()[ExifTags.Base.Software] == "svdcodec test"
+        assert im.info["exif"].startswith(b"Exif\x00\x00")
+        assert im.info["icc_profile"] == icc
+        assert im.info["xmp"] == xmp.encode("utf-8")
+        assert im.info["dpi"] == pytest.approx((300, 150), abs=0.013)  # integer ppm
+        # info["exif"] can be passed back (bytes with the APP1 prefix)
+        with reopen(save(im, exif=im.info["exif"])) as again:
+            assert again.getexif()[ExifTags.Base.Orientation] == 6
+
+
+def test_metadata_defaults() -> None:
+    original = image("RGB")
+    original.info.update(icc_profile=b"icc", exif=Image.Exif().tobytes(), xmp=b"<x/>",
+                         dpi=(72, 72))
+    with reopen(save(original, rank=1)) as im:
+        assert im.info["icc_profile"] == b"icc"  # carried over, as Pillow's PNG does
+        assert not {"exif", "xmp", "dpi"} & set(im.info)  # only when passed
+    with reopen(save(original, rank=1, icc_profile=None)) as im:
+        assert "icc_profile" not in im.info
+
+
+@pytest.mark.parametrize(("mode", "stored"), [("1", "L"), ("P", "RGB"), ("PA", "RGBA"),
+                                              ("I", "I;16"), ("I;16B", "I;16")])
+def test_converted_modes(mode: str, stored: str) -> None:
+    original = image("RGB").convert(mode)
+    with reopen(save(original, quality=100)) as im:
+        assert im.mode == stored
+        expected = np.asarray(original.convert(stored) if mode != "I" else original)
+        assert psnr(expected.astype(np.uint16), np.asarray(im).astype(np.uint16),
+                    max_value=255 if stored != "I;16" else 65535) > 30
+
+
+def test_palette_with_transparency_becomes_rgba() -> None:
+    original = image("RGB").convert("P")
+    original.info["transparency"] = 0
+    with reopen(save(original, quality=100)) as im:
+        assert im.mode == "RGBA"
+        assert psnr(np.asarray(original.convert("RGBA")), np.asarray(im)) > 30
+
+
+@pytest.mark.parametrize("original", [
+    Image.new("F", (4, 4), 0.5),
+    Image.new("RGBX", (4, 4)),
+    Image.fromarray(np.full((4, 4), 70000, dtype=np.int32)),  # I beyond the I;16 range
+    Image.fromarray(np.full((4, 4), -1, dtype=np.int32)),
+], ids=["F", "RGBX", "I-high", "I-negative"])
+def test_unsupported_modes(original: Image.Image, tmp_path: Path) -> None:
+    with pytest.raises(OSError, match=f"cannot write mode {original.mode} as SVDI"):
+        save(original)
+    with pytest.raises(OSError):
+        original.save(tmp_path / "x.svdi")
+    assert not (tmp_path / "x.svdi").exists()
+
+
+# --- draft and thumbnail ---------------------------------------------------------------------
+@pytest.mark.parametrize("layout", ["per-channel", "stacked", "stacked-vertical"])
+@pytest.mark.parametrize("mode", ["RGB", "LA", "I;16"])
+def test_draft_decodes_block_means(layout: str, mode: str, spy) -> None:
+    original = image(mode, 101, 62)  # 101 = 4 * 25 + 1: a partial block at the edge
+    data = save(original, rank=6, layout=layout)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.draft(None, (25, 15)) == (mode, (0, 0, 101 / 4, 62 / 4))
+        assert im.size == (26, 16)  # ceil(101 / 4), ceil(62 / 4): never smaller than asked
+        im.load()
+        assert im.size == (26, 16)
+        assert im.draft(None, (10, 10)) is None  # loaded: no effect
+        small = np.asarray(im).astype(np.float64)
+    expected = block_means(svdcodec.decode(data), 4)
+    assert small.shape == expected.shape
+    # the exact block means of the full decode, up to rounding each (spec section 7)
+    assert np.abs(small - expected).max() <= 1
+    # the products had a quarter of the rows and columns
+    channels = len(original.getbands())
+    rows, cols = {"per-channel": (16, 26), "stacked": (16, 26 * channels),
+                  "stacked-vertical": (16 * channels, 26)}[layout]
+    assert spy and all(us[0] == rows and vt[1] == cols for us, vt in spy)
+
+
+def test_draft_is_not_smaller_than_asked() -> None:
+    data = save(image("L", 29, 100), rank=2)
+    for size in [(29, 100), (30, 200), (14, 50), (15, 10), (1, 1), (7, 33)]:
+        with Image.open(io.BytesIO(data)) as im:
+            result = im.draft("L", size)
+            assert im.size[0] >= min(size[0], 29) and im.size[1] >= min(size[1], 100)
+            assert (result is None) == (im.size == (29, 100))
+            im.load()
+            assert np.asarray(im).shape == im.size[::-1]
+
+
+def test_thumbnail_uses_draft(spy) -> None:
+    original = image("RGB", 256, 192)
+    data = save(original, rank=8)
+    with Image.open(io.BytesIO(data)) as im:
+        im.thumbnail((32, 32))
+        assert im.size == (32, 24)
+        thumb = np.asarray(im).astype(np.float64)
+    # thumbnail asks draft for (64, 64): scale min(256 // 64, 192 // 64) = 3
+    assert spy and all(us[0] == 64 and vt[1] == 86 for us, vt in spy)
+    reference = Image.fromarray(svdcodec.decode(data))
+    reference.thumbnail((32, 32))
+    assert np.abs(thumb - np.asarray(reference)).mean() < 3
+
+
+def test_draft_with_load_truncated_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = save(image("RGB", 64, 40), rank=5)
+    cut = chunk_offsets(data, "FACT")[2] + 40
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with Image.open(io.BytesIO(data[:cut])) as im:
+        im.draft(None, (32, 20))
+        im.load()
+        assert im.size == (32, 20)
+
+
+# --- verify, threads -------------------------------------------------------------------------
+def test_verify_then_load_needs_a_reopen() -> None:
+    with Image.open(io.BytesIO(save(image("L"), rank=2))) as im:
+        im.verify()
+        with pytest.raises(OSError):
+            im.load()
+
+
+def test_concurrent_decodes_agree() -> None:
+    files = [save(Image.fromarray(photo(80, 60, seed)), rank=6) for seed in range(6)]
+
+    def decode(data: bytes) -> np.ndarray:
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im)
+
+    sequential = [decode(d) for d in files]
+    with ThreadPoolExecutor(4) as pool:
+        concurrent = list(pool.map(decode, files * 3))
+    for i, got in enumerate(concurrent):
+        np.testing.assert_array_equal(got, sequential[i % len(files)])
