@@ -1,4 +1,4 @@
-"""The ``svdcodec`` command line: encode, decode, info, demo.
+"""The ``svdcodec`` command line: encode, decode, info, demo, compare, animate.
 
 ``main(argv) -> int``: 0 on success, 1 with one line ``svdcodec: error: ...`` on failure, 2 for
 usage errors. Outputs are written to a temporary file and renamed: an existing file is replaced
@@ -34,6 +34,8 @@ EXAMPLES = """examples:
   svdcodec decode photo.svdi back.png --rank 10
   svdcodec info photo.svdi --json
   svdcodec demo
+  svdcodec compare photo.png --ranks 5,20,100 --plot compare.png
+  svdcodec animate photo.png ranks.gif
 """
 
 
@@ -168,6 +170,74 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rank_list(text: str) -> list[int]:
+    """argparse type: "5,20,100" -> [5, 20, 100], each >= 1."""
+    try:
+        ranks = [int(r) for r in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ranks like 5,20,100, got {text!r}") from None
+    if not ranks or min(ranks) < 1:
+        raise argparse.ArgumentTypeError(f"ranks must be >= 1, got {text!r}")
+    return ranks
+
+
+def _energy_list(text: str) -> list[float]:
+    """argparse type: "0.9,0.99" -> [0.9, 0.99], each in (0, 1]."""
+    try:
+        energies = [float(e) for e in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected energies like 0.9,0.99, got {text!r}") from None
+    if not all(0 < e <= 1 for e in energies):
+        raise argparse.ArgumentTypeError(f"energies must be in (0, 1], got {text!r}")
+    return energies
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from . import report
+
+    src = Path(args.input)
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None:
+        _check_output(plot, args.force, src)
+    image, meta = load_image(src)
+    peers = [] if args.peers in ("", "none") else args.peers.split(",")
+    if args.avif and "avif" not in peers:
+        peers.append("avif")
+    comparison = report.compare(
+        image, ranks=args.ranks, energies=args.energies, layout=args.layout,
+        factors=args.factors, level=args.level, both_factors=args.both_factors, peers=peers,
+        with_ssim=not args.no_ssim, metadata=meta, progress=None)
+    if plot is not None:
+        try:
+            from . import plots
+            figure = plots.plot_compare(comparison, image, title=src.name, progress=None)
+        except ImportError as exc:
+            raise CliError(f"--plot needs matplotlib (pip install 'svdcodec[plot]'): {exc}"
+                           ) from None
+        plots.save_figure(figure, plot)
+    print(comparison.to_json() if args.json else report.format_table(comparison, src.name))
+    if plot is not None:
+        print(f"plot: {plot}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    from . import plots
+
+    src, out = Path(args.input), Path(args.output)
+    if out.suffix.lower() not in (".gif", ".webp"):
+        raise CliError(f"the animation must be a .gif or .webp file, got {out.name!r}")
+    _check_output(out, args.force, src)
+    image, _ = load_image(src)
+    ranks = args.ranks or plots.default_ranks(image, args.layout)
+    frames = plots.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
+                                    level=args.level, progress=None)
+    plots.save_animation(frames, out, duration=args.duration)
+    print(f"{out}: {len(frames)} frames, ranks {','.join(map(str, ranks))}, "
+          f"{frames[0].width}x{frames[0].height}, {out.stat().st_size:,} bytes")
+    return 0
+
+
 def _add_rank_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--rank", type=int, help="components kept per matrix")
@@ -213,6 +283,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layouts", default="per-channel,stacked")
     p.add_argument("--factors", default="float16,int8")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("compare", help="where the bytes go: X, Xapprox, factors, zstd, file, "
+                       "PNG/JPEG/WebP", description="Encode an image at several ranks and "
+                       "account for every byte: X and Xapprox (same size), the numbers "
+                       "stored, the factors at float64/float32/float16/int8, after zstd, the "
+                       ".svdi file by chunk, PSNR/SSIM, and PNG, JPEG and WebP at the same PSNR.")
+    p.add_argument("input")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--ranks", type=_rank_list, help="ranks per matrix (default 5,10,20,50,100)")
+    group.add_argument("--energies", type=_energy_list,
+                       help="choose each rank by this fraction of sum(sigma^2), e.g. 0.9,0.99")
+    p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
+    p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
+    p.add_argument("--level", type=int, default=3, help="zstd level 1..19 (default 3)")
+    p.add_argument("--both-factors", action="store_true",
+                   help="also encode with the other factor type and report its bytes")
+    p.add_argument("--peers", default="png,jpeg,webp",
+                   help="codecs to compare with (png,jpeg,webp,avif; 'none' for none)")
+    p.add_argument("--avif", action="store_true", help="add AVIF to the peers (slower)")
+    p.add_argument("--no-ssim", action="store_true", help="skip SSIM")
+    p.add_argument("--json", action="store_true", help="machine-readable output (keys: "
+                   "pydoc svdcodec.report)")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="write one figure: bytes per stage, PSNR vs bpp, singular values, "
+                   "reconstructions (needs matplotlib; .png, .svg, .pdf)")
+    p.add_argument("--force", action="store_true", help="replace an existing plot file")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("animate", help="rank-by-rank reconstruction as an animated GIF/WebP")
+    p.add_argument("input")
+    p.add_argument("output", help="OUT.gif or OUT.webp")
+    p.add_argument("--ranks", type=_rank_list,
+                   help="one frame per rank (default 1,2,3,5,8,12,20,30,50,80,... up to full)")
+    p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
+    p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
+    p.add_argument("--level", type=int, default=3, help="zstd level 1..19 (default 3)")
+    p.add_argument("--duration", type=int, default=700, help="milliseconds per frame")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_animate)
     return parser
 
 
