@@ -2,14 +2,15 @@
 
 ``truncated_svd`` returns the leading ``k`` singular triplets of a real matrix with one
 deterministic sign convention whatever the backend, so that encoders built on it produce the same
-bytes for the same input and seed. ``select_rank`` picks ``k`` from a rank, an energy fraction or
-an error budget without a full SVD when the answer is small.
+bytes for the same input and seed (bit for bit on one BLAS build and thread count).
+``select_rank`` picks ``k`` from a rank, an energy fraction or an error budget without a full SVD
+when the answer is small.
 
 Backends (``method``):
 
 - ``"gesdd"``: LAPACK divide and conquer via ``numpy.linalg.svd``; falls back to ``gesvd`` in the
   rare cases where gesdd fails to converge.
-- ``"gesvd"``: LAPACK QR iteration via ``scipy.linalg.svd``; slower, the most robust.
+- ``"gesvd"``: LAPACK QR iteration via ``scipy.linalg.svd``; slower, more robust.
 - ``"randomized"``: Halko, Martinsson and Tropp (2011), "Finding structure with randomness",
   Algorithms 4.4 (power iterations) and 5.1; costs a few products with ``x`` instead of O(m n²).
 - ``"gram"``: eigen-decomposition of the smaller Gram matrix. Teaching and comparison only: it
@@ -80,6 +81,17 @@ def truncated_svd(
     ------
     ValueError
         If ``x`` is not 2-D or not finite, ``k`` is out of range, or ``method`` is unknown.
+    TypeError
+        If ``x`` is not real.
+
+    Examples
+    --------
+    >>> x = np.outer([1.0, 2.0, 3.0], [4.0, 5.0]) + np.outer([1.0, 0.0, -1.0], [1.0, -1.0])
+    >>> u, s, vt = truncated_svd(x, 1)
+    >>> u.shape, s.shape, vt.shape
+    ((3, 1), (1,), (1, 2))
+    >>> bool(np.allclose(s, np.linalg.svd(x, compute_uv=False)[:1]))
+    True
     """
     x = _as_float_matrix(x)
     r = min(x.shape)
@@ -105,8 +117,7 @@ def truncated_svd(
         u, s, vt = _svd_randomized(x, min(k + n_oversamples, r), n_iter, seed)
     else:
         u, s, vt = _svd_gram(x, k)
-    # Copies, so that callers get contiguous arrays that do not pin the full factors in memory.
-    u, s, vt = np.array(u[:, :k], order="C"), np.array(s[:k]), np.array(vt[:k], order="C")
+    u, s, vt = _truncate(u, s, vt, k)
     _flip_signs(u, vt)
     return u, s, vt
 
@@ -132,8 +143,10 @@ def select_rank(
       the squared error of the rank-k reconstruction, so a target PSNR maps to ``max_sse``. It is
       also exact for randomized factors: their reconstruction is an orthogonal projection of x.
 
-    Criteria are met up to ``1e-12 * ||x||_F²`` to absorb rounding. To avoid a full SVD when k is
-    small, k starts at 16 and doubles; past ``0.2 * min(m, n)`` one exact SVD decides.
+    ``e_k`` is that of the returned factors, so the criteria hold for them, up to
+    ``1e-12 * ||x||_F²`` of rounding. To avoid a full SVD when k is small, k starts at 16 and
+    doubles (with ``method`` "auto", "randomized" or "gram"); past ``0.2 * min(m, n)`` one exact
+    SVD decides.
 
     Parameters
     ----------
@@ -211,8 +224,7 @@ def _as_float_matrix(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"x must be a 2-D matrix, got {x.ndim} dimension(s) {x.shape}")
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)
-            or x.dtype == np.bool_):
+    if x.dtype.kind not in "biuf":
         raise TypeError(f"x must have a real dtype, got {x.dtype}")
     x = x.astype(np.float64, copy=False)
     if not np.isfinite(x).all():
@@ -237,6 +249,7 @@ def _first_reaching(s: np.ndarray, total: float, target: float) -> int | None:
 def _truncate(
     u: np.ndarray, s: np.ndarray, vt: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leading k triplets as contiguous copies, which do not pin the full factors in memory."""
     return np.array(u[:, :k], order="C"), s[:k].copy(), np.array(vt[:k], order="C")
 
 
@@ -264,23 +277,23 @@ def _svd_lapack(x: np.ndarray, driver: str) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def _svd_randomized(
-    x: np.ndarray, l: int, n_iter: int, seed: int
+    x: np.ndarray, n_sketch: int, n_iter: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Randomized SVD with an ``l``-column sketch: u (m, l), s (l,), vt (l, n).
+    """Randomized SVD: u (m, p), s (p,), vt (p, n) from a sketch of ``p = n_sketch`` columns.
 
     Halko et al. 2011, Algorithm 4.4 with QR between products (without it the sketch columns
     collapse onto the top singular vector in floating point), then Algorithm 5.1.
     """
-    # Work on the tall orientation so that the final small SVD is of an (l, short side) matrix.
+    # Work on the tall orientation so that the final small SVD is of (n_sketch, short side).
     # x.T is a view; BLAS reads it through its transpose flag, so no copy is made.
     transpose = x.shape[0] < x.shape[1]
     a = x.T if transpose else x
     rng = np.random.default_rng(seed)
-    q = _orthonormalize(a @ rng.standard_normal((a.shape[1], l)))
+    q = _orthonormalize(a @ rng.standard_normal((a.shape[1], n_sketch)))
     for _ in range(n_iter):
         q = _orthonormalize(a.T @ q)
         q = _orthonormalize(a @ q)
-    # b = qᵀ a is small (l, n); its SVD lifts to a's through q.
+    # The SVD of the small b = qᵀ a lifts to a's through q.
     ub, s, vt = _svd_lapack(q.T @ a, "gesdd")
     u = q @ ub
     if transpose:
@@ -305,9 +318,8 @@ def _svd_gram(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     w, v = w[::-1], v[:, ::-1]  # eigh sorts ascending
     # Eigenvalues carry an absolute error of about n * eps * w[0]; anything below that cannot be
     # told from zero, and dividing by its square root would blow up noise in u.
-    w_max = max(float(w[0]), 0.0)
-    nonzero = w > n * np.finfo(np.float64).eps * w_max
-    s = np.where(nonzero, np.sqrt(np.where(nonzero, w, 0.0)), 0.0)
+    nonzero = w > n * np.finfo(np.float64).eps * max(float(w[0]), 0.0)
+    s = np.sqrt(np.where(nonzero, w, 0.0))
     u = np.empty((a.shape[0], k))
     u[:, nonzero] = (a @ v[:, nonzero]) / s[nonzero]
     u[:, ~nonzero] = _complement(u[:, nonzero], int(np.count_nonzero(~nonzero)))
