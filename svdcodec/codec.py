@@ -196,7 +196,9 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
 
 # --- decoding --------------------------------------------------------------------------------
 def _as_bytes(data: Any) -> bytes | memoryview:
-    if isinstance(data, (bytes, bytearray, memoryview)):
+    if isinstance(data, memoryview):
+        return data.cast("B")  # byte offsets, whatever the caller's item size
+    if isinstance(data, (bytes, bytearray)):
         return data
     raise TypeError(f"data must be bytes-like, got {type(data).__name__} (use read() for paths)")
 
@@ -239,14 +241,19 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
     dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
     peak = 2**h.bit_depth - 1
     out = np.empty((h.height, h.width, h.channels), dtype=dtype)
+    # One float64 strip reused by every group (they share one shape, section 6), as the limit
+    # counts: `us[rows] @ vt` would allocate each strip while the previous one is still alive.
+    rows, cols = h.group_shape()
+    strip = np.empty((min(rows, fmt.STRIP_ROWS), cols))
     for g in container.groups:
         r = g.rank if rank is None else min(rank, g.rank)
         raw = _zstd.decompress(g.payload, g.raw_size, what=f"FACT {g.index}",
                                prefix=r * fmt.record_size(g.rows, g.cols, h.factor_type))
         u, s, vt = dequantize(raw, g.rows, g.cols, factors)
-        us = u * s
+        us = np.multiply(u, s, out=u)  # in place: the limit counts one m x k float64 array
         for row0 in range(0, g.rows, fmt.STRIP_ROWS):
-            block = us[row0:row0 + fmt.STRIP_ROWS] @ vt
+            block = strip[:min(fmt.STRIP_ROWS, g.rows - row0)]
+            np.matmul(us[row0:row0 + fmt.STRIP_ROWS], vt, out=block)
             np.rint(block, out=block)
             np.clip(block, 0, peak, out=block)
             write_rows(out, layout, g.index, row0, block)

@@ -66,11 +66,21 @@ def dequantize(raw: bytes, rows: int, cols: int, factors: str
         raise CorruptError(f"payload of {len(raw)} bytes is not a whole number of "
                            f"{dtype.itemsize}-byte records")
     rec = np.frombuffer(raw, dtype=dtype)
+    # A signalling NaN in the file makes casts and comparisons raise "invalid value" warnings
+    # (errors under -W error); it is rejected below as CorruptError like any other NaN.
+    with np.errstate(invalid="ignore"):
+        return _dequantize(rec, factors)
+
+
+def _dequantize(rec: np.ndarray, factors: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     s = rec["s"].astype(np.float64)
     if not np.all(np.isfinite(s)) or np.any(s < 0) or np.any(np.diff(s) > 0):
         raise CorruptError("sigma must be finite, >= 0 and non-increasing")
+    # u is built directly as the (m, k) C-contiguous array the decoder multiplies: converting
+    # (k, m) and then transposing would hold two m x k float64 copies, twice what the
+    # allocation limit (spec section 8) counts.
     if factors == "float16":
-        u = rec["u"].astype(np.float64)
+        u = rec["u"].T.astype(np.float64, order="C")
         v = rec["v"].astype(np.float64)
         if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
             raise CorruptError("float16 factors must be finite")
@@ -81,6 +91,6 @@ def dequantize(raw: bytes, rows: int, cols: int, factors: str
             raise CorruptError("int8 scales must be finite and > 0")
         if np.any(rec["u"] == -128) or np.any(rec["v"] == -128):
             raise CorruptError("int8 factors must lie in -127..127")
-        u = rec["u"] * a[:, None]
+        u = np.multiply(rec["u"].T, a, out=np.empty(rec["u"].shape[::-1]))
         v = rec["v"] * b[:, None]
-    return np.ascontiguousarray(u.T), s, v
+    return u, s, v
