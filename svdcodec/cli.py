@@ -3,15 +3,20 @@
 ``main(argv) -> int``: 0 on success, 1 with one line ``svdcodec: error: ...`` on failure, 2 for
 usage errors. Outputs are written to a temporary file and renamed: an existing file is replaced
 only with ``--force``, an input never, and a failure leaves no output behind.
+
+``encode``/``decode`` take one ``IN OUT`` pair, or with ``--out-dir`` any number of inputs, run in
+``-j`` worker processes (:mod:`svdcodec.batch`): one error line per failed file
+(``svdcodec: error: FILE: ...``), the others go on, a summary line, exit 1 if any failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import io
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -19,23 +24,30 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
-from . import __version__
+from . import __version__, batch
 from .codec import atomic_write, decode, encode, read_header
 from .errors import SvdiError
 from .layout import LAYOUTS
-from .metrics import psnr
 from .pilutil import from_array, to_array
 from .quantize import FACTOR_TYPES
 
 EXAMPLES = """examples:
+  svdcodec encode photo.png photo.svdi --quality 30
+  svdcodec encode photo.png photo.svdi --target-size 20000
   svdcodec encode photo.png photo.svdi --rank 40
   svdcodec encode photo.png photo.svdi --energy 0.99 --layout stacked --factors float16
   svdcodec decode photo.svdi back.png --rank 10
+  svdcodec encode photos/*.png --out-dir svdi/ -j 2 --rank 50
+  svdcodec decode svdi/*.svdi --out-dir png/ --format png
   svdcodec info photo.svdi --json
   svdcodec demo
   svdcodec compare photo.png --ranks 5,20,100 --plot compare.png
   svdcodec animate photo.png ranks.gif
+
+threads: numpy's BLAS uses every core by default; on a busy machine OPENBLAS_NUM_THREADS=1 is
+often faster and always steadier. --out-dir batches run -j processes of one BLAS thread each.
 """
 
 
@@ -70,19 +82,34 @@ def load_image(path: Path) -> tuple[np.ndarray, dict]:
 
 
 def _encode_options(args: argparse.Namespace) -> dict:
-    return {"rank": args.rank, "energy": args.energy, "quality": args.quality,
-            "target_psnr": args.target_psnr, "layout": args.layout, "factors": args.factors,
-            "level": args.level}
+    options = {"rank": args.rank, "energy": args.energy, "quality": args.quality,
+               "target_psnr": args.target_psnr, "layout": args.layout, "factors": args.factors,
+               "level": args.level}
+    if args.target_size is not None:  # patch layout options, passed only when given
+        options["target_size"] = args.target_size
+    if args.patch_size is not None:
+        options["patch_size"] = args.patch_size
+    return options
+
+
+def encode_file(src: Path, out: Path, options: dict, force: bool = False
+                ) -> tuple[bytes, float]:
+    """Encode the image file ``src`` to ``out``; returns the .svdi bytes and encode seconds."""
+    _check_output(out, force, src)
+    image, meta = load_image(src)
+    start = time.perf_counter()
+    data = encode(image, **options, **meta)
+    seconds = time.perf_counter() - start
+    atomic_write(out, data)
+    return data, seconds
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    src, out = Path(args.input), Path(args.output)
-    _check_output(out, args.force, src)
-    image, meta = load_image(src)
-    start = time.perf_counter()
-    data = encode(image, **_encode_options(args), **meta)
-    seconds = time.perf_counter() - start
-    atomic_write(out, data)
+    if args.out_dir is not None:
+        job = functools.partial(encode_file, options=_encode_options(args), force=args.force)
+        return _run_batch(args, job, ".svdi", "encoded")
+    out = Path(args.output)
+    data, seconds = encode_file(Path(args.input), out, _encode_options(args), args.force)
     info = read_header(data)
     print(f"{out}: {info.width}x{info.height} {info.mode}, {info.layout}, {info.factors}, "
           f"ranks {list(info.ranks)}, {len(data):,} bytes "
@@ -90,27 +117,60 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_decode(args: argparse.Namespace) -> int:
-    src, out = Path(args.input), Path(args.output)
-    _check_output(out, args.force, src)
+def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = False
+                ) -> Image.Image:
+    """Decode the .svdi file ``src`` to ``out`` (format from its extension); returns the image."""
+    _check_output(out, force, src)
     fmt_name = Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None:
         raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
     data = src.read_bytes()
     info = read_header(data)
-    im = from_array(decode(data, rank=args.rank))
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        save = {"icc_profile": info.metadata.get("icc_profile")} if fmt_name == "PNG" else {}
-        im.save(tmp, format=fmt_name, **{k: v for k, v in save.items() if v})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    im = from_array(decode(data, rank=rank))
+    save = {"icc_profile": info.metadata.get("icc_profile")} if fmt_name == "PNG" else {}
+    buffer = io.BytesIO()
+    im.save(buffer, format=fmt_name, **{k: v for k, v in save.items() if v})
+    atomic_write(out, buffer.getvalue())
+    return im
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    if args.out_dir is not None:
+        job = functools.partial(decode_file, rank=args.rank, force=args.force)
+        return _run_batch(args, job, "." + args.format, "decoded")
+    out = Path(args.output)
+    im = decode_file(Path(args.input), out, args.rank, args.force)
     print(f"{out}: {im.width}x{im.height} {im.mode}")
     return 0
+
+
+def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str) -> int:
+    """Run ``job`` over every input into ``--out-dir``; one line per failure, then a summary."""
+    out_dir = Path(args.out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the output directory {out_dir}: {exc}") from None
+    tasks = batch.plan([Path(p) for p in args.paths], out_dir, suffix)
+    jobs = args.jobs or batch.default_jobs()
+    start = time.perf_counter()
+    ok = failed = bytes_in = bytes_out = 0
+    for outcome in batch.run(tasks, job, jobs, desc=args.command):
+        if outcome.error is None:
+            ok += 1
+            bytes_in += outcome.bytes_in
+            bytes_out += outcome.bytes_out
+        else:
+            failed += 1
+            source = str(outcome.task.source)
+            message = outcome.error
+            if not message.startswith(f"{source}:"):
+                message = f"{source}: {message}"
+            tqdm.write(f"svdcodec: error: {message}", file=sys.stderr)
+    seconds = time.perf_counter() - start
+    print(f"{verb} {ok} file{'s' * (ok != 1)} ok, {failed} failed: {bytes_in:,} bytes in, "
+          f"{bytes_out:,} bytes out, {seconds:.2f} s (-j {min(jobs, len(tasks))})")
+    return 1 if failed else 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -139,6 +199,8 @@ def demo_image() -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .metrics import psnr  # here, not at the top: scipy.ndimage slows every command's start
+
     path = Path(args.image) if args.image else demo_image()
     image, _ = load_image(path)
     h, w = image.shape[:2]
@@ -243,12 +305,64 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--rank", type=int, help="components kept per matrix")
     group.add_argument("--energy", type=float,
                        help="keep the smallest rank with this fraction of sum(sigma^2)")
-    group.add_argument("--quality", type=float, help="0..100 (target PSNR 15 + 0.3*Q dB); "
-                       "the default is 50")
-    group.add_argument("--target-psnr", type=float, help="PSNR in dB the truncation must meet")
-    p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
-    p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
-    p.add_argument("--level", type=int, default=3, help="zstd level 1..19 (default 3)")
+    group.add_argument("--quality", type=float, help="0..100, the default 50 (patch layout: "
+                       "the quantization step; whole-image layouts: target PSNR 15 + 0.3*Q dB)")
+    group.add_argument("--target-psnr", type=float, help="PSNR in dB to reach (whole-image "
+                       "layouts: by the truncation alone)")
+    group.add_argument("--target-size", type=int, help="patch layout: at most this many bytes")
+    p.add_argument("--layout", choices=(*LAYOUTS, "patch"), default=None,
+                   help="default: patch, or per-channel when --rank, --energy or --factors is "
+                        "given")
+    p.add_argument("--factors", choices=FACTOR_TYPES, default=None,
+                   help="whole-image layouts: int8 (default) or float16")
+    p.add_argument("--patch-size", type=int, choices=(4, 8, 16), default=None,
+                   help="patch layout: 4, 8 (default) or 16")
+    p.add_argument("--level", type=int, default=None,
+                   help="zstd level 1..19 (default 19 for the patch layout, else 3)")
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _image_format(text: str) -> str:
+    """argparse type: an extension Pillow can write, e.g. "png" or ".tif" -> "tif"."""
+    ext = text.lower().lstrip(".")
+    name = Image.registered_extensions().get(f".{ext}")
+    if name is None or name not in Image.SAVE:
+        raise argparse.ArgumentTypeError(f"unknown image format {text!r}: use png, tif, webp, "
+                                         "...")
+    return ext
+
+
+def _add_batch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out-dir", metavar="DIR",
+                   help="convert every FILE into DIR (created if missing), in parallel")
+    p.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+                   help="with --out-dir: worker processes, one BLAS thread each "
+                   "(default: one per CPU)")
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """encode/decode: ``IN OUT``, or inputs with --out-dir; argparse usage errors exit 2."""
+    if getattr(args, "subparser", None) is None:
+        return
+    if args.out_dir is None:
+        if len(args.paths) != 2:
+            args.subparser.error(f"expected IN OUT (or inputs with --out-dir), got "
+                                 f"{len(args.paths)} path(s)")
+        if args.jobs is not None or getattr(args, "format", None) is not None:
+            args.subparser.error("-j and --format apply only with --out-dir")
+        args.input, args.output = args.paths
+    elif getattr(args, "format", "") is None:
+        args.format = "png"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,19 +372,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"svdcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("encode", help="image (PNG, JPEG, TIFF, ...) -> .svdi")
-    p.add_argument("input")
-    p.add_argument("output")
+    p = sub.add_parser("encode", help="image (PNG, JPEG, TIFF, ...) -> .svdi",
+                       usage="%(prog)s IN OUT [options]\n"
+                       "       %(prog)s IN... --out-dir DIR [-j N] [options]")
+    p.add_argument("paths", nargs="+", metavar="FILE",
+                   help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.svdi)")
     _add_rank_options(p)
     p.add_argument("--force", action="store_true", help="replace an existing output file")
-    p.set_defaults(func=cmd_encode)
+    _add_batch_options(p)
+    p.set_defaults(func=cmd_encode, subparser=p)
 
-    p = sub.add_parser("decode", help=".svdi -> image (format from the extension)")
-    p.add_argument("input")
-    p.add_argument("output")
+    p = sub.add_parser("decode", help=".svdi -> image (format from the extension)",
+                       usage="%(prog)s IN OUT [options]\n"
+                       "       %(prog)s IN... --out-dir DIR [-j N] [--format png] [options]")
+    p.add_argument("paths", nargs="+", metavar="FILE",
+                   help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.FORMAT)")
     p.add_argument("--rank", type=int, help="decode with only this many components (preview)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
-    p.set_defaults(func=cmd_decode)
+    _add_batch_options(p)
+    p.add_argument("--format", type=_image_format,
+                   help="with --out-dir: output format as an extension (default png)")
+    p.set_defaults(func=cmd_decode, subparser=p)
 
     p = sub.add_parser("info", help="header, ranks and sizes of an .svdi file")
     p.add_argument("input")
@@ -328,6 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        _check_paths(args)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
         return int(exc.code or 0)
     try:

@@ -33,6 +33,7 @@ class ChunkType:
     HEAD = b"HEAD"
     FACT = b"FACT"
     IEND = b"IEND"
+    PTCH = b"PTCH"  # section 12: one plane of the patch layout
     ICCP = b"iccp"
     EXIF = b"exif"
     XMP = b"xmpd"
@@ -91,19 +92,22 @@ class Layout(IntEnum):
     PER_CHANNEL = 1
     STACKED = 2
     STACKED_VERTICAL = 3
+    PATCH = 4  # section 12
 
 
 LAYOUT_NAMES = {Layout.PER_CHANNEL: "per-channel", Layout.STACKED: "stacked",
-                Layout.STACKED_VERTICAL: "stacked-vertical"}
+                Layout.STACKED_VERTICAL: "stacked-vertical", Layout.PATCH: "patch"}
 LAYOUT_BY_NAME = {name: layout for layout, name in LAYOUT_NAMES.items()}
 
 
 class FactorType(IntEnum):
     FLOAT16 = 1
     INT8 = 2
+    COEFFICIENTS = 3  # section 12: quantized patch coefficients (layout patch only)
 
 
-FACTOR_NAMES = {FactorType.FLOAT16: "float16", FactorType.INT8: "int8"}
+FACTOR_NAMES = {FactorType.FLOAT16: "float16", FactorType.INT8: "int8",
+                FactorType.COEFFICIENTS: "coefficients"}
 FACTOR_BY_NAME = {name: ftype for ftype, name in FACTOR_NAMES.items()}
 
 
@@ -113,6 +117,10 @@ class Compression(IntEnum):
 
 class ColourTransform(IntEnum):
     NONE = 0
+    YCBCR = 1  # section 12.7: JFIF YCbCr, RGB and RGBA with layout patch only
+
+
+COLOUR_NAMES = {ColourTransform.NONE: "none", ColourTransform.YCBCR: "ycbcr"}
 
 
 # --- section 5: FACT -------------------------------------------------------------------------
@@ -130,6 +138,33 @@ def record_size(rows: int, cols: int, factor_type: FactorType) -> int:
     if factor_type == FactorType.FLOAT16:
         return 4 + 2 * rows + 2 * cols
     return 12 + rows + cols
+
+
+# --- section 12: PTCH, one plane of the patch layout -----------------------------------------
+PTCH = struct.Struct(
+    "<B"  # plane_index
+    "B"  # patch_size P
+    "B"  # subsample_x
+    "B"  # subsample_y
+    "B"  # components k
+    "B"  # shift F
+    "H"  # deblock_alpha (0: no deblocking)
+    "H"  # deblock_beta
+    "H"  # deblock_tc
+    "I"  # dc_multiplier
+    "I"  # ac_symbols M
+    "I"  # escapes E
+)
+PATCH_SIZES = (4, 8, 16)  # section 12.2
+SUBSAMPLING = (1, 2)  # section 12.2
+MAX_PATCH_SHIFT = 52  # section 12.2
+# section 12.3: bytes per component of the payload: multiplier u32, parity u8 (+ the quarter)
+COMPONENT_BYTES = 5
+
+
+def patch_raw_size(k: int, p: int, patches: int, ac_symbols: int, escapes: int) -> int:
+    """Bytes of a decompressed PTCH payload (section 12.3)."""
+    return k * (COMPONENT_BYTES + (p // 2) ** 2) + 2 * patches + ac_symbols + 4 * escapes
 
 
 @dataclass(frozen=True)
@@ -155,7 +190,7 @@ class Header:
 
     @property
     def group_count(self) -> int:
-        return self.channels if self.layout == Layout.PER_CHANNEL else 1
+        return self.channels if self.layout in (Layout.PER_CHANNEL, Layout.PATCH) else 1
 
     def group_shape(self) -> tuple[int, int]:
         """(rows, cols) of every group's matrix (section 6)."""
@@ -179,6 +214,40 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Plane:
+    """One PTCH chunk (section 12.2): its fields and the still-compressed payload."""
+
+    index: int
+    patch_size: int
+    subsample_x: int
+    subsample_y: int
+    components: int
+    shift: int
+    deblock: tuple[int, int, int]  # alpha, beta, tc
+    dc_multiplier: int
+    ac_symbols: int
+    escapes: int
+    payload: bytes = field(repr=False)
+
+    def shape(self, header: Header) -> tuple[int, int]:
+        """(rows, cols) of the plane: ceil(H / subsample_y) x ceil(W / subsample_x)."""
+        return -(-header.height // self.subsample_y), -(-header.width // self.subsample_x)
+
+    def grid(self, header: Header) -> tuple[int, int]:
+        """(gh, gw): patches per column and per row of the plane."""
+        rows, cols = self.shape(header)
+        return -(-rows // self.patch_size), -(-cols // self.patch_size)
+
+    def patches(self, header: Header) -> int:
+        gh, gw = self.grid(header)
+        return gh * gw
+
+    def raw_size(self, header: Header) -> int:
+        return patch_raw_size(self.components, self.patch_size, self.patches(header),
+                              self.ac_symbols, self.escapes)
+
+
+@dataclass(frozen=True)
 class ChunkInfo:
     """Where a chunk sits in the file; ``size`` includes its 12 framing bytes."""
 
@@ -195,6 +264,7 @@ class Container:
     groups: tuple[Group, ...]
     metadata: dict[str, bytes]
     chunks: tuple[ChunkInfo, ...]
+    planes: tuple[Plane, ...] = ()  # layout patch (section 12); groups is then empty
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -210,8 +280,9 @@ def pack_header(h: Header) -> bytes:
                      h.compression, h.colour_transform, h.group_count, 0, h.compatible_flags)
 
 
-def pack(header: Header, groups: list[Group], metadata: dict[str, bytes] | None = None) -> bytes:
-    """Assemble a file: signature, HEAD, metadata, FACT chunks, IEND (section 3 order)."""
+def pack(header: Header, groups: list[Group], metadata: dict[str, bytes] | None = None,
+         planes: tuple[Plane, ...] | list[Plane] = ()) -> bytes:
+    """Assemble a file: signature, HEAD, metadata, FACT (or PTCH) chunks, IEND (section 3)."""
     parts = [SIGNATURE, bytes([FORMAT_VERSION]), pack_chunk(ChunkType.HEAD, pack_header(header))]
     keys = {key: ctype for ctype, key in METADATA_CHUNKS.items()}
     for key, value in (metadata or {}).items():
@@ -220,6 +291,10 @@ def pack(header: Header, groups: list[Group], metadata: dict[str, bytes] | None 
     for g in groups:
         fact = FACT.pack(g.index, g.rows, g.cols, g.rank, g.raw_size)
         parts.append(pack_chunk(ChunkType.FACT, fact + g.payload))
+    for pl in planes:
+        ptch = PTCH.pack(pl.index, pl.patch_size, pl.subsample_x, pl.subsample_y, pl.components,
+                         pl.shift, *pl.deblock, pl.dc_multiplier, pl.ac_symbols, pl.escapes)
+        parts.append(pack_chunk(ChunkType.PTCH, ptch + pl.payload))
     parts.append(pack_chunk(ChunkType.IEND, b""))
     return b"".join(parts)
 
@@ -248,6 +323,18 @@ def _enum(cls: type[IntEnum], value: int, name: str) -> IntEnum:
         raise UnsupportedError(f"{name}: unknown code {value}") from None
 
 
+def _check_combination(h: Header) -> None:
+    """Section 12.1: layout patch <-> factor_type coefficients; YCbCr only for RGB(A) patch."""
+    patch = h.layout == Layout.PATCH
+    if patch != (h.factor_type == FactorType.COEFFICIENTS):
+        raise CorruptError(f"factor_type: {FACTOR_NAMES[h.factor_type]} is invalid with layout "
+                           f"{LAYOUT_NAMES[h.layout]}")
+    if h.colour_transform == ColourTransform.YCBCR and not (
+            patch and h.mode in (Mode.RGB, Mode.RGBA)):
+        raise CorruptError(f"colour_transform: ycbcr needs layout patch and mode RGB or RGBA, "
+                           f"got {LAYOUT_NAMES[h.layout]} and {MODE_INFO[h.mode][0]}")
+
+
 def unpack_header(data: bytes, limits: Limits) -> Header:
     """Parse and validate HEAD data (section 4) and the size limits of section 8."""
     if len(data) != HEAD.size:
@@ -267,6 +354,7 @@ def unpack_header(data: bytes, limits: Limits) -> Header:
         if actual != expected:
             raise CorruptError(f"{name}: expected {expected} for mode {MODE_INFO[mode][0]} "
                                f"and layout {LAYOUT_NAMES[header.layout]}, got {actual}")
+    _check_combination(header)
     if incompatible & ~KNOWN_INCOMPATIBLE_FLAGS:
         raise UnsupportedError(f"unknown incompatible flags 0x{incompatible:08x}")
     if width > limits.max_width or height > limits.max_height:
@@ -295,6 +383,37 @@ def unpack_group(data: bytes, header: Header, expected_index: int) -> Group:
     return Group(index, rows, cols, rank, raw_size, bytes(data[FACT.size:]))
 
 
+def unpack_plane(data: bytes, header: Header, expected_index: int) -> Plane:
+    """Parse and validate a PTCH chunk's fields (section 12.2); the payload stays compressed."""
+    if len(data) < PTCH.size:
+        raise CorruptError(f"PTCH length: expected at least {PTCH.size}, got {len(data)}")
+    (index, p, sx, sy, k, shift, alpha, beta, tc, m_dc, ac_symbols,
+     escapes) = PTCH.unpack_from(data)
+    if index != expected_index:
+        raise CorruptError(f"PTCH plane_index: expected {expected_index}, got {index}")
+    for name, value, allowed in (("patch_size", p, PATCH_SIZES),
+                                 ("subsample_x", sx, SUBSAMPLING),
+                                 ("subsample_y", sy, SUBSAMPLING)):
+        if value == 0:
+            raise CorruptError(f"PTCH {index} {name}: 0 is invalid")
+        if value not in allowed:
+            raise UnsupportedError(f"PTCH {index} {name}: expected one of {allowed}, got {value}")
+    if k > p * p - 1:
+        raise CorruptError(f"PTCH {index} components: expected 0..{p * p - 1}, got {k}")
+    if not 1 <= shift <= MAX_PATCH_SHIFT:
+        raise CorruptError(f"PTCH {index} shift: expected 1..{MAX_PATCH_SHIFT}, got {shift}")
+    if m_dc == 0:
+        raise CorruptError(f"PTCH {index} dc_multiplier: expected >= 1, got 0")
+    plane = Plane(index, p, sx, sy, k, shift, (alpha, beta, tc), m_dc, ac_symbols, escapes,
+                  bytes(data[PTCH.size:]))
+    n = plane.patches(header)
+    if ac_symbols > n * k:
+        raise CorruptError(f"PTCH {index} ac_symbols: expected <= {n * k}, got {ac_symbols}")
+    if escapes > n + ac_symbols:
+        raise CorruptError(f"PTCH {index} escapes: expected <= {n + ac_symbols}, got {escapes}")
+    return plane
+
+
 def _metadata(chunk_type: bytes, data: bytes) -> bytes:
     if chunk_type == ChunkType.PHYS:
         if len(data) != PHYS.size or 0 in PHYS.unpack(data):
@@ -312,6 +431,7 @@ def unpack(data: bytes, limits: Limits) -> Container:
     offset = PREFIX_SIZE
     header: Header | None = None
     groups: list[Group] = []
+    planes: list[Plane] = []
     metadata: dict[str, bytes] = {}
     chunks: list[ChunkInfo] = []
     metadata_bytes = 0
@@ -340,18 +460,26 @@ def unpack(data: bytes, limits: Limits) -> Container:
                 raise CorruptError(f"first chunk: expected HEAD, got {ctype.decode()}")
             header = unpack_header(body, limits)
         elif ctype == ChunkType.FACT:
+            if header.layout == Layout.PATCH:
+                raise CorruptError("FACT chunk in a file of layout patch (section 12.1)")
             if len(groups) >= header.group_count:
                 raise CorruptError(f"more FACT chunks than group_count {header.group_count}")
             groups.append(unpack_group(body, header, len(groups)))
+        elif ctype == ChunkType.PTCH:
+            if header.layout != Layout.PATCH:
+                raise CorruptError(f"PTCH chunk in a file of layout {LAYOUT_NAMES[header.layout]}")
+            if len(planes) >= header.group_count:
+                raise CorruptError(f"more PTCH chunks than group_count {header.group_count}")
+            planes.append(unpack_plane(body, header, len(planes)))
         elif ctype == ChunkType.IEND:
             if length:
                 raise CorruptError(f"IEND length: expected 0, got {length}")
-            if len(groups) != header.group_count:
+            if len(groups) + len(planes) != header.group_count:
                 raise CorruptError(f"factor groups: expected {header.group_count}, "
-                                   f"got {len(groups)}")
+                                   f"got {len(groups) + len(planes)}")
             if offset != len(view):
                 raise CorruptError(f"{len(view) - offset} bytes of trailing data after IEND")
-            return Container(header, tuple(groups), metadata, tuple(chunks))
+            return Container(header, tuple(groups), metadata, tuple(chunks), tuple(planes))
         elif ctype == ChunkType.HEAD:
             raise CorruptError("duplicate HEAD chunk")
         elif is_critical(ctype):
@@ -370,6 +498,9 @@ def unpack(data: bytes, limits: Limits) -> Container:
 def check_decode_limits(container: Container, limits: Limits, rank: int | None = None) -> None:
     """Section 8: allocation and work of decoding at ``rank`` (None: the stored ranks)."""
     h = container.header
+    if h.layout == Layout.PATCH:
+        check_patch_limits(container, limits, rank)
+        return
     output = h.width * h.height * h.channels * (h.bit_depth // 8)
     work = 0
     raw = 0
@@ -389,3 +520,37 @@ def check_decode_limits(container: Container, limits: Limits, rank: int | None =
 
 # Rows reconstructed at a time (section 8's "working row strip"): bounds float64 temporaries.
 STRIP_ROWS = 256
+
+
+# Section 12.8: the reference decoder reconstructs about PATCH_STRIP patches (at least one
+# patch row) at a time and converts colours in strips of about COLOUR_PIXELS pixels (at least
+# two rows); the allocation limit counts those temporaries.
+PATCH_STRIP = 1024
+COLOUR_PIXELS = 1 << 16
+
+
+def colour_rows(width: int) -> int:
+    """Image rows per colour-conversion strip: even, >= 2."""
+    return max(2, COLOUR_PIXELS // width // 2 * 2)
+
+
+def check_patch_limits(container: Container, limits: Limits, rank: int | None = None) -> None:
+    """Section 12.8: allocation and work of decoding a patch-layout file at ``rank``."""
+    h = container.header
+    total = h.width * h.height * h.channels * (h.bit_depth // 8)
+    work = 0
+    strip = 0
+    for pl in container.planes:
+        n, p, k = pl.patches(h), pl.patch_size, pl.components
+        r = k if rank is None else min(rank, k)
+        work += n * p * p * (r + 1)
+        # payload; int32 plane; int32 coefficients and their mask; AC values; DC and counts;
+        # deblocking temporaries
+        total += (pl.raw_size(h) + 4 * n * p * p + 5 * n * k + 8 * pl.ac_symbols + 32 * n
+                  + 40 * n * p)
+        strip = max(strip, 8 * max(PATCH_STRIP, pl.grid(h)[1]) * (k + 1 + p * p))
+    total += strip + 64 * colour_rows(h.width) * h.width * h.channels
+    if work > limits.max_work:
+        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
+    if total > limits.max_alloc_bytes:
+        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")

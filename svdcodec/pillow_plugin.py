@@ -72,7 +72,7 @@ from .errors import ChecksumError, CorruptError, LimitError, SvdiError, Truncate
 from .layout import write_rows
 from .limits import Limits, get_default_limits
 from .pilutil import storage_mode, to_array
-from .quantize import dequantize
+from .quantize import dequantize, magnitude_bound
 
 FORMAT = "SVDI"
 EXTENSIONS = [".svdi"]
@@ -114,6 +114,7 @@ class _Plan:
     error: SvdiError | None = None  # found after a valid HEAD: raised by load()
     partial: fmt.Group | None = None  # the group a truncated file ends in
     scale: int = 1  # draft(): each output pixel is the mean of a scale x scale block
+    planes: tuple[fmt.Plane, ...] = ()  # layout patch (spec section 12): PTCH chunks
 
 
 # --- opening ---------------------------------------------------------------------------------
@@ -134,9 +135,10 @@ class SvdiImageFile(ImageFile.ImageFile):
             header = _unpack_head(data, limits)  # SyntaxError unless HEAD is valid
             self._plan, metadata = _salvage(memoryview(data), header, exc)
         else:
-            self._plan = _Plan(container.header, container.groups)
+            self._plan = _Plan(container.header, container.groups, planes=container.planes)
             metadata = container.metadata
-            self.info["rank"] = tuple(g.rank for g in container.groups)
+            self.info["rank"] = tuple(g.rank for g in container.groups) + tuple(
+                p.components for p in container.planes)
         h = self._plan.header
         self._mode = fmt.MODE_INFO[h.mode][0]
         self.info["layout"] = fmt.LAYOUT_NAMES[h.layout]
@@ -270,7 +272,9 @@ def _decode(plan: _Plan, limits: Limits) -> np.ndarray:
     try:
         _check_size(h, limits)
         groups = plan.groups + ((plan.partial,) if plan.partial else ())
-        container = fmt.Container(h, groups, {}, ())
+        container = fmt.Container(h, groups, {}, (), plan.planes)
+        if h.layout == fmt.Layout.PATCH:
+            return _decode_patch(container, plan, limits)
         if plan.error is None and plan.scale == 1:
             return codec.decode_container(container, limits=limits)  # the reference decoder
         fmt.check_decode_limits(container, limits)
@@ -278,13 +282,24 @@ def _decode(plan: _Plan, limits: Limits) -> np.ndarray:
         out = np.zeros((_scaled(h.height, plan.scale), _scaled(h.width, plan.scale),
                         h.channels), dtype=dtype)
         for g in groups:
-            u, s, vt = _factors(g, h.factor_type, partial=g is plan.partial)
+            u, s, vt = _factors(g, h, partial=g is plan.partial)
             u, vt = _shrink(u, vt, h, plan.scale)
             us = np.multiply(u, s, out=u)  # in place, as codec.decode_container
             _reconstruct(out, fmt.LAYOUT_NAMES[h.layout], g.index, us, vt)
     except SvdiError as exc:
         raise _oserror(exc) from exc
     return out[:, :, 0] if h.channels == 1 else out
+
+
+def _decode_patch(container: fmt.Container, plan: _Plan, limits: Limits) -> np.ndarray:
+    """Layout patch: the reference decoder, then block means for draft(); no salvage."""
+    if plan.error is not None or len(plan.planes) != plan.header.group_count:
+        raise plan.error or CorruptError("PTCH chunks missing")
+    out = codec.decode_container(container, limits=limits)
+    if plan.scale == 1:
+        return out
+    small = _block_mean(_block_mean(out.astype(np.float64), plan.scale, 0), plan.scale, 1)
+    return np.rint(small).astype(out.dtype)
 
 
 def _oserror(exc: SvdiError) -> OSError:
@@ -303,14 +318,14 @@ def _check_size(h: fmt.Header, limits: Limits) -> None:
                          f"{limits.max_pixels}")
 
 
-def _factors(g: fmt.Group, factor_type: fmt.FactorType, *, partial: bool = False
+def _factors(g: fmt.Group, h: fmt.Header, *, partial: bool = False
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decompress and dequantize a group: u (m, k), s (k,), vt (k, n) (spec section 5).
 
     For the group a truncated file ends in, k is the number of whole records its cut frame
     yields, found by bisection: ``_zstd.decompress`` fails when asked for more than is there.
     """
-    size = fmt.record_size(g.rows, g.cols, factor_type)
+    size = fmt.record_size(g.rows, g.cols, h.factor_type)
     what = f"FACT {g.index}"
     if not partial:
         raw = _zstd.decompress(g.payload, g.raw_size, what=what)
@@ -324,7 +339,10 @@ def _factors(g: fmt.Group, factor_type: fmt.FactorType, *, partial: bool = False
             except SvdiError:
                 hi = mid - 1
         raw = raw[:lo * size]
-    return dequantize(raw, g.rows, g.cols, fmt.FACTOR_NAMES[factor_type])
+    factors = fmt.FACTOR_NAMES[h.factor_type]
+    # the reference decoder's precision: a salvaged file decodes as decode(rank=k) would
+    work = codec.decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))
+    return dequantize(raw, g.rows, g.cols, factors, work)
 
 
 def _scaled(n: int, scale: int) -> int:
@@ -377,11 +395,13 @@ def _verify(plan: _Plan, limits: Limits) -> None:
     if plan.error is not None:
         raise _oserror(plan.error) from plan.error
     try:
+        for pl in plan.planes:
+            _zstd.decompress(pl.payload, pl.raw_size(plan.header), what=f"PTCH {pl.index}")
         for g in plan.groups:
             if g.raw_size > limits.max_alloc_bytes:
                 raise LimitError(f"FACT {g.index}: {g.raw_size} bytes of records exceed "
                                  f"{limits.max_alloc_bytes}")
-            _factors(g, plan.header.factor_type)
+            _factors(g, plan.header)
     except SvdiError as exc:
         raise _oserror(exc) from exc
 

@@ -55,42 +55,69 @@ def quantize(u: np.ndarray, s: np.ndarray, vt: np.ndarray, factors: str) -> byte
     return rec.tobytes()
 
 
-def dequantize(raw: bytes, rows: int, cols: int, factors: str
+def dequantize(raw: bytes, rows: int, cols: int, factors: str,
+               dtype: np.dtype | type = np.float64
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unpack and validate records: returns float64 u (m, k), s (k,), vt (k, n).
+    """Unpack and validate records: returns u (m, k), s (k,), vt (k, n) of ``dtype``.
 
+    ``dtype`` is float64 or float32 (spec section 7 allows either; float16 factors, sigma and
+    the int8 scales are stored as f16/f32, so float32 holds all but the int8 products exactly).
     Raises CorruptError for values the spec forbids (section 5).
     """
-    dtype = record_dtype(rows, cols, factors)
-    if len(raw) % dtype.itemsize:
+    record = record_dtype(rows, cols, factors)
+    if len(raw) % record.itemsize:
         raise CorruptError(f"payload of {len(raw)} bytes is not a whole number of "
-                           f"{dtype.itemsize}-byte records")
-    rec = np.frombuffer(raw, dtype=dtype)
+                           f"{record.itemsize}-byte records")
+    rec = np.frombuffer(raw, dtype=record)
     # A signalling NaN in the file makes casts and comparisons raise "invalid value" warnings
     # (errors under -W error); it is rejected below as CorruptError like any other NaN.
     with np.errstate(invalid="ignore"):
-        return _dequantize(rec, factors)
+        return _dequantize(rec, factors, np.dtype(dtype))
 
 
-def _dequantize(rec: np.ndarray, factors: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    s = rec["s"].astype(np.float64)
+def magnitude_bound(raw: bytes, rows: int, cols: int, factors: str) -> float:
+    """A bound on the magnitude of every value the decoder forms from these records.
+
+    Covers u, v, σ·u and every partial sum of ``Σ σ_c u_c[i] v_c[j]``, from sigma and the
+    int8 scales alone (float16 vectors are taken at the largest float16), without a pass over
+    the vectors. The decoder computes in float32 only when this is far below float32's range:
+    a file may legally hold sigma = 3.4e38. NaN (an invalid file) compares as not below.
+    """
+    record = record_dtype(rows, cols, factors)
+    rec = np.frombuffer(raw, dtype=record, count=len(raw) // record.itemsize)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = np.abs(rec["s"].astype(np.float64))
+        if factors == "float16":
+            a = b = np.full(s.shape, float(np.finfo(np.float16).max))
+        else:
+            a = np.abs(rec["a"].astype(np.float64)) * INT8_MAX
+            b = np.abs(rec["b"].astype(np.float64)) * INT8_MAX
+        if not s.size:
+            return 0.0
+        # np.max propagates NaN, where Python's max would depend on the order
+        return float(np.max([a.max(), b.max(), (s * a).max(), np.sum(s * a * b)]))
+
+
+def _dequantize(rec: np.ndarray, factors: str, dtype: np.dtype
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = rec["s"].astype(dtype)
     if not np.all(np.isfinite(s)) or np.any(s < 0) or np.any(np.diff(s) > 0):
         raise CorruptError("sigma must be finite, >= 0 and non-increasing")
     # u is built directly as the (m, k) C-contiguous array the decoder multiplies: converting
-    # (k, m) and then transposing would hold two m x k float64 copies, twice what the
-    # allocation limit (spec section 8) counts.
+    # (k, m) and then transposing would hold two m x k copies, twice what the allocation limit
+    # (spec section 8) counts.
     if factors == "float16":
-        u = rec["u"].T.astype(np.float64, order="C")
-        v = rec["v"].astype(np.float64)
+        u = rec["u"].T.astype(dtype, order="C")
+        v = rec["v"].astype(dtype)
         if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
             raise CorruptError("float16 factors must be finite")
     else:
-        a, b = rec["a"].astype(np.float64), rec["b"].astype(np.float64)
+        a, b = rec["a"].astype(dtype), rec["b"].astype(dtype)
         if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))
                 and np.all(a > 0) and np.all(b > 0)):
             raise CorruptError("int8 scales must be finite and > 0")
         if np.any(rec["u"] == -128) or np.any(rec["v"] == -128):
             raise CorruptError("int8 factors must lie in -127..127")
-        u = np.multiply(rec["u"].T, a, out=np.empty(rec["u"].shape[::-1]))
+        u = np.multiply(rec["u"].T, a, out=np.empty(rec["u"].shape[::-1], dtype))
         v = rec["v"] * b[:, None]
     return u, s, v

@@ -202,3 +202,60 @@ def test_file_holds_little_beyond_its_factors() -> None:
     image = make_image(96, 128, "RGB")
     data = svdcodec.encode(image, rank=40, factors="float16")
     assert len(data) <= 3 * 40 * (96 + 128 + 1) * 2 + 4096
+
+
+# --- progressive decoding reads only a prefix of each zstd frame (spec sections 5 and 7) --------
+def test_lower_rank_decode_decompresses_only_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from svdcodec import _zstd
+    from svdcodec import format as fmt
+
+    data = svdcodec.encode(make_image(60, 80, "RGB"), rank=30, factors="float16")
+    calls: list[tuple[int, int | None, int]] = []
+    original = _zstd.decompress
+
+    def spy(payload: bytes, size: int, *, prefix: int | None = None, what: str = "") -> bytes:
+        out = original(payload, size, prefix=prefix, what=what)
+        calls.append((size, prefix, len(out)))
+        return out
+
+    monkeypatch.setattr(svdcodec.codec._zstd, "decompress", spy)
+    svdcodec.decode(data, rank=4)
+    record = fmt.record_size(60, 80, fmt.FactorType.FLOAT16)
+    assert calls == [(30 * record, 4 * record, 4 * record)] * 3
+
+
+def test_lower_rank_decode_never_reaches_the_end_of_the_frame() -> None:
+    # 100 float16 records of a 100 x 1000 matrix (2204 bytes each) span two zstd blocks; a bad
+    # content checksum at the end of each frame is seen by a full decode only.
+    from svdcodec import format as fmt
+
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (100, 1000, 3), dtype=np.uint8)
+    data = svdcodec.encode(image, rank=100, factors="float16")
+    container = fmt.unpack(data, svdcodec.get_default_limits())
+    groups = [fmt.Group(g.index, g.rows, g.cols, g.rank, g.raw_size,
+                        g.payload[:-4] + bytes(b ^ 0xFF for b in g.payload[-4:]))
+              for g in container.groups]
+    broken = fmt.pack(container.header, groups)  # valid chunk CRCs around the bad frames
+    with pytest.raises(svdcodec.ChecksumError):
+        svdcodec.decode(broken)
+    np.testing.assert_array_equal(svdcodec.decode(broken, rank=10),
+                                  svdcodec.decode(data, rank=10))
+
+
+def test_decode_in_float32_is_within_one_of_float64() -> None:
+    # spec section 7: 8-bit images decode in float32 unless the factors could overflow it
+    from svdcodec import _zstd
+    from svdcodec import format as fmt
+    from svdcodec.quantize import dequantize
+
+    image = make_image(64, 96, "RGB", seed=2)
+    data = svdcodec.encode(image, rank=64, factors="float16")
+    container = fmt.unpack(data, svdcodec.get_default_limits())
+    exact = np.stack([np.clip(np.rint((u * s) @ vt), 0, 255) for u, s, vt in (
+        dequantize(_zstd.decompress(g.payload, g.raw_size), g.rows, g.cols, "float16")
+        for g in container.groups)], axis=2)
+    assert np.abs(svdcodec.decode(data) - exact).max() <= 1
+    assert svdcodec.codec.decode_dtype(8, 1e8) is np.float32
+    assert svdcodec.codec.decode_dtype(8, 1e31) is np.float64
+    assert svdcodec.codec.decode_dtype(16, 1.0) is np.float64

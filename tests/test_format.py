@@ -44,7 +44,9 @@ def test_critical_bit(ctype: bytes, critical: bool) -> None:
 def test_header_round_trip_every_mode_and_layout() -> None:
     for mode in fmt.Mode:
         for layout in fmt.Layout:
-            h = _header(mode=mode, layout=layout)
+            patch = layout == fmt.Layout.PATCH  # spec 13.1: patch goes with coefficients only
+            h = _header(mode=mode, layout=layout, factor_type=fmt.FactorType.COEFFICIENTS
+                        if patch else fmt.FactorType.INT8)
             assert fmt.unpack_header(fmt.pack_header(h), Limits()) == h
 
 

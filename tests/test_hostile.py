@@ -331,9 +331,9 @@ def test_08_enum_zero_is_corrupt(field: str) -> None:
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("mode", 6), ("mode", 9), ("mode", 255), ("layout", 4), ("layout", 9),
-    ("factor_type", 3), ("factor_type", 9), ("compression", 2), ("compression", 9),
-    ("colour_transform", 1), ("colour_transform", 9), ("colour_transform", 255)])
+    ("mode", 6), ("mode", 9), ("mode", 255), ("layout", 5), ("layout", 9),
+    ("factor_type", 4), ("factor_type", 9), ("compression", 2), ("compression", 9),
+    ("colour_transform", 2), ("colour_transform", 9), ("colour_transform", 255)])
 def test_08_enum_unknown_code_is_unsupported(field: str, value: int) -> None:
     assert_rejects(UnsupportedError, edit_head(RGB_INT8, **{field: value}))
 

@@ -335,8 +335,10 @@ def test_save_options(options: dict, ranks: tuple[int, ...] | None) -> None:
     with reopen(save(image("RGB"), **options)) as im:
         if ranks is not None:
             assert im.info["rank"] == ranks
-        assert im.info["layout"] == options.get("layout", "per-channel")
-        assert im.info["factors"] == options.get("factors", "int8")
+        # the default is the patch layout; rank/energy/factors alone select per-channel
+        assert im.info["layout"] == options.get("layout", "per-channel" if options else "patch")
+        assert im.info["factors"] == options.get("factors",
+                                                 "int8" if options else "coefficients")
 
 
 @pytest.mark.parametrize("options", [

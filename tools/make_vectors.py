@@ -5,7 +5,8 @@
 Each vector is a small crop of the bundled Kodak photograph (or a synthetic 16-bit image)
 encoded with one feature; its expected decode is written beside it as PNG. Vectors are committed
 once and never regenerated: every later release must still decode them (a new feature adds a
-new vector). The README of the folder records the command of each file.
+new vector). Only vectors whose .svdi file does not exist yet are written; the README table
+rows of those are printed, to be appended to the folder's README by hand.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def _crop(mode: str) -> np.ndarray:
         base = base if base.ndim == 3 else base[:, :, None]
         return np.concatenate([base, alpha[:, :, None]], axis=2)
     return rgb
+
+
+def _odd_crop() -> np.ndarray:
+    """37 x 23 RGB: no side a multiple of the patch size or of the chroma subsampling."""
+    with Image.open(demo_image()) as im:
+        return np.asarray(im.convert("RGB"))[150:173, 250:287]
 
 
 def _sixteen_bit() -> np.ndarray:
@@ -72,6 +79,18 @@ VECTORS = {
                             "dpi": (300, 300)},
                            "RGB, int8, rank 3, with iccp, exif, xmpd, phys and an unknown "
                            "ancillary chunk `zzzz`"),
+    # layout 4, patch (spec section 12)
+    "rgb-patch-q30": (lambda: _crop("RGB"), {"quality": 30},
+                      "RGB, patch 8x8, YCbCr 4:2:0, quality 30, deblocking"),
+    "rgb-patch-odd-q50": (_odd_crop, {"quality": 50},
+                          "RGB 37x23, patch 8x8, YCbCr 4:2:0, quality 50 (padding, odd sizes)"),
+    "rgba-patch-q85": (lambda: _crop("RGBA"), {"quality": 85},
+                       "RGBA, patch 8x8, YCbCr 4:4:4 and an alpha plane, quality 85"),
+    "l-patch-p4-q60": (lambda: _crop("L"), {"quality": 60, "patch_size": 4},
+                       "L, patch 4x4, quality 60"),
+    "la-patch-p16-q40": (lambda: _crop("LA"), {"quality": 40, "patch_size": 16},
+                         "LA, patch 16x16, quality 40"),
+    "i16-patch-q70": (_sixteen_bit, {"quality": 70}, "I;16, patch 8x8, quality 70"),
 }
 
 
@@ -82,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args.outdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, (make, options, description) in VECTORS.items():
+        if (args.outdir / f"{name}.svdi").exists():
+            continue  # committed vectors are never regenerated (spec section 11)
         data = svdcodec.encode(make(), **options)
         if "metadata" in name:
             data = _with_unknown_ancillary(data)

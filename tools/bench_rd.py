@@ -1,0 +1,298 @@
+"""Rate–distortion benchmark: svdcodec's layouts against Pillow's JPEG, WebP and AVIF.
+
+    python tools/bench_rd.py CORPUS_DIR [--every N] [--plot out.png] [--jobs 2]
+
+For every image (RGB) and codec it sweeps the quality (svdcodec's whole-image layouts: the
+rank), measures bytes, bits per pixel, PSNR and SSIM over all RGB samples, then reports
+
+- per codec, the mean PSNR and SSIM at fixed rates (each image's curve interpolated in log-rate
+  with a monotone cubic, then averaged over images);
+- BD-PSNR and BD-rate of every svdcodec mode against JPEG (Pillow, ``optimize=True``) over
+  0.15–1.0 bpp, per image, then averaged. BD-PSNR is Bjøntegaard's (VCEG-M33): a cubic
+  polynomial fit of PSNR against log10(rate) for each curve, integrated over the common rate
+  interval; BD-rate fits log10(rate) against PSNR over the common PSNR interval. Fits use the
+  points inside the interval plus one on each side. A monotone-cubic (pchip) variant is printed
+  as a cross-check;
+- decode time of the patch layout against JPEG at about 0.5 bpp (median of repeated decodes,
+  measured after the sweeps, one process);
+- the published integer-matrix-factorization results at 0.25 and 0.5 bpp for comparison.
+
+All codecs are measured in the same run on the same machine. ``--jobs`` runs images in
+parallel processes for the sweeps (timings are taken afterwards, alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy.interpolate import PchipInterpolator
+
+import svdcodec
+from svdcodec import peers
+from svdcodec.metrics import psnr, ssim
+
+BD_RANGE = (0.15, 1.0)  # bpp
+GRID = (0.15, 0.25, 0.5, 0.75, 1.0)  # bpp at which mean PSNR / SSIM are tabulated
+REFERENCE = Path("/work/shared/reference/lrf_kodak_results.json")
+PUBLISHED_IMF = {0.25: 25.54, 0.5: 27.85}  # rd-notes.md: interpolated means, Ashtari et al.
+TIMING_BPP = 0.5
+TIMING_REPEATS = 15
+
+# codec name -> list of (label, encode keyword arguments)
+SVD_MODES = {
+    "svd-patch": [("q", {"quality": q}) for q in (0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55,
+                                                 60, 70)],
+    "svd-per-channel": [("r", {"layout": "per-channel", "rank": r}) for r in (3, 5, 8, 12, 20)],
+    "svd-stacked": [("r", {"layout": "stacked", "rank": r}) for r in (3, 5, 8, 12, 20)],
+}
+PEER_QUALITIES = {
+    "jpeg": (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90),
+    "webp": (0, 5, 10, 20, 30, 40, 50, 60, 75, 90),
+    "avif": (5, 10, 20, 30, 40, 50, 60, 70, 80),
+}
+
+
+def load(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _point(image: np.ndarray, data: bytes, decoded: np.ndarray) -> tuple[float, float, float]:
+    bpp = 8 * len(data) / (image.shape[0] * image.shape[1])
+    return bpp, psnr(image, decoded), ssim(image, decoded)
+
+
+def sweep_image(path: Path) -> dict[str, list[tuple[float, float, float]]]:
+    """Every codec's (bpp, PSNR, SSIM) points for one image."""
+    image = load(path)
+    out: dict[str, list[tuple[float, float, float]]] = {}
+    for name, settings in SVD_MODES.items():
+        points = []
+        for _, options in settings:
+            data = svdcodec.encode(image, **options)
+            points.append(_point(image, data, svdcodec.decode(data)))
+        out[name] = points
+    for codec, qualities in PEER_QUALITIES.items():
+        if not peers.available(codec):
+            continue
+        out[codec] = [_point(image, data, peers.decode_peer(data, channels=3))
+                      for data in (peers.encode_peer(image, codec, q) for q in qualities)]
+    return out
+
+
+# --- Bjøntegaard ---------------------------------------------------------------------------------
+def _window(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Indices of the points inside [lo, hi] plus the nearest one outside on each side."""
+    order = np.argsort(x)
+    xs = x[order]
+    first = max(0, int(np.searchsorted(xs, lo, side="right")) - 1)
+    last = min(len(xs), int(np.searchsorted(xs, hi, side="left")) + 1)
+    return order[first:last]
+
+
+def _integral(x: np.ndarray, y: np.ndarray, lo: float, hi: float, kind: str) -> float:
+    """Mean of the fitted y(x) over [lo, hi]."""
+    idx = _window(x, lo, hi)
+    xs, ys = x[idx], y[idx]
+    order = np.argsort(xs)
+    xs, ys = xs[order], ys[order]
+    if kind == "cubic":
+        poly = np.polyint(np.polyfit(xs, ys, min(3, len(xs) - 1)))
+        return float((np.polyval(poly, hi) - np.polyval(poly, lo)) / (hi - lo))
+    keep = np.concatenate([[True], np.diff(xs) > 0])  # pchip needs increasing x
+    f = PchipInterpolator(xs[keep], ys[keep])
+    return float(f.integrate(lo, hi) / (hi - lo))
+
+
+def bd_psnr(anchor: np.ndarray, test: np.ndarray, rate_range: tuple[float, float] = BD_RANGE,
+            kind: str = "cubic") -> float:
+    """Mean PSNR gain (dB) of ``test`` over ``anchor``; arrays of (bpp, PSNR) rows."""
+    la, lt = np.log10(anchor[:, 0]), np.log10(test[:, 0])
+    lo = max(np.log10(rate_range[0]), la.min(), lt.min())
+    hi = min(np.log10(rate_range[1]), la.max(), lt.max())
+    if hi <= lo:
+        return float("nan")
+    return _integral(lt, test[:, 1], lo, hi, kind) - _integral(la, anchor[:, 1], lo, hi, kind)
+
+
+def bd_rate(anchor: np.ndarray, test: np.ndarray, rate_range: tuple[float, float] = BD_RANGE,
+            kind: str = "cubic") -> float:
+    """Mean rate change (%) of ``test`` at equal PSNR, over the anchor's PSNR in the range."""
+    idx = _window(anchor[:, 0], *rate_range)
+    f = PchipInterpolator(*_monotone(np.log10(anchor[idx, 0]), anchor[idx, 1]))
+    p_lo, p_hi = (float(f(np.log10(r))) for r in rate_range)
+    lo = max(p_lo, anchor[:, 1].min(), test[:, 1].min())
+    hi = min(p_hi, anchor[:, 1].max(), test[:, 1].max())
+    if hi <= lo:
+        return float("nan")
+    diff = (_integral(test[:, 1], np.log10(test[:, 0]), lo, hi, kind)
+            - _integral(anchor[:, 1], np.log10(anchor[:, 0]), lo, hi, kind))
+    return float((10**diff - 1) * 100)
+
+
+def _monotone(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    keep = np.concatenate([[True], np.diff(x) > 0])
+    return x[keep], y[keep]
+
+
+def at_rate(points: np.ndarray, bpp: float, column: int) -> float:
+    """A curve's PSNR (column 1) or SSIM (column 2) at ``bpp`` (pchip in log-rate; NaN outside)."""
+    x, y = _monotone(np.log10(points[:, 0]), points[:, column])
+    if not x[0] <= np.log10(bpp) <= x[-1]:
+        return float("nan")
+    return float(PchipInterpolator(x, y)(np.log10(bpp)))
+
+
+# --- timing ------------------------------------------------------------------------------
+def _median_time(fn: object) -> float:
+    times = []
+    for _ in range(TIMING_REPEATS):
+        start = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def decode_times(path: Path, patch_points: np.ndarray, jpeg_points: np.ndarray
+                 ) -> tuple[float, float, float, float]:
+    """(patch seconds, JPEG seconds, patch bpp, JPEG bpp) near TIMING_BPP."""
+    image = load(path)
+    qs = [o["quality"] for _, o in SVD_MODES["svd-patch"]]
+    q_svd = qs[int(np.argmin(np.abs(np.log(patch_points[:, 0] / TIMING_BPP))))]
+    q_jpg = PEER_QUALITIES["jpeg"][int(np.argmin(np.abs(np.log(jpeg_points[:, 0]
+                                                                / TIMING_BPP))))]
+    data = svdcodec.encode(image, quality=q_svd)
+    jpeg = peers.encode_peer(image, "jpeg", q_jpg)
+    pixels = image.shape[0] * image.shape[1]
+    return (_median_time(lambda: svdcodec.decode(data)),
+            _median_time(lambda: peers.decode_peer(jpeg)),
+            8 * len(data) / pixels, 8 * len(jpeg) / pixels)
+
+
+# --- report ------------------------------------------------------------------------------
+def report(names: list[str], results: list[dict[str, list]], times: list[tuple]) -> None:
+    codecs = list(results[0])
+    curves = {c: [np.array(r[c]) for r in results] for c in codecs}
+    print(f"\n{len(names)} images; PSNR / SSIM over RGB; mean over images of each curve "
+          f"interpolated at the rate (pchip in log-rate; images whose curve does not reach the "
+          f"rate are left out, count in brackets when not all)\n")
+    head = f"{'codec':<16}" + "".join(f"{f'{b:g} bpp':>16}" for b in GRID)
+    print(head)
+    print("-" * len(head))
+    for c in codecs:
+        cells = []
+        for b in GRID:
+            ps = np.array([at_rate(p, b, 1) for p in curves[c]])
+            ss = np.array([at_rate(p, b, 2) for p in curves[c]])
+            ok = ~np.isnan(ps)
+            cell = f"{ps[ok].mean():.2f}/{ss[ok].mean():.3f}" if ok.any() else "-"
+            cells.append(cell + (f"[{ok.sum()}]" if 0 < ok.sum() < len(ps) else ""))
+        print(f"{c:<16}" + "".join(f"{cell:>16}" for cell in cells))
+    print(f"{'published IMF':<16}" + "".join(
+        f"{PUBLISHED_IMF[b]:>16.2f}" if b in PUBLISHED_IMF else f"{'':>16}" for b in GRID))
+
+    print(f"\nBD against JPEG over {BD_RANGE[0]}–{BD_RANGE[1]} bpp (mean of per-image values; "
+          f"BD-PSNR > 0 and BD-rate < 0 mean better than JPEG)\n")
+    head = (f"{'codec':<16}{'BD-PSNR dB':>12}{'(pchip)':>10}{'min':>8}{'max':>8}"
+            f"{'BD-rate %':>11}{'(pchip)':>10}")
+    print(head)
+    print("-" * len(head))
+    for c in codecs:
+        if c == "jpeg":
+            continue
+        bd = np.array([bd_psnr(a, t) for a, t in zip(curves["jpeg"], curves[c], strict=True)])
+        bdp = np.array([bd_psnr(a, t, kind="pchip")
+                        for a, t in zip(curves["jpeg"], curves[c], strict=True)])
+        br = np.array([bd_rate(a, t) for a, t in zip(curves["jpeg"], curves[c], strict=True)])
+        brp = np.array([bd_rate(a, t, kind="pchip")
+                        for a, t in zip(curves["jpeg"], curves[c], strict=True)])
+        print(f"{c:<16}{np.nanmean(bd):>+12.3f}{np.nanmean(bdp):>+10.3f}{np.nanmin(bd):>+8.2f}"
+              f"{np.nanmax(bd):>+8.2f}{np.nanmean(br):>+11.1f}{np.nanmean(brp):>+10.1f}")
+    per_image = [bd_psnr(a, t) for a, t in zip(curves["jpeg"], curves["svd-patch"], strict=True)]
+    print("\nsvd-patch BD-PSNR per image: " + " ".join(
+        f"{Path(n).stem.replace('kodim', '')}:{v:+.2f}" for n, v in zip(names, per_image,
+                                                                        strict=True)))
+    if times:
+        t = np.array(times)
+        ratio = t[:, 0] / t[:, 1]
+        print(f"\ndecode time at about {TIMING_BPP} bpp (median of {TIMING_REPEATS} per image): "
+              f"svd-patch {1e3 * np.median(t[:, 0]):.1f} ms at {np.mean(t[:, 2]):.3f} bpp, "
+              f"JPEG {1e3 * np.median(t[:, 1]):.1f} ms at {np.mean(t[:, 3]):.3f} bpp; ratio "
+              f"median {np.median(ratio):.2f}, max {ratio.max():.2f}")
+
+
+def plot(results: list[dict[str, list]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = np.geomspace(0.1, 3.0, 60)
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for c in results[0]:
+        curves = [np.array(r[c]) for r in results]
+        mean = np.array([np.mean([at_rate(p, b, 1) for p in curves]) for b in grid])
+        ax.plot(grid, mean, label=c, lw=2.2 if c in ("svd-patch", "jpeg") else 1.2)
+    if REFERENCE.exists():
+        ref = json.loads(REFERENCE.read_text())
+        for method, marker in (("QMF", "x"), ("IMF", "x"), ("SVD", "+")):
+            rows = [r for r in ref if r["method"] == method]
+            if rows:
+                ax.scatter([r["bit rate (bpp)"] for r in rows], [r["PSNR (dB)"] for r in rows],
+                           s=4, alpha=0.3, marker=marker, label=f"published {method} (points)")
+    ax.axvspan(*BD_RANGE, color="0.93", zorder=0)
+    ax.set_xscale("log")
+    ax.set_xlim(0.1, 3.0)
+    ax.set_ylim(20, 45)
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel("mean PSNR over images (dB, RGB)")
+    ax.set_title("Rate–distortion, mean over images (grey: the BD range)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"\nplot written to {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--every", type=int, default=1, help="use every N-th image")
+    parser.add_argument("--plot", type=Path, help="write a PSNR-bpp plot (PNG)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel processes for sweeps")
+    parser.add_argument("--no-timing", action="store_true")
+    args = parser.parse_args(argv)
+    paths = sorted(p for p in args.corpus.iterdir()
+                   if p.suffix.lower() in (".png", ".ppm", ".bmp", ".tif", ".tiff"))
+    paths = paths[::args.every]
+    if not paths:
+        print(f"no images in {args.corpus}", file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    if args.jobs > 1:
+        with Pool(args.jobs) as pool:
+            results = pool.map(sweep_image, paths)
+    else:
+        results = [sweep_image(p) for p in paths]
+    print(f"sweeps: {time.perf_counter() - start:.0f} s")
+    times = [] if args.no_timing else [
+        decode_times(p, np.array(r["svd-patch"]), np.array(r["jpeg"]))
+        for p, r in zip(paths, results, strict=True)]
+    report([p.name for p in paths], results, times)
+    if args.plot:
+        plot(results, args.plot)
+    print(f"total: {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
