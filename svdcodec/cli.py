@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -229,7 +230,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
                       f"{len(data) / png.tell():>7.1%} {seconds:>6.2f}")
     print("\nnumbers = rank x (rows + cols + 1) per matrix: what the factors store, "
           "before quantization (float16 or int8) and zstd.")
+    if args.qualities:
+        _demo_patch(image, [float(q) for q in args.qualities.split(",")], psnr)
     return 0
+
+
+def _demo_patch(image: np.ndarray, qualities: list[float], psnr: Any) -> None:
+    """The patch layout at several qualities, next to JPEG at the same PSNR."""
+    from .peers import match_psnr
+
+    pixels = image.shape[0] * image.shape[1]
+    jpeg_ok = image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] == 3)
+    print("\npatch layout (spec section 12), the default; JPEG = Pillow, optimize=True, "
+          "smallest quality reaching the same PSNR")
+    header = (f"{'quality':>7} {'bytes':>9} {'bpp':>7} {'PSNR dB':>8} {'enc s':>6} "
+              f"{'JPEG bytes':>10} {'JPEG q':>6} {'svdi/JPEG':>9}")
+    print(header)
+    print("-" * len(header))
+    for q in qualities:  # "n/a": even JPEG quality 100 stays below this PSNR
+        start = time.perf_counter()
+        data = encode(image, quality=q)
+        seconds = time.perf_counter() - start
+        quality = psnr(image, decode(data))
+        row = (f"{q:>7g} {len(data):>9,} {8 * len(data) / pixels:>7.3f} {quality:>8.2f} "
+               f"{seconds:>6.2f}")
+        if jpeg_ok:
+            peer = match_psnr(image, "jpeg", quality)
+            ratio = f"{len(data) / peer.nbytes:.2f}" if peer.reached else "n/a"
+            row += f" {peer.nbytes:>10,} {peer.quality:>6} {ratio:>9}"
+        print(row)
 
 
 def _rank_list(text: str) -> list[int]:
@@ -404,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ranks", default="5,10,20,40,80")
     p.add_argument("--layouts", default="per-channel,stacked")
     p.add_argument("--factors", default="float16,int8")
+    p.add_argument("--qualities", default="10,30,50,70,90",
+                   help="patch-layout qualities compared with JPEG ('' to skip)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("compare", help="where the bytes go: X, Xapprox, factors, zstd, file, "
                        "PNG/JPEG/WebP", description="Encode an image at several ranks and "

@@ -93,10 +93,13 @@ def test_unknown_output_extension(png: Path, tmp_path: Path) -> None:
 
 def test_demo_prints_table(capsys: pytest.CaptureFixture) -> None:
     assert main(["demo", "--ranks", "5,10", "--layouts", "per-channel",
-                 "--factors", "int8"]) == 0
+                 "--factors", "int8", "--qualities", "20"]) == 0
     out = capsys.readouterr().out
     assert "PNG (lossless)" in out and "bpp" in out and "PSNR" in out
     assert len([line for line in out.splitlines() if line.strip().startswith(("5 ", "10 "))]) == 2
+    patch_rows = [line.split() for line in out.split("patch layout")[1].splitlines()
+                  if line.strip().startswith("20 ")]
+    assert len(patch_rows) == 1 and len(patch_rows[0]) == 8  # quality row with its JPEG match
 
 
 def test_python_dash_m_and_help() -> None:
