@@ -24,7 +24,7 @@ CHROMA_STEP = 0.75  # chroma steps relative to luma; 0.6: +0.00 dB, 1.0: -0.06
 COLOURS = ("ycbcr", "none")
 # quality q -> step = STEP_AT_100 * 2^((100 - q) / QUALITY_OCTAVE) for 8-bit samples
 STEP_AT_100 = 0.5
-QUALITY_OCTAVE = 12.0
+QUALITY_OCTAVE = 11.0
 SEARCH_STEPS = 12  # refinements of target_size / target_psnr over quality
 SIZE_TOLERANCE = math.log(0.985)  # target_size: stop once the file has >= 98.5 % of it
 PSNR_TOLERANCE = 0.03  # target_psnr: stop within 0.03 dB above it
