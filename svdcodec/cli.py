@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from . import __version__, batch
@@ -350,15 +351,20 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    help="zstd level 1..19 (default 19 for the patch layout, else 3)")
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an int >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _int_at_least(minimum: int) -> Any:
+    """argparse type: an int >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+_positive_int = _int_at_least(1)
 
 
 def _image_format(text: str) -> str:
@@ -399,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="svdcodec", description="The .svdi image format: truncated SVD, quantized, zstd.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"svdcodec {__version__}")
+    parser.add_argument("--blas-threads", type=_int_at_least(0), default=1, metavar="N",
+                        help="BLAS threads for this process (default 1; 0: the library default)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("encode", help="image (PNG, JPEG, TIFF, ...) -> .svdi",
@@ -485,7 +493,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
         return int(exc.code or 0)
     try:
-        return int(args.func(args))
+        # One BLAS thread unless asked: on a machine whose other core is busy, OpenBLAS's
+        # spinning second thread made a 768x512 encode take 4-9 s instead of 0.06 s, and with
+        # both cores free one thread is as fast for the SVD (tools/bench_speed.py).
+        with threadpool_limits(limits=args.blas_threads or None, user_api="blas"):
+            return int(args.func(args))
     except (CliError, SvdiError, OSError, ValueError, TypeError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"svdcodec: error: {message}", file=sys.stderr)

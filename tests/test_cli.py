@@ -106,3 +106,21 @@ def test_python_dash_m_and_help() -> None:
     result = subprocess.run([sys.executable, "-m", "svdcodec", "--help"], capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0 and "examples:" in result.stdout
+
+
+def test_blas_threads_pinned_during_a_command(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    from threadpoolctl import threadpool_info
+
+    import svdcodec.cli as cli
+
+    seen: list[int] = []
+
+    def spy(args: object) -> int:
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_info", spy)
+    assert cli.main(["info", str(tmp_path / "x.svdi")]) == 0
+    assert seen and set(seen) == {1}
+    assert main(["--blas-threads", "x", "info", "y"]) == 2
