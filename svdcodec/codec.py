@@ -310,7 +310,6 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
     factors = fmt.FACTOR_NAMES[h.factor_type]
     layout = fmt.LAYOUT_NAMES[h.layout]
     dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
-    peak = 2**h.bit_depth - 1
     out = np.empty((h.height, h.width, h.channels), dtype=dtype)
     # One strip reused by every group (they share one shape, section 6), as the limit counts:
     # `us[rows] @ vt` would allocate each strip while the previous one is still alive.
@@ -326,12 +325,26 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
             strip = np.empty((min(rows, fmt.STRIP_ROWS), cols), dtype=work)
         u, s, vt = dequantize(raw, g.rows, g.cols, factors, work)
         us = np.multiply(u, s, out=u)  # in place: the limit counts one m x k array
-        for row0 in range(0, g.rows, fmt.STRIP_ROWS):
-            block = strip[:min(fmt.STRIP_ROWS, g.rows - row0)]
-            np.matmul(us[row0:row0 + fmt.STRIP_ROWS], vt, out=block)
-            np.clip(block, 0, peak, out=block)
-            write_rows(out, layout, g.index, row0, block)  # rounds half to even as it stores
+        reconstruct(out, layout, g.index, us, vt, strip)
     return out[:, :, 0] if h.channels == 1 else out
+
+
+def reconstruct(out: np.ndarray, layout: str, index: int, us: np.ndarray, vt: np.ndarray,
+                strip: np.ndarray | None = None) -> None:
+    """Store group ``index`` = clip(round(us @ vt)) into ``out`` (spec section 7), in strips.
+
+    ``us`` (m, r) and ``vt`` (r, n) share one float dtype; ``strip`` is an optional reusable
+    buffer of at least min(m, STRIP_ROWS) x n of that dtype.
+    """
+    peak = np.iinfo(out.dtype).max
+    rows = us.shape[0]
+    if strip is None:
+        strip = np.empty((min(rows, fmt.STRIP_ROWS), vt.shape[1]), dtype=us.dtype)
+    for row0 in range(0, rows, fmt.STRIP_ROWS):
+        block = strip[:min(fmt.STRIP_ROWS, rows - row0)]
+        np.matmul(us[row0:row0 + fmt.STRIP_ROWS], vt, out=block)
+        np.clip(block, 0, peak, out=block)
+        write_rows(out, layout, index, row0, block)  # rounds half to even as it stores
 
 
 def decode_dtype(bit_depth: int, bound: float) -> type:
