@@ -109,8 +109,7 @@ def _criteria(rank: int | None, energy: float | None, quality: float | None,
     if len(given) > 1:
         raise ValueError(f"give at most one of rank, energy, quality, target_psnr; got {given}")
     if rank is not None:
-        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
-            raise ValueError(f"rank must be an int >= 1, got {rank!r}")
+        _check_rank(rank)
         return {"rank": int(rank)}
     if energy is not None:
         if not 0 < energy <= 1:
@@ -119,13 +118,15 @@ def _criteria(rank: int | None, energy: float | None, quality: float | None,
     if quality is None and target_psnr is None:
         quality = DEFAULT_QUALITY
     if quality is not None:
-        if isinstance(quality, bool) or not 0 <= quality <= 100:
-            raise ValueError(f"quality must be in 0..100, got {quality!r}")
-        target_psnr = quality_to_psnr(quality)
-    if not (isinstance(target_psnr, (int, float)) and math.isfinite(target_psnr)
-            and target_psnr > 0):
+        return {"psnr": quality_to_psnr(patchcodec.check_quality(quality))}
+    return {"psnr": _check_target_psnr(target_psnr)}
+
+
+def _check_target_psnr(target_psnr: Any) -> float:
+    if isinstance(target_psnr, bool) or not isinstance(target_psnr, (int, float, np.number)) \
+            or not math.isfinite(target_psnr) or target_psnr <= 0:
         raise ValueError(f"target_psnr must be a finite number > 0, got {target_psnr!r}")
-    return {"psnr": float(target_psnr)}
+    return float(target_psnr)
 
 
 def _metadata(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
@@ -177,7 +178,6 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
     rank : keep this many components per matrix (clipped to min(m, n)).
     energy : keep the smallest rank whose Σσ² is at least this fraction of ‖X‖²_F. (Some
         tutorials use Σσ instead; svdcodec uses the squared values, the energy.)
-    quality : 0..100, maps to ``target_psnr = 15 + 0.3 * quality`` (default 50).
     factors : "int8" (per-vector scales, the default) or "float16".
     level : zstd level 1..19 (default 19 for the patch layout, 3 for the others).
     svd : backend, see :func:`svdcodec.linalg.truncated_svd`.
@@ -251,10 +251,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
             raise ValueError(f"target_size must be an int >= 1, got {target_size!r}")
         return encoder.search(meta, target_size=int(target_size))
     if target_psnr is not None:
-        if isinstance(target_psnr, bool) or not isinstance(target_psnr, (int, float)) or \
-                not math.isfinite(target_psnr) or target_psnr <= 0:
-            raise ValueError(f"target_psnr must be a finite number > 0, got {target_psnr!r}")
-        return encoder.search(meta, target_psnr=float(target_psnr))
+        return encoder.search(meta, target_psnr=_check_target_psnr(target_psnr))
     quality = DEFAULT_QUALITY if quality is None else patchcodec.check_quality(quality)
     return encoder.encode(quality, meta)
 
