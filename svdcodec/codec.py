@@ -273,13 +273,18 @@ def _info(container: fmt.Container, file_size: int) -> SvdiInfo:
     # patch layout: a plane's matrix has one row per patch and P² columns, rank k (+ the DC)
     groups += tuple(GroupInfo(p.index, p.patches(h), p.patch_size**2, p.components,
                               p.raw_size(h), len(p.payload)) for p in container.planes)
-    meta: dict[str, Any] = {k: v for k, v in container.metadata.items() if k != "phys"}
-    if "phys" in container.metadata:
-        meta["dpi"] = tuple(p * METRES_PER_INCH for p in fmt.PHYS.unpack(
-            container.metadata["phys"]))
+    meta = metadata_info(container.metadata)
     return SvdiInfo(h.width, h.height, name, h.bit_depth, h.channels, fmt.LAYOUT_NAMES[h.layout],
                     fmt.FACTOR_NAMES[h.factor_type], tuple(g.rank for g in groups), groups,
                     file_size, container.chunks, meta)
+
+
+def metadata_info(metadata: dict[str, bytes]) -> dict[str, Any]:
+    """Ancillary chunks (spec section 3) as info keys: the bytes, and ``phys`` as ``dpi``."""
+    info: dict[str, Any] = {k: v for k, v in metadata.items() if k != "phys"}
+    if "phys" in metadata:
+        info["dpi"] = tuple(p * METRES_PER_INCH for p in fmt.PHYS.unpack(metadata["phys"]))
+    return info
 
 
 def read_header(source: bytes | PathLike, *, limits: Limits | None = None) -> SvdiInfo:

@@ -236,17 +236,11 @@ def _salvage(view: memoryview, header: fmt.Header, error: SvdiError
 
 
 def _info_metadata(metadata: dict[str, bytes]) -> dict[str, Any]:
-    """Ancillary chunks (spec section 3) as Pillow's ``info`` keys."""
-    info: dict[str, Any] = {}
-    if "icc_profile" in metadata:
-        info["icc_profile"] = metadata["icc_profile"]
-    if "exif" in metadata:
-        info["exif"] = codec.EXIF_APP1_PREFIX + metadata["exif"]
-    if "xmp" in metadata:
-        info["xmp"] = metadata["xmp"]
-    if "phys" in metadata:
-        ppm = fmt.PHYS.unpack(metadata["phys"])
-        info["dpi"] = tuple(p * codec.METRES_PER_INCH for p in ppm)
+    """Ancillary chunks as Pillow's ``info`` keys: exif with the ``Exif\\0\\0`` prefix, as
+    Pillow's PNG and JPEG plugins give it."""
+    info = codec.metadata_info(metadata)
+    if "exif" in info:
+        info["exif"] = codec.EXIF_APP1_PREFIX + info["exif"]
     return info
 
 
