@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +16,7 @@ import numpy as np
 from . import _zstd, patch
 from . import format as fmt
 from .entropy import pack_payload, unpack_payload
+from .errors import CorruptError
 from .metrics import psnr
 from .patch_encode import PlaneAnalysis, encode_plane
 
@@ -181,8 +184,45 @@ class PatchEncoder:
 
 
 # --- decoding ----------------------------------------------------------------------------------
+try:  # the optional C decoder (svdcodec/_patchc.c), bit-exact with the numpy code below
+    from . import _patchc  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
+    _patchc = None
+# Which decoder decode_planes uses; SVDCODEC_PURE_PYTHON=1 selects the reference for comparisons.
+ACCELERATED = _patchc is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
+
+
 def decode_planes(container: fmt.Container, rank: int | None = None) -> np.ndarray:
     """Decode a parsed patch-layout container whose limits were checked: (H, W, C) array."""
+    if ACCELERATED:
+        return _decode_planes_c(container, rank)
+    return decode_planes_reference(container, rank)
+
+
+def _decode_planes_c(container: fmt.Container, rank: int | None) -> np.ndarray:
+    """decode_planes through _patchc: the same samples, in about a fifth of the time."""
+    h = container.header
+    bd = h.bit_depth
+    sources = []
+    for pl in container.planes:
+        raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
+        gh, gw = pl.grid(h)
+        p = pl.patch_size
+        plane = np.empty((gh * p, gw * p), dtype=np.int32)
+        r = pl.components if rank is None else min(rank, pl.components)
+        error = _patchc.decode_plane(raw, plane, pl.components, r, p, gh, gw, pl.ac_symbols,
+                                     pl.escapes, pl.dc_multiplier, pl.shift, bd, *pl.deblock)
+        if error is not None:
+            raise CorruptError(error)
+        sources.append((plane, gw * p, *pl.shape(h), pl.subsample_x, pl.subsample_y))
+    out = np.empty((h.height, h.width, h.channels), dtype=np.uint8 if bd == 8 else np.uint16)
+    _patchc.compose(out, h.height, h.width, bd,
+                    int(h.colour_transform == fmt.ColourTransform.YCBCR), tuple(sources))
+    return out if bd == 8 or sys.byteorder == "little" else out.astype("<u2")
+
+
+def decode_planes_reference(container: fmt.Container, rank: int | None = None) -> np.ndarray:
+    """The reference decoder of spec section 12 in numpy: (H, W, C) array."""
     h = container.header
     bd = h.bit_depth
     planes = []

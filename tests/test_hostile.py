@@ -960,10 +960,11 @@ def _field_edit(draw: st.DrawFn, ctype: bytes, body: bytes) -> bytes:
         values = list(fmt.FACT.unpack_from(body))
         k = draw(st.integers(0, len(values) - 1))
         delta = draw(st.sampled_from([-1, 1, None]))
-        if delta is not None:
-            values[k] = max(0, values[k] + delta)
+        top = 2**64 - 1 if k == len(values) - 1 else 2**32 - 1  # raw_size is a u64
+        if delta is not None:  # an earlier edit may have left the field at 0 or its maximum
+            values[k] = min(max(0, values[k] + delta), top)
         else:
-            values[k] = draw(st.sampled_from(INTERESTING))
+            values[k] = draw(st.sampled_from([v for v in INTERESTING if v <= top]))
         return fmt.FACT.pack(*values) + body[fmt.FACT.size:]
     return body
 
