@@ -13,8 +13,9 @@ rank), measures bytes, bits per pixel, PSNR and SSIM over all RGB samples, then 
   interval; BD-rate fits log10(rate) against PSNR over the common PSNR interval. Fits use the
   points inside the interval plus one on each side. A monotone-cubic (pchip) variant is printed
   as a cross-check;
-- decode time of the patch layout against JPEG at about 0.5 bpp (median of repeated decodes,
-  measured after the sweeps, one process);
+- decode time of the patch layout (its C decoder, and the numpy reference decoder) against
+  JPEG at about 0.25, 0.5 and 1 bpp (medians of interleaved repeated decodes, measured after
+  the sweeps, one process);
 - the published integer-matrix-factorization results at 0.25 and 0.5 bpp for comparison.
 
 All codecs are measured in the same run on the same machine. ``--jobs`` runs images in
@@ -27,6 +28,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -35,14 +37,14 @@ from PIL import Image
 from scipy.interpolate import PchipInterpolator
 
 import svdcodec
-from svdcodec import peers
+from svdcodec import patchcodec, peers
 from svdcodec.metrics import psnr, ssim
 
 BD_RANGE = (0.15, 1.0)  # bpp
 GRID = (0.15, 0.25, 0.5, 0.75, 1.0)  # bpp at which mean PSNR / SSIM are tabulated
 REFERENCE = Path("/work/shared/reference/lrf_kodak_results.json")
 PUBLISHED_IMF = {0.25: 25.54, 0.5: 27.85}  # rd-notes.md: interpolated means, Ashtari et al.
-TIMING_BPP = 0.5
+TIMING_BPPS = (0.25, 0.5, 1.0)
 TIMING_REPEATS = 15
 
 # codec name -> list of (label, encode keyword arguments)
@@ -153,29 +155,47 @@ def at_rate(points: np.ndarray, bpp: float, column: int) -> float:
 
 
 # --- timing ------------------------------------------------------------------------------
-def _median_time(fn: object) -> float:
-    times = []
-    for _ in range(TIMING_REPEATS):
-        start = time.perf_counter()
-        fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+def _median_times(fns: list, repeats: int = TIMING_REPEATS) -> list[float]:
+    """Median seconds of each function, the functions interleaved within every repeat so that
+    a change in machine load hits them alike."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, out in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
+
+
+def _nearest(points: np.ndarray, settings: list, bpp: float) -> object:
+    return settings[int(np.argmin(np.abs(np.log(points[:, 0] / bpp))))]
+
+
+def _decode_reference(data: bytes) -> np.ndarray:
+    """svdcodec.decode through the numpy reference decoder instead of the C one."""
+    saved, patchcodec.ACCELERATED = patchcodec.ACCELERATED, False
+    try:
+        return svdcodec.decode(data)
+    finally:
+        patchcodec.ACCELERATED = saved
 
 
 def decode_times(path: Path, patch_points: np.ndarray, jpeg_points: np.ndarray
-                 ) -> tuple[float, float, float, float]:
-    """(patch seconds, JPEG seconds, patch bpp, JPEG bpp) near TIMING_BPP."""
+                 ) -> list[tuple[float, ...]]:
+    """Per rate of TIMING_BPPS: (svd-patch s, its numpy reference s, JPEG s, svd-patch bpp,
+    JPEG bpp), each file the one of its sweep nearest to the rate."""
     image = load(path)
-    qs = [o["quality"] for _, o in SVD_MODES["svd-patch"]]
-    q_svd = qs[int(np.argmin(np.abs(np.log(patch_points[:, 0] / TIMING_BPP))))]
-    q_jpg = PEER_QUALITIES["jpeg"][int(np.argmin(np.abs(np.log(jpeg_points[:, 0]
-                                                                / TIMING_BPP))))]
-    data = svdcodec.encode(image, quality=q_svd)
-    jpeg = peers.encode_peer(image, "jpeg", q_jpg)
     pixels = image.shape[0] * image.shape[1]
-    return (_median_time(lambda: svdcodec.decode(data)),
-            _median_time(lambda: peers.decode_peer(jpeg)),
-            8 * len(data) / pixels, 8 * len(jpeg) / pixels)
+    qs = [o["quality"] for _, o in SVD_MODES["svd-patch"]]
+    rows = []
+    for bpp in TIMING_BPPS:
+        data = svdcodec.encode(image, quality=_nearest(patch_points, qs, bpp))
+        jpeg = peers.encode_peer(image, "jpeg", _nearest(jpeg_points,
+                                                         list(PEER_QUALITIES["jpeg"]), bpp))
+        t = _median_times([partial(svdcodec.decode, data), partial(_decode_reference, data),
+                           partial(peers.decode_peer, jpeg)])
+        rows.append((*t, 8 * len(data) / pixels, 8 * len(jpeg) / pixels))
+    return rows
 
 
 # --- report ------------------------------------------------------------------------------
@@ -222,12 +242,21 @@ def report(names: list[str], results: list[dict[str, list]], times: list[tuple])
         f"{Path(n).stem.replace('kodim', '')}:{v:+.2f}" for n, v in zip(names, per_image,
                                                                         strict=True)))
     if times:
-        t = np.array(times)
-        ratio = t[:, 0] / t[:, 1]
-        print(f"\ndecode time at about {TIMING_BPP} bpp (median of {TIMING_REPEATS} per image): "
-              f"svd-patch {1e3 * np.median(t[:, 0]):.1f} ms at {np.mean(t[:, 2]):.3f} bpp, "
-              f"JPEG {1e3 * np.median(t[:, 1]):.1f} ms at {np.mean(t[:, 3]):.3f} bpp; ratio "
-              f"median {np.median(ratio):.2f}, max {ratio.max():.2f}")
+        t = np.array(times)  # (images, rates, 5)
+        which = "C decoder" if patchcodec.ACCELERATED else "numpy decoder (no C extension)"
+        print(f"\ndecode time, median of {TIMING_REPEATS} interleaved runs per image, then over "
+              f"images; svd-patch uses the {which}, 'numpy' is the reference decoder\n")
+        head = (f"{'rate':>6}{'svdi bpp':>10}{'JPEG bpp':>10}{'svdi ms':>9}{'numpy ms':>10}"
+                f"{'JPEG ms':>9}{'svdi/JPEG median':>18}{'max':>7}{'numpy/JPEG':>12}")
+        print(head)
+        print("-" * len(head))
+        for i, bpp in enumerate(TIMING_BPPS):
+            r = t[:, i]
+            ratio = r[:, 0] / r[:, 2]
+            print(f"{bpp:>6g}{np.mean(r[:, 3]):>10.3f}{np.mean(r[:, 4]):>10.3f}"
+                  f"{1e3 * np.median(r[:, 0]):>9.2f}{1e3 * np.median(r[:, 1]):>10.2f}"
+                  f"{1e3 * np.median(r[:, 2]):>9.2f}{np.median(ratio):>18.2f}{ratio.max():>7.2f}"
+                  f"{np.median(r[:, 1] / r[:, 2]):>12.2f}")
 
 
 def _mean_curve(curves: list[np.ndarray], grid: np.ndarray) -> np.ndarray:
