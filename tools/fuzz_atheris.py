@@ -8,8 +8,17 @@ through Pillow ``SyntaxError``/``OSError`` (``UnidentifiedImageError`` is one), 
 any other exception, warning or hang is a crash and libFuzzer keeps the input as ``crash-*``.
 
 Random bytes rarely get past the chunk CRCs and zstd checksums, so a structure-aware mutator
-(``custom_mutator``) also edits chunk bodies, FACT payloads (decompressed, edited, recompressed)
-and header fields, shuffles / duplicates / deletes chunks, then recomputes every CRC.
+(``custom_mutator``) also edits chunk bodies, FACT and PTCH payloads (decompressed, edited,
+recompressed) and header fields, shuffles / duplicates / deletes chunks, then recomputes every
+CRC.
+
+``--differential`` also decodes every patch-layout input with the numpy reference decoder and
+treats any difference from the C decoder (samples, or error class) as a crash. To catch memory
+errors in the C decoder, build it with AddressSanitizer and preload the runtime::
+
+    CFLAGS="-O1 -g -fsanitize=address,undefined" pip install -e . --no-build-isolation
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
+        ASAN_OPTIONS=detect_leaks=0 python tools/fuzz_atheris.py CORPUS --differential ...
 
 Usage::
 
@@ -46,9 +55,11 @@ if atheris is not None:
     with atheris.instrument_imports(include=["svdcodec"]):
         import svdcodec
         from svdcodec import format as fmt
+        from svdcodec import patchcodec
 else:
     import svdcodec
     from svdcodec import format as fmt
+    from svdcodec import patchcodec
 
 import numpy as np
 import zstandard
@@ -80,6 +91,34 @@ def _pillow_format() -> str | None:
 PILLOW_FORMAT: str | None = None
 
 
+DIFFERENTIAL = False
+
+
+def _outcome(call: Callable[[], object]) -> object:
+    try:
+        return call()
+    except svdcodec.SvdiError as exc:
+        return type(exc)
+
+
+def _differential(data: bytes, rank: int | None) -> None:
+    """The C and numpy decoders of the patch layout agree on samples or on the error class."""
+    try:
+        container = fmt.unpack(data, svdcodec.get_default_limits())
+        if container.header.layout != fmt.Layout.PATCH:
+            return
+        fmt.check_decode_limits(container, svdcodec.get_default_limits(), rank)
+    except svdcodec.SvdiError:
+        return
+    fast = _outcome(lambda: patchcodec._decode_planes_c(container, rank))
+    slow = _outcome(lambda: patchcodec.decode_planes_reference(container, rank))
+    same = (fast is slow) if not isinstance(slow, np.ndarray) else (
+        isinstance(fast, np.ndarray) and fast.dtype == slow.dtype and np.array_equal(fast, slow))
+    if not same:
+        raise AssertionError(f"C and numpy decoders differ at rank {rank}: "
+                             f"{getattr(fast, 'shape', fast)} vs {getattr(slow, 'shape', slow)}")
+
+
 def test_one_input(data: bytes) -> None:
     """One fuzz input: anything but the contract's errors propagates (a crash)."""
     for call in (svdcodec.decode, lambda d: svdcodec.decode(d, rank=1), svdcodec.read_header):
@@ -87,6 +126,9 @@ def test_one_input(data: bytes) -> None:
             call(data)
         except svdcodec.SvdiError:
             pass
+    if DIFFERENTIAL and patchcodec.ACCELERATED:
+        _differential(data, None)
+        _differential(data, 1)
     if PILLOW_FORMAT is not None:
         try:
             with Image.open(io.BytesIO(data), formats=[PILLOW_FORMAT]) as im:
@@ -120,6 +162,16 @@ def seed_files() -> dict[str, bytes]:
         rgb, rank=2, icc_profile=b"icc" * 5, exif=b"II*\x00" + bytes(8), xmp="<x/>",
         dpi=(72, 96))
     seeds["seed-1x1.svdi"] = svdcodec.encode(np.full((1, 1), 7, dtype=np.uint8), rank=1)
+    texture = np.clip(np.stack([smooth + rng.normal(0, 25, smooth.shape) for _ in range(4)],
+                               axis=-1), 0, 255).astype(np.uint8)
+    for name, img, options in (
+            ("rgb-q90", texture[:, :, :3], {"quality": 90}),  # escapes, many components
+            ("rgb-q20-420", texture[:, :, :3], {"quality": 20, "subsampling": 2}),
+            ("rgba-q60", texture, {"quality": 60}),
+            ("l-p4-q70", texture[:, :, 0], {"quality": 70, "patch_size": 4}),
+            ("la-p16-q50", texture[:, :, :2], {"quality": 50, "patch_size": 16}),
+            ("i16-q80", texture[:, :, 0].astype(np.uint16) * 257, {"quality": 80})):
+        seeds[f"seed-patch-{name}.svdi"] = svdcodec.encode(img, **options)
     for path in sorted((ROOT / "spec" / "vectors").glob("*.svdi")):
         if path.stat().st_size <= 64 * 1024:
             seeds[f"vector-{path.name}"] = path.read_bytes()
@@ -211,9 +263,10 @@ def _edit_field(body: bytes, rnd: random.Random) -> bytes:
     return bytes(buf)
 
 
-def _mutate_payload(body: bytes, max_size: int, rnd: random.Random) -> bytes:
-    """Decompress a FACT payload, edit the records, recompress (valid frame, sizes kept)."""
-    head, payload = body[:fmt.FACT.size], body[fmt.FACT.size:]
+def _mutate_payload(body: bytes, max_size: int, rnd: random.Random, fixed: int) -> bytes:
+    """Decompress a FACT or PTCH payload (after ``fixed`` header bytes), edit the records,
+    recompress (valid frame, sizes kept)."""
+    head, payload = body[:fixed], body[fixed:]
     try:  # a frame may declare any size and decompress() would allocate it (issue #332)
         if not 0 < zstandard.frame_content_size(payload) <= max(max_size, 1 << 16):
             return _byte_mutate(body, max_size, rnd)
@@ -225,8 +278,10 @@ def _mutate_payload(body: bytes, max_size: int, rnd: random.Random) -> bytes:
         if not buf:
             break
         k = rnd.randrange(len(buf))
-        kind = rnd.randrange(4)
-        if kind == 0:  # special float32 (sigma, int8 scales)
+        kind = rnd.randrange(5)
+        if kind == 4:  # PTCH symbols: an escape, a zero, a count or parity out of range
+            buf[k] = rnd.choice((0xFF, 0x00, 0x01, 0x04, 0xFE))
+        elif kind == 0:  # special float32 (sigma, int8 scales)
             special = (float("nan"), float("inf"), -1.0, 0.0, 1e38, 1e-45)
             buf[k:k + 4] = struct.pack("<f", rnd.choice(special))[:len(buf) - k]
         elif kind == 1:  # special float16 (factors)
@@ -270,8 +325,9 @@ def structured_mutate(data: bytes, max_size: int, seed: int) -> bytes:
             tail = rnd.choice((b"", b"\x00", tail + b"x"))
     elif choice in (3, 4):  # a header field (HEAD, or the fixed part of FACT)
         chunks[k] = (ctype, _edit_field(body[:24], rnd) + body[24:])
-    elif choice == 5 and ctype == fmt.ChunkType.FACT:
-        chunks[k] = (ctype, _mutate_payload(body, max_size, rnd))
+    elif choice == 5 and ctype in (fmt.ChunkType.FACT, fmt.ChunkType.PTCH):
+        fixed = fmt.FACT.size if ctype == fmt.ChunkType.FACT else fmt.PTCH.size
+        chunks[k] = (ctype, _mutate_payload(body, max_size, rnd, fixed))
     else:  # any chunk body, byte level, CRC fixed
         chunks[k] = (ctype, _byte_mutate(body, max(1, max_size - len(data) + len(body)), rnd))
     if rnd.random() < 0.05:
@@ -319,11 +375,12 @@ def _python_fuzz(corpus: Path, max_total_time: float, seed: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    global PILLOW_FORMAT, _LIBFUZZER
+    global PILLOW_FORMAT, _LIBFUZZER, DIFFERENTIAL
     argv = list(sys.argv if argv is None else argv)
     python_only = "--python" in argv
     default_limits = "--default-limits" in argv
-    argv = [a for a in argv if a not in ("--python", "--default-limits")]
+    DIFFERENTIAL = "--differential" in argv
+    argv = [a for a in argv if a not in ("--python", "--default-limits", "--differential")]
     dirs = [a for a in argv[1:] if not a.startswith("-")]
     if not dirs:
         print(__doc__, file=sys.stderr)
