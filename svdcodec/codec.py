@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _zstd, patchcodec
 from . import format as fmt
+from .errors import SvdiError, TruncatedError
 from .layout import LAYOUTS, to_matrices, write_rows
 from .limits import Limits, get_default_limits
 from .linalg import select_rank
@@ -304,23 +305,25 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
                      limits: Limits | None = None) -> np.ndarray:
     """Decode a parsed container (spec section 7); see :func:`decode`."""
     _check_rank(rank)
-    fmt.check_decode_limits(container, limits or get_default_limits(), rank)
     h = container.header
+    if container.truncated and h.layout == fmt.Layout.PATCH:
+        raise TruncatedError(f"{container.truncated} (files of layout patch are not salvaged)")
+    fmt.check_decode_limits(container, limits or get_default_limits(), rank)
     if h.layout == fmt.Layout.PATCH:
         out = patchcodec.decode_planes(container, rank)
         return out[:, :, 0] if h.channels == 1 else out
     factors = fmt.FACTOR_NAMES[h.factor_type]
     layout = fmt.LAYOUT_NAMES[h.layout]
     dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
-    out = np.empty((h.height, h.width, h.channels), dtype=dtype)
+    # spec 7.1: groups missing from a truncated file contribute nothing
+    out = (np.zeros if container.truncated else np.empty)(
+        (h.height, h.width, h.channels), dtype=dtype)
     # One strip reused by every group (they share one shape, section 6), as the limit counts:
     # `us[rows] @ vt` would allocate each strip while the previous one is still alive.
     rows, cols = h.group_shape()
     strip: np.ndarray | None = None
-    for g in container.groups:
-        r = g.rank if rank is None else min(rank, g.rank)
-        raw = _zstd.decompress(g.payload, g.raw_size, what=f"FACT {g.index}",
-                               prefix=r * fmt.record_size(g.rows, g.cols, h.factor_type))
+    for g in container.decodable_groups:
+        raw = group_records(g, h, rank, partial=g is container.partial)
         work = decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))
         if strip is None or strip.dtype != work:
             strip = None  # freed before the next one: the limit counts one
@@ -329,6 +332,29 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
         us = np.multiply(u, s, out=u)  # in place: the limit counts one m x k array
         reconstruct(out, layout, g.index, us, vt, strip)
     return out[:, :, 0] if h.channels == 1 else out
+
+
+def group_records(g: fmt.Group, h: fmt.Header, rank: int | None = None, *,
+                  partial: bool = False) -> bytes:
+    """The decompressed records of a FACT group: the first min(rank, g.rank) (spec sections
+    5, 7); for the group a truncated file ends in (``partial``), as many whole ones as its cut
+    frame yields (section 7.1), found by bisection, as ``_zstd.decompress`` fails when asked
+    for more bytes than the frame holds.
+    """
+    size = fmt.record_size(g.rows, g.cols, h.factor_type)
+    r = g.rank if rank is None else min(rank, g.rank)
+    what = f"FACT {g.index}"
+    if not partial:
+        return _zstd.decompress(g.payload, g.raw_size, what=what, prefix=r * size)
+    raw, lo, hi = b"", 0, r  # lo records are known to be there
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        try:
+            raw = _zstd.decompress(g.payload, g.raw_size, prefix=mid * size, what=what)
+            lo = mid
+        except SvdiError:
+            hi = mid - 1
+    return raw[:lo * size]
 
 
 def reconstruct(out: np.ndarray, layout: str, index: int, us: np.ndarray, vt: np.ndarray,
@@ -361,14 +387,20 @@ def decode_dtype(bit_depth: int, bound: float) -> type:
     return np.float32 if bit_depth == 8 and bound < FLOAT32_SAFE_BOUND else np.float64
 
 
-def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None) -> np.ndarray:
+def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
+           allow_truncated: bool = False) -> np.ndarray:
     """Decode .svdi bytes to an array of the encoded shape and dtype.
 
     ``rank`` decodes with only the first ``rank`` components of each matrix (a cheaper,
     coarser preview; a rank above the stored one decodes at the stored one). ``limits`` bounds
-    size, memory and work (:class:`svdcodec.Limits`). Raises :class:`svdcodec.SvdiError`.
+    size, memory and work (:class:`svdcodec.Limits`). ``allow_truncated`` decodes a
+    whole-image file cut short (a partial download) from what precedes the cut: complete
+    matrices in full, the one the file ends in at the rank its whole records give, missing
+    ones as 0 (spec section 7.1); it raises TruncatedError only if HEAD itself is cut, or for
+    layout patch. Raises :class:`svdcodec.SvdiError`.
     """
-    container = fmt.unpack(_as_bytes(data), limits or get_default_limits())
+    container = fmt.unpack(_as_bytes(data), limits or get_default_limits(),
+                           allow_truncated=allow_truncated)
     return decode_container(container, rank=rank, limits=limits)
 
 
@@ -399,7 +431,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def read(path: PathLike, *, rank: int | None = None, limits: Limits | None = None
-         ) -> np.ndarray:
+def read(path: PathLike, *, rank: int | None = None, limits: Limits | None = None,
+         allow_truncated: bool = False) -> np.ndarray:
     """Read and decode an .svdi file; see :func:`decode`."""
-    return decode(Path(path).read_bytes(), rank=rank, limits=limits)
+    return decode(Path(path).read_bytes(), rank=rank, limits=limits,
+                  allow_truncated=allow_truncated)

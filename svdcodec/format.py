@@ -12,7 +12,14 @@ import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .errors import ChecksumError, CorruptError, LimitError, TruncatedError, UnsupportedError
+from .errors import (
+    ChecksumError,
+    CorruptError,
+    LimitError,
+    SvdiError,
+    TruncatedError,
+    UnsupportedError,
+)
 from .limits import Limits
 
 # --- section 2: file structure -------------------------------------------------------------
@@ -265,6 +272,15 @@ class Container:
     metadata: dict[str, bytes]
     chunks: tuple[ChunkInfo, ...]
     planes: tuple[Plane, ...] = ()  # layout patch (section 12); groups is then empty
+    # unpack(allow_truncated=True) of a file cut short (section 7.1): why it stopped, and the
+    # FACT chunk it ends in, whose payload is a cut zstd frame
+    truncated: str = ""
+    partial: Group | None = None
+
+    @property
+    def decodable_groups(self) -> tuple[Group, ...]:
+        """The FACT groups a decoder uses: the complete ones, then a partial one (7.1)."""
+        return self.groups + ((self.partial,) if self.partial is not None else ())
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -421,10 +437,43 @@ def _metadata(chunk_type: bytes, data: bytes) -> bytes:
     return bytes(data)
 
 
-def unpack(data: bytes, limits: Limits) -> Container:
+def _chunk_at(view: memoryview, offset: int) -> tuple[bytes, memoryview, int]:
+    """The chunk at ``offset`` (section 3): (type, body, offset of the next chunk)."""
+    if offset + CHUNK_PREFIX.size > len(view):
+        raise TruncatedError(f"file ends at byte {len(view)}, expected a chunk at {offset}")
+    length, ctype = CHUNK_PREFIX.unpack_from(view, offset)
+    if length > MAX_CHUNK_LENGTH:
+        raise CorruptError(f"chunk length at {offset}: {length} > {MAX_CHUNK_LENGTH}")
+    if not all(0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A for b in ctype):
+        raise CorruptError(f"chunk type at {offset}: expected 4 ASCII letters, got {ctype!r}")
+    end = offset + CHUNK_PREFIX.size + length
+    if end + CHUNK_CRC.size > len(view):
+        raise TruncatedError(f"chunk {ctype.decode()} at {offset} needs {end + 4} bytes, "
+                             f"file has {len(view)}")
+    body = view[offset + CHUNK_PREFIX.size:end]
+    (crc,) = CHUNK_CRC.unpack_from(view, end)
+    if zlib.crc32(body, zlib.crc32(ctype)) != crc:
+        raise ChecksumError(f"CRC mismatch in chunk {ctype.decode()} at {offset}")
+    return ctype, body, end + CHUNK_CRC.size
+
+
+def unpack_head(data: bytes, limits: Limits) -> Header:
+    """Only the prefix and the first chunk, HEAD (sections 2–4): the header of a file whose
+    later chunks may be broken."""
+    view = memoryview(data)
+    check_prefix(view)
+    ctype, body, _ = _chunk_at(view, PREFIX_SIZE)
+    if ctype != ChunkType.HEAD:
+        raise CorruptError(f"first chunk: expected HEAD, got {ctype.decode()}")
+    return unpack_header(body, limits)
+
+
+def unpack(data: bytes, limits: Limits, *, allow_truncated: bool = False) -> Container:
     """Parse a whole file: framing, CRCs, HEAD, FACT headers, metadata (sections 2–6, 8).
 
-    The factor payloads stay compressed; :func:`check_decode_limits` bounds the decode.
+    The factor payloads stay compressed; :func:`check_decode_limits` bounds the decode. With
+    ``allow_truncated``, a file cut short after a valid HEAD gives what precedes the cut
+    (section 7.1) instead of :class:`TruncatedError`.
     """
     view = memoryview(data)
     check_prefix(view)
@@ -438,23 +487,16 @@ def unpack(data: bytes, limits: Limits) -> Container:
     while True:
         if len(chunks) >= limits.max_chunks:
             raise LimitError(f"more than {limits.max_chunks} chunks")
-        if offset + CHUNK_PREFIX.size > len(view):
-            raise TruncatedError(f"file ends at byte {len(view)}, expected a chunk at {offset}")
-        length, ctype = CHUNK_PREFIX.unpack_from(view, offset)
-        if length > MAX_CHUNK_LENGTH:
-            raise CorruptError(f"chunk length at {offset}: {length} > {MAX_CHUNK_LENGTH}")
-        if not all(0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A for b in ctype):
-            raise CorruptError(f"chunk type at {offset}: expected 4 ASCII letters, got {ctype!r}")
-        end = offset + CHUNK_PREFIX.size + length
-        if end + CHUNK_CRC.size > len(view):
-            raise TruncatedError(f"chunk {ctype.decode()} at {offset} needs {end + 4} bytes, "
-                                 f"file has {len(view)}")
-        body = view[offset + CHUNK_PREFIX.size:end]
-        (crc,) = CHUNK_CRC.unpack_from(view, end)
-        if zlib.crc32(body, zlib.crc32(ctype)) != crc:
-            raise ChecksumError(f"CRC mismatch in chunk {ctype.decode()} at {offset}")
-        chunks.append(ChunkInfo(ctype.decode(), offset, length + CHUNK_OVERHEAD))
-        offset = end + CHUNK_CRC.size
+        try:
+            ctype, body, next_offset = _chunk_at(view, offset)
+        except TruncatedError as exc:
+            if not allow_truncated or header is None:
+                raise
+            partial = _partial_group(view, offset, header, len(groups))
+            return Container(header, tuple(groups), metadata, tuple(chunks), tuple(planes),
+                             truncated=str(exc), partial=partial)
+        chunks.append(ChunkInfo(ctype.decode(), offset, next_offset - offset))
+        offset = next_offset
         if header is None:
             if ctype != ChunkType.HEAD:
                 raise CorruptError(f"first chunk: expected HEAD, got {ctype.decode()}")
@@ -472,8 +514,8 @@ def unpack(data: bytes, limits: Limits) -> Container:
                 raise CorruptError(f"more PTCH chunks than group_count {header.group_count}")
             planes.append(unpack_plane(body, header, len(planes)))
         elif ctype == ChunkType.IEND:
-            if length:
-                raise CorruptError(f"IEND length: expected 0, got {length}")
+            if len(body):
+                raise CorruptError(f"IEND length: expected 0, got {len(body)}")
             if len(groups) + len(planes) != header.group_count:
                 raise CorruptError(f"factor groups: expected {header.group_count}, "
                                    f"got {len(groups) + len(planes)}")
@@ -485,7 +527,7 @@ def unpack(data: bytes, limits: Limits) -> Container:
         elif is_critical(ctype):
             raise UnsupportedError(f"unknown critical chunk {ctype.decode()}")
         else:
-            metadata_bytes += length
+            metadata_bytes += len(body)
             if metadata_bytes > limits.max_metadata_bytes:
                 raise LimitError(f"metadata exceeds {limits.max_metadata_bytes} bytes")
             key = METADATA_CHUNKS.get(ctype)
@@ -493,6 +535,21 @@ def unpack(data: bytes, limits: Limits) -> Container:
                 if key in metadata:
                     raise CorruptError(f"duplicate {ctype.decode()} chunk")
                 metadata[key] = _metadata(ctype, body)
+
+
+def _partial_group(view: memoryview, offset: int, header: Header, index: int) -> Group | None:
+    """Section 7.1: the FACT chunk a file is cut in, if its fixed fields are all there and
+    valid (its CRC cannot be checked); None otherwise."""
+    if offset + CHUNK_PREFIX.size > len(view) or header.layout == Layout.PATCH or \
+            index >= header.group_count:
+        return None
+    _, ctype = CHUNK_PREFIX.unpack_from(view, offset)
+    if ctype != ChunkType.FACT:
+        return None
+    try:
+        return unpack_group(view[offset + CHUNK_PREFIX.size:], header, index)
+    except SvdiError:
+        return None
 
 
 def check_decode_limits(container: Container, limits: Limits, rank: int | None = None) -> None:
@@ -505,7 +562,7 @@ def check_decode_limits(container: Container, limits: Limits, rank: int | None =
     work = 0
     raw = 0
     strip = 0
-    for g in container.groups:
+    for g in container.decodable_groups:
         r = g.rank if rank is None else min(rank, g.rank)
         work += g.rows * g.cols * r
         # the decompressed records plus the factors widened to float64

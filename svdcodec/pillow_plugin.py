@@ -59,7 +59,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import zlib
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -68,7 +67,7 @@ from PIL import Image, ImageFile
 
 from . import _zstd, codec
 from . import format as fmt
-from .errors import ChecksumError, CorruptError, LimitError, SvdiError, TruncatedError
+from .errors import LimitError, SvdiError, TruncatedError
 from .limits import Limits, get_default_limits
 from .pilutil import storage_mode, to_array
 from .quantize import dequantize, magnitude_bound
@@ -129,15 +128,21 @@ class SvdiImageFile(ImageFile.ImageFile):
         data = self.fp.read()
         limits = dataclasses.replace(_limits or get_default_limits(), **_NO_SIZE_LIMITS)
         try:
-            container = fmt.unpack(data, limits)
-        except SvdiError as exc:
-            header = _unpack_head(data, limits)  # SyntaxError unless HEAD is valid
-            self._plan, metadata = _salvage(memoryview(data), header, exc)
+            container = fmt.unpack(data, limits, allow_truncated=True)
+        except SvdiError as exc:  # found after a valid HEAD, raised by load()
+            try:
+                header = fmt.unpack_head(data, limits)
+            except SvdiError as head_error:
+                raise SyntaxError(f"not an SVDI file: {head_error}") from head_error
+            self._plan, metadata = _Plan(header, (), exc.with_traceback(None)), {}
         else:
-            self._plan = _Plan(container.header, container.groups, planes=container.planes)
+            cut = TruncatedError(container.truncated) if container.truncated else None
+            self._plan = _Plan(container.header, container.groups, cut, container.partial,
+                               planes=container.planes)
             metadata = container.metadata
-            self.info["rank"] = tuple(g.rank for g in container.groups) + tuple(
-                p.components for p in container.planes)
+            if cut is None:
+                self.info["rank"] = tuple(g.rank for g in container.groups) + tuple(
+                    p.components for p in container.planes)
         h = self._plan.header
         self._mode = fmt.MODE_INFO[h.mode][0]
         self.info["layout"] = fmt.LAYOUT_NAMES[h.layout]
@@ -180,61 +185,6 @@ class SvdiImageFile(ImageFile.ImageFile):
             super().verify()
 
 
-def _unpack_head(data: bytes, limits: Limits) -> fmt.Header:
-    """The validated HEAD of a file that failed later on, else SyntaxError (spec 2–4)."""
-    start = fmt.PREFIX_SIZE + fmt.CHUNK_PREFIX.size
-    end = start + fmt.HEAD.size
-    try:
-        fmt.check_prefix(data)
-        if len(data) < end + fmt.CHUNK_CRC.size:
-            raise TruncatedError(f"file ends after {len(data)} bytes, inside HEAD")
-        length, ctype = fmt.CHUNK_PREFIX.unpack_from(data, fmt.PREFIX_SIZE)
-        if ctype != fmt.ChunkType.HEAD or length != fmt.HEAD.size:
-            raise CorruptError(f"first chunk: expected HEAD of {fmt.HEAD.size} bytes, got "
-                               f"{ctype!r} of {length}")
-        (crc,) = fmt.CHUNK_CRC.unpack_from(data, end)
-        if zlib.crc32(data[start:end], zlib.crc32(ctype)) != crc:
-            raise ChecksumError("CRC mismatch in chunk HEAD")
-        return fmt.unpack_header(data[start:end], limits)
-    except SvdiError as exc:
-        raise SyntaxError(f"not an SVDI file: {exc}") from exc
-
-
-def _salvage(view: memoryview, header: fmt.Header, error: SvdiError
-             ) -> tuple[_Plan, dict[str, bytes]]:
-    """The plan of a file ``fmt.unpack`` rejected with ``error`` after a valid HEAD.
-
-    For a truncated file, walk the chunks again: unpack checked every complete chunk before the
-    cut (it stops at the first problem), so the complete groups and metadata can be kept, and
-    the FACT chunk the file ends in becomes ``partial``.
-    """
-    error = error.with_traceback(None)  # its frames would keep the whole file alive
-    if not isinstance(error, TruncatedError):
-        return _Plan(header, (), error), {}
-    groups: list[fmt.Group] = []
-    metadata: dict[str, bytes] = {}
-    offset = fmt.PREFIX_SIZE
-    while offset + fmt.CHUNK_PREFIX.size <= len(view):
-        length, ctype = fmt.CHUNK_PREFIX.unpack_from(view, offset)
-        start = offset + fmt.CHUNK_PREFIX.size
-        end = start + length
-        complete = end + fmt.CHUNK_CRC.size <= len(view)
-        if ctype == fmt.ChunkType.FACT and len(groups) < header.group_count:
-            try:
-                group = fmt.unpack_group(view[start:min(end, len(view))], header, len(groups))
-            except SvdiError:
-                break
-            if not complete:
-                return _Plan(header, tuple(groups), error, group), metadata
-            groups.append(group)
-        elif not complete:
-            break
-        elif ctype in fmt.METADATA_CHUNKS:
-            metadata[fmt.METADATA_CHUNKS[ctype]] = bytes(view[start:end])
-        offset = end + fmt.CHUNK_CRC.size
-    return _Plan(header, tuple(groups), error), metadata
-
-
 def _info_metadata(metadata: dict[str, bytes]) -> dict[str, Any]:
     """Ancillary chunks as Pillow's ``info`` keys: exif with the ``Exif\\0\\0`` prefix, as
     Pillow's PNG and JPEG plugins give it."""
@@ -264,17 +214,17 @@ def _decode(plan: _Plan, limits: Limits) -> np.ndarray:
         raise _oserror(plan.error) from plan.error
     try:
         _check_size(h, limits)
-        groups = plan.groups + ((plan.partial,) if plan.partial else ())
-        container = fmt.Container(h, groups, {}, (), plan.planes)
+        container = fmt.Container(h, plan.groups, {}, (), plan.planes, partial=plan.partial,
+                                  truncated=str(plan.error) if plan.error else "")
         if h.layout == fmt.Layout.PATCH:
             return _decode_patch(container, plan, limits)
-        if plan.error is None and plan.scale == 1:
-            return codec.decode_container(container, limits=limits)  # the reference decoder
+        if plan.scale == 1:  # the reference decoder, which also salvages (spec section 7.1)
+            return codec.decode_container(container, limits=limits)
         fmt.check_decode_limits(container, limits)
         dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
         out = np.zeros((_scaled(h.height, plan.scale), _scaled(h.width, plan.scale),
                         h.channels), dtype=dtype)
-        for g in groups:
+        for g in container.decodable_groups:
             u, s, vt = _factors(g, h, partial=g is plan.partial)
             u, vt = _shrink(u, vt, h, plan.scale)
             us = np.multiply(u, s, out=u)  # in place, as codec.decode_container
@@ -285,9 +235,7 @@ def _decode(plan: _Plan, limits: Limits) -> np.ndarray:
 
 
 def _decode_patch(container: fmt.Container, plan: _Plan, limits: Limits) -> np.ndarray:
-    """Layout patch: the reference decoder, then block means for draft(); no salvage."""
-    if plan.error is not None or len(plan.planes) != plan.header.group_count:
-        raise plan.error or CorruptError("PTCH chunks missing")
+    """Layout patch: the reference decoder (no salvage), then block means for draft()."""
     out = codec.decode_container(container, limits=limits)
     if plan.scale == 1:
         return out
@@ -313,25 +261,9 @@ def _check_size(h: fmt.Header, limits: Limits) -> None:
 
 def _factors(g: fmt.Group, h: fmt.Header, *, partial: bool = False
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decompress and dequantize a group: u (m, k), s (k,), vt (k, n) (spec section 5).
-
-    For the group a truncated file ends in, k is the number of whole records its cut frame
-    yields, found by bisection: ``_zstd.decompress`` fails when asked for more than is there.
-    """
-    size = fmt.record_size(g.rows, g.cols, h.factor_type)
-    what = f"FACT {g.index}"
-    if not partial:
-        raw = _zstd.decompress(g.payload, g.raw_size, what=what)
-    else:
-        raw, lo, hi = b"", 0, g.rank  # lo records are known to be there
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            try:
-                raw = _zstd.decompress(g.payload, g.raw_size, prefix=mid * size, what=what)
-                lo = mid
-            except SvdiError:
-                hi = mid - 1
-        raw = raw[:lo * size]
+    """Decompress and dequantize a group: u (m, k), s (k,), vt (k, n) (spec section 5); for
+    the group a truncated file ends in, k is the number of whole records it holds (7.1)."""
+    raw = codec.group_records(g, h, partial=partial)
     factors = fmt.FACTOR_NAMES[h.factor_type]
     # the reference decoder's precision: a salvaged file decodes as decode(rank=k) would
     work = codec.decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))

@@ -259,3 +259,59 @@ def test_decode_in_float32_is_within_one_of_float64() -> None:
     assert svdcodec.codec.decode_dtype(8, 1e8) is np.float32
     assert svdcodec.codec.decode_dtype(8, 1e31) is np.float64
     assert svdcodec.codec.decode_dtype(16, 1.0) is np.float64
+
+
+# --- truncated files (spec section 7.1) ----------------------------------------------------
+def _chunk(data: bytes, kind: str, nth: int = 0) -> svdcodec.format.ChunkInfo:
+    chunks = svdcodec.read_header(data).chunks
+    return [c for c in chunks if c.type == kind][nth]
+
+
+def test_allow_truncated_keeps_complete_groups_and_zeroes_missing_ones() -> None:
+    image = make_image(30, 40, "RGB")
+    data = svdcodec.encode(image, rank=6, layout="per-channel")
+    full = svdcodec.decode(data)
+    cut = data[:_chunk(data, "FACT", 1).offset + 20]  # inside FACT 1's fixed fields
+    with pytest.raises(svdcodec.TruncatedError):
+        svdcodec.decode(cut)
+    got = svdcodec.decode(cut, allow_truncated=True)
+    assert got.shape == full.shape and got.dtype == full.dtype
+    assert np.array_equal(got[:, :, 0], full[:, :, 0])
+    assert not got[:, :, 1:].any()
+
+
+def test_allow_truncated_decodes_the_whole_records_of_a_cut_group() -> None:
+    # float16 records of a 100 x 1000 matrix are 2204 bytes: 100 of them span two zstd blocks
+    # of 128 KiB, so a frame cut after the first still yields its records (spec section 5)
+    rng = np.random.default_rng(3)
+    data = svdcodec.encode(rng.integers(0, 256, (100, 1000), dtype=np.uint8), rank=100,
+                           factors="float16")
+    got = svdcodec.decode(data[:len(data) * 3 // 4], allow_truncated=True)
+    lower = [k for k in range(1, 100) if np.array_equal(got, svdcodec.decode(data, rank=k))]
+    assert len(lower) == 1 and 40 <= lower[0] < 100  # the first block's records, all of them
+
+
+def test_allow_truncated_every_cut() -> None:
+    """Every prefix that keeps HEAD decodes to the right shape; a shorter one is truncated."""
+    data = svdcodec.encode(make_image(9, 11, "LA"), rank=3, layout="stacked", factors="int8")
+    head = _chunk(data, "HEAD")
+    for n in range(len(data)):
+        if n < head.offset + head.size:
+            with pytest.raises(svdcodec.TruncatedError):
+                svdcodec.decode(data[:n], allow_truncated=True)
+        else:
+            assert svdcodec.decode(data[:n], allow_truncated=True).shape == (9, 11, 2)
+
+
+def test_allow_truncated_refuses_what_it_cannot_salvage(tmp_path: Path) -> None:
+    patch = svdcodec.encode(make_image(16, 16, "RGB"), quality=50)
+    with pytest.raises(svdcodec.TruncatedError, match="not salvaged"):
+        svdcodec.decode(patch[:-20], allow_truncated=True)
+    whole = bytearray(svdcodec.encode(make_image(16, 16, "L"), rank=2))
+    whole[-20] ^= 1  # a broken CRC is no truncation
+    with pytest.raises(svdcodec.ChecksumError):
+        svdcodec.decode(bytes(whole), allow_truncated=True)
+    path = tmp_path / "cut.svdi"
+    data = svdcodec.encode(make_image(16, 16, "L"), rank=2)
+    path.write_bytes(data[:-12])  # IEND missing
+    assert np.array_equal(svdcodec.read(path, allow_truncated=True), svdcodec.decode(data))

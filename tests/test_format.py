@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import zlib
 
+import numpy as np
 import pytest
 
+import svdcodec
 from svdcodec import format as fmt
 from svdcodec.errors import CorruptError, TruncatedError, UnsupportedError
 from svdcodec.limits import Limits
@@ -85,3 +87,24 @@ def test_prefix_errors() -> None:
         fmt.unpack(b"\x89PNG\r\n\x1a\n\x00\x00", Limits())
     with pytest.raises(UnsupportedError):
         fmt.unpack(fmt.SIGNATURE + b"\x02", Limits())
+
+
+def test_unpack_allow_truncated_and_unpack_head() -> None:
+    data = svdcodec.encode(np.arange(600, dtype=np.uint8).reshape(20, 30), rank=3)
+    whole = fmt.unpack(data, Limits())
+    assert whole.truncated == "" and whole.partial is None
+    fact = next(c for c in whole.chunks if c.type == "FACT")
+    cut = fmt.unpack(data[:fact.offset + fact.size - 5], Limits(), allow_truncated=True)
+    assert "FACT" in cut.truncated and cut.groups == ()
+    assert cut.partial is not None and cut.partial.rank == 3
+    assert cut.decodable_groups == (cut.partial,)
+    assert fmt.unpack(data[:fact.offset + 8], Limits(), allow_truncated=True).partial is None
+    with pytest.raises(svdcodec.TruncatedError):
+        fmt.unpack(data[:fact.offset + 30], Limits())
+    broken = bytearray(data)
+    broken[fact.offset + 30] ^= 0xFF
+    assert fmt.unpack_head(bytes(broken), Limits()) == whole.header
+    with pytest.raises(svdcodec.ChecksumError):
+        fmt.unpack(bytes(broken), Limits(), allow_truncated=True)
+    with pytest.raises(svdcodec.TruncatedError):
+        fmt.unpack_head(data[:20], Limits())
