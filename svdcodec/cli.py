@@ -119,16 +119,16 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = False
-                ) -> Image.Image:
+def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = False,
+                allow_truncated: bool = False) -> Image.Image:
     """Decode the .svdi file ``src`` to ``out`` (format from its extension); returns the image."""
     _check_output(out, force, src)
     fmt_name = Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None:
         raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
     data = src.read_bytes()
-    info = read_header(data)
-    im = from_array(decode(data, rank=rank))
+    info = read_header(data, allow_truncated=allow_truncated)
+    im = from_array(decode(data, rank=rank, allow_truncated=allow_truncated))
     save = {"icc_profile": info.metadata.get("icc_profile")} if fmt_name == "PNG" else {}
     buffer = io.BytesIO()
     im.save(buffer, format=fmt_name, **{k: v for k, v in save.items() if v})
@@ -138,10 +138,11 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
 
 def cmd_decode(args: argparse.Namespace) -> int:
     if args.out_dir is not None:
-        job = functools.partial(decode_file, rank=args.rank, force=args.force)
+        job = functools.partial(decode_file, rank=args.rank, force=args.force,
+                                allow_truncated=args.allow_truncated)
         return _run_batch(args, job, "." + args.format, "decoded")
     out = Path(args.output)
-    im = decode_file(Path(args.input), out, args.rank, args.force)
+    im = decode_file(Path(args.input), out, args.rank, args.force, args.allow_truncated)
     print(f"{out}: {im.width}x{im.height} {im.mode}")
     return 0
 
@@ -425,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="FILE",
                    help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.FORMAT)")
     p.add_argument("--rank", type=int, help="decode with only this many components (preview)")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="decode a cut whole-image file from what precedes the cut (spec 7.1)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     _add_batch_options(p)
     p.add_argument("--format", type=_image_format,

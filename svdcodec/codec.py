@@ -288,11 +288,14 @@ def metadata_info(metadata: dict[str, bytes]) -> dict[str, Any]:
     return info
 
 
-def read_header(source: bytes | PathLike, *, limits: Limits | None = None) -> SvdiInfo:
-    """Parse and check a file's structure, checksums and metadata without decoding pixels."""
+def read_header(source: bytes | PathLike, *, limits: Limits | None = None,
+                allow_truncated: bool = False) -> SvdiInfo:
+    """Parse and check a file's structure, checksums and metadata without decoding pixels
+    (``allow_truncated``: of what precedes the cut of a file cut short, spec section 7.1)."""
     data = source if isinstance(source, (bytes, bytearray, memoryview)) else \
         Path(source).read_bytes()
-    return _info(fmt.unpack(data, limits or get_default_limits()), len(data))
+    return _info(fmt.unpack(data, limits or get_default_limits(),
+                            allow_truncated=allow_truncated), len(data))
 
 
 def _check_rank(rank: int | None) -> None:

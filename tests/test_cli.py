@@ -73,6 +73,20 @@ def test_failed_decode_leaves_no_output(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.svdi"]
 
 
+def test_decode_allow_truncated(png: Path, tmp_path: Path) -> None:
+    full = tmp_path / "x.svdi"
+    assert main(["encode", str(png), str(full), "--rank", "5", "--layout", "per-channel"]) == 0
+    cut = tmp_path / "cut.svdi"
+    cut.write_bytes(full.read_bytes()[:-12])  # IEND missing: every group is complete
+    out = tmp_path / "cut.png"
+    assert main(["decode", str(cut), str(out)]) == 1
+    assert not out.exists()
+    assert main(["decode", str(cut), str(out), "--allow-truncated"]) == 0
+    assert main(["decode", str(full), str(tmp_path / "full.png")]) == 0
+    with Image.open(out) as a, Image.open(tmp_path / "full.png") as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
 @pytest.mark.parametrize("argv", [[], ["encode"], ["encode", "a", "b", "--rank", "x"],
                                   ["encode", "a", "b", "--rank", "2", "--energy", "0.9"],
                                   ["nonsense"]])
