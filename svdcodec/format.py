@@ -1,8 +1,9 @@
 """The bytes of an .svdi file: signature, chunks, header and factor-group framing.
 
-This module implements ``spec/svdi.md`` sections 2–6 and 8 and nothing else: it knows no numpy
-and never decompresses. Every on-disk field has one constant or struct here, with the section of
-the spec that defines it.
+This module implements ``spec/svdi.md`` sections 2–8 and nothing else: it knows no numpy and
+never decompresses. Every on-disk field has one constant or struct here, with the section of
+the spec that defines it; the ``PTCH`` chunk of the patch layout (section 12) is in
+:mod:`.patchformat`, whose names this module re-exports.
 """
 
 from __future__ import annotations
@@ -21,6 +22,19 @@ from .errors import (
     UnsupportedError,
 )
 from .limits import Limits
+from .patchformat import COLOUR_PIXELS as COLOUR_PIXELS
+from .patchformat import COMPONENT_BYTES as COMPONENT_BYTES
+from .patchformat import MAX_PATCH_SHIFT as MAX_PATCH_SHIFT
+from .patchformat import PATCH_SIZES as PATCH_SIZES
+from .patchformat import PATCH_STRIP as PATCH_STRIP
+from .patchformat import PTCH as PTCH
+from .patchformat import SUBSAMPLING as SUBSAMPLING
+from .patchformat import Plane as Plane
+from .patchformat import check_patch_limits as check_patch_limits
+from .patchformat import colour_rows as colour_rows
+from .patchformat import pack_plane as pack_plane
+from .patchformat import patch_raw_size as patch_raw_size
+from .patchformat import unpack_plane as unpack_plane
 
 # --- section 2: file structure -------------------------------------------------------------
 SIGNATURE = b"\x89SVDI\r\n\x1a\n"
@@ -147,33 +161,6 @@ def record_size(rows: int, cols: int, factor_type: FactorType) -> int:
     return 12 + rows + cols
 
 
-# --- section 12: PTCH, one plane of the patch layout -----------------------------------------
-PTCH = struct.Struct(
-    "<B"  # plane_index
-    "B"  # patch_size P
-    "B"  # subsample_x
-    "B"  # subsample_y
-    "B"  # components k
-    "B"  # shift F
-    "H"  # deblock_alpha (0: no deblocking)
-    "H"  # deblock_beta
-    "H"  # deblock_tc
-    "I"  # dc_multiplier
-    "I"  # ac_symbols M
-    "I"  # escapes E
-)
-PATCH_SIZES = (4, 8, 16)  # section 12.2
-SUBSAMPLING = (1, 2)  # section 12.2
-MAX_PATCH_SHIFT = 52  # section 12.2
-# section 12.3: bytes per component of the payload: multiplier u32, parity u8 (+ the quarter)
-COMPONENT_BYTES = 5
-
-
-def patch_raw_size(k: int, p: int, patches: int, ac_symbols: int, escapes: int) -> int:
-    """Bytes of a decompressed PTCH payload (section 12.3)."""
-    return k * (COMPONENT_BYTES + (p // 2) ** 2) + 2 * patches + ac_symbols + 4 * escapes
-
-
 @dataclass(frozen=True)
 class Header:
     """The fields of HEAD (section 4), validated."""
@@ -218,40 +205,6 @@ class Group:
     rank: int
     raw_size: int
     payload: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Plane:
-    """One PTCH chunk (section 12.2): its fields and the still-compressed payload."""
-
-    index: int
-    patch_size: int
-    subsample_x: int
-    subsample_y: int
-    components: int
-    shift: int
-    deblock: tuple[int, int, int]  # alpha, beta, tc
-    dc_multiplier: int
-    ac_symbols: int
-    escapes: int
-    payload: bytes = field(repr=False)
-
-    def shape(self, header: Header) -> tuple[int, int]:
-        """(rows, cols) of the plane: ceil(H / subsample_y) x ceil(W / subsample_x)."""
-        return -(-header.height // self.subsample_y), -(-header.width // self.subsample_x)
-
-    def grid(self, header: Header) -> tuple[int, int]:
-        """(gh, gw): patches per column and per row of the plane."""
-        rows, cols = self.shape(header)
-        return -(-rows // self.patch_size), -(-cols // self.patch_size)
-
-    def patches(self, header: Header) -> int:
-        gh, gw = self.grid(header)
-        return gh * gw
-
-    def raw_size(self, header: Header) -> int:
-        return patch_raw_size(self.components, self.patch_size, self.patches(header),
-                              self.ac_symbols, self.escapes)
 
 
 @dataclass(frozen=True)
@@ -308,9 +261,7 @@ def pack(header: Header, groups: list[Group], metadata: dict[str, bytes] | None 
         fact = FACT.pack(g.index, g.rows, g.cols, g.rank, g.raw_size)
         parts.append(pack_chunk(ChunkType.FACT, fact + g.payload))
     for pl in planes:
-        ptch = PTCH.pack(pl.index, pl.patch_size, pl.subsample_x, pl.subsample_y, pl.components,
-                         pl.shift, *pl.deblock, pl.dc_multiplier, pl.ac_symbols, pl.escapes)
-        parts.append(pack_chunk(ChunkType.PTCH, ptch + pl.payload))
+        parts.append(pack_chunk(ChunkType.PTCH, pack_plane(pl)))
     parts.append(pack_chunk(ChunkType.IEND, b""))
     return b"".join(parts)
 
@@ -397,37 +348,6 @@ def unpack_group(data: bytes, header: Header, expected_index: int) -> Group:
     if raw_size != expected_raw:
         raise CorruptError(f"FACT {index} raw_size: expected {expected_raw}, got {raw_size}")
     return Group(index, rows, cols, rank, raw_size, bytes(data[FACT.size:]))
-
-
-def unpack_plane(data: bytes, header: Header, expected_index: int) -> Plane:
-    """Parse and validate a PTCH chunk's fields (section 12.2); the payload stays compressed."""
-    if len(data) < PTCH.size:
-        raise CorruptError(f"PTCH length: expected at least {PTCH.size}, got {len(data)}")
-    (index, p, sx, sy, k, shift, alpha, beta, tc, m_dc, ac_symbols,
-     escapes) = PTCH.unpack_from(data)
-    if index != expected_index:
-        raise CorruptError(f"PTCH plane_index: expected {expected_index}, got {index}")
-    for name, value, allowed in (("patch_size", p, PATCH_SIZES),
-                                 ("subsample_x", sx, SUBSAMPLING),
-                                 ("subsample_y", sy, SUBSAMPLING)):
-        if value == 0:
-            raise CorruptError(f"PTCH {index} {name}: 0 is invalid")
-        if value not in allowed:
-            raise UnsupportedError(f"PTCH {index} {name}: expected one of {allowed}, got {value}")
-    if k > p * p - 1:
-        raise CorruptError(f"PTCH {index} components: expected 0..{p * p - 1}, got {k}")
-    if not 1 <= shift <= MAX_PATCH_SHIFT:
-        raise CorruptError(f"PTCH {index} shift: expected 1..{MAX_PATCH_SHIFT}, got {shift}")
-    if m_dc == 0:
-        raise CorruptError(f"PTCH {index} dc_multiplier: expected >= 1, got 0")
-    plane = Plane(index, p, sx, sy, k, shift, (alpha, beta, tc), m_dc, ac_symbols, escapes,
-                  bytes(data[PTCH.size:]))
-    n = plane.patches(header)
-    if ac_symbols > n * k:
-        raise CorruptError(f"PTCH {index} ac_symbols: expected <= {n * k}, got {ac_symbols}")
-    if escapes > n + ac_symbols:
-        raise CorruptError(f"PTCH {index} escapes: expected <= {n + ac_symbols}, got {escapes}")
-    return plane
 
 
 def _metadata(chunk_type: bytes, data: bytes) -> bytes:
@@ -577,37 +497,3 @@ def check_decode_limits(container: Container, limits: Limits, rank: int | None =
 
 # Rows reconstructed at a time (section 8's "working row strip"): bounds float64 temporaries.
 STRIP_ROWS = 256
-
-
-# Section 12.8: the reference decoder reconstructs about PATCH_STRIP patches (at least one
-# patch row) at a time and converts colours in strips of about COLOUR_PIXELS pixels (at least
-# two rows); the allocation limit counts those temporaries.
-PATCH_STRIP = 1024
-COLOUR_PIXELS = 1 << 16
-
-
-def colour_rows(width: int) -> int:
-    """Image rows per colour-conversion strip: even, >= 2."""
-    return max(2, COLOUR_PIXELS // width // 2 * 2)
-
-
-def check_patch_limits(container: Container, limits: Limits, rank: int | None = None) -> None:
-    """Section 12.8: allocation and work of decoding a patch-layout file at ``rank``."""
-    h = container.header
-    total = h.width * h.height * h.channels * (h.bit_depth // 8)
-    work = 0
-    strip = 0
-    for pl in container.planes:
-        n, p, k = pl.patches(h), pl.patch_size, pl.components
-        r = k if rank is None else min(rank, k)
-        work += n * p * p * (r + 1)
-        # payload; int32 plane; int32 coefficients and their mask; AC values; DC and counts;
-        # deblocking temporaries
-        total += (pl.raw_size(h) + 4 * n * p * p + 5 * n * k + 8 * pl.ac_symbols + 32 * n
-                  + 40 * n * p)
-        strip = max(strip, 8 * max(PATCH_STRIP, pl.grid(h)[1]) * (k + 1 + p * p))
-    total += strip + 64 * colour_rows(h.width) * h.width * h.channels
-    if work > limits.max_work:
-        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
-    if total > limits.max_alloc_bytes:
-        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")

@@ -14,6 +14,9 @@ FORBIDDEN = {
     "errors": {"numpy", "PIL", "zstandard", "svdcodec"},
     "limits": {"numpy", "PIL", "zstandard", "svdcodec"},
     "format": {"numpy", "PIL", "zstandard", "scipy", "codec", "quantize", "_zstd"},
+    # imported by format, so it must not import format at run time (typing only)
+    "patchformat": {"numpy", "PIL", "zstandard", "scipy", "codec", "quantize", "_zstd",
+                    "format"},
     "_zstd": {"numpy", "PIL", "format", "codec"},
     "quantize": {"PIL", "zstandard", "format", "codec", "_zstd"},
     "layout": {"PIL", "zstandard", "format", "codec", "_zstd"},
@@ -23,10 +26,23 @@ FORBIDDEN = {
 }
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under ``if TYPE_CHECKING:`` (imports for annotations only)."""
+    nodes, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return nodes
+
+
 def _imports(module: str) -> set[str]:
     tree = ast.parse((PACKAGE / f"{module}.py").read_text())
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _runtime_nodes(tree):
         if isinstance(node, ast.Import):
             names |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
