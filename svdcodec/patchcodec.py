@@ -82,9 +82,10 @@ class PatchEncoder:
         self.bit_depth = fmt.MODE_INFO[mode][2]
         self.ycbcr = colour == "ycbcr"
         half = 2.0 ** (self.bit_depth - 1)
-        self.sources = [image[:, :, c].astype(np.float64) - half for c in range(image.shape[2])]
-        if self.ycbcr:
-            self.sources[:3] = patch.rgb_to_ycbcr(image[:, :, :3])
+        first = 3 if self.ycbcr else 0
+        self.sources = patch.rgb_to_ycbcr(image[:, :, :3]) if self.ycbcr else []
+        self.sources += [image[:, :, c].astype(np.float64) - half
+                         for c in range(first, image.shape[2])]
         self._plans: dict[int, list[PlanePlan]] = {}
 
     def plans(self, quality: float) -> list[PlanePlan]:
