@@ -1,8 +1,10 @@
-"""Build hook for the optional C decoder of the patch layout (svdcodec/_patchc.c).
+"""Build hook for the optional C parts of the decoders: svdcodec/_patchc.c (the patch layout)
+and svdcodec/_storec.c (the samples of the whole-image layouts).
 
-Everything else about the package is in pyproject.toml. The extension is optional: without a
+Everything else about the package is in pyproject.toml. The extensions are optional: without a
 C compiler the install still succeeds and svdcodec decodes with its numpy reference code, which
-gives the same samples, only slower (``svdcodec.patchcodec.ACCELERATED`` tells which is used).
+gives the same samples, only slower (``svdcodec.patchcodec.ACCELERATED`` and
+``svdcodec.layout.ACCELERATED`` tell which is used).
 """
 
 import sys
@@ -10,5 +12,5 @@ import sys
 from setuptools import Extension, setup
 
 flags = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-Wall", "-Wextra"]
-setup(ext_modules=[Extension("svdcodec._patchc", ["svdcodec/_patchc.c"], optional=True,
-                             extra_compile_args=flags)])
+setup(ext_modules=[Extension(f"svdcodec.{name}", [f"svdcodec/{name}.c"], optional=True,
+                             extra_compile_args=flags) for name in ("_patchc", "_storec")])

@@ -19,7 +19,7 @@ import numpy as np
 from . import _zstd, patchcodec
 from . import format as fmt
 from .errors import SvdiError, TruncatedError
-from .layout import LAYOUTS, to_matrices, write_rows
+from .layout import LAYOUTS, to_matrices, write_channels, write_rows
 from .limits import Limits, get_default_limits
 from .linalg import select_rank
 from .quantize import FACTOR_TYPES, dequantize, magnitude_bound, quantize
@@ -321,20 +321,45 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
     # spec 7.1: groups missing from a truncated file contribute nothing
     out = (np.zeros if container.truncated else np.empty)(
         (h.height, h.width, h.channels), dtype=dtype)
+    decoded = []  # (index, u diag(s), vt) of every group: section 8 counts them all at once
+    for g in container.decodable_groups:
+        raw = group_records(g, h, rank, partial=g is container.partial)
+        work = decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))
+        u, s, vt = dequantize(raw, g.rows, g.cols, factors, work)
+        decoded.append((g.index, np.multiply(u, s, out=u), vt))  # in place: one m x k array
+        del raw
+    if layout == "per-channel" and len(decoded) > 1:
+        reconstruct_channels(out, decoded)
+        return out
     # One strip reused by every group (they share one shape, section 6), as the limit counts:
     # `us[rows] @ vt` would allocate each strip while the previous one is still alive.
     rows, cols = h.group_shape()
     strip: np.ndarray | None = None
-    for g in container.decodable_groups:
-        raw = group_records(g, h, rank, partial=g is container.partial)
-        work = decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))
-        if strip is None or strip.dtype != work:
+    for index, us, vt in decoded:
+        if strip is None or strip.dtype != us.dtype:
             strip = None  # freed before the next one: the limit counts one
-            strip = np.empty((min(rows, fmt.STRIP_ROWS), cols), dtype=work)
-        u, s, vt = dequantize(raw, g.rows, g.cols, factors, work)
-        us = np.multiply(u, s, out=u)  # in place: the limit counts one m x k array
-        reconstruct(out, layout, g.index, us, vt, strip)
+            strip = np.empty((min(rows, fmt.STRIP_ROWS), cols), dtype=us.dtype)
+        reconstruct(out, layout, index, us, vt, strip)
     return out[:, :, 0] if h.channels == 1 else out
+
+
+def reconstruct_channels(out: np.ndarray,
+                         decoded: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
+    """Layout per-channel: every channel's rows at once, so that the samples are stored
+    interleaved in one pass (:func:`layout.write_channels`); one strip per channel, of
+    STRIP_ROWS / channels rows, as much memory as section 8 counts for the one strip."""
+    work = np.result_type(*(us.dtype for _, us, _ in decoded))
+    decoded = [(i, us.astype(work, copy=False), vt.astype(work, copy=False))
+               for i, us, vt in decoded]
+    height, width = out.shape[:2]
+    step = max(1, fmt.STRIP_ROWS // len(decoded))
+    strips = [np.empty((min(step, height), width), dtype=work) for _ in decoded]
+    for row0 in range(0, height, step):
+        n = min(step, height - row0)
+        for (_, us, vt), strip in zip(decoded, strips, strict=True):
+            np.matmul(us[row0:row0 + n], vt, out=strip[:n])
+        write_channels(out, row0, [(i, strip[:n])
+                                   for (i, _, _), strip in zip(decoded, strips, strict=True)])
 
 
 def group_records(g: fmt.Group, h: fmt.Header, rank: int | None = None, *,
@@ -367,15 +392,13 @@ def reconstruct(out: np.ndarray, layout: str, index: int, us: np.ndarray, vt: np
     ``us`` (m, r) and ``vt`` (r, n) share one float dtype; ``strip`` is an optional reusable
     buffer of at least min(m, STRIP_ROWS) x n of that dtype.
     """
-    peak = np.iinfo(out.dtype).max
     rows = us.shape[0]
     if strip is None:
         strip = np.empty((min(rows, fmt.STRIP_ROWS), vt.shape[1]), dtype=us.dtype)
     for row0 in range(0, rows, fmt.STRIP_ROWS):
         block = strip[:min(fmt.STRIP_ROWS, rows - row0)]
         np.matmul(us[row0:row0 + fmt.STRIP_ROWS], vt, out=block)
-        np.clip(block, 0, peak, out=block)
-        write_rows(out, layout, index, row0, block)  # rounds half to even as it stores
+        write_rows(out, layout, index, row0, block)  # clips and rounds half to even
 
 
 def decode_dtype(bit_depth: int, bound: float) -> type:
