@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-import io
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -23,16 +21,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from . import __version__, batch
-from .codec import atomic_write, decode, encode, read_header
+from . import __version__, batch, demo
+from .codec import read_header
 from .errors import SvdiError
+from .files import CliError, check_output, decode_file, encode_file, load_image
 from .layout import LAYOUTS
-from .pilutil import from_array, to_array
 from .quantize import FACTOR_TYPES
 
 EXAMPLES = """examples:
@@ -53,36 +50,6 @@ often faster and always steadier. --out-dir batches run -j processes of one BLAS
 """
 
 
-class CliError(Exception):
-    """A failure reported as one line and exit code 1."""
-
-
-def _check_output(out: Path, force: bool, *inputs: Path) -> None:
-    for path in inputs:
-        if out.exists() and path.exists() and os.path.samefile(out, path):
-            raise CliError(f"refusing to overwrite the input file {path}")
-    if out.exists() and not force:
-        raise CliError(f"{out} exists (use --force to replace it)")
-    if not out.parent.is_dir():
-        raise CliError(f"directory {out.parent} does not exist")
-
-
-def load_image(path: Path) -> tuple[np.ndarray, dict]:
-    """An input image through Pillow, as the codec's array, and its metadata."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            meta = {"icc_profile": im.info.get("icc_profile"), "dpi": im.info.get("dpi")}
-            exif = im.info.get("exif")
-            if exif:
-                meta["exif"] = exif
-            return to_array(im), meta
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file") from None
-    except (Image.UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise CliError(str(exc)) from None
-
-
 def _encode_options(args: argparse.Namespace) -> dict:
     options = {"rank": args.rank, "energy": args.energy, "quality": args.quality,
                "target_psnr": args.target_psnr, "layout": args.layout, "factors": args.factors,
@@ -92,18 +59,6 @@ def _encode_options(args: argparse.Namespace) -> dict:
     if args.patch_size is not None:
         options["patch_size"] = args.patch_size
     return options
-
-
-def encode_file(src: Path, out: Path, options: dict, force: bool = False
-                ) -> tuple[bytes, float]:
-    """Encode the image file ``src`` to ``out``; returns the .svdi bytes and encode seconds."""
-    _check_output(out, force, src)
-    image, meta = load_image(src)
-    start = time.perf_counter()
-    data = encode(image, **options, **meta)
-    seconds = time.perf_counter() - start
-    atomic_write(out, data)
-    return data, seconds
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -117,23 +72,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
           f"ranks {list(info.ranks)}, {len(data):,} bytes "
           f"({8 * len(data) / (info.width * info.height):.3f} bpp), {seconds:.2f} s")
     return 0
-
-
-def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = False,
-                allow_truncated: bool = False) -> Image.Image:
-    """Decode the .svdi file ``src`` to ``out`` (format from its extension); returns the image."""
-    _check_output(out, force, src)
-    fmt_name = Image.registered_extensions().get(out.suffix.lower())
-    if fmt_name is None:
-        raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
-    data = src.read_bytes()
-    info = read_header(data, allow_truncated=allow_truncated)
-    im = from_array(decode(data, rank=rank, allow_truncated=allow_truncated))
-    save = {"icc_profile": info.metadata.get("icc_profile")} if fmt_name == "PNG" else {}
-    buffer = io.BytesIO()
-    im.save(buffer, format=fmt_name, **{k: v for k, v in save.items() if v})
-    atomic_write(out, buffer.getvalue())
-    return im
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -196,71 +134,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_image() -> Path:
-    """The bundled photograph: Kodak image 23 (768x512, 'unrestricted research use')."""
-    return Path(__file__).parent / "data" / "kodim23.png"
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .metrics import psnr  # here, not at the top: scipy.ndimage slows every command's start
-
-    path = Path(args.image) if args.image else demo_image()
-    image, _ = load_image(path)
-    h, w = image.shape[:2]
-    pixels = h * w
-    from io import BytesIO
-    png = BytesIO()
-    from_array(image).save(png, format="PNG")
-    print(f"{path.name}: {w}x{h}, {image.size:,} samples = {image.nbytes:,} bytes as uint8 "
-          f"(24 bpp); as float64 for numpy.linalg.svd: {image.size * 8:,} bytes")
-    print(f"PNG (lossless): {png.tell():,} bytes = {8 * png.tell() / pixels:.3f} bpp\n")
-    header = (f"{'rank':>5} {'layout':<16} {'factors':<8} {'numbers':>10} {'bytes':>9} "
-              f"{'bpp':>7} {'PSNR dB':>8} {'vs PNG':>7} {'enc s':>6}")
-    print(header)
-    print("-" * len(header))
-    for layout in args.layouts.split(","):
-        for factors in args.factors.split(","):
-            for rank in (int(r) for r in args.ranks.split(",")):
-                start = time.perf_counter()
-                data = encode(image, rank=rank, layout=layout, factors=factors)
-                seconds = time.perf_counter() - start
-                info = read_header(data)
-                numbers = sum(g.rank * (g.rows + g.cols + 1) for g in info.groups)
-                quality = psnr(image, decode(data))
-                print(f"{rank:>5} {layout:<16} {factors:<8} {numbers:>10,} {len(data):>9,} "
-                      f"{8 * len(data) / pixels:>7.3f} {quality:>8.2f} "
-                      f"{len(data) / png.tell():>7.1%} {seconds:>6.2f}")
-    print("\nnumbers = rank x (rows + cols + 1) per matrix: what the factors store, "
-          "before quantization (float16 or int8) and zstd.")
-    if args.qualities:
-        _demo_patch(image, [float(q) for q in args.qualities.split(",")], psnr)
+    demo.run(Path(args.image) if args.image else None, [int(r) for r in args.ranks.split(",")],
+             args.layouts.split(","), args.factors.split(","),
+             [float(q) for q in args.qualities.split(",")] if args.qualities else [])
     return 0
-
-
-def _demo_patch(image: np.ndarray, qualities: list[float], psnr: Any) -> None:
-    """The patch layout at several qualities, next to JPEG at the same PSNR."""
-    from .peers import match_psnr
-
-    pixels = image.shape[0] * image.shape[1]
-    jpeg_ok = image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] == 3)
-    print("\npatch layout (spec section 12), the default; JPEG = Pillow, optimize=True, "
-          "smallest quality reaching the same PSNR")
-    header = (f"{'quality':>7} {'bytes':>9} {'bpp':>7} {'PSNR dB':>8} {'enc s':>6} "
-              f"{'JPEG bytes':>10} {'JPEG q':>6} {'svdi/JPEG':>9}")
-    print(header)
-    print("-" * len(header))
-    for q in qualities:  # "n/a": even JPEG quality 100 stays below this PSNR
-        start = time.perf_counter()
-        data = encode(image, quality=q)
-        seconds = time.perf_counter() - start
-        quality = psnr(image, decode(data))
-        row = (f"{q:>7g} {len(data):>9,} {8 * len(data) / pixels:>7.3f} {quality:>8.2f} "
-               f"{seconds:>6.2f}")
-        if jpeg_ok:
-            peer = match_psnr(image, "jpeg", quality)
-            ratio = f"{len(data) / peer.nbytes:.2f}" if peer.reached else "n/a"
-            row += f" {peer.nbytes:>10,} {peer.quality:>6} {ratio:>9}"
-        print(row)
 
 
 def _rank_list(text: str) -> list[int]:
@@ -291,7 +169,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     src = Path(args.input)
     plot = Path(args.plot) if args.plot else None
     if plot is not None:
-        _check_output(plot, args.force, src)
+        check_output(plot, args.force, src)
     image, meta = load_image(src)
     peers = [] if args.peers in ("", "none") else args.peers.split(",")
     if args.avif and "avif" not in peers:
@@ -320,7 +198,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     src, out = Path(args.input), Path(args.output)
     if out.suffix.lower() not in (".gif", ".webp"):
         raise CliError(f"the animation must be a .gif or .webp file, got {out.name!r}")
-    _check_output(out, args.force, src)
+    check_output(out, args.force, src)
     image, _ = load_image(src)
     ranks = args.ranks or plots.default_ranks(image, args.layout)
     frames = plots.animation_frames(image, ranks, layout=args.layout, factors=args.factors,

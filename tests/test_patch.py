@@ -15,7 +15,7 @@ from PIL import Image
 import svdcodec
 from svdcodec import entropy, patch
 from svdcodec import format as fmt
-from svdcodec.cli import demo_image
+from svdcodec.demo import demo_image
 from svdcodec.limits import Limits
 from svdcodec.metrics import psnr
 

@@ -19,7 +19,7 @@ from PIL import Image
 import svdcodec
 from svdcodec import entropy, patch, patchcodec
 from svdcodec import format as fmt
-from svdcodec.cli import demo_image
+from svdcodec.demo import demo_image
 from svdcodec.limits import Limits
 
 _patchc = patchcodec._patchc

@@ -32,8 +32,8 @@ import numpy as np
 from PIL import Image
 
 import svdcodec
-from svdcodec.cli import demo_image
 from svdcodec.cli import main as cli_main
+from svdcodec.demo import demo_image
 from svdcodec.layout import to_matrices
 from svdcodec.linalg import _DEFAULT_N_ITER, truncated_svd
 from svdcodec.metrics import psnr

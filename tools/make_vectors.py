@@ -21,7 +21,7 @@ from PIL import Image
 
 import svdcodec
 from svdcodec import format as fmt
-from svdcodec.cli import demo_image
+from svdcodec.demo import demo_image
 
 
 def _crop(mode: str) -> np.ndarray:
