@@ -16,21 +16,17 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import _zstd, patchcodec
+from . import _zstd, patchcodec, wholecodec
 from . import format as fmt
-from .errors import SvdiError, TruncatedError
-from .layout import LAYOUTS, to_matrices, write_channels, write_rows
+from .errors import TruncatedError
+from .layout import LAYOUTS
 from .limits import Limits, get_default_limits
-from .linalg import select_rank
-from .quantize import FACTOR_TYPES, dequantize, magnitude_bound, quantize
+from .quantize import FACTOR_TYPES
 
 PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_QUALITY = 50
 METRES_PER_INCH = 0.0254
 EXIF_APP1_PREFIX = b"Exif\x00\x00"  # spec section 3, rule 7: stripped on write
-# Decoding computes in float32 while every intermediate value stays below this (float32's
-# largest is 3.4e38); real 8-bit images stay below about 1e8.
-FLOAT32_SAFE_BOUND = 1e30
 
 
 @dataclass(frozen=True)
@@ -215,18 +211,7 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
         raise ValueError(f"factors must be one of {FACTOR_TYPES}, got {factors!r}")
     header = fmt.Header(image.shape[1], image.shape[0], mode, fmt.LAYOUT_BY_NAME[layout],
                         fmt.FACTOR_BY_NAME[factors])
-    matrices = to_matrices(image, layout)
-    if "psnr" in criteria:
-        peak = 2.0**header.bit_depth - 1
-        budget = image.size * peak**2 / 10 ** (criteria["psnr"] / 10)
-        criteria = {"max_sse": budget / len(matrices)}  # an equal share per matrix
-    groups = []
-    for index, x in enumerate(matrices):
-        u, s, vt = select_rank(x, method=svd, **criteria)
-        raw = quantize(u, s, vt, factors)
-        groups.append(fmt.Group(index, x.shape[0], x.shape[1], s.shape[0], len(raw),
-                                _zstd.compress(raw, level)))
-    return fmt.pack(header, groups, meta)
+    return fmt.pack(header, wholecodec.encode_groups(image, header, criteria, level, svd), meta)
 
 
 def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
@@ -314,103 +299,9 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
     fmt.check_decode_limits(container, limits or get_default_limits(), rank)
     if h.layout == fmt.Layout.PATCH:
         out = patchcodec.decode_planes(container, rank)
-        return out[:, :, 0] if h.channels == 1 else out
-    factors = fmt.FACTOR_NAMES[h.factor_type]
-    layout = fmt.LAYOUT_NAMES[h.layout]
-    dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
-    # spec 7.1: groups missing from a truncated file contribute nothing
-    out = (np.zeros if container.truncated else np.empty)(
-        (h.height, h.width, h.channels), dtype=dtype)
-    decoded = []  # (index, u diag(s), vt) of every group: section 8 counts them all at once
-    for g in container.decodable_groups:
-        raw = group_records(g, h, rank, partial=g is container.partial)
-        work = decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))
-        u, s, vt = dequantize(raw, g.rows, g.cols, factors, work)
-        decoded.append((g.index, np.multiply(u, s, out=u), vt))  # in place: one m x k array
-        del raw
-    if layout == "per-channel" and len(decoded) > 1:
-        reconstruct_channels(out, decoded)
-        return out
-    # One strip reused by every group (they share one shape, section 6), as the limit counts:
-    # `us[rows] @ vt` would allocate each strip while the previous one is still alive.
-    rows, cols = h.group_shape()
-    strip: np.ndarray | None = None
-    for index, us, vt in decoded:
-        if strip is None or strip.dtype != us.dtype:
-            strip = None  # freed before the next one: the limit counts one
-            strip = np.empty((min(rows, fmt.STRIP_ROWS), cols), dtype=us.dtype)
-        reconstruct(out, layout, index, us, vt, strip)
+    else:
+        out = wholecodec.decode_groups(container, rank)
     return out[:, :, 0] if h.channels == 1 else out
-
-
-def reconstruct_channels(out: np.ndarray,
-                         decoded: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
-    """Layout per-channel: every channel's rows at once, so that the samples are stored
-    interleaved in one pass (:func:`layout.write_channels`); one strip per channel, of
-    STRIP_ROWS / channels rows, as much memory as section 8 counts for the one strip."""
-    work = np.result_type(*(us.dtype for _, us, _ in decoded))
-    decoded = [(i, us.astype(work, copy=False), vt.astype(work, copy=False))
-               for i, us, vt in decoded]
-    height, width = out.shape[:2]
-    step = max(1, fmt.STRIP_ROWS // len(decoded))
-    strips = [np.empty((min(step, height), width), dtype=work) for _ in decoded]
-    for row0 in range(0, height, step):
-        n = min(step, height - row0)
-        for (_, us, vt), strip in zip(decoded, strips, strict=True):
-            np.matmul(us[row0:row0 + n], vt, out=strip[:n])
-        write_channels(out, row0, [(i, strip[:n])
-                                   for (i, _, _), strip in zip(decoded, strips, strict=True)])
-
-
-def group_records(g: fmt.Group, h: fmt.Header, rank: int | None = None, *,
-                  partial: bool = False) -> bytes:
-    """The decompressed records of a FACT group: the first min(rank, g.rank) (spec sections
-    5, 7); for the group a truncated file ends in (``partial``), as many whole ones as its cut
-    frame yields (section 7.1), found by bisection, as ``_zstd.decompress`` fails when asked
-    for more bytes than the frame holds.
-    """
-    size = fmt.record_size(g.rows, g.cols, h.factor_type)
-    r = g.rank if rank is None else min(rank, g.rank)
-    what = f"FACT {g.index}"
-    if not partial:
-        return _zstd.decompress(g.payload, g.raw_size, what=what, prefix=r * size)
-    raw, lo, hi = b"", 0, r  # lo records are known to be there
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        try:
-            raw = _zstd.decompress(g.payload, g.raw_size, prefix=mid * size, what=what)
-            lo = mid
-        except SvdiError:
-            hi = mid - 1
-    return raw[:lo * size]
-
-
-def reconstruct(out: np.ndarray, layout: str, index: int, us: np.ndarray, vt: np.ndarray,
-                strip: np.ndarray | None = None) -> None:
-    """Store group ``index`` = clip(round(us @ vt)) into ``out`` (spec section 7), in strips.
-
-    ``us`` (m, r) and ``vt`` (r, n) share one float dtype; ``strip`` is an optional reusable
-    buffer of at least min(m, STRIP_ROWS) x n of that dtype.
-    """
-    rows = us.shape[0]
-    if strip is None:
-        strip = np.empty((min(rows, fmt.STRIP_ROWS), vt.shape[1]), dtype=us.dtype)
-    for row0 in range(0, rows, fmt.STRIP_ROWS):
-        block = strip[:min(fmt.STRIP_ROWS, rows - row0)]
-        np.matmul(us[row0:row0 + fmt.STRIP_ROWS], vt, out=block)
-        write_rows(out, layout, index, row0, block)  # clips and rounds half to even
-
-
-def decode_dtype(bit_depth: int, bound: float) -> type:
-    """The float type of the products of section 7: float32 for 8-bit samples, else float64.
-
-    float32's 24-bit significand leaves about 16 bits below the unit of an 8-bit sample: on
-    Kodak images, up to full rank, X̂ differs from float64's by at most 5e-4, which moves about
-    one sample in 40,000 by 1 (section 7 allows that). It halves the memory traffic and doubles
-    the BLAS rate. A 16-bit sample would leave only 8 bits, so I;16 stays in float64, and so
-    do files whose factors could overflow float32 (``bound``: see ``magnitude_bound``).
-    """
-    return np.float32 if bit_depth == 8 and bound < FLOAT32_SAFE_BOUND else np.float64
 
 
 def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,

@@ -65,7 +65,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageFile
 
-from . import _zstd, codec
+from . import _zstd, codec, wholecodec
 from . import format as fmt
 from .errors import LimitError, SvdiError, TruncatedError
 from .limits import Limits, get_default_limits
@@ -263,10 +263,10 @@ def _factors(g: fmt.Group, h: fmt.Header, *, partial: bool = False
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decompress and dequantize a group: u (m, k), s (k,), vt (k, n) (spec section 5); for
     the group a truncated file ends in, k is the number of whole records it holds (7.1)."""
-    raw = codec.group_records(g, h, partial=partial)
+    raw = wholecodec.group_records(g, h, partial=partial)
     factors = fmt.FACTOR_NAMES[h.factor_type]
     # the reference decoder's precision: a salvaged file decodes as decode(rank=k) would
-    work = codec.decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))
+    work = wholecodec.decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))
     return dequantize(raw, g.rows, g.cols, factors, work)
 
 
@@ -307,7 +307,7 @@ def _shrink(u: np.ndarray, vt: np.ndarray, h: fmt.Header, scale: int
 
 # The reduced and salvaging decodes reconstruct like the reference decoder (a module-level
 # name, so tests can count the products these paths compute).
-_reconstruct = codec.reconstruct
+_reconstruct = wholecodec.reconstruct
 
 
 def _verify(plan: _Plan, limits: Limits) -> None:

@@ -256,9 +256,9 @@ def test_decode_in_float32_is_within_one_of_float64() -> None:
         dequantize(_zstd.decompress(g.payload, g.raw_size), g.rows, g.cols, "float16")
         for g in container.groups)], axis=2)
     assert np.abs(svdcodec.decode(data) - exact).max() <= 1
-    assert svdcodec.codec.decode_dtype(8, 1e8) is np.float32
-    assert svdcodec.codec.decode_dtype(8, 1e31) is np.float64
-    assert svdcodec.codec.decode_dtype(16, 1.0) is np.float64
+    assert svdcodec.wholecodec.decode_dtype(8, 1e8) is np.float32
+    assert svdcodec.wholecodec.decode_dtype(8, 1e31) is np.float64
+    assert svdcodec.wholecodec.decode_dtype(16, 1.0) is np.float64
 
 
 # --- truncated files (spec section 7.1) ----------------------------------------------------

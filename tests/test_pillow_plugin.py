@@ -15,7 +15,7 @@ import pytest
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 import svdcodec
-from svdcodec import codec, pillow_plugin
+from svdcodec import pillow_plugin, wholecodec
 from svdcodec.metrics import psnr
 
 HEAD_END = 10 + 12 + 24  # signature, version, HEAD chunk (spec sections 2-4)
@@ -74,7 +74,7 @@ def chunk_offsets(data: bytes, ctype: str) -> list[int]:
 def spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """Records the shapes of every product the reduced / salvaging decoder computes."""
     calls: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-    original = codec.reconstruct
+    original = wholecodec.reconstruct
 
     def recording(out, layout, index, us, vt, *strip):
         calls.append((us.shape, vt.shape))
@@ -82,7 +82,7 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...], tuple[in
 
     # the reduced decode calls the plugin's name, a full-size salvage the reference decoder
     monkeypatch.setattr(pillow_plugin, "_reconstruct", recording)
-    monkeypatch.setattr(codec, "reconstruct", recording)
+    monkeypatch.setattr(wholecodec, "reconstruct", recording)
     return calls
 
 
