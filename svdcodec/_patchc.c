@@ -585,9 +585,50 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(deblock_doc,
+"deblock(plane, p, alpha, beta, tc, bit_depth) -> None\n\n"
+"Section 12.6's deblocking, in place, of ``plane``: a writable C-contiguous 2-D int32 array\n"
+"of whole P x P patches whose samples lie in 0 .. 2^bit_depth - 1 (the encoder's search\n"
+"for a strength calls it; the decoder's own calls are inside decode_plane).");
+
+static PyObject *deblock(PyObject *self, PyObject *args) {
+    PyObject *obj;
+    Py_buffer buf;
+    int p, alpha, beta, tc, bd;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oiiiii", &obj, &p, &alpha, &beta, &tc, &bd) ||
+        PyObject_GetBuffer(obj, &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE |
+                                          PyBUF_ND) < 0)
+        return NULL;
+    PyObject *result = NULL;
+    int32_t *tmp = NULL;
+    const char *f = buf.format ? buf.format : "B";
+    if (buf.ndim != 2 || buf.itemsize != 4 || strcmp(f, "i") != 0 ||
+        !(p == 4 || p == 8 || p == 16) || buf.shape[0] % p || buf.shape[1] % p ||
+        (bd != 8 && bd != 16) || alpha < 0 || beta < 0 || tc < 0 || alpha > 65535 ||
+        beta > 65535 || tc > 65535) {
+        PyErr_SetString(PyExc_ValueError, "deblock: expected a 2-D int32 plane of whole patches");
+        goto done;
+    }
+    tmp = PyMem_Malloc(sizeof(int32_t) * (size_t)(4 * (buf.shape[1] / p) + 1));
+    if (tmp == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    deblock_plane(buf.buf, buf.shape[0], buf.shape[1], p, alpha, beta, tc, bd, tmp);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(tmp);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"decode_plane", decode_plane, METH_VARARGS, decode_plane_doc},
     {"compose", compose, METH_VARARGS, compose_doc},
+    {"deblock", deblock, METH_VARARGS, deblock_doc},
     {NULL, NULL, 0, NULL},
 };
 

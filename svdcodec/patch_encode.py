@@ -22,6 +22,11 @@ import numpy as np
 from . import patch
 from .entropy import PlaneCoefficients, zigzag
 
+try:  # the C decoder's deblocking, bit-exact with patch.deblock, for the strength search
+    from ._patchc import deblock as _deblock  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
+    _deblock = patch.deblock
+
 # BD-PSNR against JPEG, every third Kodak image, relative to these values (tools/bench_rd.py):
 STEP_GROWTH = 64.0  # g in step_j = step (1 + j / g); g = 16: -0.17 dB, 32: -0.05, inf: -0.03
 RDO_LAMBDA = 0.08  # lambda_j = RDO_LAMBDA step_j²; 0.05: -0.01 dB, 0.12: -0.06
@@ -166,7 +171,8 @@ def encode_plane(an: PlaneAnalysis, step: float, *, dc_step: float | None = None
     residual = an.x - (dc * m_dc / 2.0**shift)[:, None]
     if len(basis):
         v = full / norms[:, None]
-        c = np.linalg.solve(v @ v.T, v @ residual.T).T  # least squares on the quantized basis
+        # least squares on the quantized basis: c = r v^T (v v^T)^-1, one product over patches
+        c = residual @ np.linalg.solve(v @ v.T, v).T
         q = rdo_quantize(c, eff_steps, RDO_LAMBDA)
     else:
         q = np.zeros((len(an.x), 0), dtype=np.int64)
@@ -182,15 +188,21 @@ def encode_plane(an: PlaneAnalysis, step: float, *, dc_step: float | None = None
     best = (0, 0, 0)
     rows, cols = an.plane.shape
     target = an.plane + 2.0 ** (an.bit_depth - 1)  # decoded planes are not centred
-    best_sse = float(np.sum((rec[:rows, :cols] - target) ** 2))
+    best_sse = _sse(rec[:rows, :cols], target)
     if deblock:
+        trial = np.empty_like(rec)
         for s in DEBLOCK_STRENGTHS[1:]:
             params = (round(s * step), round(s * step / 2), round(s * step / 2))
             if min(params) < 1 or max(params) > 0xFFFF:
                 continue
-            trial = rec.copy()
-            patch.deblock(trial, p, *params, an.bit_depth)
-            sse = float(np.sum((trial[:rows, :cols] - target) ** 2))
+            np.copyto(trial, rec)
+            _deblock(trial, p, *params, an.bit_depth)
+            sse = _sse(trial[:rows, :cols], target)
             if sse < best_sse:
                 best, best_sse = params, sse
     return EncodedPlane(pc, shift, m_dc, best, best_sse)
+
+
+def _sse(decoded: np.ndarray, target: np.ndarray) -> float:
+    d = np.subtract(decoded, target).ravel()
+    return float(d @ d)  # a dot product: no squared temporary

@@ -229,3 +229,25 @@ def test_bad_buffers_are_value_errors() -> None:
         _patchc.compose(out, 4, 5, 8, 0, ((plane, 4, 4, 4, 1, 1),))
     with pytest.raises(ValueError, match="geometry"):
         _patchc.compose(out, 4, 4, 8, 1, ((plane, 4, 4, 4, 1, 1),))
+
+
+@needs_c
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(fmt.PATCH_SIZES), st.integers(1, 6), st.integers(1, 6),
+       st.sampled_from([8, 16]), st.tuples(*[st.integers(0, 300)] * 3), st.data())
+def test_deblock_matches_the_reference(p: int, gh: int, gw: int, bd: int,
+                                       strength: tuple[int, int, int],
+                                       data: st.DataObject) -> None:
+    """The encoder's strength search uses the C deblocking: the same samples as section 12.6."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    top = 2**bd - 1
+    plane = rng.integers(0, top + 1, (gh * p, gw * p)).astype(np.int32)
+    plane[rng.random(plane.shape) < 0.5] //= 7  # small steps, so that edges get filtered
+    fast, slow = plane.copy(), plane.copy()
+    _patchc.deblock(fast, p, *strength, bd)
+    patch.deblock(slow, p, *strength, bd)
+    assert np.array_equal(fast, slow)
+    with pytest.raises(ValueError):
+        _patchc.deblock(plane[:, :-1].copy(), p, *strength, bd)
+    with pytest.raises((ValueError, BufferError)):
+        _patchc.deblock(plane.astype(np.int64), p, *strength, bd)
