@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import zstandard
 from PIL import Image
 
 import svdcodec
@@ -58,6 +59,29 @@ def _with_unknown_ancillary(data: bytes) -> bytes:
     return data[:head_end] + chunk + data[head_end:]
 
 
+def _truncated_blockwise(data: bytes) -> bytes:
+    """The file recompressed with one zstd block per component record, then cut inside FACT 1
+    after its fourth block: spec section 7.1 decodes group 0 in full, group 1 at the rank of
+    its whole records (4 of them), group 2 as 0."""
+    container = fmt.unpack(data, svdcodec.Limits())
+    h = container.header
+    groups = []
+    for g in container.groups:
+        raw = zstandard.ZstdDecompressor().decompress(g.payload)
+        size = fmt.record_size(g.rows, g.cols, h.factor_type)
+        obj = zstandard.ZstdCompressor(level=3, write_content_size=True,
+                                       write_checksum=True).compressobj(size=len(raw))
+        blocks = [obj.compress(raw[i:i + size]) + obj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+                  for i in range(0, len(raw), size)]
+        if g.index == 1:
+            cut_inside = sum(len(b) for b in blocks[:4]) + len(blocks[4]) // 2
+        payload = b"".join(blocks) + obj.flush()
+        groups.append(fmt.Group(g.index, g.rows, g.cols, g.rank, g.raw_size, payload))
+    whole = fmt.pack(h, groups, container.metadata)
+    fact1 = [c for c in fmt.unpack(whole, svdcodec.Limits()).chunks if c.type == "FACT"][1]
+    return whole[:fact1.offset + fmt.CHUNK_PREFIX.size + fmt.FACT.size + cut_inside]
+
+
 # name -> (image maker, encode options, description)
 VECTORS = {
     "l-float16-rank8": (lambda: _crop("L"), {"rank": 8, "factors": "float16"},
@@ -91,6 +115,10 @@ VECTORS = {
     "la-patch-p16-q40": (lambda: _crop("LA"), {"quality": 40, "patch_size": 16},
                          "LA, patch 16x16, quality 40"),
     "i16-patch-q70": (_sixteen_bit, {"quality": 70}, "I;16, patch 8x8, quality 70"),
+    # spec section 7.1: decoded with allow_truncated=True (a plain decode is TruncatedError)
+    "rgb-int8-rank10-truncated": (lambda: _crop("RGB"), {"rank": 10},
+                                  "RGB, per-channel, int8, rank 10, one zstd block per record, "
+                                  "cut inside FACT 1 after 4 records (section 7.1 salvage)"),
 }
 
 
@@ -106,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         data = svdcodec.encode(make(), **options)
         if "metadata" in name:
             data = _with_unknown_ancillary(data)
+        if "truncated" in name:
+            data = _truncated_blockwise(data)
         (args.outdir / f"{name}.svdi").write_bytes(data)
-        Image.fromarray(svdcodec.decode(data)).save(args.outdir / f"{name}.png")
+        image = svdcodec.decode(data, allow_truncated="truncated" in name)
+        Image.fromarray(image).save(args.outdir / f"{name}.png")
         digest = hashlib.sha256(data).hexdigest()[:16]
         call = ", ".join(f"{k}={v!r}" for k, v in options.items())
         rows.append(f"| `{name}.svdi` | {description} | {len(data)} | `{digest}` | "
