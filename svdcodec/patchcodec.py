@@ -200,17 +200,22 @@ def decode_planes(container: fmt.Container, rank: int | None = None) -> np.ndarr
     return decode_planes_reference(container, rank)
 
 
+def _payload(pl: fmt.Plane, h: fmt.Header, rank: int | None
+             ) -> tuple[bytes, tuple[int, int], int]:
+    """A plane's decompressed payload, its patch grid (gh, gw) and the components used."""
+    raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
+    return raw, pl.grid(h), pl.components if rank is None else min(rank, pl.components)
+
+
 def _decode_planes_c(container: fmt.Container, rank: int | None) -> np.ndarray:
     """decode_planes through _patchc: the same samples, in about a fifth of the time."""
     h = container.header
     bd = h.bit_depth
     sources = []
     for pl in container.planes:
-        raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
-        gh, gw = pl.grid(h)
+        raw, (gh, gw), r = _payload(pl, h, rank)
         p = pl.patch_size
         plane = np.empty((gh * p, gw * p), dtype=np.int32)
-        r = pl.components if rank is None else min(rank, pl.components)
         error = _patchc.decode_plane(raw, plane, pl.components, r, p, gh, gw, pl.ac_symbols,
                                      pl.escapes, pl.dc_multiplier, pl.shift, bd, *pl.deblock)
         if error is not None:
@@ -228,11 +233,9 @@ def decode_planes_reference(container: fmt.Container, rank: int | None = None) -
     bd = h.bit_depth
     planes = []
     for pl in container.planes:
-        raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
-        gh, gw = pl.grid(h)
+        raw, (gh, gw), r = _payload(pl, h, rank)
         pc = unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
                             ac_symbols=pl.ac_symbols, escapes=pl.escapes)
-        r = pl.components if rank is None else min(rank, pl.components)
         q, mult, basis = pc.q[:, :r], pc.multipliers[:r], pc.basis[:r]
         patch.check_exact(patch.exactness_bound(pc.dc, q, mult, basis, pl.dc_multiplier,
                                                 pl.shift, bd))
