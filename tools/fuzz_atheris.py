@@ -1,7 +1,8 @@
 """Coverage-guided fuzzing of the .svdi decoder (and its Pillow plugin) with atheris.
 
 Modelled on Pillow's OSS-Fuzz harness (``Tests/oss-fuzz/fuzz_pillow.py``): every input is decoded
-with :func:`svdcodec.decode` (at the stored rank and at rank 1, the progressive path),
+with :func:`svdcodec.decode` (at the stored rank, at rank 1, the progressive path, and with
+``allow_truncated``, the salvage of spec section 7.1),
 :func:`svdcodec.read_header`, and, when ``import svdcodec`` registers an SVDI Pillow plugin,
 ``Image.open(...).load()``. The error contract (spec section 9): :class:`svdcodec.SvdiError`, and
 through Pillow ``SyntaxError``/``OSError`` (``UnidentifiedImageError`` is one), are expected;
@@ -121,7 +122,8 @@ def _differential(data: bytes, rank: int | None) -> None:
 
 def test_one_input(data: bytes) -> None:
     """One fuzz input: anything but the contract's errors propagates (a crash)."""
-    for call in (svdcodec.decode, lambda d: svdcodec.decode(d, rank=1), svdcodec.read_header):
+    for call in (svdcodec.decode, lambda d: svdcodec.decode(d, rank=1), svdcodec.read_header,
+                 lambda d: svdcodec.decode(d, allow_truncated=True)):
         try:
             call(data)
         except svdcodec.SvdiError:
