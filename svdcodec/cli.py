@@ -1,4 +1,4 @@
-"""The ``svdcodec`` command line: encode, decode, info, demo, compare, animate.
+"""The ``svdcodec`` command line: encode, decode, info, demo, compare, animate, basis.
 
 ``main(argv) -> int``: 0 on success, 1 with one line ``svdcodec: error: ...`` on failure, 2 for
 usage errors. Outputs are written to a temporary file and renamed: an existing file is replaced
@@ -26,9 +26,10 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from . import __version__, batch, demo
-from .codec import read_header
+from .codec import encode, read_header
 from .errors import SvdiError
 from .files import CliError, check_output, decode_file, encode_file, load_image
+from .format import SIGNATURE
 from .layout import LAYOUTS
 from .quantize import FACTOR_TYPES
 
@@ -44,6 +45,7 @@ EXAMPLES = """examples:
   svdcodec demo
   svdcodec compare photo.png --ranks 5,20,100 --plot compare.png
   svdcodec animate photo.png ranks.gif
+  svdcodec basis photo.png basis.png
 
 threads: numpy's BLAS uses every core by default; on a busy machine OPENBLAS_NUM_THREADS=1 is
 often faster and always steadier. --out-dir batches run -j processes of one BLAS thread each.
@@ -189,6 +191,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(comparison.to_json() if args.json else report.format_table(comparison, src.name))
     if plot is not None:
         print(f"plot: {plot}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def cmd_basis(args: argparse.Namespace) -> int:
+    src, out = Path(args.input), Path(args.output)
+    check_output(out, args.force, src)
+    try:
+        from . import patchplot, plots
+    except ImportError as exc:  # pragma: no cover - matplotlib is in the test extras
+        raise CliError(f"basis needs matplotlib (pip install 'svdcodec[plot]'): {exc}") from None
+    try:
+        data = src.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"{src}: no such file") from None
+    if not data.startswith(SIGNATURE):  # an image: encode it in the patch layout first
+        image, _ = load_image(src)
+        data = encode(image, quality=args.quality)
+    elif args.quality is not None:
+        raise CliError("--quality applies to an image input, not to an .svdi file")
+    basis = patchplot.plane_basis(data, args.plane)
+    plots.save_figure(patchplot.basis_figure(basis, title=f"{src.name}: {basis.name}, "
+                                             f"{len(basis.vectors)} learned basis vectors"), out)
+    print(f"{out}: {len(basis.vectors)} basis vectors of {basis.patch_size}x{basis.patch_size} "
+          f"({basis.name}, {basis.patches:,} patches)")
     return 0
 
 
@@ -351,6 +377,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "reconstructions (needs matplotlib; .png, .svg, .pdf)")
     p.add_argument("--force", action="store_true", help="replace an existing plot file")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("basis", help="the patch layout's learned basis vectors as a figure",
+                       description="Draw the basis vectors a patch-layout file learned from its "
+                       "image (the right singular vectors of its matrix of patches) and how "
+                       "many patches use each. INPUT is an .svdi file of layout patch, or an "
+                       "image, which is encoded first.")
+    p.add_argument("input")
+    p.add_argument("output", help="OUT.png (or .svg, .pdf)")
+    p.add_argument("--plane", type=_int_at_least(0), default=0,
+                   help="0 (default: Y, or the first channel), 1, 2 (Cb, Cr), 3 (alpha)")
+    p.add_argument("--quality", type=float, default=None,
+                   help="for an image input: the quality to encode at (default 50)")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_basis)
 
     p = sub.add_parser("animate", help="rank-by-rank reconstruction as an animated GIF/WebP")
     p.add_argument("input")

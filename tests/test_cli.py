@@ -138,3 +138,25 @@ def test_blas_threads_pinned_during_a_command(monkeypatch: pytest.MonkeyPatch,
     assert cli.main(["info", str(tmp_path / "x.svdi")]) == 0
     assert seen and set(seen) == {1}
     assert main(["--blas-threads", "x", "info", "y"]) == 2
+
+
+def test_basis_figure(png: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "basis.png"
+    assert main(["basis", str(png), str(out), "--quality", "80"]) == 0
+    assert "basis vectors of 8x8 (Y," in capsys.readouterr().out
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.width > 300
+    svdi = tmp_path / "x.svdi"
+    assert main(["encode", str(png), str(svdi), "--quality", "80"]) == 0
+    assert main(["basis", str(svdi), str(tmp_path / "cb.svg"), "--plane", "1"]) == 0
+    assert (tmp_path / "cb.svg").read_bytes().lstrip().startswith(b"<?xml")
+    whole = tmp_path / "w.svdi"
+    assert main(["encode", str(png), str(whole), "--rank", "3"]) == 0
+    capsys.readouterr()
+    for argv in (["basis", str(whole), str(tmp_path / "a.png")],  # no basis in that layout
+                 ["basis", str(svdi), str(tmp_path / "b.png"), "--plane", "3"],  # RGB: 0..2
+                 ["basis", str(svdi), str(tmp_path / "c.png"), "--quality", "5"],
+                 ["basis", str(png), str(out)]):  # exists, no --force
+        assert main(argv) == 1
+        assert capsys.readouterr().err.startswith("svdcodec: error:")
+    assert not any((tmp_path / n).exists() for n in ("a.png", "b.png", "c.png"))

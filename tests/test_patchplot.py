@@ -1,0 +1,42 @@
+"""svdcodec.patchplot: the stored basis of a patch-layout file, and its figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import svdcodec
+from svdcodec import patchplot
+from svdcodec.demo import demo_image
+
+
+def _photo() -> np.ndarray:
+    with Image.open(demo_image()) as im:
+        return np.asarray(im.convert("RGB"))[100:196, 200:328]
+
+
+def test_plane_basis_is_the_stored_basis() -> None:
+    data = svdcodec.encode(_photo(), quality=60)
+    b = patchplot.plane_basis(data, 0)
+    k = len(b.vectors)
+    assert b.name == "Y" and b.patch_size == 8 and b.patches == 12 * 16
+    assert k > 3 and b.vectors.shape == (k, 8, 8) and b.nonzero.shape == (k,)
+    assert np.all((b.nonzero >= 0) & (b.nonzero <= 1)) and b.nonzero[0] > 0
+    for v, parity in zip(b.vectors, b.parities, strict=True):  # spec 12.4's mirror rule
+        assert np.array_equal(v[:, ::-1], -v if parity & 1 else v)
+        assert np.array_equal(v[::-1, :], -v if parity & 2 else v)
+    assert patchplot.plane_basis(data, 2).name == "Cr"
+    with pytest.raises(ValueError, match="plane"):
+        patchplot.plane_basis(data, 3)
+    with pytest.raises(ValueError, match="only layout patch"):
+        patchplot.plane_basis(svdcodec.encode(_photo(), rank=2), 0)
+
+
+def test_figure_has_a_tile_per_vector() -> None:
+    pytest.importorskip("matplotlib")
+    b = patchplot.plane_basis(svdcodec.encode(_photo()[:, :, 0], quality=40), 0)
+    fig = patchplot.basis_figure(b)
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == len(b.vectors)
+    assert b.name == "channel 0"
