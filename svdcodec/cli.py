@@ -126,7 +126,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"{args.input}: {info.width}x{info.height} {info.mode} ({info.bit_depth}-bit), "
           f"layout {info.layout}, factors {info.factors}, {info.file_size:,} bytes")
-    for g in info.groups:
+    for pl in info.planes:  # layout patch: what each plane stores (spec section 12)
+        dense = pl.patches * pl.components
+        share = f" of {dense:,} ({pl.coefficients / dense:.1%})" if dense else ""
+        sub = "" if pl.subsampling == (1, 1) else \
+            f", subsampled {pl.subsampling[0]}x{pl.subsampling[1]}"
+        deblock = "off" if pl.deblock[0] == 0 else "/".join(map(str, pl.deblock))
+        print(f"  plane {pl.index} ({pl.name}): {pl.patches:,} patches of "
+              f"{pl.patch_size}x{pl.patch_size}{sub}, {pl.components} basis vectors, "
+              f"{pl.coefficients:,} coefficients stored{share}, deblocking {deblock}, "
+              f"{pl.raw_size:,} bytes raw, {pl.compressed_size:,} bytes zstd")
+    for g in info.groups if not info.planes else ():
         print(f"  group {g.index}: {g.rows}x{g.cols} rank {g.rank}, "
               f"{g.rank * (g.rows + g.cols + 1):,} numbers, {g.raw_size:,} bytes quantized, "
               f"{g.compressed_size:,} bytes zstd")

@@ -42,6 +42,23 @@ class GroupInfo:
 
 
 @dataclass(frozen=True)
+class PlaneInfo:
+    """One plane of the patch layout (spec section 12.2): its geometry and what it stores."""
+
+    index: int
+    name: str  # "Y", "Cb", "Cr", "alpha" or "channel c"
+    patch_size: int
+    subsampling: tuple[int, int]  # (x, y)
+    patches: int
+    components: int  # basis vectors stored
+    coefficients: int  # AC coefficients stored (up to each patch's last non-zero one)
+    escapes: int
+    deblock: tuple[int, int, int]  # alpha, beta, tc; alpha 0: off
+    raw_size: int  # the payload before zstd
+    compressed_size: int  # the zstd frame as stored
+
+
+@dataclass(frozen=True)
 class SvdiInfo:
     """What :func:`read_header` reports about a file, without decoding pixels."""
 
@@ -57,6 +74,7 @@ class SvdiInfo:
     file_size: int
     chunks: tuple[fmt.ChunkInfo, ...]
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    planes: tuple[PlaneInfo, ...] = ()  # layout patch: its planes (groups lists them too)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -259,10 +277,15 @@ def _info(container: fmt.Container, file_size: int) -> SvdiInfo:
     # patch layout: a plane's matrix has one row per patch and P² columns, rank k (+ the DC)
     groups += tuple(GroupInfo(p.index, p.patches(h), p.patch_size**2, p.components,
                               p.raw_size(h), len(p.payload)) for p in container.planes)
+    ycbcr = h.colour_transform == fmt.ColourTransform.YCBCR
+    planes = tuple(PlaneInfo(p.index, fmt.plane_name(p.index, ycbcr), p.patch_size,
+                             (p.subsample_x, p.subsample_y), p.patches(h), p.components,
+                             p.ac_symbols, p.escapes, p.deblock, p.raw_size(h), len(p.payload))
+                   for p in container.planes)
     meta = metadata_info(container.metadata)
     return SvdiInfo(h.width, h.height, name, h.bit_depth, h.channels, fmt.LAYOUT_NAMES[h.layout],
                     fmt.FACTOR_NAMES[h.factor_type], tuple(g.rank for g in groups), groups,
-                    file_size, container.chunks, meta)
+                    file_size, container.chunks, meta, planes)
 
 
 def metadata_info(metadata: dict[str, bytes]) -> dict[str, Any]:

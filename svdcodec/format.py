@@ -34,6 +34,7 @@ from .patchformat import check_patch_limits as check_patch_limits
 from .patchformat import colour_rows as colour_rows
 from .patchformat import pack_plane as pack_plane
 from .patchformat import patch_raw_size as patch_raw_size
+from .patchformat import plane_name as plane_name
 from .patchformat import unpack_plane as unpack_plane
 
 # --- section 2: file structure -------------------------------------------------------------

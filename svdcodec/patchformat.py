@@ -78,6 +78,12 @@ class Plane:
         return patch_raw_size(self.components, self.patch_size, self.patches(header),
                               self.ac_symbols, self.escapes)
 
+def plane_name(index: int, ycbcr: bool) -> str:
+    """Section 12.1: planes 0, 1, 2 hold Y, Cb, Cr with colour_transform 1 (plane 3, alpha),
+    else plane c holds channel c."""
+    return ("Y", "Cb", "Cr", "alpha")[index] if ycbcr else f"channel {index}"
+
+
 def pack_plane(pl: Plane) -> bytes:
     """The body of a PTCH chunk: its fields, then the compressed payload (section 12.2)."""
     return PTCH.pack(pl.index, pl.patch_size, pl.subsample_x, pl.subsample_y, pl.components,

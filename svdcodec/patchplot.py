@@ -25,10 +25,6 @@ from .limits import get_default_limits
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-PLANE_NAMES = {True: ("Y", "Cb", "Cr", "alpha"), False: ("channel 0", "channel 1", "channel 2",
-                                                          "channel 3")}
-
-
 @dataclass(frozen=True)
 class PlaneBasis:
     """One plane's stored basis: vectors (k, P, P) int, as the decoder unfolds them (section
@@ -60,7 +56,7 @@ def plane_basis(data: bytes, plane: int = 0) -> PlaneBasis:
     p = pl.patch_size
     vectors = patch.mirror(pc.basis, pc.parities).reshape(-1, p, p)
     ycbcr = h.colour_transform == fmt.ColourTransform.YCBCR
-    return PlaneBasis(PLANE_NAMES[ycbcr][plane], p, gh * gw, vectors, pc.parities,
+    return PlaneBasis(fmt.plane_name(plane, ycbcr), p, gh * gw, vectors, pc.parities,
                       (pc.q != 0).mean(axis=0) if gh * gw else np.zeros(pl.components))
 
 

@@ -160,3 +160,18 @@ def test_basis_figure(png: Path, tmp_path: Path, capsys: pytest.CaptureFixture) 
         assert main(argv) == 1
         assert capsys.readouterr().err.startswith("svdcodec: error:")
     assert not any((tmp_path / n).exists() for n in ("a.png", "b.png", "c.png"))
+
+
+def test_info_of_a_patch_file(png: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "p.svdi"
+    assert main(["encode", str(png), str(out), "--quality", "60"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "plane 0 (Y): 40 patches of 8x8" in text and "plane 2 (Cr)" in text
+    assert "group" not in text  # the dense-factor count means nothing for this layout
+    assert main(["info", str(out), "--json"]) == 0
+    planes = json.loads(capsys.readouterr().out)["planes"]
+    assert [p["name"] for p in planes] == ["Y", "Cb", "Cr"]
+    assert planes[0]["patches"] == 40 and planes[1]["subsampling"] == [2, 2]
+    assert all(0 <= p["coefficients"] <= p["patches"] * p["components"] for p in planes)
