@@ -41,13 +41,15 @@ class PlaneBasis:
 def plane_basis(data: bytes, plane: int = 0) -> PlaneBasis:
     """The basis of plane ``plane`` of a patch-layout file (ValueError for another layout or
     a plane it does not have; SvdiError for a bad file)."""
-    container = fmt.unpack(data, get_default_limits())
+    limits = get_default_limits()
+    container = fmt.unpack(data, limits)
     h = container.header
     if h.layout != fmt.Layout.PATCH:
         raise ValueError(f"a {fmt.LAYOUT_NAMES[h.layout]} file has no learned basis: "
                                "only layout patch has one")
     if not 0 <= plane < len(container.planes):
         raise ValueError(f"plane must be in 0..{len(container.planes) - 1}, got {plane}")
+    fmt.check_decode_limits(container, limits)  # before decompressing, as a decode would
     pl = container.planes[plane]
     gh, gw = pl.grid(h)
     raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
