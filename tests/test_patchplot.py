@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import svdcodec
@@ -40,3 +42,19 @@ def test_figure_has_a_tile_per_vector() -> None:
     images = [ax for ax in fig.axes if ax.images]
     assert len(images) == len(b.vectors)
     assert b.name == "channel 0"
+
+
+SMALL = svdcodec.encode(np.asarray(Image.open(demo_image()).convert("RGB"))[:24, :40], quality=70)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_hostile_files_raise_only_svdi_or_value_errors(data: st.DataObject) -> None:
+    blob = bytearray(SMALL)
+    for _ in range(data.draw(st.integers(1, 3))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        patchplot.plane_basis(bytes(blob[:data.draw(st.integers(0, len(blob)))]),
+                              data.draw(st.integers(0, 3)))
+    except ValueError:  # SvdiError is one; a missing plane is a plain ValueError
+        pass
