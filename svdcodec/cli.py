@@ -56,9 +56,9 @@ def _encode_options(args: argparse.Namespace) -> dict:
     options = {"rank": args.rank, "energy": args.energy, "quality": args.quality,
                "target_psnr": args.target_psnr, "layout": args.layout, "factors": args.factors,
                "level": args.level}
-    if args.target_size is not None:  # patch layout options, passed only when given
+    if args.target_size is not None:
         options["target_size"] = args.target_size
-    if args.patch_size is not None:
+    if args.patch_size is not None:  # a patch layout option, passed only when given
         options["patch_size"] = args.patch_size
     return options
 
@@ -254,7 +254,8 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                        "the quantization step; whole-image layouts: target PSNR 15 + 0.3*Q dB)")
     group.add_argument("--target-psnr", type=float, help="PSNR in dB to reach (whole-image "
                        "layouts: by the truncation alone)")
-    group.add_argument("--target-size", type=int, help="patch layout: at most this many bytes")
+    group.add_argument("--target-size", type=int, help="at most this many bytes (whole-image "
+                       "layouts: ranks chosen by the largest singular values that fit)")
     p.add_argument("--layout", choices=(*LAYOUTS, "patch"), default=None,
                    help="default: patch, or per-channel when --rank, --energy or --factors is "
                         "given")

@@ -137,6 +137,13 @@ def _criteria(rank: int | None, energy: float | None, quality: float | None,
     return {"psnr": _check_target_psnr(target_psnr)}
 
 
+def _check_target_size(target_size: Any) -> int:
+    if isinstance(target_size, bool) or not isinstance(target_size, (int, np.integer)) \
+            or target_size < 1:
+        raise ValueError(f"target_size must be an int >= 1, got {target_size!r}")
+    return int(target_size)
+
+
 def _check_target_psnr(target_psnr: Any) -> float:
     if isinstance(target_psnr, bool) or not isinstance(target_psnr, (int, float, np.number)) \
             or not math.isfinite(target_psnr) or target_psnr <= 0:
@@ -183,8 +190,9 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
     target_psnr : patch layout: the lowest quality whose decoded image reaches this PSNR (a
         search over quality). Whole-image layouts: choose the rank from the Eckart–Young tail
         so that the truncation error alone meets it; quantization lowers the result slightly.
-    target_size : patch layout only: the highest quality whose file has at most this many
-        bytes (ValueError if even quality 0 is larger).
+    target_size : the largest file of at most this many bytes (ValueError if even the smallest
+        is larger). Patch layout: the highest quality that fits. Whole-image layouts: the
+        highest rank, the same for every matrix, that fits.
     layout : "patch", "per-channel", "stacked" ([R | G | B]) or "stacked-vertical" ([R; G; B]).
     colour : patch layout: "ycbcr" (default for RGB and RGBA; alpha is its own plane) or
         "none". subsampling : patch layout with YCbCr: 2 (chroma halved in x and y), 1, or
@@ -218,17 +226,26 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
                              quality=quality, target_psnr=target_psnr, target_size=target_size,
                              level=level, colour=colour, subsampling=subsampling,
                              patch_size=patch_size)
-    if target_size is not None or colour is not None or (subsampling, patch_size) != (None, 8):
-        raise ValueError("target_size, colour, subsampling and patch_size need layout='patch'")
+    if colour is not None or (subsampling, patch_size) != (None, 8):
+        raise ValueError("colour, subsampling and patch_size need layout='patch'")
     factors = "int8" if factors is None else factors
     level = _zstd.DEFAULT_LEVEL if level is None else level
-    criteria = _criteria(rank, energy, quality, target_psnr)
+    if target_size is not None:
+        given = [n for n, v in (("rank", rank), ("energy", energy), ("quality", quality),
+                                ("target_psnr", target_psnr)) if v is not None]
+        if given:
+            raise ValueError(f"target_size excludes {given}")
+    else:
+        criteria = _criteria(rank, energy, quality, target_psnr)
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {(*LAYOUTS, 'patch')}, got {layout!r}")
     if factors not in FACTOR_TYPES:
         raise ValueError(f"factors must be one of {FACTOR_TYPES}, got {factors!r}")
     header = fmt.Header(image.shape[1], image.shape[0], mode, fmt.LAYOUT_BY_NAME[layout],
                         fmt.FACTOR_BY_NAME[factors])
+    if target_size is not None:
+        return wholecodec.encode_to_size(image, header, meta, _check_target_size(target_size),
+                                         level, svd)
     return fmt.pack(header, wholecodec.encode_groups(image, header, criteria, level, svd), meta)
 
 
@@ -250,10 +267,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                                       patch_size=patch_size,
                                       level=patchcodec.LEVEL if level is None else level)
     if target_size is not None:
-        if isinstance(target_size, bool) or not isinstance(target_size, (int, np.integer)) \
-                or target_size < 1:
-            raise ValueError(f"target_size must be an int >= 1, got {target_size!r}")
-        return encoder.search(meta, target_size=int(target_size))
+        return encoder.search(meta, target_size=_check_target_size(target_size))
     if target_psnr is not None:
         return encoder.search(meta, target_psnr=_check_target_psnr(target_psnr))
     quality = DEFAULT_QUALITY if quality is None else patchcodec.check_quality(quality)

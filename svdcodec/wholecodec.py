@@ -16,9 +16,11 @@ from . import _zstd
 from . import format as fmt
 from .errors import SvdiError
 from .layout import to_matrices, write_channels, write_rows
-from .linalg import select_rank
+from .linalg import select_rank, truncated_svd
 from .quantize import dequantize, magnitude_bound, quantize
 
+# encode_to_size's first factorization rank, doubled until the file outgrows the target
+SIZE_FIRST_RANK = 16
 # Decoding computes in float32 while every intermediate value stays below this (float32's
 # largest is 3.4e38); real 8-bit images stay below about 1e8.
 FLOAT32_SAFE_BOUND = 1e30
@@ -40,6 +42,62 @@ def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any
         groups.append(fmt.Group(index, x.shape[0], x.shape[1], s.shape[0], len(raw),
                                 _zstd.compress(raw, level)))
     return groups
+
+
+def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes],
+                   target_size: int, level: int, svd: str) -> bytes:
+    """The file of at most ``target_size`` bytes that keeps the most energy (ValueError if even
+    rank 1 everywhere is larger).
+
+    Every record costs the same before zstd, so for a number t of components the error is
+    smallest when they are the t largest σ² over all matrices (Eckart–Young per matrix): ranks
+    grow in that merged order, and a bisection over t finds the largest file that fits. Records
+    are quantized one component at a time (spec section 5), so a file of lower rank holds a
+    prefix of the records: one factorization at a rank k (doubled from SIZE_FIRST_RANK until
+    no matrix needs all k) and zstd runs, cached per matrix and rank.
+    """
+    factors = fmt.FACTOR_NAMES[header.factor_type]
+    matrices = to_matrices(image, fmt.LAYOUT_NAMES[header.layout])
+    rows, cols = matrices[0].shape
+    size = fmt.record_size(rows, cols, header.factor_type)
+    full = min(rows, cols)
+    k = min(full, SIZE_FIRST_RANK)
+    while True:
+        factored = [truncated_svd(x, k, method=svd) for x in matrices]
+        records = [quantize(u, s, vt, factors) for u, s, vt in factored]
+        frames: dict[tuple[int, int], bytes] = {}
+
+        def pack(ranks: list[int], records: list[bytes] = records,
+                 frames: dict[tuple[int, int], bytes] = frames) -> bytes:
+            groups = []
+            for i, r in enumerate(ranks):
+                if (i, r) not in frames:
+                    frames[i, r] = _zstd.compress(records[i][:r * size], level)
+                groups.append(fmt.Group(i, rows, cols, r, r * size, frames[i, r]))
+            return fmt.pack(header, groups, meta)
+
+        # the merged order: after rank 1 everywhere, the next component of largest sigma²
+        sigmas = np.concatenate([s[1:] for _, s, _ in factored])
+        owner = np.concatenate([np.full(len(s) - 1, i) for i, (_, s, _) in enumerate(factored)])
+        order = owner[np.argsort(-sigmas, kind="stable")]
+
+        def ranks_at(t: int, order: np.ndarray = order) -> list[int]:
+            return [1 + int(np.count_nonzero(order[:t] == i)) for i in range(len(matrices))]
+
+        lo, hi, best = -1, len(order), b""  # t = lo fits (-1: not even rank 1); hi + 1 not
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            data = pack(ranks_at(max(mid, 0)))
+            if len(data) <= target_size:
+                lo, best = mid, data
+            else:
+                hi = mid - 1
+        if lo < 0:
+            raise ValueError(f"target_size {target_size} is below the smallest file of this "
+                             f"layout ({len(pack(ranks_at(0)))} bytes at rank 1)")
+        if k == full or max(ranks_at(lo)) < k:
+            return best
+        k = min(full, 2 * k)
 
 
 def decode_groups(container: fmt.Container, rank: int | None = None) -> np.ndarray:

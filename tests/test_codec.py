@@ -315,3 +315,33 @@ def test_allow_truncated_refuses_what_it_cannot_salvage(tmp_path: Path) -> None:
     data = svdcodec.encode(make_image(16, 16, "L"), rank=2)
     path.write_bytes(data[:-12])  # IEND missing
     assert np.array_equal(svdcodec.read(path, allow_truncated=True), svdcodec.decode(data))
+
+
+# --- target_size for the whole-image layouts --------------------------------------------------
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_whole_image_target_size_fits_and_is_tight(layout: str) -> None:
+    image = make_image(48, 64, "RGB", seed=5)
+    for target in (4_000, 9_000):
+        data = svdcodec.encode(image, target_size=target, layout=layout)
+        assert len(data) <= target
+        info = svdcodec.read_header(data)
+        # one more component anywhere would not fit: the next rank up is larger than the target
+        record = 12 + info.groups[0].rows + info.groups[0].cols  # int8 record (spec section 5)
+        assert len(data) > target - 2 * record
+    with pytest.raises(ValueError, match="below the smallest file"):
+        svdcodec.encode(image, target_size=100, layout=layout)
+
+
+def test_whole_image_target_size_keeps_the_largest_singular_values() -> None:
+    # one channel flat, one busy: the busy one gets the components
+    rng = np.random.default_rng(0)
+    busy = rng.integers(0, 256, (40, 40)).astype(np.uint8)
+    image = np.stack([np.full((40, 40), 90, np.uint8), busy], axis=2)
+    info = svdcodec.read_header(svdcodec.encode(image, target_size=3_000,
+                                                layout="per-channel"))
+    flat, noisy = info.ranks
+    assert flat == 1 and noisy > 5
+    with pytest.raises(ValueError, match="excludes"):
+        svdcodec.encode(image, target_size=3_000, rank=4)
+    with pytest.raises(ValueError, match="target_size must be"):
+        svdcodec.encode(image, target_size=0, layout="stacked")

@@ -140,7 +140,8 @@ def test_target_psnr_is_met() -> None:
 @pytest.mark.parametrize("options", [
     {"layout": "patch", "rank": 3}, {"layout": "patch", "factors": "int8"},
     {"layout": "patch", "energy": 0.9}, {"quality": 50, "target_size": 1000},
-    {"target_size": 0}, {"target_size": 1.5}, {"layout": "per-channel", "target_size": 900},
+    {"target_size": 0}, {"target_size": 1.5},
+    {"layout": "per-channel", "target_size": 9, "rank": 2},
     {"layout": "stacked", "patch_size": 4}, {"patch_size": 5}, {"subsampling": 3},
     {"colour": "yuv"}, {"quality": float("nan")}, {"quality": 100.5}, {"target_psnr": -1},
     {"level": 20},
