@@ -8,6 +8,7 @@ file. Decoding runs the same path backwards, checking limits before allocating.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -127,14 +128,20 @@ def _criteria(rank: int | None, energy: float | None, quality: float | None,
         _check_rank(rank)
         return {"rank": int(rank)}
     if energy is not None:
-        if not 0 < energy <= 1:
-            raise ValueError(f"energy must be in (0, 1], got {energy!r}")
+        if not (_real(energy) and 0 < energy <= 1):
+            raise ValueError(f"energy must be a number in (0, 1], got {energy!r}")
         return {"energy": float(energy)}
     if quality is None and target_psnr is None:
         quality = DEFAULT_QUALITY
     if quality is not None:
         return {"psnr": quality_to_psnr(patchcodec.check_quality(quality))}
     return {"psnr": _check_target_psnr(target_psnr)}
+
+
+def _real(value: Any) -> bool:
+    """A finite real number, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and \
+        math.isfinite(value)
 
 
 def _check_target_size(target_size: Any) -> int:
@@ -162,9 +169,12 @@ def _metadata(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | 
     if xmp:
         meta["xmp"] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
     if dpi is not None:
-        ppm = [round(float(d) / METRES_PER_INCH) for d in dpi]
-        if len(ppm) != 2 or min(ppm) < 1 or max(ppm) > 2**32 - 1:
+        if not (isinstance(dpi, (tuple, list)) and len(dpi) == 2
+                and all(_real(d) and d > 0 for d in dpi)):
             raise ValueError(f"dpi must be two positive numbers, got {dpi!r}")
+        ppm = [round(float(d) / METRES_PER_INCH) for d in dpi]
+        if min(ppm) < 1 or max(ppm) > 2**32 - 1:
+            raise ValueError(f"dpi {dpi!r} is out of range (1 .. 2^32 - 1 pixels per metre)")
         meta["phys"] = fmt.PHYS.pack(*ppm)
     return meta
 

@@ -31,9 +31,10 @@ cut zstd frame still yields (a prefix of the records is the lower-rank approxima
 section 5; its CRC cannot be checked), and missing groups are zero, like the missing rows of
 other formats. Other damage (CRC mismatch, corrupt data) still raises ``OSError``.
 
-**Saving** takes ``quality`` (0..100, default 50), or ``rank`` or ``energy``, and ``layout``,
-``factors``, ``icc_profile``, ``exif`` (bytes or ``Image.Exif``), ``xmp`` (bytes or str), ``dpi``;
-see :func:`svdcodec.encode`. Invalid values raise ``ValueError``. As Pillow's PNG and AVIF
+**Saving** takes ``quality`` (0..100, default 50), or ``rank``, ``energy``, ``target_size`` or
+``target_psnr``, and ``layout``, ``factors``, ``icc_profile``, ``exif`` (bytes or
+``Image.Exif``), ``xmp`` (bytes or str), ``dpi``; see :func:`svdcodec.encode`, which checks them
+(``ValueError``, or ``TypeError`` for a value of the wrong type). As Pillow's PNG and AVIF
 plugins do, ``icc_profile`` is carried over from ``im.info`` unless given, while ``exif``, ``xmp``
 and ``dpi`` are written only when passed. Modes: ``L``, ``LA``, ``RGB``, ``RGBA`` and ``I;16`` as
 they are; others as :func:`svdcodec.pilutil.storage_mode` says (``P`` to ``RGBA`` with
@@ -57,8 +58,6 @@ zstd content checksum) and validates the records, without reconstructing pixels;
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -77,6 +76,8 @@ EXTENSIONS = [".svdi"]
 MIME_TYPE = "image/x-svdi"
 # Pillow's MAX_IMAGE_PIXELS judges the size at open; svdcodec's size limits apply on load.
 _NO_SIZE_LIMITS = {"max_width": 2**32, "max_height": 2**32, "max_pixels": 2**64}
+# save() options passed on to svdcodec.encode (besides the metadata ones)
+SAVE_OPTIONS = ("quality", "rank", "energy", "target_size", "target_psnr", "layout", "factors")
 _Tile = getattr(ImageFile, "_Tile", lambda *fields: tuple(fields))  # a NamedTuple in Pillow 11+
 
 _limits: Limits | None = None  # register(limits=...); None: svdcodec's process-wide defaults
@@ -326,20 +327,10 @@ def _verify(plan: _Plan, limits: Limits) -> None:
 
 
 # --- saving ----------------------------------------------------------------------------------
-def _real(value: Any) -> bool:
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
 def _encode_options(im: Image.Image, info: dict[str, Any]) -> dict[str, Any]:
     """Check Pillow's save options and turn them into :func:`svdcodec.encode` arguments."""
-    options = {key: info[key] for key in ("quality", "rank", "energy", "layout", "factors")
-               if info.get(key) is not None}
-    if "quality" in options and not (_real(options["quality"])
-                                     and 0 <= options["quality"] <= 100):
-        raise ValueError(f"quality must be a number in 0..100, got {options['quality']!r}")
-    if "energy" in options and not (_real(options["energy"]) and 0 < options["energy"] <= 1):
-        raise ValueError(f"energy must be a number in (0, 1], got {options['energy']!r}")
+    # svdcodec.encode checks every value (ValueError or TypeError, as Pillow's savers raise)
+    options = {key: info[key] for key in SAVE_OPTIONS if info.get(key) is not None}
     icc = info.get("icc_profile", im.info.get("icc_profile"))
     exif = info.get("exif")
     if isinstance(exif, Image.Exif):
@@ -351,11 +342,7 @@ def _encode_options(im: Image.Image, info: dict[str, Any]) -> dict[str, Any]:
         if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
             raise ValueError(f"{key} must be bytes, got {type(value).__name__}")
         options[key] = value
-    dpi = info.get("dpi")
-    if dpi is not None and not (isinstance(dpi, (tuple, list)) and len(dpi) == 2
-                                and all(_real(d) and d > 0 for d in dpi)):
-        raise ValueError(f"dpi must be two positive numbers, got {dpi!r}")
-    options["dpi"] = dpi
+    options["dpi"] = info.get("dpi")
     return options
 
 

@@ -331,10 +331,14 @@ def test_quality_is_monotone() -> None:
     ({"rank": 2, "layout": "stacked-vertical", "factors": "float16"}, (2,)),
     ({"energy": 0.5}, (1, 1, 1)),
     ({"energy": 1.0}, (32, 32, 32)),
+    ({"target_size": 3000, "layout": "per-channel"}, None),
+    ({"target_psnr": 30.0, "layout": "stacked"}, None),
     ({}, None),
 ])
 def test_save_options(options: dict, ranks: tuple[int, ...] | None) -> None:
-    with reopen(save(image("RGB"), **options)) as im:
+    data = save(image("RGB"), **options)
+    assert len(data) <= options.get("target_size", len(data))
+    with reopen(data) as im:
         if ranks is not None:
             assert im.info["rank"] == ranks
         # the default is the patch layout; rank/energy/factors alone select per-channel
@@ -349,6 +353,8 @@ def test_save_options(options: dict, ranks: tuple[int, ...] | None) -> None:
     {"energy": 1.5}, {"energy": "all"}, {"layout": "planar"}, {"factors": "int4"},
     {"quality": 50, "rank": 3}, {"icc_profile": "sRGB"}, {"exif": 42}, {"xmp": 3.0},
     {"dpi": 72}, {"dpi": (72, 0)}, {"dpi": (72, 72, 72)}, {"dpi": ("a", "b")},
+    {"energy": True}, {"dpi": (72, float("inf"))}, {"target_size": 0}, {"target_size": 10},
+    {"target_psnr": -3}, {"target_size": 5000, "quality": 50},
 ])
 def test_invalid_save_options(options: dict) -> None:
     with pytest.raises(ValueError):
