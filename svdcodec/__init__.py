@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .codec import GroupInfo, SvdiInfo, decode, encode, read, read_header, write
+from .codec import decode, encode, read, read_header, write
 from .errors import (
     ChecksumError,
     CorruptError,
@@ -18,6 +18,7 @@ from .errors import (
     UnsupportedError,
 )
 from .format import FORMAT_VERSION
+from .info import GroupInfo, PlaneInfo, SvdiInfo
 from .limits import Limits, get_default_limits, set_default_limits
 from .pillow_plugin import register
 
@@ -30,6 +31,7 @@ __all__ = [
     "GroupInfo",
     "LimitError",
     "Limits",
+    "PlaneInfo",
     "SvdiError",
     "SvdiInfo",
     "TruncatedError",

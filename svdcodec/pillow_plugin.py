@@ -67,6 +67,7 @@ from PIL import Image, ImageFile
 from . import _zstd, codec, wholecodec
 from . import format as fmt
 from .errors import LimitError, SvdiError, TruncatedError
+from .info import EXIF_APP1_PREFIX, metadata_info
 from .limits import Limits, get_default_limits
 from .pilutil import storage_mode, to_array
 from .quantize import dequantize, magnitude_bound
@@ -189,9 +190,9 @@ class SvdiImageFile(ImageFile.ImageFile):
 def _info_metadata(metadata: dict[str, bytes]) -> dict[str, Any]:
     """Ancillary chunks as Pillow's ``info`` keys: exif with the ``Exif\\0\\0`` prefix, as
     Pillow's PNG and JPEG plugins give it."""
-    info = codec.metadata_info(metadata)
+    info = metadata_info(metadata)
     if "exif" in info:
-        info["exif"] = codec.EXIF_APP1_PREFIX + info["exif"]
+        info["exif"] = EXIF_APP1_PREFIX + info["exif"]
     return info
 
 

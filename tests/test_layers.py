@@ -23,6 +23,7 @@ FORBIDDEN = {
     "linalg": {"PIL", "zstandard", "format", "codec", "_zstd", "quantize"},
     "metrics": {"PIL", "zstandard", "format", "codec"},
     "codec": {"PIL", "cli", "pillow_plugin", "report"},
+    "info": {"numpy", "PIL", "zstandard", "codec", "_zstd"},  # reads fields, decodes nothing
     # the two halves codec joins: neither knows the other, nor codec
     "patchcodec": {"PIL", "cli", "pillow_plugin", "report", "codec", "wholecodec"},
     "wholecodec": {"PIL", "cli", "pillow_plugin", "report", "codec", "patchcodec"},
