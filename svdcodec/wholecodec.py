@@ -21,6 +21,8 @@ from .quantize import dequantize, magnitude_bound, quantize
 
 # encode_to_size's first factorization rank, doubled until the file outgrows the target
 SIZE_FIRST_RANK = 16
+# encode_to_size keeps no component with sigma below this fraction of the largest
+ZERO_SIGMA = 1e-9
 # Decoding computes in float32 while every intermediate value stays below this (float32's
 # largest is 3.4e38); real 8-bit images stay below about 1e8.
 FLOAT32_SAFE_BOUND = 1e30
@@ -76,10 +78,13 @@ def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes]
                 groups.append(fmt.Group(i, rows, cols, r, r * size, frames[i, r]))
             return fmt.pack(header, groups, meta)
 
-        # the merged order: after rank 1 everywhere, the next component of largest sigma²
+        # the merged order: after rank 1 everywhere, the next component of largest sigma²;
+        # components of (numerically) zero sigma add bytes and nothing else, and are left out
         sigmas = np.concatenate([s[1:] for _, s, _ in factored])
         owner = np.concatenate([np.full(len(s) - 1, i) for i, (_, s, _) in enumerate(factored)])
-        order = owner[np.argsort(-sigmas, kind="stable")]
+        top = max(float(s[0]) for _, s, _ in factored)
+        useful = sigmas > ZERO_SIGMA * top
+        order = owner[useful][np.argsort(-sigmas[useful], kind="stable")]
 
         def ranks_at(t: int, order: np.ndarray = order) -> list[int]:
             return [1 + int(np.count_nonzero(order[:t] == i)) for i in range(len(matrices))]
@@ -95,8 +100,8 @@ def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes]
         if lo < 0:
             raise ValueError(f"target_size {target_size} is below the smallest file of this "
                              f"layout ({len(pack(ranks_at(0)))} bytes at rank 1)")
-        if k == full or max(ranks_at(lo)) < k:
-            return best
+        if k == full or max(ranks_at(lo)) < k or not useful.all():
+            return best  # no matrix wants more than the k components it was given
         k = min(full, 2 * k)
 
 

@@ -345,3 +345,12 @@ def test_whole_image_target_size_keeps_the_largest_singular_values() -> None:
         svdcodec.encode(image, target_size=3_000, rank=4)
     with pytest.raises(ValueError, match="target_size must be"):
         svdcodec.encode(image, target_size=0, layout="stacked")
+
+
+def test_whole_image_target_size_stores_no_zero_components() -> None:
+    """A generous target does not fill up with components of zero sigma (nor factor the
+    whole matrix looking for them)."""
+    flat = np.full((64, 96, 3), 77, np.uint8)
+    data = svdcodec.encode(flat, target_size=100_000, layout="per-channel")
+    assert svdcodec.read_header(data).ranks == (1, 1, 1)
+    assert np.array_equal(svdcodec.decode(data), flat)
