@@ -885,6 +885,9 @@ def test_concurrent_decode_matches_serial() -> None:
                                                     ("stacked", "float16"),
                                                     ("stacked-vertical", "int8")])]
     files += [GREY16_F16, RGB_META]
+    # the patch layout's C decoder releases the GIL too
+    files += [svdcodec.encode(image(96, 80, 3, seed=7), quality=60),
+              svdcodec.encode(image(64, 48, 3, seed=8), quality=85, patch_size=4)]
     bad = [RGB_INT8[:-1], edit_head(RGB_INT8, mode=9), bomb(12000, 12000, 4096)]
     serial = [svdcodec.decode(d) for d in files]
     jobs = [(i % len(files), rank) for i in range(60) for rank in (None, 5)]
