@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from .codec import atomic_write, decode, encode, read_header
+from .info import EXIF_APP1_PREFIX
 from .pilutil import from_array, to_array
 
 
@@ -72,8 +73,23 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     data = src.read_bytes()
     info = read_header(data, allow_truncated=allow_truncated)
     im = from_array(decode(data, rank=rank, allow_truncated=allow_truncated))
-    save = {"icc_profile": info.metadata.get("icc_profile")} if fmt_name == "PNG" else {}
+    save = _metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
     buffer = io.BytesIO()
-    im.save(buffer, format=fmt_name, **{k: v for k, v in save.items() if v})
+    im.save(buffer, format=fmt_name, **save)
     atomic_write(out, buffer.getvalue())
     return im
+
+
+# Output formats whose Pillow plugins take icc_profile, exif, dpi and xmp (each keeps what it
+# can store: Pillow 11-13 PNG keeps icc, exif and dpi; JPEG all four; WebP icc, exif, xmp;
+# TIFF icc and dpi)
+METADATA_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "AVIF")
+
+
+def _metadata_options(metadata: dict) -> dict:
+    """The decoded file's metadata (read_header's keys) as Pillow save options, so that a
+    decode keeps what the output format can hold."""
+    options = {key: metadata[key] for key in ("icc_profile", "dpi", "xmp") if metadata.get(key)}
+    if metadata.get("exif"):
+        options["exif"] = EXIF_APP1_PREFIX + metadata["exif"]  # Pillow's exif= form
+    return options

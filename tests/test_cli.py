@@ -175,3 +175,23 @@ def test_info_of_a_patch_file(png: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert [p["name"] for p in planes] == ["Y", "Cb", "Cr"]
     assert planes[0]["patches"] == 40 and planes[1]["subsampling"] == [2, 2]
     assert all(0 <= p["coefficients"] <= p["patches"] * p["components"] for p in planes)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+def test_decode_keeps_metadata(tmp_path: Path, suffix: str) -> None:
+    """icc_profile, Exif and dpi of the .svdi file reach an output format that holds them."""
+    exif = Image.Exif()
+    exif[0x0131] = "svdcodec test"  # Software
+    src = tmp_path / "in.png"
+    yy, xx = np.mgrid[0:24, 0:32]
+    Image.fromarray(np.stack([xx * 8, yy * 10, xx + yy], axis=2).astype(np.uint8)).save(
+        src, icc_profile=b"not an ICC profile", exif=exif, dpi=(300, 300))
+    svdi = tmp_path / "x.svdi"
+    assert main(["encode", str(src), str(svdi), "--rank", "4"]) == 0
+    out = tmp_path / f"out{suffix}"
+    assert main(["decode", str(svdi), str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.info.get("icc_profile") == b"not an ICC profile"
+        assert im.getexif()[0x0131] == "svdcodec test"
+        if suffix != ".webp":  # WebP has no dpi
+            assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
