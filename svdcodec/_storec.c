@@ -24,30 +24,18 @@
    the default rounding mode, as rint (and numpy's rint) does, with no libm call; clipping first
    keeps x in that range, and the comparisons also turn NaN, which a valid file cannot produce,
    into 0. No branch: the loops vectorize. */
-#define MAGIC_F4 8388608.0f
-#define MAGIC_F8 4503599627370496.0
-
-MULTIVERSION
-static void samples_f4(const float *restrict src, int32_t *restrict dst, Py_ssize_t n,
-                       float top) {
-    for (Py_ssize_t j = 0; j < n; j++) {
-        float x = src[j];
-        x = x > 0 ? x : 0;
-        x = x < top ? x : top;
-        dst[j] = (int32_t)((x + MAGIC_F4) - MAGIC_F4);
+#define DEFINE_SAMPLES(name, src_t, magic)                                                    \
+    MULTIVERSION static void name(const src_t *restrict src, int32_t *restrict dst,            \
+                                  Py_ssize_t n, src_t top) {                                   \
+        for (Py_ssize_t j = 0; j < n; j++) {                                                   \
+            src_t x = src[j];                                                                  \
+            x = x > 0 ? x : 0;                                                                 \
+            x = x < top ? x : top;                                                             \
+            dst[j] = (int32_t)((x + magic) - magic);                                           \
+        }                                                                                      \
     }
-}
-
-MULTIVERSION
-static void samples_f8(const double *restrict src, int32_t *restrict dst, Py_ssize_t n,
-                       double top) {
-    for (Py_ssize_t j = 0; j < n; j++) {
-        double x = src[j];
-        x = x > 0 ? x : 0;
-        x = x < top ? x : top;
-        dst[j] = (int32_t)((x + MAGIC_F8) - MAGIC_F8);
-    }
-}
+DEFINE_SAMPLES(samples_f4, float, 8388608.0f)          /* 2^23 */
+DEFINE_SAMPLES(samples_f8, double, 4503599627370496.0) /* 2^52 */
 
 /* o[x C + c] = rows[c][x]: every channel, contiguous stores (C a constant once inlined) */
 #define DEFINE_INTERLEAVE(name, dst_t)                                                         \
