@@ -16,12 +16,24 @@ DEFAULT_LEVEL = 3
 MAX_WINDOW_SIZE = 1 << 23  # spec section 5: larger windows MAY be refused; levels <= 19 fit
 
 
-def compress(raw: bytes, level: int = DEFAULT_LEVEL) -> bytes:
-    """One zstd frame with content size and checksum (spec section 5)."""
+def compress(raw: bytes, level: int = DEFAULT_LEVEL, *, block: int | None = None) -> bytes:
+    """One zstd frame with content size and checksum (spec section 5).
+
+    ``block``: end a zstd block after every ``block`` bytes (one component record), so that a
+    frame cut anywhere still yields every record before the cut (spec section 7.1).
+    """
     if not 1 <= level <= 19:
         raise ValueError(f"zstd level must be in 1..19, got {level}")
     cctx = zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
-    return cctx.compress(raw)
+    if not block:
+        return cctx.compress(raw)
+    obj = cctx.compressobj(size=len(raw))
+    parts = []
+    for start in range(0, len(raw), block):
+        parts.append(obj.compress(raw[start:start + block]))
+        parts.append(obj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+    parts.append(obj.flush())
+    return b"".join(parts)
 
 
 def _error(exc: zstandard.ZstdError, what: str) -> Exception:

@@ -55,7 +55,7 @@ often faster and always steadier. --out-dir batches run -j processes of one BLAS
 def _encode_options(args: argparse.Namespace) -> dict:
     options = {"rank": args.rank, "energy": args.energy, "quality": args.quality,
                "target_psnr": args.target_psnr, "layout": args.layout, "factors": args.factors,
-               "level": args.level}
+               "level": args.level, "progressive": args.progressive}
     if args.target_size is not None:
         options["target_size"] = args.target_size
     if args.patch_size is not None:  # a patch layout option, passed only when given
@@ -261,6 +261,9 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                         "given")
     p.add_argument("--factors", choices=FACTOR_TYPES, default=None,
                    help="whole-image layouts: int8 (default) or float16")
+    p.add_argument("--progressive", action="store_true",
+                   help="whole-image layouts: one zstd block per component, so that a cut file "
+                   "still decodes at the rank it holds (decode --allow-truncated)")
     p.add_argument("--patch-size", type=int, choices=(4, 8, 16), default=None,
                    help="patch layout: 4, 8 (default) or 16")
     p.add_argument("--level", type=int, default=None,

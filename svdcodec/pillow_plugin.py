@@ -32,7 +32,7 @@ section 5; its CRC cannot be checked), and missing groups are zero, like the mis
 other formats. Other damage (CRC mismatch, corrupt data) still raises ``OSError``.
 
 **Saving** takes ``quality`` (0..100, default 50), or ``rank``, ``energy``, ``target_size`` or
-``target_psnr``, and ``layout``, ``factors``, ``icc_profile``, ``exif`` (bytes or
+``target_psnr``, and ``layout``, ``factors``, ``progressive``, ``icc_profile``, ``exif`` (bytes or
 ``Image.Exif``), ``xmp`` (bytes or str), ``dpi``; see :func:`svdcodec.encode`, which checks them
 (``ValueError``, or ``TypeError`` for a value of the wrong type). As Pillow's PNG and AVIF
 plugins do, ``icc_profile`` is carried over from ``im.info`` unless given, while ``exif``, ``xmp``
@@ -78,7 +78,8 @@ MIME_TYPE = "image/x-svdi"
 # Pillow's MAX_IMAGE_PIXELS judges the size at open; svdcodec's size limits apply on load.
 _NO_SIZE_LIMITS = {"max_width": 2**32, "max_height": 2**32, "max_pixels": 2**64}
 # save() options passed on to svdcodec.encode (besides the metadata ones)
-SAVE_OPTIONS = ("quality", "rank", "energy", "target_size", "target_psnr", "layout", "factors")
+SAVE_OPTIONS = ("quality", "rank", "energy", "target_size", "target_psnr", "layout", "factors",
+                "progressive")
 _Tile = getattr(ImageFile, "_Tile", lambda *fields: tuple(fields))  # a NamedTuple in Pillow 11+
 
 _limits: Limits | None = None  # register(limits=...); None: svdcodec's process-wide defaults

@@ -29,8 +29,9 @@ FLOAT32_SAFE_BOUND = 1e30
 
 
 def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any], level: int,
-                  svd: str) -> list[fmt.Group]:
-    """The FACT groups of an (H, W, C) image; ``criteria``: rank, energy or psnr (one each)."""
+                  svd: str, progressive: bool = False) -> list[fmt.Group]:
+    """The FACT groups of an (H, W, C) image; ``criteria``: rank, energy or psnr (one each).
+    ``progressive``: one zstd block per record (see :func:`svdcodec.encode`)."""
     factors = fmt.FACTOR_NAMES[header.factor_type]
     matrices = to_matrices(image, fmt.LAYOUT_NAMES[header.layout])
     if "psnr" in criteria:
@@ -41,13 +42,14 @@ def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any
     for index, x in enumerate(matrices):
         u, s, vt = select_rank(x, method=svd, **criteria)
         raw = quantize(u, s, vt, factors)
+        block = fmt.record_size(*x.shape, header.factor_type) if progressive else None
         groups.append(fmt.Group(index, x.shape[0], x.shape[1], s.shape[0], len(raw),
-                                _zstd.compress(raw, level)))
+                                _zstd.compress(raw, level, block=block)))
     return groups
 
 
 def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes],
-                   target_size: int, level: int, svd: str) -> bytes:
+                   target_size: int, level: int, svd: str, progressive: bool = False) -> bytes:
     """The file of at most ``target_size`` bytes that keeps the most energy (ValueError if even
     rank 1 everywhere is larger).
 
@@ -74,7 +76,8 @@ def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes]
             groups = []
             for i, r in enumerate(ranks):
                 if (i, r) not in frames:
-                    frames[i, r] = _zstd.compress(records[i][:r * size], level)
+                    frames[i, r] = _zstd.compress(records[i][:r * size], level,
+                                                  block=size if progressive else None)
                 groups.append(fmt.Group(i, rows, cols, r, r * size, frames[i, r]))
             return fmt.pack(header, groups, meta)
 

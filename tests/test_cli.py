@@ -195,3 +195,15 @@ def test_decode_keeps_metadata(tmp_path: Path, suffix: str) -> None:
         assert im.getexif()[0x0131] == "svdcodec test"
         if suffix != ".webp":  # WebP has no dpi
             assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+
+
+def test_encode_progressive(png: Path, tmp_path: Path) -> None:
+    plain, progressive = tmp_path / "a.svdi", tmp_path / "b.svdi"
+    assert main(["encode", str(png), str(plain), "--rank", "8"]) == 0
+    assert main(["encode", str(png), str(progressive), "--rank", "8", "--progressive"]) == 0
+    assert progressive.stat().st_size > plain.stat().st_size  # a block header per record
+    for path in (plain, progressive):
+        assert main(["decode", str(path), str(path.with_suffix(".png"))]) == 0
+    with Image.open(plain.with_suffix(".png")) as a, \
+            Image.open(progressive.with_suffix(".png")) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))

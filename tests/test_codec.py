@@ -354,3 +354,23 @@ def test_whole_image_target_size_stores_no_zero_components() -> None:
     data = svdcodec.encode(flat, target_size=100_000, layout="per-channel")
     assert svdcodec.read_header(data).ranks == (1, 1, 1)
     assert np.array_equal(svdcodec.decode(data), flat)
+
+
+def test_progressive_files_salvage_every_record_before_the_cut() -> None:
+    image = make_image(40, 56, "L", seed=3)
+    plain = svdcodec.encode(image, rank=12, factors="float16")
+    progressive = svdcodec.encode(image, rank=12, factors="float16", progressive=True)
+    assert np.array_equal(svdcodec.decode(plain), svdcodec.decode(progressive))
+    assert len(plain) < len(progressive) < 1.15 * len(plain)
+    fact = _chunk(progressive, "FACT")
+    cut = progressive[:fact.offset + fact.size * 2 // 3]
+    got = svdcodec.decode(cut, allow_truncated=True)
+    ranks = [k for k in range(1, 13) if np.array_equal(got, svdcodec.decode(plain, rank=k))]
+    assert len(ranks) == 1 and ranks[0] >= 6  # most of the records before the cut
+    # a plain file keeps its records in one zstd block: cut, it yields none
+    fact = _chunk(plain, "FACT")
+    assert not svdcodec.decode(plain[:fact.offset + fact.size * 2 // 3],
+                               allow_truncated=True).any()
+    assert svdcodec.encode(image, progressive=True) == svdcodec.encode(image)  # patch: no effect
+    with pytest.raises(TypeError):
+        svdcodec.encode(image, rank=2, progressive="yes")
