@@ -90,8 +90,7 @@ def _check_target_size(target_size: Any) -> int:
 
 
 def _check_target_psnr(target_psnr: Any) -> float:
-    if isinstance(target_psnr, bool) or not isinstance(target_psnr, (int, float, np.number)) \
-            or not math.isfinite(target_psnr) or target_psnr <= 0:
+    if not (_real(target_psnr) and target_psnr > 0):
         raise ValueError(f"target_psnr must be a finite number > 0, got {target_psnr!r}")
     return float(target_psnr)
 
@@ -141,7 +140,7 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
         so that the truncation error alone meets it; quantization lowers the result slightly.
     target_size : the largest file of at most this many bytes (ValueError if even the smallest
         is larger). Patch layout: the highest quality that fits. Whole-image layouts: the
-        highest rank, the same for every matrix, that fits.
+        components of largest σ² over all matrices that fit (ranks may differ per matrix).
     layout : "patch", "per-channel", "stacked" ([R | G | B]) or "stacked-vertical" ([R; G; B]).
     colour : patch layout: "ycbcr" (default for RGB and RGBA; alpha is its own plane) or
         "none". subsampling : patch layout with YCbCr: 2 (chroma halved in x and y), 1, or

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -11,7 +12,7 @@ try:  # the optional C extension (svdcodec/_storec.c), bit-exact with write_rows
 except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
     _storec = None
 
-LAYOUTS = ("per-channel", "stacked", "stacked-vertical")  # spec section 6; _storec's codes
+LAYOUTS = ("per-channel", "stacked", "stacked-vertical")  # spec section 6
 # Which write_rows runs; SVDCODEC_PURE_PYTHON=1 selects the reference, as for the patch layout.
 ACCELERATED = _storec is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
 
@@ -47,14 +48,9 @@ def write_rows(out: np.ndarray, layout: str, group: int, row0: int, block: np.nd
         _storec.store(out, h, w, c, row0, n, ((group, block, 0, w),))
     elif layout == "stacked":  # X[y, c*W + x] = sample[y, x, c]
         _storec.store(out, h, w, c, row0, n, tuple((i, block, i * w, c * w) for i in range(c)))
-    elif layout == "stacked-vertical":  # X[c*H + y, x] = sample[y, x, c], split at channels
-        start = row0
-        while start < row0 + n:
-            channel, y = divmod(start, h)
-            stop = min(row0 + n, (channel + 1) * h)
-            _storec.store(out, h, w, c, y, stop - start, ((channel, block, (start - row0) * w,
-                                                          w),))
-            start = stop
+    elif layout == "stacked-vertical":  # X[c*H + y, x] = sample[y, x, c]
+        for channel, y, i, j in _channel_runs(row0, n, h):
+            _storec.store(out, h, w, c, y, j - i, ((channel, block, i * w, w),))
     else:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
 
@@ -89,13 +85,18 @@ def write_rows_reference(out: np.ndarray, layout: str, group: int, row0: int,
         np.rint(block.reshape(n, c, w).transpose(0, 2, 1), out=out[row0:row0 + n],
                 casting="unsafe")
     elif layout == "stacked-vertical":
-        # A strip may straddle two channels: split it at the channel boundaries.
-        start = row0
-        while start < row0 + n:
-            channel, y = divmod(start, h)
-            stop = min(row0 + n, (channel + 1) * h)
-            np.rint(block[start - row0:stop - row0], out=out[y:y + stop - start, :, channel],
-                    casting="unsafe")
-            start = stop
+        for channel, y, i, j in _channel_runs(row0, n, h):
+            np.rint(block[i:j], out=out[y:y + j - i, :, channel], casting="unsafe")
     else:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+
+
+def _channel_runs(row0: int, n: int, height: int) -> Iterator[tuple[int, int, int, int]]:
+    """Layout stacked-vertical: rows row0 .. row0 + n - 1 of the (C H) x W matrix, which may
+    straddle channels, as runs (channel, first image row, first and end block row)."""
+    start = row0
+    while start < row0 + n:
+        channel, y = divmod(start, height)
+        stop = min(row0 + n, (channel + 1) * height)
+        yield channel, y, start - row0, stop - row0
+        start = stop
