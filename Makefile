@@ -19,7 +19,7 @@ demo: install
 	$(BIN)/svdcodec demo
 
 test: install
-	$(BIN)/python -m pytest svdcodec tests -q
+	PYTHONDEVMODE=1 $(BIN)/python -m pytest svdcodec tests -q
 
 lint: install
 	$(BIN)/ruff check .

@@ -222,6 +222,10 @@ static void reconstruct(const Plane *pl, const int64_t *d, const double *quarter
 
 /* --- payload parsing and validation (section 12.3) -------------------------------------- */
 #define ERRBUF 200
+/* decode_plane_impl runs without the GIL: it allocates with PyMem_RawMalloc only (the one
+   Python allocator that needs no GIL) and reports running out of memory by returning this
+   sentinel, which the caller turns into MemoryError once it holds the GIL again. */
+static const char OUT_OF_MEMORY[] = "out of memory";
 
 static const char *decode_plane_impl(Plane *pl, uint32_t ac_symbols, int32_t *out,
                                      int32_t alpha, int32_t beta, int32_t tc,
@@ -281,12 +285,12 @@ static const char *decode_plane_impl(Plane *pl, uint32_t ac_symbols, int32_t *ou
     uint32_t esc_start[256];
     uint64_t qmax[256];
     /* d, and after reconstruction the deblocking's 4 gw int32 (see below) */
-    int64_t *d = PyMem_Malloc(sizeof(int64_t) * (size_t)(n_patches + 2 * pl->gw));
-    double *quarters = PyMem_Malloc(sizeof(double) * (size_t)(k ? k * (hh + 1) : 1));
+    int64_t *d = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(n_patches + 2 * pl->gw));
+    double *quarters = PyMem_RawMalloc(sizeof(double) * (size_t)(k ? k * (hh + 1) : 1));
     if (d == NULL || quarters == NULL) {
-        PyMem_Free(d);
-        PyMem_Free(quarters);
-        return "";  /* MemoryError: the caller sees the empty message */
+        PyMem_RawFree(d);
+        PyMem_RawFree(quarters);
+        return OUT_OF_MEMORY;
     }
     uint32_t ecur = 0;
     uint64_t dmax = 0;
@@ -345,8 +349,8 @@ static const char *decode_plane_impl(Plane *pl, uint32_t ac_symbols, int32_t *ou
         deblock_plane(out, pl->gh * pl->p, pl->gw * pl->p, pl->p, alpha, beta, tc, pl->bd,
                       (int32_t *)d);
     }
-    PyMem_Free(d);
-    PyMem_Free(quarters);
+    PyMem_RawFree(d);
+    PyMem_RawFree(quarters);
     return err;
 }
 
@@ -405,7 +409,7 @@ static PyObject *decode_plane(PyObject *self, PyObject *args) {
     }
     if (err == NULL) {
         result = Py_NewRef(Py_None);
-    } else if (err[0] == '\0') {
+    } else if (err == OUT_OF_MEMORY) {
         PyErr_NoMemory();
     } else {
         result = PyUnicode_FromString(err);
@@ -568,7 +572,7 @@ static PyObject *compose(PyObject *self, PyObject *args) {
         }
         s->c = s->buf.buf;
     }
-    rows = PyMem_Malloc(sizeof(int32_t) * (size_t)width * (channels + 1));
+    rows = PyMem_RawMalloc(sizeof(int32_t) * (size_t)width * (channels + 1));
     if (rows == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -579,7 +583,7 @@ static PyObject *compose(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    PyMem_Free(rows);
+    PyMem_RawFree(rows);
     for (int i = 0; i < got; i++) PyBuffer_Release(&src[i].buf);
     PyBuffer_Release(&out);
     return result;
@@ -610,7 +614,7 @@ static PyObject *deblock(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "deblock: expected a 2-D int32 plane of whole patches");
         goto done;
     }
-    tmp = PyMem_Malloc(sizeof(int32_t) * (size_t)(4 * (buf.shape[1] / p) + 1));
+    tmp = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(4 * (buf.shape[1] / p) + 1));
     if (tmp == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -620,7 +624,7 @@ static PyObject *deblock(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    PyMem_Free(tmp);
+    PyMem_RawFree(tmp);
     PyBuffer_Release(&buf);
     return result;
 }

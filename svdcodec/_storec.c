@@ -139,7 +139,7 @@ static PyObject *store(PyObject *self, PyObject *args) {
         }
         seen |= 1 << s->channel;
     }
-    rows = PyMem_Malloc(sizeof(int32_t) * (size_t)width * channels);
+    rows = PyMem_RawMalloc(sizeof(int32_t) * (size_t)width * channels);
     if (rows == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -171,7 +171,7 @@ static PyObject *store(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    PyMem_Free(rows);
+    PyMem_RawFree(rows);
     for (int k = 0; k < got; k++) PyBuffer_Release(&src[k].buf);
     PyBuffer_Release(&out);
     return result;

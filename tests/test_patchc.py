@@ -251,3 +251,41 @@ def test_deblock_matches_the_reference(p: int, gh: int, gw: int, bd: int,
         _patchc.deblock(plane[:, :-1].copy(), p, *strength, bd)
     with pytest.raises((ValueError, BufferError)):
         _patchc.deblock(plane.astype(np.int64), p, *strength, bd)
+
+
+_DEV_MODE_DECODE = """
+import threading, numpy as np, svdcodec
+from svdcodec import patchcodec, layout
+assert patchcodec.ACCELERATED and layout.ACCELERATED
+rng = np.random.default_rng(0)
+files = [svdcodec.encode(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), quality=q)
+         for h, w, q in ((17, 23, 30), (64, 48, 80), (8, 8, 50))]
+files.append(svdcodec.encode(rng.integers(0, 256, (40, 30), dtype=np.uint8), rank=5))
+errors = []
+def work():
+    try:
+        for _ in range(20):
+            for data in files:
+                svdcodec.decode(data)
+    except BaseException as e:
+        errors.append(e)
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert not errors, errors
+print("ok")
+"""
+
+
+@needs_c
+def test_c_decoders_under_dev_mode_from_threads() -> None:
+    """Issue 11.1: the C decoders ran PyMem_Malloc without the GIL; Python's debug allocator
+    (-X dev) aborts the process on that, and Python 3.12 segfaulted. Decode patch-layout and
+    whole-image files from eight threads in a -X dev child: it must exit cleanly."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-X", "dev", "-c", _DEV_MODE_DECODE],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
