@@ -97,13 +97,22 @@ def usable_metadata(info: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         if value is None:
             continue
         try:
+            if not isinstance(value, _METADATA_TYPES[key]):
+                raise TypeError(f"expected {_METADATA_TYPES[key][0].__name__}, got "
+                                f"{type(value).__name__}")
             _metadata(**{**dict.fromkeys(METADATA_KEYS), key: value})  # the encoder's own check
-        except (ValueError, TypeError, OverflowError) as exc:
+        except Exception as exc:
             shown = repr(value) if len(repr(value)) <= 40 else f"{type(value).__name__} value"
             notes.append(f"dropped the input's {key} ({shown}): {exc}")
         else:
             meta[key] = value
     return meta, notes
+
+
+# The types a Pillow plugin gives each key in ``info`` (bytes(3) would be three zero bytes).
+_METADATA_TYPES: dict[str, tuple[type, ...]] = {
+    "icc_profile": (bytes, bytearray), "exif": (bytes, bytearray),
+    "xmp": (bytes, bytearray, str), "dpi": (tuple, list)}
 
 
 def load_image(path: Path, notes: list[str] | None = None) -> tuple[np.ndarray, dict]:
@@ -207,16 +216,17 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
                      f"at the stored ranks")
     im, converted = fit_format(from_array(array), fmt_name)
     save = _metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
-    if converted:
-        notes.append(f"{fmt_name} cannot hold {info.mode} images: wrote {converted}")
-        if save.pop("icc_profile", None) is not None and im.mode in ("RGB", "RGBA") and \
-                info.mode in ("L", "LA", "I;16"):
-            notes.append("dropped the grey ICC profile: it does not describe RGB pixels")
+    grey_to_rgb = info.mode in ("L", "LA", "I;16") and im.mode in ("RGB", "RGBA")
+    if grey_to_rgb and save.pop("icc_profile", None) is not None:
+        notes.append("dropped the grey ICC profile: it does not describe RGB pixels")
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. GIF/ICO size or palette warnings
         im.save(buffer, format=fmt_name, **save)
     written, size = _written(buffer.getvalue(), im)
+    if converted or written != im.mode:
+        how = "; ".join(filter(None, [converted, f"written as {written}"]))
+        notes.insert(0, f"{fmt_name} cannot hold {info.mode} images: {how}")
     if size != im.size:  # ICO keeps at most 256 x 256
         raise CliError(f"{fmt_name} cannot hold a {im.width}x{im.height} image (it would be "
                        f"{size[0]}x{size[1]}): use .png or .tif")
@@ -311,7 +321,7 @@ def fit_format(im: Image.Image, fmt_name: str) -> tuple[Image.Image, str]:
             if im.mode != mode:
                 steps.append(f"{im.mode} -> {mode}")
                 im = im.convert(mode)
-            return im, f"{mode} ({', '.join(steps)})"
+            return im, "; ".join(steps)
     alpha = " (alpha)" if "A" in im.mode else ""
     raise CliError(f"{fmt_name} cannot hold {im.mode}{alpha} images: use .png or .tif")
 
