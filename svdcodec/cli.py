@@ -15,7 +15,9 @@ import argparse
 import contextlib
 import functools
 import json
+import math
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -251,7 +253,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         check_output(plot, args.force, src)
         _need_matplotlib("compare --plot")
     image, meta = load_image(src)
-    peers = [] if args.peers in ("", "none") else args.peers.split(",")
+    peers = list(args.peers)
     if args.avif and "avif" not in peers:
         peers.append("avif")
     comparison = report.compare(
@@ -261,8 +263,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if plot is not None:
         from . import plots
 
-        plots.save_figure(plots.plot_compare(comparison, image, title=src.name, progress=None),
-                          plot)
+        figure = plots.plot_compare(comparison, image, title=src.name, progress=None)
+        with files.writing(plot):
+            plots.save_figure(figure, plot)
     print(comparison.to_json() if args.json else report.format_table(comparison, src.name))
     if plot is not None:
         print(f"plot: {plot}", file=sys.stderr if args.json else sys.stdout)
@@ -293,8 +296,10 @@ def cmd_basis(args: argparse.Namespace) -> int:
     elif args.quality is not None:
         raise CliError("--quality applies to an image input, not to an .svdi file")
     basis = patchplot.plane_basis(data, args.plane)
-    plots.save_figure(patchplot.basis_figure(basis, title=f"{src.name}: {basis.name}, "
-                                             f"{len(basis.vectors)} learned basis vectors"), out)
+    figure = patchplot.basis_figure(basis, title=f"{src.name}: {basis.name}, "
+                                    f"{len(basis.vectors)} learned basis vectors")
+    with files.writing(out):
+        plots.save_figure(figure, out)
     print(f"{out}: {len(basis.vectors)} basis vectors of {basis.patch_size}x{basis.patch_size} "
           f"({basis.name}, {basis.patches:,} patches)")
     return 0
@@ -311,7 +316,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     ranks = args.ranks or plots.default_ranks(image, args.layout)
     frames = plots.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
                                     level=args.level, progress=None)
-    plots.save_animation(frames, out, duration=args.duration)
+    with files.writing(out):
+        plots.save_animation(frames, out, duration=args.duration)
     print(f"{out}: {len(frames)} frames, ranks {','.join(map(str, ranks))}, "
           f"{frames[0].width}x{frames[0].height}, {out.stat().st_size:,} bytes")
     return 0
@@ -319,15 +325,17 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
 def _add_rank_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--rank", type=int, help="components kept per matrix")
-    group.add_argument("--energy", type=float,
+    group.add_argument("--rank", type=_positive_int, help="components kept per matrix")
+    group.add_argument("--energy", type=_number_in(0, 1, low_open=True),
                        help="keep the smallest rank with this fraction of sum(sigma^2)")
-    group.add_argument("--quality", type=float, help="0..100, the default 50 (patch layout: "
-                       "the quantization step; whole-image layouts: target PSNR 15 + 0.3*Q dB)")
-    group.add_argument("--target-psnr", type=float, help="PSNR in dB to reach (whole-image "
-                       "layouts: by the truncation alone)")
-    group.add_argument("--target-size", type=int, help="at most this many bytes (whole-image "
-                       "layouts: ranks chosen by the largest singular values that fit)")
+    group.add_argument("--quality", type=_number_in(0, 100),
+                       help="0..100, the default 50 (patch layout: the quantization step; "
+                       "whole-image layouts: target PSNR 15 + 0.3*Q dB)")
+    group.add_argument("--target-psnr", type=_number_in(0, math.inf, low_open=True),
+                       help="PSNR in dB to reach (whole-image layouts: by the truncation alone)")
+    group.add_argument("--target-size", type=_positive_int,
+                       help="at most this many bytes (whole-image layouts: ranks chosen by the "
+                       "largest singular values that fit)")
     p.add_argument("--layout", choices=(*LAYOUTS, "patch"), default=None,
                    help="default: patch, or per-channel when --rank, --energy or --factors is "
                         "given")
@@ -338,7 +346,7 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    "still decodes at the rank it holds (decode --allow-truncated)")
     p.add_argument("--patch-size", type=int, choices=(4, 8, 16), default=None,
                    help="patch layout: 4, 8 (default) or 16")
-    p.add_argument("--level", type=int, default=None,
+    p.add_argument("--level", type=_zstd_level, default=None,
                    help="zstd level 1..19 (default 19 for the patch layout, else 3)")
 
 
@@ -356,6 +364,37 @@ def _int_at_least(minimum: int) -> Any:
 
 
 _positive_int = _int_at_least(1)
+
+
+def _zstd_level(text: str) -> int:
+    """argparse type: a zstd level 1..19 (spec section 5: larger windows may be refused)."""
+    level = _positive_int(text)
+    if level > 19:
+        raise argparse.ArgumentTypeError(f"must be in 1..19, got {level}")
+    return level
+
+
+def _number_in(low: float, high: float, low_open: bool = False) -> Any:
+    """argparse type: a finite number in [low, high] (or (low, high])."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (low_open and value == low) or \
+                value > high:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}]" if math.isfinite(high) \
+                else f"> {low:g}" if low_open else f">= {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {where}, got {text!r}")
+        return value
+    return parse
+
+
+def _peer_list(text: str) -> list[str]:
+    """argparse type: "png,jpeg" -> ["png", "jpeg"]; "none" or "" -> []."""
+    from .peers import PEERS
+
+    return [] if text.strip() in ("", "none") else _choice_list(PEERS)(text)
 
 
 def _image_format(text: str) -> str:
@@ -419,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "       %(prog)s IN... --out-dir DIR [-j N] [--format png] [options]")
     p.add_argument("paths", nargs="+", metavar="FILE",
                    help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.FORMAT)")
-    p.add_argument("--rank", type=int, help="decode with only this many components (preview)")
+    p.add_argument("--rank", type=_positive_int,
+                   help="decode with only this many components (preview)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="decode a cut whole-image file from what precedes the cut (spec 7.1)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
@@ -459,10 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="choose each rank by this fraction of sum(sigma^2), e.g. 0.9,0.99")
     p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
     p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
-    p.add_argument("--level", type=int, default=3, help="zstd level 1..19 (default 3)")
+    p.add_argument("--level", type=_zstd_level, default=3, help="zstd level 1..19 (default 3)")
     p.add_argument("--both-factors", action="store_true",
                    help="also encode with the other factor type and report its bytes")
-    p.add_argument("--peers", default="png,jpeg,webp",
+    p.add_argument("--peers", type=_peer_list, default=["png", "jpeg", "webp"],
                    help="codecs to compare with (png,jpeg,webp,avif; 'none' for none)")
     p.add_argument("--avif", action="store_true", help="add AVIF to the peers (slower)")
     p.add_argument("--no-ssim", action="store_true", help="skip SSIM")
@@ -485,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="OUT.png (or .svg, .pdf)")
     p.add_argument("--plane", type=_int_at_least(0), default=0,
                    help="0 (default: Y, or the first channel), 1, 2 (Cb, Cr), 3 (alpha)")
-    p.add_argument("--quality", type=float, default=None,
+    p.add_argument("--quality", type=_number_in(0, 100), default=None,
                    help="for an image input: the quality to encode at (default 50)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_basis)
@@ -497,8 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one frame per rank (default 1,2,3,5,8,12,20,30,50,80,... up to full)")
     p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
     p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
-    p.add_argument("--level", type=int, default=3, help="zstd level 1..19 (default 3)")
-    p.add_argument("--duration", type=int, default=700, help="milliseconds per frame")
+    p.add_argument("--level", type=_zstd_level, default=3, help="zstd level 1..19 (default 3)")
+    p.add_argument("--duration", type=_positive_int, default=700, help="milliseconds per frame")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_animate)
     return parser
@@ -523,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _broken_pipe()
     except (CliError, SvdiError, OSError, ValueError, TypeError) as exc:
         if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
-            message = f"{exc.filename}: {files.os_reason(exc)}"  # not "[Errno 2] ..."
+            message = _os_message(exc)  # not "[Errno 2] ...", nor a temporary file's name
         else:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"svdcodec: error: {message}", file=sys.stderr)
@@ -531,6 +571,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("svdcodec: error: interrupted", file=sys.stderr)
         return 130
+
+
+# atomic_write's temporary file: tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp")
+
+
+def _os_message(exc: OSError) -> str:
+    """'PATH: reason', naming the output a temporary file stands for ('cannot write OUT: ...')."""
+    path = Path(os.fsdecode(exc.filename))
+    temporary = _TEMPORARY.fullmatch(path.name)
+    if temporary:
+        return f"cannot write {path.with_name(temporary['name'])}: {files.os_reason(exc)}"
+    return f"{path}: {files.os_reason(exc)}"
 
 
 def _broken_pipe() -> int:

@@ -14,11 +14,13 @@ rank, a PSNR or size not reached) or that grew the file says so. Notes are retur
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,12 +70,20 @@ def check_output(out: Path, force: bool, *inputs: Path) -> None:
         raise CliError(f"cannot write {out}: the directory {parent} does not exist")
 
 
-def write_output(out: Path, data: bytes) -> None:
-    """atomic_write, with errors that name ``out`` rather than its hidden temporary file."""
+@contextlib.contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """Turn an OSError of the block into 'cannot write OUT: reason': the user's path, not the
+    hidden temporary file that atomic_write was writing."""
     try:
-        atomic_write(out, data)
+        yield
     except OSError as exc:
         raise CliError(f"cannot write {out}: {os_reason(exc)}") from None
+
+
+def write_output(out: Path, data: bytes) -> None:
+    """atomic_write, with errors that name ``out`` rather than its hidden temporary file."""
+    with writing(out):
+        atomic_write(out, data)
 
 
 def read_input(path: Path) -> bytes:

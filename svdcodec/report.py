@@ -20,8 +20,8 @@ a float that is infinite (the PSNR of an exact decode) is written as ``null``. T
 - ``peer_source``: what the lossy peers code: "image", or for 16-bit images "8-bit reduction"
   (round(v / 257): Pillow's JPEG, WebP and AVIF are 8-bit), whose PSNR (peak 255) is matched
   to the .svdi decode's (peak 65535).
-- ``notes``: [str], one per peer asked for but left out, and why (JPEG has no alpha; an exact
-  decode has no PSNR to match).
+- ``notes``: [str]: a rank above the full rank (stored at full rank); each peer asked for but
+  left out, and why (JPEG has no alpha; an exact decode has no PSNR to match).
 - ``results``: one object per requested rank or energy, in the order given:
 
   - ``rank``: the rank asked for (null when chosen by energy); ``energy``: the Σσ² fraction asked
@@ -284,7 +284,13 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
         dense_bytes=image.nbytes, dense_float64_bytes=dense[0],
         png_bytes=png_bytes, png_bpp=None if png_bytes is None else 8 * png_bytes / pixels,
         peer_source="image" if image.dtype == np.uint8 else "8-bit reduction",
-        results=results, notes=tuple(notes + _exact_notes(results, lossy)))
+        results=results, notes=tuple(notes + _rank_notes(results) + _exact_notes(results, lossy)))
+
+
+def _rank_notes(results: Sequence[RankResult]) -> list[str]:
+    """A rank asked for above what the matrices have: stored at their full rank."""
+    return [f"rank {r.rank} is above the full rank: stored ranks {list(r.ranks)}"
+            for r in results if r.rank is not None and r.ranks and min(r.ranks) < r.rank]
 
 
 def _exact_notes(results: Sequence[RankResult], lossy: Sequence[str]) -> list[str]:

@@ -572,6 +572,87 @@ def test_write_errors_name_the_output_not_the_temporary(png: Path, tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
 
 
+@pytest.mark.parametrize("command", ["encode", "animate", "basis"])
+def test_every_write_error_names_the_output(command: str, png: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture) -> None:
+    """The kind: whatever writes the file, the error names the user's path, no [Errno]."""
+    import svdcodec.codec
+
+    def fdopen(fd: int, mode: str) -> io.BytesIO:
+        os.close(fd)
+        raise PermissionError(13, "Permission denied", "/x/.out.png.abcd1234.tmp")
+
+    out = tmp_path / ("o.svdi" if command == "encode" else "o.gif" if command == "animate"
+                      else "o.png")
+    argv = [command, str(png), str(out), *(["--ranks", "1,2"] if command == "animate" else [])]
+    monkeypatch.setattr(svdcodec.codec.os, "fdopen", fdopen)
+    assert main(argv) == 1
+    assert capsys.readouterr().err == f"svdcodec: error: cannot write {out}: permission denied\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+def test_an_os_error_on_a_temporary_file_names_the_output() -> None:
+    from svdcodec.cli import _os_message
+
+    exc = PermissionError(13, "Permission denied", "/d/.photo.png.k2_9zq0a.tmp")
+    assert _os_message(exc) == "cannot write /d/photo.png: permission denied"
+    assert _os_message(FileNotFoundError(2, "No such file", "/d/a.svdi")) == \
+        "/d/a.svdi: no such file"
+
+
+def test_decode_rank_above_the_stored_ranks_is_noted(png: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    svdi = tmp_path / "x.svdi"
+    assert main(["encode", str(png), str(svdi), "--rank", "6"]) == 0
+    capsys.readouterr()
+    assert main(["decode", str(svdi), str(tmp_path / "a.png"), "--rank", "50"]) == 0
+    assert capsys.readouterr().err == "svdcodec: note: --rank 50 is above the ranks stored " \
+        "([6, 6, 6]): decoded at the stored ranks\n"
+    assert main(["decode", str(svdi), str(tmp_path / "b.png"), "--rank", "6"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_compare_notes_a_rank_above_full_rank(png: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", str(png), "--ranks", "5,100", "--peers", "none", "--no-ssim",
+                 "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["notes"] == ["rank 100 is above the full rank: stored ranks [40, 40, 40]"]
+
+
+def test_encode_json_in_a_batch(png: Path, tmp_path: Path,
+                                capsys: pytest.CaptureFixture) -> None:
+    assert main(["encode", str(png), "--out-dir", str(tmp_path / "o"), "--rank", "99",
+                 "--json", "-j", "1"]) == 0
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    assert (record["ok"], record["failed"]) == (1, 0)
+    (one,) = record["files"]
+    assert one["output"] == str(tmp_path / "o" / "in.svdi") and one["ranks"] == [40, 40, 40]
+    assert any("--rank 99 is above" in n for n in one["notes"])
+    assert f"svdcodec: note: {png}: --rank 99 is above" in captured.err
+    assert "encoded 1 file ok" in captured.err
+
+
+@pytest.mark.parametrize("argv", [["encode", "a", "b", "--quality", "150"],
+                                  ["encode", "a", "b", "--quality", "nan"],
+                                  ["encode", "a", "b", "--target-psnr", "0"],
+                                  ["encode", "a", "b", "--energy", "1.5"],
+                                  ["encode", "a", "b", "--rank", "0"],
+                                  ["encode", "a", "b", "--target-size", "-3"],
+                                  ["encode", "a", "b", "--level", "20"],
+                                  ["decode", "a", "b", "--rank", "0"],
+                                  ["compare", "a", "--peers", "gif"],
+                                  ["compare", "a", "--level", "0"],
+                                  ["basis", "a", "b", "--quality", "101"],
+                                  ["animate", "a", "b.gif", "--duration", "0"]])
+def test_bad_option_values_are_usage_errors(argv: list[str],
+                                            capsys: pytest.CaptureFixture) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "usage:" in captured.err
+
+
 def test_a_file_where_a_folder_should_be(png: Path, tmp_path: Path,
                                          capsys: pytest.CaptureFixture) -> None:
     assert main(["encode", str(png), str(png / "x.svdi")]) == 1

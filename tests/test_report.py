@@ -309,7 +309,7 @@ def test_cli_errors(png_path: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["animate", str(png_path), str(tmp_path / "no" / "a.gif")]) == 1
     assert main(["compare", str(png_path), "--plot", str(tmp_path / "p.xyz"), "--ranks", "1",
                  "--peers", "none"]) == 1
-    assert main(["compare", str(png_path), "--peers", "gif"]) == 1
+    assert main(["compare", str(png_path), "--peers", "gif"]) == 2  # a usage error (issue 11.11)
     assert main(["compare", str(png_path), "--ranks", "0"]) == 2
     assert main(["compare", str(png_path), "--ranks", "a,b"]) == 2
     assert main(["compare", str(png_path), "--energies", "1.5"]) == 2
