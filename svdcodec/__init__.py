@@ -20,7 +20,7 @@ from .errors import (
 from .format import FORMAT_VERSION
 from .info import GroupInfo, PlaneInfo, SvdiInfo
 from .limits import Limits, get_default_limits, set_default_limits
-from .pillow_plugin import register
+from .pillow.plugin import register
 
 __version__ = "0.1.0"
 

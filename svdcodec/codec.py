@@ -16,13 +16,15 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import _zstd, patchcodec, wholecodec
+from . import _zstd
 from . import format as fmt
 from .errors import TruncatedError
 from .info import EXIF_APP1_PREFIX, METRES_PER_INCH, SvdiInfo, container_info
-from .layout import LAYOUTS
 from .limits import Limits, get_default_limits
-from .quantize import FACTOR_TYPES
+from .patch import codec as patchcodec
+from .whole import codec as wholecodec
+from .whole.layout import LAYOUTS
+from .whole.quantize import FACTOR_TYPES
 
 PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_QUALITY = 50

@@ -126,7 +126,7 @@ def test_blas_threads_pinned_during_a_command(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     from threadpoolctl import threadpool_info
 
-    import svdcodec.cli as cli
+    import svdcodec.cli.commands as cli
 
     seen: list[int] = []
 

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 import svdcodec
 from svdcodec import ChecksumError, CorruptError, LimitError, TruncatedError, UnsupportedError
 from svdcodec import format as fmt
-from svdcodec.quantize import record_dtype
+from svdcodec.whole.quantize import record_dtype
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 PREFIX = fmt.SIGNATURE + bytes([fmt.FORMAT_VERSION])

@@ -1,4 +1,4 @@
-"""Tests for svdcodec.pillow_plugin: .svdi through Pillow's Image.open / Image.save."""
+"""Tests for svdcodec.pillow.plugin: .svdi through Pillow's Image.open / Image.save."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 import svdcodec
-from svdcodec import pillow_plugin, wholecodec
 from svdcodec.metrics import psnr
+from svdcodec.pillow import plugin as pillow_plugin
+from svdcodec.whole import codec as wholecodec
 
 HEAD_END = 10 + 12 + 24  # signature, version, HEAD chunk (spec sections 2-4)
 

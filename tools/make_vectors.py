@@ -22,7 +22,7 @@ from PIL import Image
 
 import svdcodec
 from svdcodec import format as fmt
-from svdcodec.demo import demo_image
+from svdcodec.teach.demo import demo_image
 
 
 def _crop(mode: str) -> np.ndarray:

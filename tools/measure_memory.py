@@ -35,7 +35,7 @@ import numpy as np
 import svdcodec
 from svdcodec import _zstd
 from svdcodec import format as fmt
-from svdcodec.quantize import quantize
+from svdcodec.whole.quantize import quantize
 
 MIB = 2**20
 

@@ -13,24 +13,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from .codec import decode, encode, read_header
-from .files import load_image
-from .pilutil import from_array
+from ..codec import decode, encode, read_header
+from ..pillow.convert import from_array, to_array
 
 
 def demo_image() -> Path:
     """The bundled photograph: Kodak image 23 (768x512, 'unrestricted research use')."""
-    return Path(__file__).parent / "data" / "kodim23.png"
+    return Path(__file__).resolve().parent.parent / "data" / "kodim23.png"
 
 
 def run(image_path: Path | None, ranks: list[int], layouts: list[str], factor_types: list[str],
         qualities: list[float]) -> None:
     """Print the size report of ``svdcodec demo`` for an image (default: the bundled one)."""
-    from .metrics import psnr  # here, not at the top: scipy.ndimage slows every command's start
+    from ..metrics import psnr  # here, not at the top: scipy.ndimage slows every command's start
 
     path = image_path or demo_image()
-    image, _ = load_image(path)
+    with Image.open(path) as im:
+        image = to_array(im)
     h, w = image.shape[:2]
     pixels = h * w
     png = BytesIO()

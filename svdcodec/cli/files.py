@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .codec import atomic_write, decode, encode, read_header
-from .info import EXIF_APP1_PREFIX
-from .pilutil import from_array, to_array
+from ..codec import atomic_write, decode, encode, read_header
+from ..info import EXIF_APP1_PREFIX
+from ..pillow.convert import from_array, to_array
 
 
 class CliError(Exception):

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _zstd
-from . import format as fmt
-from .errors import SvdiError
+from .. import _zstd
+from .. import format as fmt
+from ..errors import SvdiError
 from .layout import to_matrices, write_channels, write_rows
 from .linalg import select_rank, truncated_svd
 from .quantize import dequantize, magnitude_bound, quantize

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import _zstd, patch
-from . import format as fmt
-from .entropy import unpack_payload
-from .limits import get_default_limits
+from .. import _zstd
+from .. import format as fmt
+from ..limits import get_default_limits
+from ..patch import reconstruct as patch
+from ..patch.symbols import unpack_payload
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

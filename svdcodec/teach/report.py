@@ -60,14 +60,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import _zstd
-from . import format as fmt
-from .codec import decode, encode, read_header
-from .layout import LAYOUTS, to_matrices
-from .limits import get_default_limits
-from .metrics import psnr, ssim
+from .. import _zstd
+from .. import format as fmt
+from ..codec import decode, encode, read_header
+from ..limits import get_default_limits
+from ..metrics import psnr, ssim
+from ..whole.layout import LAYOUTS, to_matrices
+from ..whole.quantize import FACTOR_TYPES, dequantize
 from .peers import PEERS, available, encode_peer, match_psnr
-from .quantize import FACTOR_TYPES, dequantize
 
 __all__ = ["DEFAULT_PEERS", "DEFAULT_RANKS", "Comparison", "RankResult", "compare",
            "format_table"]

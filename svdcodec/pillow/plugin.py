@@ -64,13 +64,14 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageFile
 
-from . import _zstd, codec, wholecodec
-from . import format as fmt
-from .errors import LimitError, SvdiError, TruncatedError
-from .info import EXIF_APP1_PREFIX, metadata_info
-from .limits import Limits, get_default_limits
-from .pilutil import storage_mode, to_array
-from .quantize import dequantize, magnitude_bound
+from .. import _zstd, codec
+from .. import format as fmt
+from ..errors import LimitError, SvdiError, TruncatedError
+from ..info import EXIF_APP1_PREFIX, metadata_info
+from ..limits import Limits, get_default_limits
+from ..whole import codec as wholecodec
+from ..whole.quantize import dequantize, magnitude_bound
+from .convert import storage_mode, to_array
 
 FORMAT = "SVDI"
 EXTENSIONS = [".svdi"]

@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .errors import (
+from ..errors import (
     ChecksumError,
     CorruptError,
     LimitError,
@@ -21,21 +21,8 @@ from .errors import (
     TruncatedError,
     UnsupportedError,
 )
-from .limits import Limits
-from .patchformat import COLOUR_PIXELS as COLOUR_PIXELS
-from .patchformat import COMPONENT_BYTES as COMPONENT_BYTES
-from .patchformat import MAX_PATCH_SHIFT as MAX_PATCH_SHIFT
-from .patchformat import PATCH_SIZES as PATCH_SIZES
-from .patchformat import PATCH_STRIP as PATCH_STRIP
-from .patchformat import PTCH as PTCH
-from .patchformat import SUBSAMPLING as SUBSAMPLING
-from .patchformat import Plane as Plane
-from .patchformat import check_patch_limits as check_patch_limits
-from .patchformat import colour_rows as colour_rows
-from .patchformat import pack_plane as pack_plane
-from .patchformat import patch_raw_size as patch_raw_size
-from .patchformat import plane_name as plane_name
-from .patchformat import unpack_plane as unpack_plane
+from ..limits import Limits
+from .ptch import Plane, check_patch_limits, pack_plane, unpack_plane
 
 # --- section 2: file structure -------------------------------------------------------------
 SIGNATURE = b"\x89SVDI\r\n\x1a\n"

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _zstd, patch
-from . import format as fmt
-from .entropy import pack_payload, unpack_payload
-from .errors import CorruptError
-from .metrics import psnr
-from .patch_encode import PlaneAnalysis, encode_plane
+from .. import _zstd
+from .. import format as fmt
+from ..errors import CorruptError
+from ..metrics import psnr
+from . import reconstruct as patch
+from .encode import PlaneAnalysis, encode_plane
+from .symbols import pack_payload, unpack_payload
 
 PATCH_SIZE = 8
 # zstd level: level 9 costs 0.26 dB BD-PSNR (every third Kodak image), levels 20-22 gain nothing

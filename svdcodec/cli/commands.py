@@ -25,13 +25,15 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from . import __version__, batch, demo
-from .codec import encode, read_header
-from .errors import SvdiError
+from .. import __version__
+from ..codec import encode, read_header
+from ..errors import SvdiError
+from ..format.container import SIGNATURE
+from ..teach import demo
+from ..whole.layout import LAYOUTS
+from ..whole.quantize import FACTOR_TYPES
+from . import batch
 from .files import CliError, check_output, decode_file, encode_file, load_image
-from .format import SIGNATURE
-from .layout import LAYOUTS
-from .quantize import FACTOR_TYPES
 
 EXAMPLES = """examples:
   svdcodec encode photo.png photo.svdi --quality 30
@@ -176,7 +178,7 @@ def _energy_list(text: str) -> list[float]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from . import report
+    from ..teach import report
 
     src = Path(args.input)
     plot = Path(args.plot) if args.plot else None
@@ -192,7 +194,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         with_ssim=not args.no_ssim, metadata=meta, progress=None)
     if plot is not None:
         try:
-            from . import plots
+            from ..teach import plots
             figure = plots.plot_compare(comparison, image, title=src.name, progress=None)
         except ImportError as exc:
             raise CliError(f"--plot needs matplotlib (pip install 'svdcodec[plot]'): {exc}"
@@ -208,7 +210,8 @@ def cmd_basis(args: argparse.Namespace) -> int:
     src, out = Path(args.input), Path(args.output)
     check_output(out, args.force, src)
     try:
-        from . import patchplot, plots
+        from ..teach import basis as patchplot
+        from ..teach import plots
     except ImportError as exc:  # pragma: no cover - matplotlib is in the test extras
         raise CliError(f"basis needs matplotlib (pip install 'svdcodec[plot]'): {exc}") from None
     try:
@@ -229,7 +232,7 @@ def cmd_basis(args: argparse.Namespace) -> int:
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from . import plots
+    from ..teach import plots
 
     src, out = Path(args.input), Path(args.output)
     if out.suffix.lower() not in (".gif", ".webp"):

@@ -12,11 +12,11 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import CorruptError, LimitError, UnsupportedError
-from .limits import Limits
+from ..errors import CorruptError, LimitError, UnsupportedError
+from ..limits import Limits
 
 if TYPE_CHECKING:
-    from .format import Container, Header
+    from .container import Container, Header
 
 # --- section 12.2: the fields of PTCH ---------------------------------------------------------
 PTCH = struct.Struct(
