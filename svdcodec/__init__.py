@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .codec import decode, encode, read, read_header, write
+from .codec import decode, encode, read, read_header, verify, write
 from .errors import (
     ChecksumError,
     CorruptError,
@@ -42,6 +42,7 @@ __all__ = [
     "get_default_limits",
     "read",
     "read_header",
+    "verify",
     "register",
     "set_default_limits",
     "write",

@@ -108,7 +108,7 @@ def _differential(data: bytes, rank: int | None) -> None:
         container = fmt.unpack(data, svdcodec.get_default_limits())
         if container.header.layout != fmt.Layout.PATCH:
             return
-        fmt.check_decode_limits(container, svdcodec.get_default_limits(), rank)
+        svdcodec.codec.check_decode_limits(container, svdcodec.get_default_limits(), rank)
     except svdcodec.SvdiError:
         return
     fast = _outcome(lambda: patchcodec._decode_planes_c(container, rank))

@@ -22,7 +22,7 @@ from ..errors import (
     UnsupportedError,
 )
 from ..limits import Limits
-from .ptch import Plane, check_patch_limits, pack_plane, unpack_plane
+from .ptch import Plane, pack_plane, unpack_plane
 
 # --- section 2: file structure -------------------------------------------------------------
 SIGNATURE = b"\x89SVDI\r\n\x1a\n"
@@ -379,9 +379,9 @@ def unpack_head(data: bytes, limits: Limits) -> Header:
 def unpack(data: bytes, limits: Limits, *, allow_truncated: bool = False) -> Container:
     """Parse a whole file: framing, CRCs, HEAD, FACT headers, metadata (sections 2–6, 8).
 
-    The factor payloads stay compressed; :func:`check_decode_limits` bounds the decode. With
-    ``allow_truncated``, a file cut short after a valid HEAD gives what precedes the cut
-    (section 7.1) instead of :class:`TruncatedError`.
+    The factor payloads stay compressed; :func:`svdcodec.codec.check_decode_limits` bounds
+    the decode. With ``allow_truncated``, a file cut short after a valid HEAD gives what
+    precedes the cut (section 7.1) instead of :class:`TruncatedError`.
     """
     view = memoryview(data)
     check_prefix(view)
@@ -458,30 +458,3 @@ def _partial_group(view: memoryview, offset: int, header: Header, index: int) ->
         return unpack_group(view[offset + CHUNK_PREFIX.size:], header, index)
     except SvdiError:
         return None
-
-
-def check_decode_limits(container: Container, limits: Limits, rank: int | None = None) -> None:
-    """Section 8: allocation and work of decoding at ``rank`` (None: the stored ranks)."""
-    h = container.header
-    if h.layout == Layout.PATCH:
-        check_patch_limits(container, limits, rank)
-        return
-    output = h.width * h.height * h.channels * (h.bit_depth // 8)
-    work = 0
-    raw = 0
-    strip = 0
-    for g in container.decodable_groups:
-        r = g.rank if rank is None else min(rank, g.rank)
-        work += g.rows * g.cols * r
-        # the decompressed records plus the factors widened to float64
-        raw += r * (record_size(g.rows, g.cols, h.factor_type) + 8 * (g.rows + g.cols))
-        strip = max(strip, 8 * g.cols * min(g.rows, STRIP_ROWS))
-    if work > limits.max_work:
-        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
-    total = output + raw + strip
-    if total > limits.max_alloc_bytes:
-        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")
-
-
-# Rows reconstructed at a time (section 8's "working row strip"): bounds float64 temporaries.
-STRIP_ROWS = 256
