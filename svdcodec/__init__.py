@@ -42,9 +42,9 @@ __all__ = [
     "get_default_limits",
     "read",
     "read_header",
-    "verify",
     "register",
     "set_default_limits",
+    "verify",
     "write",
 ]
 

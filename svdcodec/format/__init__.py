@@ -1,16 +1,39 @@
-"""The bytes of a .svdi file (spec/svdi.md): signature, chunks, HEAD, FACT and PTCH.
+"""The bytes of a .svdi file (spec/svdi.md): standard library and :mod:`svdcodec.errors` only.
 
-Standard library and :mod:`svdcodec.errors` only -- no numpy: this layer frames and checks
-fields, it computes nothing. :mod:`.container` holds sections 2-9 (signature, chunks, HEAD,
-FACT, the container walk), :mod:`.ptch` the patch layout's PTCH chunk (section 12.2-12.8).
+No numpy: this layer frames and checks fields, it computes nothing. One module per part of the
+spec -- :mod:`.header` (sections 2 and 4: prefix, HEAD), :mod:`.chunks` (3: framing, types),
+:mod:`.fact` (5: FACT), :mod:`.ptch` (12.2: PTCH), :mod:`.container` (the chunk walk, 7.1, 9) --
+and their public names re-exported here, so ``from svdcodec import format as fmt`` reads
+``fmt.Header``, ``fmt.unpack``, ``fmt.Layout.PATCH``.
 """
 
-from .container import (
+from .chunks import (
     CHUNK_CRC,
     CHUNK_OVERHEAD,
     CHUNK_PREFIX,
-    COLOUR_NAMES,
+    MAX_CHUNK_LENGTH,
+    METADATA_CHUNKS,
+    PHYS,
+    ChunkType,
+    check_metadata,
+    chunk_at,
+    is_critical,
+    pack_chunk,
+)
+from .container import (
+    ChunkInfo,
+    Container,
+    pack,
+    unpack,
+    unpack_head,
+)
+from .fact import (
     FACT,
+    Group,
+    record_size,
+    unpack_group,
+)
+from .header import (
     FACTOR_BY_NAME,
     FACTOR_NAMES,
     FORMAT_VERSION,
@@ -18,32 +41,17 @@ from .container import (
     KNOWN_INCOMPATIBLE_FLAGS,
     LAYOUT_BY_NAME,
     LAYOUT_NAMES,
-    MAX_CHUNK_LENGTH,
-    METADATA_CHUNKS,
-    MODE_BY_NAME,
     MODE_INFO,
-    PHYS,
     PREFIX_SIZE,
     SIGNATURE,
-    ChunkInfo,
-    ChunkType,
     ColourTransform,
     Compression,
-    Container,
     FactorType,
-    Group,
     Header,
     Layout,
     Mode,
     check_prefix,
-    is_critical,
-    pack,
-    pack_chunk,
     pack_header,
-    record_size,
-    unpack,
-    unpack_group,
-    unpack_head,
     unpack_header,
 )
 from .ptch import (
@@ -63,7 +71,6 @@ __all__ = [
     "CHUNK_CRC",
     "CHUNK_OVERHEAD",
     "CHUNK_PREFIX",
-    "COLOUR_NAMES",
     "COMPONENT_BYTES",
     "FACT",
     "FACTOR_BY_NAME",
@@ -76,7 +83,6 @@ __all__ = [
     "MAX_CHUNK_LENGTH",
     "MAX_PATCH_SHIFT",
     "METADATA_CHUNKS",
-    "MODE_BY_NAME",
     "MODE_INFO",
     "PATCH_SIZES",
     "PHYS",
@@ -95,7 +101,9 @@ __all__ = [
     "Layout",
     "Mode",
     "Plane",
+    "check_metadata",
     "check_prefix",
+    "chunk_at",
     "is_critical",
     "pack",
     "pack_chunk",

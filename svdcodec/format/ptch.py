@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..errors import CorruptError, UnsupportedError
-
-if TYPE_CHECKING:
-    from .container import Header
+from .header import Header
 
 # --- section 12.2: the fields of PTCH ---------------------------------------------------------
 PTCH = struct.Struct(
