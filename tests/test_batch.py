@@ -1,4 +1,4 @@
-"""Many files at once: ``svdcodec encode|decode IN... --out-dir DIR [-j N]`` and svdcodec.batch."""
+"""Many files at once: ``svdcodec encode|decode IN... --out-dir DIR [-j N]``, svdcodec.cli.batch."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 import svdcodec
-from svdcodec import batch
-from svdcodec.cli import main
+from svdcodec.cli import batch, main
 
 
 def make_pngs(folder: Path, count: int = 3) -> list[Path]:

@@ -130,7 +130,7 @@ def test_blas_threads_pinned_during_a_command(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     from threadpoolctl import threadpool_info
 
-    import svdcodec.cli as cli
+    import svdcodec.cli.commands as cli
 
     seen: list[int] = []
 
@@ -239,8 +239,8 @@ def test_decode_writes_what_the_format_holds(mode: str, suffix: str, tmp_path: P
     the format has no 16-bit mode, alpha kept or a clear error; the line names what was
     written."""
     import svdcodec
-    from svdcodec.files import to_8bit
-    from svdcodec.pilutil import to_array
+    from svdcodec.cli.files import to_8bit
+    from svdcodec.pillow.convert import to_array
 
     svdi = tmp_path / "x.svdi"
     svdcodec.write(svdi, _image_of_mode(mode), quality=100)
@@ -300,14 +300,14 @@ def test_16_bit_grey_to_webp_is_not_white(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_to_8bit_is_round_v_over_257_for_every_value() -> None:
-    from svdcodec.files import to_8bit
+    from svdcodec.cli.files import to_8bit
 
     v = np.arange(65536, dtype=np.uint16)
     assert np.array_equal(to_8bit(v), np.round(v / 257).astype(np.uint8))
 
 
 def test_fits_mode_refuses_what_reads_back_differently() -> None:
-    from svdcodec.files import fits_mode
+    from svdcodec.cli.files import fits_mode
 
     assert fits_mode("PNG", "I;16") and fits_mode("TIFF", "LA")
     assert not fits_mode("WEBP", "I;16") and not fits_mode("WEBP", "L")
@@ -346,7 +346,7 @@ def test_usable_metadata_never_blocks_an_encode(dpi: object, icc: object, exif: 
                                                 xmp: object) -> None:
     """Whatever an input's info holds, what is kept encodes, and what is dropped is noted."""
     import svdcodec
-    from svdcodec.files import usable_metadata
+    from svdcodec.cli.files import usable_metadata
 
     info = {"dpi": dpi, "icc_profile": icc, "exif": exif, "xmp": xmp, "other": object()}
     meta, notes = usable_metadata(info)
@@ -530,7 +530,7 @@ def test_rank_note_iff_rank_above_full_rank(h: int, w: int, rank: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         src, out = Path(folder) / "in.png", Path(folder) / "o.svdi"
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(src)
-        from svdcodec.files import encode_file
+        from svdcodec.cli.files import encode_file
 
         result = encode_file(src, out, {"rank": rank})
     noted = any(n.startswith(f"--rank {rank} is above") for n in result.notes)
@@ -593,7 +593,7 @@ def test_every_write_error_names_the_output(command: str, png: Path, tmp_path: P
 
 
 def test_an_os_error_on_a_temporary_file_names_the_output() -> None:
-    from svdcodec.cli import _os_message
+    from svdcodec.cli.commands import _os_message
 
     exc = PermissionError(13, "Permission denied", "/d/.photo.png.k2_9zq0a.tmp")
     assert _os_message(exc) == "cannot write /d/photo.png: permission denied"

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 import svdcodec
 from svdcodec import ChecksumError, CorruptError, LimitError, TruncatedError, UnsupportedError
 from svdcodec import format as fmt
-from svdcodec.quantize import record_dtype
+from svdcodec.whole.quantize import record_dtype
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 PREFIX = fmt.SIGNATURE + bytes([fmt.FORMAT_VERSION])
@@ -780,7 +780,7 @@ def test_17_limits_are_checked_before_decompression(monkeypatch: pytest.MonkeyPa
     def boom(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("decompressed before the limits were checked")
 
-    monkeypatch.setattr(svdcodec.codec._zstd, "decompress", boom)
+    monkeypatch.setattr(svdcodec._zstd, "decompress", boom)
     with pytest.raises(LimitError):
         svdcodec.decode(bomb(12000, 12000, 4096))
 

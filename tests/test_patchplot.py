@@ -1,4 +1,4 @@
-"""svdcodec.patchplot: the stored basis of a patch-layout file, and its figure."""
+"""svdcodec.teach.basis: the stored basis of a patch-layout file, and its figure."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import svdcodec
-from svdcodec import patchplot
-from svdcodec.demo import demo_image
+from svdcodec.teach import basis as patchplot
+from svdcodec.teach.demo import demo_image
 
 
 def _photo() -> np.ndarray:

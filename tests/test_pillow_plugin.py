@@ -1,4 +1,4 @@
-"""Tests for svdcodec.pillow_plugin: .svdi through Pillow's Image.open / Image.save."""
+"""Tests for svdcodec.pillow.plugin: .svdi through Pillow's Image.open / Image.save."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 import svdcodec
-from svdcodec import pillow_plugin, wholecodec
 from svdcodec.metrics import psnr
+from svdcodec.pillow import plugin as pillow_plugin
+from svdcodec.whole import codec as wholecodec
 
 HEAD_END = 10 + 12 + 24  # signature, version, HEAD chunk (spec sections 2-4)
 
@@ -80,8 +81,7 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...], tuple[in
         calls.append((us.shape, vt.shape))
         original(out, layout, index, us, vt, *strip)
 
-    # the reduced decode calls the plugin's name, a full-size salvage the reference decoder
-    monkeypatch.setattr(pillow_plugin, "_reconstruct", recording)
+    # both the reduced decode and a full-size salvage reconstruct through whole.codec
     monkeypatch.setattr(wholecodec, "reconstruct", recording)
     return calls
 
@@ -106,7 +106,7 @@ def test_open_reads_the_container_only(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("Image.open decompressed or decoded pixels")
 
     monkeypatch.setattr(svdcodec._zstd, "decompress", no_decode)
-    monkeypatch.setattr(svdcodec.codec, "decode_container", no_decode)
+    monkeypatch.setattr(svdcodec.decoding, "decode_container", no_decode)
     with Image.open(io.BytesIO(data)) as im:
         assert (im.mode, im.size) == ("RGB", (48, 32))
         assert im.info["rank"] == (3,)

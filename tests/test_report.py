@@ -1,4 +1,4 @@
-"""Tests for svdcodec.report, svdcodec.plots and the compare / animate commands."""
+"""Tests for svdcodec.teach.report, svdcodec.teach.plots and the compare / animate commands."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 import svdcodec
-from svdcodec import report
 from svdcodec.cli import main
 from svdcodec.metrics import psnr
-from svdcodec.peers import encode_peer
-from svdcodec.plots import animation_frames, default_ranks, spectrum
+from svdcodec.teach import report as report
+from svdcodec.teach.peers import encode_peer
+from svdcodec.teach.plots import animation_frames, default_ranks, spectrum
 
 SIGNATURE_AND_VERSION = 10  # spec section 2
 FRAMING = 12  # spec section 3: length, type, CRC
@@ -244,7 +244,8 @@ def test_animation_frames_are_captioned_and_same_size(rgb: np.ndarray) -> None:
 
 
 def test_report_and_plots_import_no_matplotlib() -> None:
-    code = "import sys, svdcodec.report, svdcodec.plots; print('matplotlib' in sys.modules)"
+    code = ("import sys, svdcodec.teach.report, svdcodec.teach.plots; "
+            "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"

@@ -33,10 +33,10 @@ from PIL import Image
 
 import svdcodec
 from svdcodec.cli import main as cli_main
-from svdcodec.demo import demo_image
-from svdcodec.layout import to_matrices
-from svdcodec.linalg import _DEFAULT_N_ITER, truncated_svd
 from svdcodec.metrics import psnr
+from svdcodec.teach.demo import demo_image
+from svdcodec.whole.layout import to_matrices
+from svdcodec.whole.linalg import _DEFAULT_N_ITER, truncated_svd
 
 RANK = 50
 N_ITER, N_OVERSAMPLES = _DEFAULT_N_ITER, 10  # truncated_svd's defaults

@@ -56,11 +56,11 @@ if atheris is not None:
     with atheris.instrument_imports(include=["svdcodec"]):
         import svdcodec
         from svdcodec import format as fmt
-        from svdcodec import patchcodec
+        from svdcodec.patch import codec as patchcodec
 else:
     import svdcodec
     from svdcodec import format as fmt
-    from svdcodec import patchcodec
+    from svdcodec.patch import codec as patchcodec
 
 import numpy as np
 import zstandard
@@ -79,11 +79,11 @@ INTERESTING = (0, 1, 2, 3, 4, 5, 9, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000, 2*
 # --- the target ---------------------------------------------------------------------------------
 def _pillow_format() -> str | None:
     """The Pillow format id that ``import svdcodec`` registered for .svdi, if any."""
-    if importlib.util.find_spec("svdcodec.pillow_plugin") is not None:
+    if importlib.util.find_spec("svdcodec.pillow.plugin") is not None:
         try:
-            importlib.import_module("svdcodec.pillow_plugin")
+            importlib.import_module("svdcodec.pillow.plugin")
         except Exception as exc:  # written concurrently; fuzz the codec alone meanwhile
-            print(f"fuzz_atheris: svdcodec.pillow_plugin does not import ({exc!r}); "
+            print(f"fuzz_atheris: svdcodec.pillow.plugin does not import ({exc!r}); "
                   "fuzzing without Pillow", file=sys.stderr)
             return None
     return Image.registered_extensions().get(".svdi")
@@ -108,7 +108,7 @@ def _differential(data: bytes, rank: int | None) -> None:
         container = fmt.unpack(data, svdcodec.get_default_limits())
         if container.header.layout != fmt.Layout.PATCH:
             return
-        fmt.check_decode_limits(container, svdcodec.get_default_limits(), rank)
+        svdcodec.codec.check_decode_limits(container, svdcodec.get_default_limits(), rank)
     except svdcodec.SvdiError:
         return
     fast = _outcome(lambda: patchcodec._decode_planes_c(container, rank))

@@ -35,7 +35,8 @@ import numpy as np
 import svdcodec
 from svdcodec import _zstd
 from svdcodec import format as fmt
-from svdcodec.quantize import quantize
+from svdcodec.whole.codec import STRIP_ROWS
+from svdcodec.whole.quantize import quantize
 
 MIB = 2**20
 
@@ -91,7 +92,7 @@ def counted_bytes(data: bytes) -> tuple[int, int]:
     output = info.width * info.height * info.channels * info.bit_depth // 8
     factors = sum(g.rank * (fmt.record_size(g.rows, g.cols, ftype) + 8 * (g.rows + g.cols))
                   for g in info.groups)
-    strip = max(8 * g.cols * min(g.rows, fmt.STRIP_ROWS) for g in info.groups)
+    strip = max(8 * g.cols * min(g.rows, STRIP_ROWS) for g in info.groups)
     return output, output + factors + strip
 
 

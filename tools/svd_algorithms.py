@@ -29,7 +29,7 @@ import numpy as np
 import scipy.linalg
 from PIL import Image
 
-from svdcodec.linalg import truncated_svd
+from svdcodec.whole.linalg import truncated_svd
 
 Factors = tuple[np.ndarray, np.ndarray, np.ndarray]
 RUNS = 3

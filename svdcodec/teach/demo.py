@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from .codec import decode, encode, read_header
-from .files import load_image
-from .pilutil import from_array
+from ..codec import decode, encode, read_header
+from ..pillow.convert import from_array, to_array
 
 # (bytes per sample, channels) -> the image's mode, as svdcodec.read_header names it
 MODE_NAMES = {(1, 1): "L", (1, 2): "LA", (1, 3): "RGB", (1, 4): "RGBA", (2, 1): "I;16"}
@@ -24,16 +24,17 @@ MODE_NAMES = {(1, 1): "L", (1, 2): "LA", (1, 3): "RGB", (1, 4): "RGBA", (2, 1): 
 
 def demo_image() -> Path:
     """The bundled photograph: Kodak image 23 (768x512, 'unrestricted research use')."""
-    return Path(__file__).parent / "data" / "kodim23.png"
+    return Path(__file__).resolve().parent.parent / "data" / "kodim23.png"
 
 
 def run(image_path: Path | None, ranks: list[int], layouts: list[str], factor_types: list[str],
         qualities: list[float]) -> None:
     """Print the size report of ``svdcodec demo`` for an image (default: the bundled one)."""
-    from .metrics import psnr  # here, not at the top: scipy.ndimage slows every command's start
+    from ..metrics import psnr  # here, not at the top: scipy.ndimage slows every command's start
 
     path = image_path or demo_image()
-    image, _ = load_image(path)
+    with Image.open(path) as im:
+        image = to_array(im)
     h, w = image.shape[:2]
     pixels = h * w
     png = BytesIO()

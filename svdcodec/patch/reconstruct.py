@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CorruptError
+from ..errors import CorruptError
 
 PATCH_SIZES = (4, 8, 16)  # spec section 12.2: even (the quarter), >= 4 (deblocking taps)
 EXACT_LIMIT = 2**53  # spec section 12.5: integers below this are exact in float64

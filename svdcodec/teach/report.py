@@ -69,16 +69,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import _zstd
-from . import format as fmt
-from .codec import decode, encode, read_header
-from .files import to_8bit
-from .layout import LAYOUTS, to_matrices
-from .limits import get_default_limits
-from .metrics import psnr, ssim
+from .. import _zstd
+from .. import format as fmt
+from ..codec import decode, encode, read_header
+from ..limits import get_default_limits
+from ..metrics import psnr, ssim
+from ..pillow.convert import from_array
+from ..whole.layout import LAYOUTS, to_matrices
+from ..whole.quantize import FACTOR_TYPES, dequantize
 from .peers import PEERS, available, encode_peer, match_psnr
-from .pilutil import from_array
-from .quantize import FACTOR_TYPES, dequantize
 
 __all__ = ["DEFAULT_PEERS", "DEFAULT_RANKS", "Comparison", "RankResult", "compare",
            "format_table"]
@@ -212,6 +211,11 @@ def _peer_codecs(image: np.ndarray, peers: Sequence[str]) -> tuple[bool, list[st
     return "png" in peers, list(dict.fromkeys(lossy)), notes
 
 
+def _to_8bit(image: np.ndarray) -> np.ndarray:
+    """round(v / 257), the 8-bit image ``svdcodec decode`` writes to 8-bit formats."""
+    return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
 def _png_bytes(image: np.ndarray) -> int:
     """Lossless PNG as :mod:`svdcodec.peers` makes it; 16-bit grey as a 16-bit PNG."""
     if image.dtype == np.uint8:
@@ -262,7 +266,7 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
         raise ValueError("give at least one rank or energy")
     png, lossy, notes = _peer_codecs(image, peers)
     # Pillow's lossy codecs are 8-bit: a 16-bit image's peers code its nearest 8-bit values
-    peer_image = image if image.dtype == np.uint8 else to_8bit(image)
+    peer_image = image if image.dtype == np.uint8 else _to_8bit(image)
     matrices = to_matrices(image if image.ndim == 3 else image[:, :, None], layout)
     dense = (sum(x.nbytes for x in matrices), sum(float(np.vdot(x, x)) for x in matrices))
     shapes = tuple(x.shape for x in matrices)

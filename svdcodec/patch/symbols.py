@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import CorruptError
+from ..errors import CorruptError
 
 ESCAPE = 255  # spec section 12.3: a symbol byte of 255 takes its value from the escape stream
 ESCAPE_MAX = 2**31 - 1 - ESCAPE  # section 12.3: 255 + e < 2^31, so values fit an int32

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from .errors import CorruptError, LimitError, UnsupportedError
-from .limits import Limits
-
-if TYPE_CHECKING:
-    from .format import Container, Header
+from ..errors import CorruptError, UnsupportedError
+from .header import Header
 
 # --- section 12.2: the fields of PTCH ---------------------------------------------------------
 PTCH = struct.Struct(
@@ -120,37 +116,3 @@ def unpack_plane(data: bytes, header: Header, expected_index: int) -> Plane:
     if escapes > n + ac_symbols:
         raise CorruptError(f"PTCH {index} escapes: expected <= {n + ac_symbols}, got {escapes}")
     return plane
-
-
-# Section 12.8: the reference decoder reconstructs about PATCH_STRIP patches (at least one
-# patch row) at a time and converts colours in strips of about COLOUR_PIXELS pixels (at least
-# two rows); the allocation limit counts those temporaries.
-PATCH_STRIP = 1024
-COLOUR_PIXELS = 1 << 16
-
-
-def colour_rows(width: int) -> int:
-    """Image rows per colour-conversion strip: even, >= 2."""
-    return max(2, COLOUR_PIXELS // width // 2 * 2)
-
-
-def check_patch_limits(container: Container, limits: Limits, rank: int | None = None) -> None:
-    """Section 12.8: allocation and work of decoding a patch-layout file at ``rank``."""
-    h = container.header
-    total = h.width * h.height * h.channels * (h.bit_depth // 8)
-    work = 0
-    strip = 0
-    for pl in container.planes:
-        n, p, k = pl.patches(h), pl.patch_size, pl.components
-        r = k if rank is None else min(rank, k)
-        work += n * p * p * (r + 1)
-        # payload; int32 plane; int32 coefficients and their mask; AC values; DC and counts;
-        # deblocking temporaries
-        total += (pl.raw_size(h) + 4 * n * p * p + 5 * n * k + 8 * pl.ac_symbols + 32 * n
-                  + 40 * n * p)
-        strip = max(strip, 8 * max(PATCH_STRIP, pl.grid(h)[1]) * (k + 1 + p * p))
-    total += strip + 64 * colour_rows(h.width) * h.width * h.channels
-    if work > limits.max_work:
-        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
-    if total > limits.max_alloc_bytes:
-        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")

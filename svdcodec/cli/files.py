@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .codec import _metadata, atomic_write, decode, encode, read_header
-from .errors import TruncatedError
-from .info import EXIF_APP1_PREFIX
-from .pilutil import from_array, to_array
+from ..codec import _metadata, atomic_write, decode, encode, read_header
+from ..errors import TruncatedError
+from ..info import EXIF_APP1_PREFIX
+from ..pillow.convert import from_array, to_array
 
 
 class CliError(Exception):
@@ -187,7 +187,7 @@ def _encode_notes(image: np.ndarray, data: bytes, options: dict, record: dict) -
                      f"{record['ranks']} (full rank)")
     target = options.get("target_psnr")
     if target is not None:
-        from .metrics import psnr  # here: scipy.ndimage slows every command's start
+        from ..metrics import psnr  # here: scipy.ndimage slows every command's start
 
         measured = psnr(image, decode(data))
         record["psnr"] = measured if np.isfinite(measured) else None

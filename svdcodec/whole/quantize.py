@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import CorruptError
+from ..errors import CorruptError
 
 FACTOR_TYPES = ("float16", "int8")
 INT8_MAX = 127  # spec section 5: -128 is never written, so scales are symmetric

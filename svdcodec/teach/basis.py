@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import _zstd, patch
-from . import format as fmt
-from .entropy import unpack_payload
-from .limits import get_default_limits
+from .. import _zstd, codec
+from .. import format as fmt
+from ..limits import get_default_limits
+from ..patch import reconstruct as patch
+from ..patch.symbols import unpack_payload
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,7 +50,7 @@ def plane_basis(data: bytes, plane: int = 0) -> PlaneBasis:
                                "only layout patch has one")
     if not 0 <= plane < len(container.planes):
         raise ValueError(f"plane must be in 0..{len(container.planes) - 1}, got {plane}")
-    fmt.check_decode_limits(container, limits)  # before decompressing, as a decode would
+    codec.check_decode_limits(container, limits)  # before decompressing, as a decode would
     pl = container.planes[plane]
     gh, gw = pl.grid(h)
     raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")

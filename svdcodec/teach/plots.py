@@ -32,10 +32,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
-from .codec import atomic_write, decode, encode
-from .layout import to_matrices
-from .linalg import truncated_svd
-from .metrics import psnr
+from ..codec import atomic_write, decode, encode
+from ..metrics import psnr
+from ..whole.layout import to_matrices
+from ..whole.linalg import truncated_svd
 from .peers import QUALITY_RANGE, sweep
 from .report import PEER_NAMES, Comparison
 

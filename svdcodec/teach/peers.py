@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError, features
 
-from .metrics import psnr
+from ..metrics import psnr
 
 __all__ = [
     "PEERS",

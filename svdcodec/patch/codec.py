@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _zstd, patch
-from . import format as fmt
-from .entropy import pack_payload, unpack_payload
-from .errors import CorruptError
-from .metrics import psnr
-from .patch_encode import PlaneAnalysis, encode_plane
+from .. import _zstd
+from .. import format as fmt
+from ..errors import CorruptError, LimitError
+from ..limits import Limits
+from ..metrics import psnr
+from . import reconstruct as patch
+from .encode import PlaneAnalysis, encode_plane
+from .symbols import pack_payload, unpack_payload
 
 PATCH_SIZE = 8
 # zstd level: level 9 costs 0.26 dB BD-PSNR (every third Kodak image), levels 20-22 gain nothing
@@ -241,13 +243,13 @@ def decode_planes_reference(container: fmt.Container, rank: int | None = None) -
                                                 pl.shift, bd))
         del raw
         plane = patch.reconstruct(pc.dc, q, mult, patch.mirror(basis, pc.parities[:r]),
-                                  pl.dc_multiplier, pl.shift, pl.patch_size, bd, fmt.PATCH_STRIP)
+                                  pl.dc_multiplier, pl.shift, pl.patch_size, bd, PATCH_STRIP)
         del pc, q
         patch.deblock(plane, pl.patch_size, *pl.deblock, bd)
         planes.append((plane, pl))
     dtype = np.uint8 if bd == 8 else np.dtype("<u2")
     out = np.empty((h.height, h.width, h.channels), dtype=dtype)
-    rows = fmt.colour_rows(h.width)
+    rows = colour_rows(h.width)
     for y0 in range(0, h.height, rows):
         y1 = min(y0 + rows, h.height)
         full = [patch.upsample_rows(plane, pl.subsample_x, pl.subsample_y, *pl.shape(h),
@@ -266,3 +268,49 @@ def check_quality(quality: float) -> float:
             not math.isfinite(quality) or not 0 <= quality <= 100:
         raise ValueError(f"quality must be in 0..100, got {quality!r}")
     return float(quality)
+
+
+# --- limits (spec section 12.8) and verification ---------------------------------------------
+# Section 12.8: the reference decoder reconstructs about PATCH_STRIP patches (at least one
+# patch row) at a time and converts colours in strips of about COLOUR_PIXELS pixels (at least
+# two rows); the allocation limit counts those temporaries.
+PATCH_STRIP = 1024
+COLOUR_PIXELS = 1 << 16
+
+
+def colour_rows(width: int) -> int:
+    """Image rows per colour-conversion strip: even, >= 2."""
+    return max(2, COLOUR_PIXELS // width // 2 * 2)
+
+
+def check_limits(container: fmt.Container, limits: Limits, rank: int | None = None) -> None:
+    """Section 12.8: allocation and work of decoding a patch-layout file at ``rank``;
+    LimitError before anything is decompressed."""
+    h = container.header
+    total = h.width * h.height * h.channels * (h.bit_depth // 8)
+    work = 0
+    strip = 0
+    for pl in container.planes:
+        n, p, k = pl.patches(h), pl.patch_size, pl.components
+        r = k if rank is None else min(rank, k)
+        work += n * p * p * (r + 1)
+        # payload; int32 plane; int32 coefficients and their mask; AC values; DC and counts;
+        # deblocking temporaries
+        total += (pl.raw_size(h) + 4 * n * p * p + 5 * n * k + 8 * pl.ac_symbols + 32 * n
+                  + 40 * n * p)
+        strip = max(strip, 8 * max(PATCH_STRIP, pl.grid(h)[1]) * (k + 1 + p * p))
+    total += strip + 64 * colour_rows(h.width) * h.width * h.channels
+    if work > limits.max_work:
+        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
+    if total > limits.max_alloc_bytes:
+        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")
+
+
+def verify_planes(container: fmt.Container) -> None:
+    """Decompress every plane's payload and check its symbol streams, without reconstructing
+    (SvdiError)."""
+    h = container.header
+    for pl in container.planes:
+        raw, (gh, gw), _ = _payload(pl, h, None)
+        unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
+                       ac_symbols=pl.ac_symbols, escapes=pl.escapes)

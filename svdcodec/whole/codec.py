@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _zstd
-from . import format as fmt
-from .errors import SvdiError
-from .layout import to_matrices, write_channels, write_rows
+from .. import _zstd
+from .. import format as fmt
+from ..errors import LimitError, SvdiError
+from ..limits import Limits
+from .layout import block_mean, to_matrices, write_channels, write_rows
 from .linalg import select_rank, truncated_svd
 from .quantize import dequantize, magnitude_bound, quantize
 
@@ -26,6 +27,8 @@ ZERO_SIGMA = 1e-9
 # Decoding computes in float32 while every intermediate value stays below this (float32's
 # largest is 3.4e38); real 8-bit images stay below about 1e8.
 FLOAT32_SAFE_BOUND = 1e30
+# Rows reconstructed at a time (section 8's "working row strip"): bounds float64 temporaries.
+STRIP_ROWS = 256
 
 
 def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any], level: int,
@@ -134,7 +137,7 @@ def decode_groups(container: fmt.Container, rank: int | None = None) -> np.ndarr
     for index, us, vt in decoded:
         if strip is None or strip.dtype != us.dtype:
             strip = None  # freed before the next one: the limit counts one
-            strip = np.empty((min(rows, fmt.STRIP_ROWS), cols), dtype=us.dtype)
+            strip = np.empty((min(rows, STRIP_ROWS), cols), dtype=us.dtype)
         reconstruct(out, layout, index, us, vt, strip)
     return out
 
@@ -148,7 +151,7 @@ def reconstruct_channels(out: np.ndarray,
     decoded = [(i, us.astype(work, copy=False), vt.astype(work, copy=False))
                for i, us, vt in decoded]
     height, width = out.shape[:2]
-    step = max(1, fmt.STRIP_ROWS // len(decoded))
+    step = max(1, STRIP_ROWS // len(decoded))
     strips = [np.empty((min(step, height), width), dtype=work) for _ in decoded]
     for row0 in range(0, height, step):
         n = min(step, height - row0)
@@ -190,10 +193,10 @@ def reconstruct(out: np.ndarray, layout: str, index: int, us: np.ndarray, vt: np
     """
     rows = us.shape[0]
     if strip is None:
-        strip = np.empty((min(rows, fmt.STRIP_ROWS), vt.shape[1]), dtype=us.dtype)
-    for row0 in range(0, rows, fmt.STRIP_ROWS):
-        block = strip[:min(fmt.STRIP_ROWS, rows - row0)]
-        np.matmul(us[row0:row0 + fmt.STRIP_ROWS], vt, out=block)
+        strip = np.empty((min(rows, STRIP_ROWS), vt.shape[1]), dtype=us.dtype)
+    for row0 in range(0, rows, STRIP_ROWS):
+        block = strip[:min(STRIP_ROWS, rows - row0)]
+        np.matmul(us[row0:row0 + STRIP_ROWS], vt, out=block)
         write_rows(out, layout, index, row0, block)  # clips and rounds half to even
 
 
@@ -207,3 +210,79 @@ def decode_dtype(bit_depth: int, bound: float) -> type:
     do files whose factors could overflow float32 (``bound``: see ``magnitude_bound``).
     """
     return np.float32 if bit_depth == 8 and bound < FLOAT32_SAFE_BOUND else np.float64
+
+
+# --- limits (spec section 8) -----------------------------------------------------------------
+def check_limits(container: fmt.Container, limits: Limits, rank: int | None = None) -> None:
+    """Section 8: allocation and work of decoding a whole-image file at ``rank`` (None: the
+    stored ranks); LimitError before anything is decompressed."""
+    h = container.header
+    output = h.width * h.height * h.channels * (h.bit_depth // 8)
+    work = 0
+    raw = 0
+    strip = 0
+    for g in container.decodable_groups:
+        r = g.rank if rank is None else min(rank, g.rank)
+        work += g.rows * g.cols * r
+        # the decompressed records plus the factors widened to float64
+        raw += r * (fmt.record_size(g.rows, g.cols, h.factor_type) + 8 * (g.rows + g.cols))
+        strip = max(strip, 8 * g.cols * min(g.rows, STRIP_ROWS))
+    if work > limits.max_work:
+        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
+    total = output + raw + strip
+    if total > limits.max_alloc_bytes:
+        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")
+
+
+# --- reduced decode and verification (Pillow's draft() and verify()) --------------------------
+def group_factors(g: fmt.Group, h: fmt.Header, *, partial: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decompress and dequantize a group: u (m, k), s (k,), vt (k, n) (spec section 5); for
+    the group a truncated file ends in, k is the number of whole records it holds (7.1)."""
+    raw = group_records(g, h, partial=partial)
+    factors = fmt.FACTOR_NAMES[h.factor_type]
+    # the reference decoder's precision: a salvaged file decodes as decode(rank=k) would
+    work = decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))
+    return dequantize(raw, g.rows, g.cols, factors, work)
+
+
+def decode_groups_reduced(container: fmt.Container, scale: int) -> np.ndarray:
+    """The (ceil(H / scale), ceil(W / scale), C) image whose samples are the rounded means of
+    ``scale`` x ``scale`` blocks, computed from block means of U's rows and Vᵀ's columns.
+
+    The mean of an s x s block of U·diag(σ)·Vᵀ is (block means of U's rows)·diag(σ)·(block
+    means of Vᵀ's columns), so the product is exact and costs about 1/s² of a full decode.
+    """
+    h = container.header
+    dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
+    out = np.zeros((-(-h.height // scale), -(-h.width // scale), h.channels), dtype=dtype)
+    for g in container.decodable_groups:
+        u, s, vt = group_factors(g, h, partial=g is container.partial)
+        u, vt = _shrink(u, vt, h, scale)
+        reconstruct(out, fmt.LAYOUT_NAMES[h.layout], g.index, np.multiply(u, s, out=u), vt)
+    return out
+
+
+def _shrink(u: np.ndarray, vt: np.ndarray, h: fmt.Header, scale: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Average blocks of image rows in u and image columns in vt (spec section 6 layouts);
+    the stacked layouts average within each channel's block."""
+    k = u.shape[1]
+    if h.layout == fmt.Layout.STACKED_VERTICAL:  # rows: channel blocks of H
+        u = block_mean(u.reshape(h.channels, h.height, k), scale, 1).reshape(-1, k)
+    else:
+        u = block_mean(u, scale, 0)
+    if h.layout == fmt.Layout.STACKED:  # columns: channel blocks of W
+        vt = block_mean(vt.reshape(k, h.channels, h.width), scale, 2).reshape(k, -1)
+    else:
+        vt = block_mean(vt, scale, 1)
+    return u, vt
+
+
+def verify_groups(container: fmt.Container, limits: Limits) -> None:
+    """Decompress and validate every group's records without reconstructing (SvdiError)."""
+    for g in container.groups:
+        if g.raw_size > limits.max_alloc_bytes:
+            raise LimitError(f"FACT {g.index}: {g.raw_size} bytes of records exceed "
+                             f"{limits.max_alloc_bytes}")
+        group_factors(g, container.header)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import patch
-from .entropy import PlaneCoefficients, zigzag
+from . import reconstruct as patch
+from .symbols import PlaneCoefficients, zigzag
 
 try:  # the C decoder's deblocking, bit-exact with patch.deblock, for the strength search
     from ._patchc import deblock as _deblock  # type: ignore[import-not-found]

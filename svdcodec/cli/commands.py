@@ -29,9 +29,14 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from . import __version__, batch, demo, files
-from .codec import encode, read_header
-from .errors import SvdiError, TruncatedError
+from .. import __version__
+from ..codec import encode, read_header
+from ..errors import SvdiError, TruncatedError
+from ..format.container import SIGNATURE
+from ..teach import demo
+from ..whole.layout import LAYOUTS
+from ..whole.quantize import FACTOR_TYPES
+from . import batch, files
 from .files import (
     CliError,
     check_output,
@@ -41,9 +46,6 @@ from .files import (
     print_note,
     read_input,
 )
-from .format import SIGNATURE
-from .layout import LAYOUTS
-from .quantize import FACTOR_TYPES
 
 EXAMPLES = """examples:
   svdcodec encode photo.png photo.svdi --quality 30
@@ -245,7 +247,7 @@ def _energy_list(text: str) -> list[float]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from . import report
+    from ..teach import report
 
     src = Path(args.input)
     plot = Path(args.plot) if args.plot else None
@@ -261,7 +263,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         factors=args.factors, level=args.level, both_factors=args.both_factors, peers=peers,
         with_ssim=not args.no_ssim, metadata=meta, progress=None)
     if plot is not None:
-        from . import plots
+        from ..teach import plots
 
         figure = plots.plot_compare(comparison, image, title=src.name, progress=None)
         with files.writing(plot):
@@ -284,7 +286,8 @@ def _need_matplotlib(what: str) -> None:
 
 
 def cmd_basis(args: argparse.Namespace) -> int:
-    from . import patchplot, plots
+    from ..teach import basis as patchplot
+    from ..teach import plots
 
     src, out = Path(args.input), Path(args.output)
     check_output(out, args.force, src)
@@ -306,7 +309,7 @@ def cmd_basis(args: argparse.Namespace) -> int:
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from . import plots
+    from ..teach import plots
 
     src, out = Path(args.input), Path(args.output)
     if out.suffix.lower() not in (".gif", ".webp"):
@@ -392,7 +395,7 @@ def _number_in(low: float, high: float, low_open: bool = False) -> Any:
 
 def _peer_list(text: str) -> list[str]:
     """argparse type: "png,jpeg" -> ["png", "jpeg"]; "none" or "" -> []."""
-    from .peers import PEERS
+    from ..teach.peers import PEERS
 
     return [] if text.strip() in ("", "none") else _choice_list(PEERS)(text)
 

@@ -51,7 +51,7 @@ product, which then costs about 1/s² of a full decode (every layout; stacked la
 within each channel's block). The requested mode is ignored. ``thumbnail()`` uses it.
 
 **verify()** checks the CRCs, decompresses every frame (bounded by its declared size, checking the
-zstd content checksum) and validates the records, without reconstructing pixels; it raises
+zstd content checksum) and validates the records, without computing pixels; it raises
 ``OSError``.
 """
 
@@ -61,22 +61,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import IO, Any
 
-import numpy as np
 from PIL import Image, ImageFile
 
-from . import _zstd, codec, wholecodec
-from . import format as fmt
-from .errors import LimitError, SvdiError, TruncatedError
-from .info import EXIF_APP1_PREFIX, metadata_info
-from .limits import Limits, get_default_limits
-from .pilutil import storage_mode, to_array
-from .quantize import dequantize, magnitude_bound
+from .. import codec
+from ..errors import SvdiError, TruncatedError
+from ..info import EXIF_APP1_PREFIX
+from ..limits import Limits, get_default_limits
+from .convert import storage_mode, to_array
 
 FORMAT = "SVDI"
 EXTENSIONS = [".svdi"]
 MIME_TYPE = "image/x-svdi"
-# Pillow's MAX_IMAGE_PIXELS judges the size at open; svdcodec's size limits apply on load.
-_NO_SIZE_LIMITS = {"max_width": 2**32, "max_height": 2**32, "max_pixels": 2**64}
 # save() options passed on to svdcodec.encode (besides the metadata ones)
 SAVE_OPTIONS = ("quality", "rank", "energy", "target_size", "target_psnr", "layout", "factors",
                 "progressive")
@@ -103,19 +98,16 @@ def register(*, limits: Limits | None = None) -> None:
 
 
 def _accept(prefix: bytes) -> bool:
-    return prefix.startswith(fmt.SIGNATURE)
+    return codec.is_svdi(prefix)
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """What load() decodes; immutable, so one plan can be shared by threads."""
+    """What load() decodes: the parsed file and draft()'s reduction; immutable, so one plan
+    can be shared by threads."""
 
-    header: fmt.Header
-    groups: tuple[fmt.Group, ...]  # complete, CRC-checked factor groups
-    error: SvdiError | None = None  # found after a valid HEAD: raised by load()
-    partial: fmt.Group | None = None  # the group a truncated file ends in
+    file: codec.SvdiFile
     scale: int = 1  # draft(): each output pixel is the mean of a scale x scale block
-    planes: tuple[fmt.Plane, ...] = ()  # layout patch (spec section 12): PTCH chunks
 
 
 # --- opening ---------------------------------------------------------------------------------
@@ -128,35 +120,23 @@ class SvdiImageFile(ImageFile.ImageFile):
 
     def _open(self) -> None:
         assert self.fp is not None
-        data = self.fp.read()
-        limits = dataclasses.replace(_limits or get_default_limits(), **_NO_SIZE_LIMITS)
-        try:
-            container = fmt.unpack(data, limits, allow_truncated=True)
-        except SvdiError as exc:  # found after a valid HEAD, raised by load()
-            try:
-                header = fmt.unpack_head(data, limits)
-            except SvdiError as head_error:
-                raise SyntaxError(f"not an SVDI file: {head_error}") from head_error
-            self._plan, metadata = _Plan(header, (), exc.with_traceback(None)), {}
-        else:
-            cut = TruncatedError(container.truncated) if container.truncated else None
-            self._plan = _Plan(container.header, container.groups, cut, container.partial,
-                               planes=container.planes)
-            metadata = container.metadata
-            if cut is None:
-                self.info["rank"] = tuple(g.rank for g in container.groups) + tuple(
-                    p.components for p in container.planes)
-        h = self._plan.header
-        self._mode = fmt.MODE_INFO[h.mode][0]
-        self.info["layout"] = fmt.LAYOUT_NAMES[h.layout]
-        self.info["factors"] = fmt.FACTOR_NAMES[h.factor_type]
-        self.info.update(_info_metadata(metadata))
-        self._set_tile(self._plan)
+        try:  # Pillow's MAX_IMAGE_PIXELS judges the size here; svdcodec's limits on load
+            opened = codec.open_svdi(self.fp.read(), limits=_limits, check_size=False)
+        except SvdiError as exc:  # HEAD unreadable: let Image.open try the other formats
+            raise SyntaxError(f"not an SVDI file: {exc}") from exc
+        info = opened.info
+        self._mode = info.mode
+        self.info["layout"] = info.layout
+        self.info["factors"] = info.factors
+        if opened.error is None:
+            self.info["rank"] = info.ranks
+            self.info.update(_info_metadata(info.metadata))
+        self._set_tile(_Plan(opened))
 
     def _set_tile(self, plan: _Plan) -> None:
         self._plan = plan
-        self._size = _scaled(plan.header.width, plan.scale), _scaled(plan.header.height,
-                                                                     plan.scale)
+        info = plan.file.info
+        self._size = _scaled(info.width, plan.scale), _scaled(info.height, plan.scale)
         self.tile = [_Tile(FORMAT, (0, 0, *self.size), 0, (plan,))]
 
     def draft(self, mode: str | None, size: tuple[int, int] | None
@@ -164,7 +144,7 @@ class SvdiImageFile(ImageFile.ImageFile):
         """Decode at the smallest integer reduction not smaller than ``size``; see the module."""
         if not self.tile or size is None:  # already loaded, or nothing asked
             return None
-        width, height = self._plan.header.width, self._plan.header.height
+        width, height = self._plan.file.info.size
         if size[0] < 1 or size[1] < 1:
             raise ValueError(f"draft size must be positive, got {size!r}")
         scale = max(1, min(width // int(size[0]), height // int(size[1])))
@@ -178,23 +158,29 @@ class SvdiImageFile(ImageFile.ImageFile):
         the data instead of feeding it to the decoder.)"""
 
     def verify(self) -> None:
-        """Check CRCs, zstd frames and records without reconstructing pixels; OSError if bad."""
+        """Check CRCs, zstd frames and records without computing pixels; OSError if bad."""
         if self.fp is None:
             raise RuntimeError("verify must be called directly after open")
         try:
-            _verify(self._plan, _limits or get_default_limits())
+            self._plan.file.verify(limits=_limits or get_default_limits())
+        except SvdiError as exc:
+            raise _oserror(exc) from exc
         finally:
             self.tile = []
             super().verify()
 
 
-def _info_metadata(metadata: dict[str, bytes]) -> dict[str, Any]:
+def _info_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """Ancillary chunks as Pillow's ``info`` keys: exif with the ``Exif\\0\\0`` prefix, as
     Pillow's PNG and JPEG plugins give it."""
-    info = metadata_info(metadata)
+    info = dict(metadata)
     if "exif" in info:
         info["exif"] = EXIF_APP1_PREFIX + info["exif"]
     return info
+
+
+def _scaled(n: int, scale: int) -> int:
+    return -(-n // scale)
 
 
 # --- decoding --------------------------------------------------------------------------------
@@ -204,128 +190,20 @@ class SvdiDecoder(ImageFile.PyDecoder):
     _pulls_fd = True  # decode() is called once, and reads nothing from the stream
 
     def decode(self, buffer: Any) -> tuple[int, int]:
-        pixels = _decode(self.args[0], _limits or get_default_limits())
+        plan = self.args[0]
+        try:
+            pixels = plan.file.decode(limits=_limits or get_default_limits(), reduce=plan.scale,
+                                      allow_truncated=bool(ImageFile.LOAD_TRUNCATED_IMAGES))
+        except SvdiError as exc:
+            raise _oserror(exc) from exc
         self.set_as_raw(pixels.tobytes())  # "I;16" is little-endian, as the array is
         return -1, 0
-
-
-def _decode(plan: _Plan, limits: Limits) -> np.ndarray:
-    """The image of ``plan`` as (H, W) or (H, W, C); OSError for anything wrong."""
-    h = plan.header
-    if plan.error is not None and not (isinstance(plan.error, TruncatedError)
-                                       and ImageFile.LOAD_TRUNCATED_IMAGES):
-        raise _oserror(plan.error) from plan.error
-    try:
-        _check_size(h, limits)
-        container = fmt.Container(h, plan.groups, {}, (), plan.planes, partial=plan.partial,
-                                  truncated=str(plan.error) if plan.error else "")
-        if h.layout == fmt.Layout.PATCH:
-            return _decode_patch(container, plan, limits)
-        if plan.scale == 1:  # the reference decoder, which also salvages (spec section 7.1)
-            return codec.decode_container(container, limits=limits)
-        fmt.check_decode_limits(container, limits)
-        dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
-        out = np.zeros((_scaled(h.height, plan.scale), _scaled(h.width, plan.scale),
-                        h.channels), dtype=dtype)
-        for g in container.decodable_groups:
-            u, s, vt = _factors(g, h, partial=g is plan.partial)
-            u, vt = _shrink(u, vt, h, plan.scale)
-            us = np.multiply(u, s, out=u)  # in place, as codec.decode_container
-            _reconstruct(out, fmt.LAYOUT_NAMES[h.layout], g.index, us, vt)
-    except SvdiError as exc:
-        raise _oserror(exc) from exc
-    return out[:, :, 0] if h.channels == 1 else out
-
-
-def _decode_patch(container: fmt.Container, plan: _Plan, limits: Limits) -> np.ndarray:
-    """Layout patch: the reference decoder (no salvage), then block means for draft()."""
-    out = codec.decode_container(container, limits=limits)
-    if plan.scale == 1:
-        return out
-    small = _block_mean(_block_mean(out.astype(np.float64), plan.scale, 0), plan.scale, 1)
-    return np.rint(small).astype(out.dtype)
 
 
 def _oserror(exc: SvdiError) -> OSError:
     if isinstance(exc, TruncatedError):
         return OSError(f"image file is truncated: {exc}")
     return OSError(f"broken SVDI file: {exc}")
-
-
-def _check_size(h: fmt.Header, limits: Limits) -> None:
-    """svdcodec's size limits (spec section 8), which ``_open`` left to Pillow."""
-    if h.width > limits.max_width or h.height > limits.max_height:
-        raise LimitError(f"image size {h.width}x{h.height} exceeds the limit "
-                         f"{limits.max_width}x{limits.max_height}")
-    if h.width * h.height > limits.max_pixels:
-        raise LimitError(f"{h.width * h.height} pixels exceed the limit of "
-                         f"{limits.max_pixels}")
-
-
-def _factors(g: fmt.Group, h: fmt.Header, *, partial: bool = False
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decompress and dequantize a group: u (m, k), s (k,), vt (k, n) (spec section 5); for
-    the group a truncated file ends in, k is the number of whole records it holds (7.1)."""
-    raw = wholecodec.group_records(g, h, partial=partial)
-    factors = fmt.FACTOR_NAMES[h.factor_type]
-    # the reference decoder's precision: a salvaged file decodes as decode(rank=k) would
-    work = wholecodec.decode_dtype(h.bit_depth, magnitude_bound(raw, g.rows, g.cols, factors))
-    return dequantize(raw, g.rows, g.cols, factors, work)
-
-
-def _scaled(n: int, scale: int) -> int:
-    return -(-n // scale)
-
-
-def _block_mean(a: np.ndarray, scale: int, axis: int) -> np.ndarray:
-    """Means of consecutive blocks of ``scale`` entries along ``axis`` (the last may be short)."""
-    n = a.shape[axis]
-    starts = np.arange(0, n, scale)
-    counts = np.minimum(scale, n - starts).astype(np.float64)
-    shape = [1] * a.ndim
-    shape[axis] = -1
-    return np.add.reduceat(a, starts, axis=axis) / counts.reshape(shape)
-
-
-def _shrink(u: np.ndarray, vt: np.ndarray, h: fmt.Header, scale: int
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Average blocks of image rows in u and image columns in vt (spec section 6 layouts).
-
-    The mean of an s x s block of u·diag(s)·vt is (block means of u's rows)·diag(s)·(block
-    means of vt's columns), so the product shrinks by s² and the result is exact.
-    """
-    if scale == 1:
-        return u, vt
-    k = u.shape[1]
-    if h.layout == fmt.Layout.STACKED_VERTICAL:  # rows: channel blocks of H
-        u = _block_mean(u.reshape(h.channels, h.height, k), scale, 1).reshape(-1, k)
-    else:
-        u = _block_mean(u, scale, 0)
-    if h.layout == fmt.Layout.STACKED:  # columns: channel blocks of W
-        vt = _block_mean(vt.reshape(k, h.channels, h.width), scale, 2).reshape(k, -1)
-    else:
-        vt = _block_mean(vt, scale, 1)
-    return u, vt
-
-
-# The reduced and salvaging decodes reconstruct like the reference decoder (a module-level
-# name, so tests can count the products these paths compute).
-_reconstruct = wholecodec.reconstruct
-
-
-def _verify(plan: _Plan, limits: Limits) -> None:
-    if plan.error is not None:
-        raise _oserror(plan.error) from plan.error
-    try:
-        for pl in plan.planes:
-            _zstd.decompress(pl.payload, pl.raw_size(plan.header), what=f"PTCH {pl.index}")
-        for g in plan.groups:
-            if g.raw_size > limits.max_alloc_bytes:
-                raise LimitError(f"FACT {g.index}: {g.raw_size} bytes of records exceed "
-                                 f"{limits.max_alloc_bytes}")
-            _factors(g, plan.header)
-    except SvdiError as exc:
-        raise _oserror(exc) from exc
 
 
 # --- saving ----------------------------------------------------------------------------------
