@@ -6,6 +6,7 @@ fields, ancillary and critical chunks. Helpers and the files: ``tests/hostile.py
 from __future__ import annotations
 
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -24,10 +25,13 @@ from hostile import (
     split,
     with_records,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import svdcodec
 from svdcodec import ChecksumError, CorruptError, LimitError, TruncatedError, UnsupportedError
 from svdcodec import format as fmt
+from svdcodec.format.chunks import walk
 
 
 def test_helpers_round_trip() -> None:
@@ -39,6 +43,24 @@ def test_helpers_round_trip() -> None:
     assert [t for t, _ in split(file("rgb-meta"))] == [
         b"HEAD", b"iccp", b"exif", b"xmpd", b"phys", b"FACT", b"FACT", b"FACT", b"IEND"]
 
+
+
+@settings(max_examples=300)
+@given(name=st.sampled_from(list(FILES)), cut=st.integers(0, 2000), flip=st.integers(0, 2000))
+def test_walk_is_lenient(name: str, cut: int, flip: int) -> None:
+    """format.chunks.walk, the lenient walk the helpers and tools use: every chunk of a valid
+    file with its stored CRC; of any prefix, the chunks that end inside it and never an error;
+    a damaged byte changes what it yields but raises nothing either."""
+    data = file(name)
+    chunks = list(walk(data))
+    assert build([(c.type, c.body) for c in chunks]) == data
+    assert chunks[0].offset == fmt.PREFIX_SIZE and chunks[-1].end == len(data)
+    assert all(c.crc == zlib.crc32(c.body, zlib.crc32(c.type)) for c in chunks)
+    n = cut % (len(data) + 1)
+    assert list(walk(data[:n])) == [c for c in chunks if c.end <= n]
+    damaged = bytearray(data)
+    damaged[flip % len(data)] ^= 0x80
+    assert all(c.end <= len(data) for c in walk(bytes(damaged)))
 
 
 # --- 1. bad signature; CR/LF conversion damage (section 2) -------------------------------------

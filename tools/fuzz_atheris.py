@@ -29,7 +29,7 @@ Usage::
 
 The corpus directory is created and seeded with small valid files (every mode, layout and factor
 type, with metadata) and with ``spec/vectors/*.svdi``. Found crashes belong in
-``tests/regressions/`` (``tests/test_hostile.py`` decodes every file there).
+``tests/regressions/`` (``tests/test_hostile_mutations.py`` decodes every file there).
 """
 
 from __future__ import annotations
