@@ -32,9 +32,10 @@ CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": 1}
 
 def test_extension_is_built_in_ci() -> None:
     """CI has a compiler: a silent fallback to the numpy decoder there would hide a build bug."""
-    if os.environ.get("CI", "").lower() == "true":
-        assert _patchc is not None
-        assert patchcodec.ACCELERATED
+    if os.environ.get("CI", "").lower() != "true":
+        pytest.skip("not in CI (CI=true unset): the C extension is optional here")
+    assert _patchc is not None
+    assert patchcodec.ACCELERATED
 
 
 def decode_both(container: fmt.Container, rank: int | None = None) -> np.ndarray | type:

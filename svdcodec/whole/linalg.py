@@ -41,7 +41,7 @@ _AUTO_EXACT_RANK_FRACTION = 0.2
 # on the 24 Kodak images (rank 10 and 50 per channel) and kodim23 upscaled to 1080p and 12 MP
 # (ranks 20-100), 4 loses at most 0.022 dB of truncation PSNR against the exact SVD (7: 0.004 dB)
 # and encodes about 1.6x faster (tools/bench_speed.py checks the 0.1 dB bound of issue 7).
-_DEFAULT_N_ITER = 4
+DEFAULT_N_ITER = 4
 # The randomized SVD's power iterations run in float32 for matrices whose entries stay below
 # this (every image; float32 overflows at 3.4e38 and products sum up to min(m, n) terms).
 _FLOAT32_SKETCH_MAX = 1e30
@@ -123,7 +123,7 @@ def truncated_svd(
         if n_oversamples < 0:
             raise ValueError(f"n_oversamples must be >= 0, got {n_oversamples}")
         if n_iter is None:
-            n_iter = _DEFAULT_N_ITER
+            n_iter = DEFAULT_N_ITER
         if n_iter < 0:
             raise ValueError(f"n_iter must be >= 0, got {n_iter}")
         u, s, vt = _svd_randomized(x, min(k + n_oversamples, r), n_iter, seed)
