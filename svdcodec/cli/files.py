@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -39,12 +40,17 @@ def load_image(path: Path) -> tuple[np.ndarray, dict]:
     """An input image through Pillow, as the codec's array, and its metadata."""
     try:
         with Image.open(path) as im:
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:  # until .svdi holds more than one image (GIF, APNG, TIFF pages)
+                print(f"svdcodec: warning: {path}: encoding frame 1 of {frames} (an .svdi file "
+                      "holds one image)", file=sys.stderr)
             im.load()
-            meta = {"icc_profile": im.info.get("icc_profile"), "dpi": im.info.get("dpi")}
+            image, icc_profile = to_array(im, im.info.get("icc_profile"))
+            meta = {"icc_profile": icc_profile, "dpi": im.info.get("dpi")}
             exif = im.info.get("exif")
             if exif:
                 meta["exif"] = exif
-            return to_array(im), meta
+            return image, meta
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
     except (Image.UnidentifiedImageError, Image.DecompressionBombError) as exc:
