@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
+import PIL
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -198,6 +200,16 @@ def test_cmyk_with_a_profile_that_lcms_cannot_read_is_converted_plainly() -> Non
     broken = CMYK[:200]  # a CMYK header, tags cut off
     im = cmyk_image()
     array, stored = to_array(im, broken)
+    assert stored is None
+    assert np.array_equal(array, np.asarray(im.convert("RGB")))
+
+
+def test_without_littlecms_cmyk_is_converted_plainly_and_its_profile_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "PIL.ImageCms", None)  # a Pillow built without lcms2
+    monkeypatch.delattr(PIL, "ImageCms", raising=False)
+    im = cmyk_image()
+    array, stored = to_array(im, CMYK)
     assert stored is None
     assert np.array_equal(array, np.asarray(im.convert("RGB")))
 

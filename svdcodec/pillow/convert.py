@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image
 
 # Pillow modes stored as they are; the array layout the codec expects.
 NATIVE_MODES = ("L", "LA", "RGB", "RGBA", "I;16")
@@ -32,7 +32,6 @@ COLOUR_SPACE = {"1": _GREY, "L": _GREY, "LA": _GREY, "La": _GREY, "I": _GREY, "I
                 "I;16L": _GREY, "I;16B": _GREY, "I;16N": _GREY, "P": _RGB, "PA": _RGB,
                 "RGB": _RGB, "RGBA": _RGB, "RGBa": _RGB, "YCbCr": _RGB, "HSV": _RGB,
                 "CMYK": b"CMYK", "LAB": b"Lab "}
-_SRGB = ImageCms.createProfile("sRGB")
 
 
 def storage_mode(im: Image.Image) -> str:
@@ -83,12 +82,17 @@ def to_array(im: Image.Image, icc_profile: bytes | None = None
 
 def _through_profile(im: Image.Image, icc_profile: bytes) -> Image.Image | None:
     """``im`` converted to sRGB through its profile (the profile's rendering intent), or None
-    if LittleCMS cannot read the profile or build the transform."""
+    if LittleCMS cannot read the profile or build the transform, or Pillow was built without
+    it."""
+    try:
+        from PIL import ImageCms
+    except ImportError:
+        return None
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
         intent = ImageCms.Intent(profile.profile.rendering_intent)
-        return ImageCms.profileToProfile(im, profile, _SRGB, renderingIntent=intent,
-                                         outputMode="RGB")
+        return ImageCms.profileToProfile(im, profile, ImageCms.createProfile("sRGB"),
+                                         renderingIntent=intent, outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
 

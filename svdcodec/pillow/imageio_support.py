@@ -70,11 +70,23 @@ class _Hook(importlib.abc.MetaPathFinder):
         loader = spec.loader if spec is not None else None
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
-        exec_module = loader.exec_module
-
-        def exec_and_add(module: ModuleType) -> None:
-            exec_module(module)
-            _add(module)
-
-        loader.exec_module = exec_and_add  # type: ignore[method-assign]
+        spec.loader = _AddingLoader(loader)
         return spec
+
+
+class _AddingLoader(importlib.abc.Loader):
+    """imageio's own loader for its table (which may serve other modules too, as a
+    zipimporter does, so it is wrapped, not patched), then :func:`_add`."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        _add(module)
+
+    def __getattr__(self, name: str) -> Any:  # get_resource_reader, get_source, ...
+        return getattr(self._loader, name)
