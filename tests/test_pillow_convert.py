@@ -19,7 +19,13 @@ from PIL import Image, ImageCms
 import svdcodec
 from svdcodec.cli import main
 from svdcodec.cli.files import load_image
-from svdcodec.pillow.convert import COLOUR_SPACE, profile_colour_space, storage_mode, to_array
+from svdcodec.pillow.convert import (
+    COLOUR_SPACE,
+    profile_colour_space,
+    storage_mode,
+    to_array,
+    to_stored,
+)
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 LAB = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
@@ -191,7 +197,7 @@ def _image(mode: str) -> Image.Image:
 ])
 def test_profile_follows_each_conversion(mode: str, profile: bytes | None, kept: bool) -> None:
     im = _image(mode)
-    array, stored = to_array(im, profile)
+    array, stored = to_stored(im, profile)
     assert stored == (profile if kept else None)
     assert array.shape[:2] == (4, 6)
 
@@ -199,7 +205,7 @@ def test_profile_follows_each_conversion(mode: str, profile: bytes | None, kept:
 def test_cmyk_with_a_profile_that_lcms_cannot_read_is_converted_plainly() -> None:
     broken = CMYK[:200]  # a CMYK header, tags cut off
     im = cmyk_image()
-    array, stored = to_array(im, broken)
+    array, stored = to_stored(im, broken)
     assert stored is None
     assert np.array_equal(array, np.asarray(im.convert("RGB")))
 
@@ -209,7 +215,7 @@ def test_without_littlecms_cmyk_is_converted_plainly_and_its_profile_dropped(
     monkeypatch.setitem(sys.modules, "PIL.ImageCms", None)  # a Pillow built without lcms2
     monkeypatch.delattr(PIL, "ImageCms", raising=False)
     im = cmyk_image()
-    array, stored = to_array(im, CMYK)
+    array, stored = to_stored(im, CMYK)
     assert stored is None
     assert np.array_equal(array, np.asarray(im.convert("RGB")))
 
@@ -222,7 +228,7 @@ def test_a_stored_profile_always_describes_the_stored_pixels(mode: str,
     """The kind: whatever the mode and profile, the profile stored is None, or names the
     colour space of the stored mode (or is not a profile, on pixels that kept their space)."""
     im = _image(mode)
-    _, stored = to_array(im, profile)
+    _, stored = to_stored(im, profile)
     stored_space = COLOUR_SPACE[storage_mode(im)]
     if stored is not None:
         assert stored == profile
@@ -235,6 +241,12 @@ def test_a_stored_profile_always_describes_the_stored_pixels(mode: str,
     buf = io.BytesIO()
     im.save(buf, "SVDI", rank=1, icc_profile=profile)
     assert svdcodec.read_header(buf.getvalue()).metadata.get("icc_profile") == stored
+
+
+def test_to_array_converts_through_the_profile_in_im_info() -> None:
+    im = cmyk_image()
+    im.info["icc_profile"] = CMYK
+    assert np.array_equal(to_array(im), through_profile(im, CMYK))
 
 
 def test_plugin_converts_the_profile_in_im_info() -> None:

@@ -54,7 +54,7 @@ def test_sdist_carries_the_tree_its_tests_need(sdist: tarfile.TarFile) -> None:
     missing = _source_files() - members
     assert not missing, f"missing from the sdist: {sorted(missing)}"
     for needed in ("tests/conftest.py", "tests/regressions/snan-int8-scale.svdi",
-                   "spec/svdi.md", "LICENSE", "svdcodec/_patchc.c", "svdcodec/py.typed"):
+                   "spec/svdi.md", "LICENSE", "svdcodec/patch/_patchc.c", "svdcodec/py.typed"):
         assert needed in members
     assert any(name.startswith("spec/vectors/") for name in members)
     assert not [n for n in members if n.endswith((".so", ".pyc")) or "/.venv/" in n]

@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..codec import atomic_write, decode, encode, read_header
 from ..info import EXIF_APP1_PREFIX
-from ..pillow.convert import from_array, to_array
+from ..pillow.convert import from_array, to_stored
 
 
 class CliError(Exception):
@@ -45,7 +45,7 @@ def load_image(path: Path) -> tuple[np.ndarray, dict]:
                 print(f"svdcodec: warning: {path}: encoding frame 1 of {frames} (an .svdi file "
                       "holds one image)", file=sys.stderr)
             im.load()
-            image, icc_profile = to_array(im, im.info.get("icc_profile"))
+            image, icc_profile = to_stored(im, im.info.get("icc_profile"))
             meta = {"icc_profile": icc_profile, "dpi": im.info.get("dpi")}
             exif = im.info.get("exif")
             if exif:

@@ -58,11 +58,17 @@ def profile_colour_space(icc_profile: bytes) -> bytes | None:
     return bytes(icc_profile[16:20])
 
 
-def to_array(im: Image.Image, icc_profile: bytes | None = None
-             ) -> tuple[np.ndarray, bytes | None]:
-    """The uint8 (H, W[, C]) or uint16 (H, W) array that stores ``im``, and the ICC profile
-    that describes it: ``icc_profile`` (which describes ``im``) carried through the conversion,
-    or None (see the module docstring)."""
+def to_array(im: Image.Image) -> np.ndarray:
+    """The uint8 (H, W[, C]) or uint16 (H, W) array that stores ``im`` (converted through the
+    profile in ``im.info`` where the colour space changes)."""
+    return to_stored(im, im.info.get("icc_profile"))[0]
+
+
+def to_stored(im: Image.Image, icc_profile: bytes | None = None
+              ) -> tuple[np.ndarray, bytes | None]:
+    """The array that stores ``im`` (as :func:`to_array`) and the ICC profile that describes
+    it: ``icc_profile`` (which describes ``im``) carried through the conversion, or None (see
+    the module docstring)."""
     mode = storage_mode(im)
     stored_space = COLOUR_SPACE[mode]
     space = profile_colour_space(icc_profile) if icc_profile else None

@@ -74,7 +74,7 @@ from ..errors import SvdiError, TruncatedError
 from ..info import EXIF_APP1_PREFIX
 from ..limits import Limits, get_default_limits
 from . import imageio_support
-from .convert import storage_mode, to_array
+from .convert import storage_mode, to_stored
 
 FORMAT = "SVDI"
 EXTENSIONS = [".svdi"]
@@ -238,7 +238,7 @@ def _encode_options(im: Image.Image, info: dict[str, Any]) -> dict[str, Any]:
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     storage_mode(im)  # OSError("cannot write mode X as SVDI") before any work
     options = _encode_options(im, im.encoderinfo)
-    array, options["icc_profile"] = to_array(im, options["icc_profile"])
+    array, options["icc_profile"] = to_stored(im, options["icc_profile"])
     fp.write(codec.encode(array, **options))
 
 
