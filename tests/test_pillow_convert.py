@@ -5,6 +5,7 @@ inputs."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import sys
 from pathlib import Path
@@ -153,7 +154,7 @@ def test_cmyk_jpeg_through_the_cli_is_converted_through_its_profile(tmp_path: Pa
     with Image.open(src) as im:
         expected = through_profile(im, CMYK)
     image, meta = load_image(src)
-    assert meta["icc_profile"] is None
+    assert meta.get("icc_profile") is None
     assert_close(image, expected, 0)
     assert main(["encode", str(src), str(tmp_path / "x.svdi"), "--rank", "8"]) == 0
     assert "icc_profile" not in svdcodec.read_header(tmp_path / "x.svdi").metadata
@@ -272,11 +273,13 @@ def test_cli_says_which_frame_of_a_multi_frame_input_it_encodes(
     first.save(src, save_all=True, append_images=rest, lossless=True)
     out = tmp_path / "x.svdi"
     assert main(["encode", str(src), str(out), "--rank", "6"]) == 0
-    err = capsys.readouterr().err
-    assert f"svdcodec: warning: {src}: encoding frame 1 of {n} " in err
-    assert err.count("\n") == 1
+    line = f"svdcodec: note: {src}: encoding frame 1 of {n} (an .svdi file holds one image)"
+    assert capsys.readouterr().err.splitlines().count(line) == 1
     decoded = svdcodec.decode(out.read_bytes())
     assert_close(decoded[2, 4], np.array([0, 200, 90]), 4)  # the first frame
+    assert main(["encode", str(src), str(out), "--rank", "6", "--force", "--json"]) == 0
+    assert f"encoding frame 1 of {n} (an .svdi file holds one image)" in \
+        json.loads(capsys.readouterr().out)["notes"][0]
 
 
 def test_cli_is_quiet_about_single_frame_inputs(tmp_path: Path,
@@ -284,4 +287,4 @@ def test_cli_is_quiet_about_single_frame_inputs(tmp_path: Path,
     src = tmp_path / "one.gif"
     _frames(1)[0].save(src)
     assert main(["encode", str(src), str(tmp_path / "x.svdi"), "--rank", "2"]) == 0
-    assert capsys.readouterr().err == ""
+    assert "frame" not in capsys.readouterr().err

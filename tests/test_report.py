@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import struct
@@ -154,10 +155,31 @@ def test_alpha_and_16_bit_images_skip_peers_that_cannot_code_them() -> None:
     rgba = make_image((20, 24, 4))
     c = report.compare(rgba, ranks=[3], with_ssim=False)
     assert c.png_bytes is not None and set(c.results[0].peers) == {"webp"}
-    deep = (make_image((20, 24)).astype(np.uint16) * 257)
+    assert c.notes == ("JPEG left out: it has no alpha channel",)
+
+
+def test_16_bit_images_have_their_peers_and_labels() -> None:
+    """Issue 11.10: a 16-bit image's dense rows say uint16, PNG is measured at 16 bits and the
+    lossy peers on the 8-bit reduction, labelled so (they used to vanish silently)."""
+    deep = make_image((20, 24)).astype(np.uint16) * 257 + 3
     c = report.compare(deep, ranks=[3], with_ssim=False)
-    assert c.mode == "I;16" and c.png_bytes is None and c.results[0].peers == {}
+    assert c.mode == "I;16" and c.dtype == "uint16" and c.peer_source == "8-bit reduction"
     assert c.dense_bytes == c.results[0].xapprox_bytes == deep.nbytes
+    with Image.open(io.BytesIO(_png16(deep))) as im:
+        assert im.mode == "I;16" and np.array_equal(np.asarray(im), deep)
+    assert c.png_bytes == len(_png16(deep))
+    assert set(c.results[0].peers) == {"jpeg", "webp"}
+    table = report.format_table(c, "deep.png")
+    assert "uint8" not in table and "X, dense in memory (uint16 bytes)" in table
+    assert "PNG 16-bit (lossless)" in table and "JPEG of the 8-bit image at >= this PSNR" in table
+    record = json.loads(c.to_json())
+    assert record["dtype"] == "uint16" and record["peer_source"] == "8-bit reduction"
+
+
+def _png16(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
 
 
 def test_exact_decode_has_null_psnr_in_json() -> None:
@@ -165,6 +187,8 @@ def test_exact_decode_has_null_psnr_in_json() -> None:
     c = report.compare(image, ranks=[16], factors="float16", peers=("png", "jpeg"))
     record = json.loads(c.to_json())
     assert record["results"][0]["psnr"] is None and record["results"][0]["peers"] == {}
+    assert record["notes"] == ["JPEG left out at rank 16: the decode is exact, there is no "
+                               "PSNR to match"]
 
 
 def test_bad_arguments_raise(rgb: np.ndarray) -> None:
@@ -286,7 +310,7 @@ def test_cli_errors(png_path: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["animate", str(png_path), str(tmp_path / "no" / "a.gif")]) == 1
     assert main(["compare", str(png_path), "--plot", str(tmp_path / "p.xyz"), "--ranks", "1",
                  "--peers", "none"]) == 1
-    assert main(["compare", str(png_path), "--peers", "gif"]) == 1
+    assert main(["compare", str(png_path), "--peers", "gif"]) == 2  # a usage error (issue 11.11)
     assert main(["compare", str(png_path), "--ranks", "0"]) == 2
     assert main(["compare", str(png_path), "--ranks", "a,b"]) == 2
     assert main(["compare", str(png_path), "--energies", "1.5"]) == 2

@@ -12,8 +12,12 @@ only with ``--force``, an input never, and a failure leaves no output behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
+import math
+import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -27,13 +31,21 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..codec import encode, read_header
-from ..errors import SvdiError
+from ..errors import SvdiError, TruncatedError
 from ..format.container import SIGNATURE
 from ..teach import demo
 from ..whole.layout import LAYOUTS
 from ..whole.quantize import FACTOR_TYPES
-from . import batch
-from .files import CliError, check_output, decode_file, encode_file, load_image
+from . import batch, files
+from .files import (
+    CliError,
+    check_output,
+    decode_file,
+    encode_file,
+    load_image,
+    print_note,
+    read_input,
+)
 
 EXAMPLES = """examples:
   svdcodec encode photo.png photo.svdi --quality 30
@@ -48,6 +60,8 @@ EXAMPLES = """examples:
   svdcodec compare photo.png --ranks 5,20,100 --plot compare.png
   svdcodec animate photo.png ranks.gif
   svdcodec basis photo.png basis.png
+
+matplotlib (pip install 'svdcodec[plot]') is needed by: basis, compare --plot.
 
 threads: numpy's BLAS uses every core by default; on a busy machine OPENBLAS_NUM_THREADS=1 is
 often faster and always steadier. --out-dir batches run -j processes of one BLAS thread each.
@@ -69,12 +83,18 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if args.out_dir is not None:
         job = functools.partial(encode_file, options=_encode_options(args), force=args.force)
         return _run_batch(args, job, ".svdi", "encoded")
-    out = Path(args.output)
-    data, seconds = encode_file(Path(args.input), out, _encode_options(args), args.force)
-    info = read_header(data)
-    print(f"{out}: {info.width}x{info.height} {info.mode}, {info.layout}, {info.factors}, "
-          f"ranks {list(info.ranks)}, {len(data):,} bytes "
-          f"({8 * len(data) / (info.width * info.height):.3f} bpp), {seconds:.2f} s")
+    result = encode_file(Path(args.input), Path(args.output), _encode_options(args), args.force)
+    for note in result.notes:
+        print_note(note)
+    r = result.record
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    factors = "" if r["factors"] is None else f", {r['factors']}"
+    psnr = "" if r["psnr"] is None else f", {r['psnr']:.2f} dB"
+    print(f"{r['output']}: {r['width']}x{r['height']} {r['mode']}, {r['layout']}{factors}, "
+          f"ranks {r['ranks']}, {r['bytes']:,} bytes ({r['bpp']:.3f} bpp){psnr}, "
+          f"{r['seconds']:.2f} s")
     return 0
 
 
@@ -83,29 +103,43 @@ def cmd_decode(args: argparse.Namespace) -> int:
         job = functools.partial(decode_file, rank=args.rank, force=args.force,
                                 allow_truncated=args.allow_truncated)
         return _run_batch(args, job, "." + args.format, "decoded")
-    out = Path(args.output)
-    im = decode_file(Path(args.input), out, args.rank, args.force, args.allow_truncated)
-    print(f"{out}: {im.width}x{im.height} {im.mode}")
+    result = decode_file(Path(args.input), Path(args.output), args.rank, args.force,
+                         args.allow_truncated)
+    for note in result.notes:
+        print_note(note)
+    r = result.record
+    print(f"{r['output']}: {r['width']}x{r['height']} {r['mode']}")
     return 0
 
 
 def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str) -> int:
     """Run ``job`` over every input into ``--out-dir``; one line per failure, then a summary."""
     out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CliError(f"--out-dir {out_dir} is a file, not a directory")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CliError(f"cannot create the output directory {out_dir}: {exc}") from None
+        raise CliError(f"cannot create the output directory {out_dir}: {files.os_reason(exc)}"
+                       ) from None
     tasks = batch.plan([Path(p) for p in args.paths], out_dir, suffix)
     jobs = args.jobs or batch.default_jobs()
     start = time.perf_counter()
     ok = failed = bytes_in = bytes_out = 0
-    for outcome in batch.run(tasks, job, jobs, desc=args.command):
-        if outcome.error is None:
-            ok += 1
-            bytes_in += outcome.bytes_in
-            bytes_out += outcome.bytes_out
-        else:
+    records = []
+    with contextlib.closing(batch.run(tasks, job, jobs, desc=args.command)) as outcomes:
+        for outcome in outcomes:
+            for note in outcome.notes:
+                source = str(outcome.task.source)
+                note = note if note.startswith(f"{source}:") else f"{source}: {note}"
+                tqdm.write(f"svdcodec: note: {note}", file=sys.stderr)
+            if outcome.record is not None:
+                records.append(outcome.record)
+            if outcome.error is None:
+                ok += 1
+                bytes_in += outcome.bytes_in
+                bytes_out += outcome.bytes_out
+                continue
             failed += 1
             source = str(outcome.task.source)
             message = outcome.error
@@ -113,13 +147,23 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str)
                 message = f"{source}: {message}"
             tqdm.write(f"svdcodec: error: {message}", file=sys.stderr)
     seconds = time.perf_counter() - start
-    print(f"{verb} {ok} file{'s' * (ok != 1)} ok, {failed} failed: {bytes_in:,} bytes in, "
-          f"{bytes_out:,} bytes out, {seconds:.2f} s (-j {min(jobs, len(tasks))})")
+    summary = (f"{verb} {ok} file{'s' * (ok != 1)} ok, {failed} failed: {bytes_in:,} bytes in, "
+               f"{bytes_out:,} bytes out, {seconds:.2f} s (-j {min(jobs, len(tasks))})")
+    if getattr(args, "json", False):
+        print(json.dumps({"files": records, "ok": ok, "failed": failed}, indent=2))
+        print(summary, file=sys.stderr)
+    else:
+        print(summary)
     return 1 if failed else 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = read_header(Path(args.input))
+    src = Path(args.input)
+    data = read_input(src)
+    try:
+        info = read_header(data)
+    except TruncatedError as exc:
+        raise CliError(f"{src}: {exc}{files.salvage_hint(data, False)}") from None
     if args.json:
         record = asdict(info)
         record["metadata"] = {k: (len(v) if isinstance(v, bytes) else v)
@@ -149,10 +193,35 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    demo.run(Path(args.image) if args.image else None, [int(r) for r in args.ranks.split(",")],
-             args.layouts.split(","), args.factors.split(","),
-             [float(q) for q in args.qualities.split(",")] if args.qualities else [])
+    demo.run(Path(args.image) if args.image else None, args.ranks, args.layouts, args.factors,
+             args.qualities)
     return 0
+
+
+def _choice_list(choices: Sequence[str]) -> Any:
+    """argparse type: "a,b" -> ["a", "b"], each one of ``choices``."""
+    def parse(text: str) -> list[str]:
+        items = [t.strip() for t in text.split(",")]
+        bad = [t for t in items if t not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of "
+                                             f"{', '.join(choices)}; got {text!r}")
+        return items
+    return parse
+
+
+def _quality_list(text: str) -> list[float]:
+    """argparse type: "10,50" -> [10.0, 50.0], each in 0..100; '' -> []."""
+    if not text.strip():
+        return []
+    try:
+        qualities = [float(q) for q in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected qualities like 10,50,90, got {text!r}"
+                                         ) from None
+    if not all(0 <= q <= 100 for q in qualities):
+        raise argparse.ArgumentTypeError(f"qualities must be in 0..100, got {text!r}")
+    return qualities
 
 
 def _rank_list(text: str) -> list[int]:
@@ -184,8 +253,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     plot = Path(args.plot) if args.plot else None
     if plot is not None:
         check_output(plot, args.force, src)
+        _need_matplotlib("compare --plot")
     image, meta = load_image(src)
-    peers = [] if args.peers in ("", "none") else args.peers.split(",")
+    peers = list(args.peers)
     if args.avif and "avif" not in peers:
         peers.append("avif")
     comparison = report.compare(
@@ -193,39 +263,46 @@ def cmd_compare(args: argparse.Namespace) -> int:
         factors=args.factors, level=args.level, both_factors=args.both_factors, peers=peers,
         with_ssim=not args.no_ssim, metadata=meta, progress=None)
     if plot is not None:
-        try:
-            from ..teach import plots
-            figure = plots.plot_compare(comparison, image, title=src.name, progress=None)
-        except ImportError as exc:
-            raise CliError(f"--plot needs matplotlib (pip install 'svdcodec[plot]'): {exc}"
-                           ) from None
-        plots.save_figure(figure, plot)
+        from ..teach import plots
+
+        figure = plots.plot_compare(comparison, image, title=src.name, progress=None)
+        with files.writing(plot):
+            plots.save_figure(figure, plot)
     print(comparison.to_json() if args.json else report.format_table(comparison, src.name))
     if plot is not None:
         print(f"plot: {plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
+PLOT_EXTRA = "pip install 'svdcodec[plot]'"
+
+
+def _need_matplotlib(what: str) -> None:
+    """CliError naming the extra to install unless matplotlib imports."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CliError(f"{what} needs matplotlib: {PLOT_EXTRA}") from None
+
+
 def cmd_basis(args: argparse.Namespace) -> int:
+    from ..teach import basis as patchplot
+    from ..teach import plots
+
     src, out = Path(args.input), Path(args.output)
     check_output(out, args.force, src)
-    try:
-        from ..teach import basis as patchplot
-        from ..teach import plots
-    except ImportError as exc:  # pragma: no cover - matplotlib is in the test extras
-        raise CliError(f"basis needs matplotlib (pip install 'svdcodec[plot]'): {exc}") from None
-    try:
-        data = src.read_bytes()
-    except FileNotFoundError:
-        raise CliError(f"{src}: no such file") from None
+    _need_matplotlib("basis")
+    data = read_input(src)
     if not data.startswith(SIGNATURE):  # an image: encode it in the patch layout first
         image, _ = load_image(src)
         data = encode(image, quality=args.quality)
     elif args.quality is not None:
         raise CliError("--quality applies to an image input, not to an .svdi file")
     basis = patchplot.plane_basis(data, args.plane)
-    plots.save_figure(patchplot.basis_figure(basis, title=f"{src.name}: {basis.name}, "
-                                             f"{len(basis.vectors)} learned basis vectors"), out)
+    figure = patchplot.basis_figure(basis, title=f"{src.name}: {basis.name}, "
+                                    f"{len(basis.vectors)} learned basis vectors")
+    with files.writing(out):
+        plots.save_figure(figure, out)
     print(f"{out}: {len(basis.vectors)} basis vectors of {basis.patch_size}x{basis.patch_size} "
           f"({basis.name}, {basis.patches:,} patches)")
     return 0
@@ -242,7 +319,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     ranks = args.ranks or plots.default_ranks(image, args.layout)
     frames = plots.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
                                     level=args.level, progress=None)
-    plots.save_animation(frames, out, duration=args.duration)
+    with files.writing(out):
+        plots.save_animation(frames, out, duration=args.duration)
     print(f"{out}: {len(frames)} frames, ranks {','.join(map(str, ranks))}, "
           f"{frames[0].width}x{frames[0].height}, {out.stat().st_size:,} bytes")
     return 0
@@ -250,15 +328,17 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
 def _add_rank_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--rank", type=int, help="components kept per matrix")
-    group.add_argument("--energy", type=float,
+    group.add_argument("--rank", type=_positive_int, help="components kept per matrix")
+    group.add_argument("--energy", type=_number_in(0, 1, low_open=True),
                        help="keep the smallest rank with this fraction of sum(sigma^2)")
-    group.add_argument("--quality", type=float, help="0..100, the default 50 (patch layout: "
-                       "the quantization step; whole-image layouts: target PSNR 15 + 0.3*Q dB)")
-    group.add_argument("--target-psnr", type=float, help="PSNR in dB to reach (whole-image "
-                       "layouts: by the truncation alone)")
-    group.add_argument("--target-size", type=int, help="at most this many bytes (whole-image "
-                       "layouts: ranks chosen by the largest singular values that fit)")
+    group.add_argument("--quality", type=_number_in(0, 100),
+                       help="0..100, the default 50 (patch layout: the quantization step; "
+                       "whole-image layouts: target PSNR 15 + 0.3*Q dB)")
+    group.add_argument("--target-psnr", type=_number_in(0, math.inf, low_open=True),
+                       help="PSNR in dB to reach (whole-image layouts: by the truncation alone)")
+    group.add_argument("--target-size", type=_positive_int,
+                       help="at most this many bytes (whole-image layouts: ranks chosen by the "
+                       "largest singular values that fit)")
     p.add_argument("--layout", choices=(*LAYOUTS, "patch"), default=None,
                    help="default: patch, or per-channel when --rank, --energy or --factors is "
                         "given")
@@ -269,7 +349,7 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    "still decodes at the rank it holds (decode --allow-truncated)")
     p.add_argument("--patch-size", type=int, choices=(4, 8, 16), default=None,
                    help="patch layout: 4, 8 (default) or 16")
-    p.add_argument("--level", type=int, default=None,
+    p.add_argument("--level", type=_zstd_level, default=None,
                    help="zstd level 1..19 (default 19 for the patch layout, else 3)")
 
 
@@ -287,6 +367,37 @@ def _int_at_least(minimum: int) -> Any:
 
 
 _positive_int = _int_at_least(1)
+
+
+def _zstd_level(text: str) -> int:
+    """argparse type: a zstd level 1..19 (spec section 5: larger windows may be refused)."""
+    level = _positive_int(text)
+    if level > 19:
+        raise argparse.ArgumentTypeError(f"must be in 1..19, got {level}")
+    return level
+
+
+def _number_in(low: float, high: float, low_open: bool = False) -> Any:
+    """argparse type: a finite number in [low, high] (or (low, high])."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (low_open and value == low) or \
+                value > high:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}]" if math.isfinite(high) \
+                else f"> {low:g}" if low_open else f">= {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {where}, got {text!r}")
+        return value
+    return parse
+
+
+def _peer_list(text: str) -> list[str]:
+    """argparse type: "png,jpeg" -> ["png", "jpeg"]; "none" or "" -> []."""
+    from ..teach.peers import PEERS
+
+    return [] if text.strip() in ("", "none") else _choice_list(PEERS)(text)
 
 
 def _image_format(text: str) -> str:
@@ -338,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.svdi)")
     _add_rank_options(p)
     p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of the "
+                   "line: input, output, bytes, input_bytes, width, height, mode, layout, "
+                   "factors, ranks, bpp, seconds, psnr (measured for --target-psnr, else null), "
+                   "notes; with --out-dir {files: [...], ok, failed}")
     _add_batch_options(p)
     p.set_defaults(func=cmd_encode, subparser=p)
 
@@ -346,7 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "       %(prog)s IN... --out-dir DIR [-j N] [--format png] [options]")
     p.add_argument("paths", nargs="+", metavar="FILE",
                    help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.FORMAT)")
-    p.add_argument("--rank", type=int, help="decode with only this many components (preview)")
+    p.add_argument("--rank", type=_positive_int,
+                   help="decode with only this many components (preview)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="decode a cut whole-image file from what precedes the cut (spec 7.1)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
@@ -362,14 +478,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="bytes, bpp and PSNR of several ranks on a bundled photo")
     p.add_argument("--image", help="another image instead of the bundled Kodak photograph")
-    p.add_argument("--ranks", default="5,10,20,40,80")
-    p.add_argument("--layouts", default="per-channel,stacked")
-    p.add_argument("--factors", default="float16,int8")
-    p.add_argument("--qualities", default="10,30,50,70,90",
-                   help="patch-layout qualities compared with JPEG ('' to skip)")
+    p.add_argument("--ranks", type=_rank_list, default=[5, 10, 20, 40, 80],
+                   help="ranks per matrix (default 5,10,20,40,80)")
+    p.add_argument("--layouts", type=_choice_list(LAYOUTS), default=["per-channel", "stacked"],
+                   help=f"whole-image layouts among {','.join(LAYOUTS)} "
+                   "(default per-channel,stacked)")
+    p.add_argument("--factors", type=_choice_list(FACTOR_TYPES), default=["float16", "int8"],
+                   help="factor types (default float16,int8)")
+    p.add_argument("--qualities", type=_quality_list, default=[10.0, 30.0, 50.0, 70.0, 90.0],
+                   help="patch-layout qualities compared with JPEG (default 10,30,50,70,90; "
+                   "'' to skip)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("compare", help="where the bytes go: X, Xapprox, factors, zstd, file, "
-                       "PNG/JPEG/WebP", description="Encode an image at several ranks and "
+                       "PNG/JPEG/WebP (--plot needs matplotlib)",
+                       description="Encode an image at several ranks and "
                        "account for every byte: X and Xapprox (same size), the numbers "
                        "stored, the factors at float64/float32/float16/int8, after zstd, the "
                        ".svdi file by chunk, PSNR/SSIM, and PNG, JPEG and WebP at the same PSNR.")
@@ -380,10 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="choose each rank by this fraction of sum(sigma^2), e.g. 0.9,0.99")
     p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
     p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
-    p.add_argument("--level", type=int, default=3, help="zstd level 1..19 (default 3)")
+    p.add_argument("--level", type=_zstd_level, default=3, help="zstd level 1..19 (default 3)")
     p.add_argument("--both-factors", action="store_true",
                    help="also encode with the other factor type and report its bytes")
-    p.add_argument("--peers", default="png,jpeg,webp",
+    p.add_argument("--peers", type=_peer_list, default=["png", "jpeg", "webp"],
                    help="codecs to compare with (png,jpeg,webp,avif; 'none' for none)")
     p.add_argument("--avif", action="store_true", help="add AVIF to the peers (slower)")
     p.add_argument("--no-ssim", action="store_true", help="skip SSIM")
@@ -391,11 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "pydoc svdcodec.report)")
     p.add_argument("--plot", metavar="OUT.png",
                    help="write one figure: bytes per stage, PSNR vs bpp, singular values, "
-                   "reconstructions (needs matplotlib; .png, .svg, .pdf)")
+                   "reconstructions (.png, .svg, .pdf; needs matplotlib: "
+                   f"{PLOT_EXTRA})")
     p.add_argument("--force", action="store_true", help="replace an existing plot file")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("basis", help="the patch layout's learned basis vectors as a figure",
+    p = sub.add_parser("basis", help="the patch layout's learned basis vectors as a figure "
+                       "(needs matplotlib)",
                        description="Draw the basis vectors a patch-layout file learned from its "
                        "image (the right singular vectors of its matrix of patches) and how "
                        "many patches use each. INPUT is an .svdi file of layout patch, or an "
@@ -404,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="OUT.png (or .svg, .pdf)")
     p.add_argument("--plane", type=_int_at_least(0), default=0,
                    help="0 (default: Y, or the first channel), 1, 2 (Cb, Cr), 3 (alpha)")
-    p.add_argument("--quality", type=float, default=None,
+    p.add_argument("--quality", type=_number_in(0, 100), default=None,
                    help="for an image input: the quality to encode at (default 50)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_basis)
@@ -416,8 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one frame per rank (default 1,2,3,5,8,12,20,30,50,80,... up to full)")
     p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
     p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
-    p.add_argument("--level", type=int, default=3, help="zstd level 1..19 (default 3)")
-    p.add_argument("--duration", type=int, default=700, help="milliseconds per frame")
+    p.add_argument("--level", type=_zstd_level, default=3, help="zstd level 1..19 (default 3)")
+    p.add_argument("--duration", type=_positive_int, default=700, help="milliseconds per frame")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_animate)
     return parser
@@ -435,14 +559,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         # spinning second thread made a 768x512 encode take 4-9 s instead of 0.06 s, and with
         # both cores free one thread is as fast for the SVD (tools/bench_speed.py).
         with threadpool_limits(limits=args.blas_threads or None, user_api="blas"):
-            return int(args.func(args))
+            code = int(args.func(args))
+            sys.stdout.flush()  # here, so that a closed pipe is seen below, not at exit
+            return code
+    except BrokenPipeError:
+        return _broken_pipe()
     except (CliError, SvdiError, OSError, ValueError, TypeError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+            message = _os_message(exc)  # not "[Errno 2] ...", nor a temporary file's name
+        else:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"svdcodec: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("svdcodec: error: interrupted", file=sys.stderr)
         return 130
+
+
+# atomic_write's temporary file: tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp")
+
+
+def _os_message(exc: OSError) -> str:
+    """'PATH: reason', naming the output a temporary file stands for ('cannot write OUT: ...')."""
+    path = Path(os.fsdecode(exc.filename))
+    temporary = _TEMPORARY.fullmatch(path.name)
+    if temporary:
+        return f"cannot write {path.with_name(temporary['name'])}: {files.os_reason(exc)}"
+    return f"{path}: {files.os_reason(exc)}"
+
+
+def _broken_pipe() -> int:
+    """The reader of stdout went away (``svdcodec info x | head -1``): exit quietly, as Unix
+    tools do, with 141 (128 + SIGPIPE). stdout goes to devnull so that Python's flush at exit
+    does not fail again (the recipe of the signal module's documentation)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":
