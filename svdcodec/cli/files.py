@@ -31,7 +31,7 @@ from PIL import Image
 from ..codec import _metadata, atomic_write, decode, encode, read_header
 from ..errors import TruncatedError
 from ..info import EXIF_APP1_PREFIX
-from ..pillow.convert import from_array, to_array
+from ..pillow.convert import from_array, to_array, to_stored
 
 
 class CliError(Exception):
@@ -133,13 +133,19 @@ def load_image(path: Path, notes: list[str] | None = None) -> tuple[np.ndarray, 
     """
     try:
         with Image.open(path) as im:
+            frames = getattr(im, "n_frames", 1)
             im.load()
             meta, dropped = usable_metadata(im.info)
-            array = to_array(im)
+            # the profile follows the conversion of the pixels, or is dropped (pillow.convert)
+            array, icc_profile = to_stored(im, meta.pop("icc_profile", None))
+            if icc_profile is not None:
+                meta["icc_profile"] = icc_profile
     except (Image.UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"{path}: {os_reason(exc)}") from None
+    if frames > 1:  # until .svdi holds more than one image (GIF, APNG, TIFF pages)
+        dropped.insert(0, f"encoding frame 1 of {frames} (an .svdi file holds one image)")
     dropped = [f"{path}: {n}" for n in dropped]
     if notes is None:
         for note in dropped:
