@@ -293,3 +293,17 @@ def test_c_decoders_under_dev_mode_from_threads() -> None:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+@needs_c
+def test_c_constants_agree_with_the_reference() -> None:
+    """_patchc.c copies a few constants of spec section 12 from the Python reference; it
+    exports them so that a drifted copy fails here, not only where a vector reaches it."""
+    from svdcodec.patch import reconstruct as reference
+    from svdcodec.patch import symbols
+
+    assert (_patchc.ESCAPE, _patchc.ESCAPE_MAX) == (symbols.ESCAPE, symbols.ESCAPE_MAX)
+    assert _patchc.MAX_PARITY == symbols.MAX_PARITY
+    assert _patchc.EXACT_LIMIT == reference.EXACT_LIMIT
+    for name in ("FIX_CR_R", "FIX_CB_G", "FIX_CR_G", "FIX_CB_B", "FIX_HALF"):
+        assert getattr(_patchc, name) == getattr(reference, name), name
