@@ -12,11 +12,12 @@ only with ``--force``, an input never, and a failure leaves no output behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,30 @@ def cmd_encode(args: argparse.Namespace) -> int:
         job = functools.partial(encode_file, options=_encode_options(args), force=args.force)
         return _run_batch(args, job, ".svdi", "encoded")
     out = Path(args.output)
-    data, seconds = encode_file(Path(args.input), out, _encode_options(args), args.force)
+    with _encode_bar(args) as progress:
+        data, seconds = encode_file(Path(args.input), out, _encode_options(args), args.force,
+                                    progress)
     info = read_header(data)
     print(f"{out}: {info.width}x{info.height} {info.mode}, {info.layout}, {info.factors}, "
           f"ranks {list(info.ranks)}, {len(data):,} bytes "
           f"({8 * len(data) / (info.width * info.height):.3f} bpp), {seconds:.2f} s")
     return 0
+
+
+# A single encode shows a progress bar on a terminal once it has run this long (seconds).
+PROGRESS_DELAY = 1.0
+
+
+@contextlib.contextmanager
+def _encode_bar(args: argparse.Namespace) -> Iterator[Callable[[float], None] | None]:
+    """The progress callable of one encode: a tqdm bar on stderr when stderr is a terminal
+    (shown after PROGRESS_DELAY, removed when done); none for --json or other streams."""
+    if getattr(args, "json", False) or not sys.stderr.isatty():
+        yield None
+        return
+    with tqdm(total=100, desc="encode", unit="%", file=sys.stderr, delay=PROGRESS_DELAY,
+              leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}") as bar:
+        yield lambda fraction: bar.update(round(100 * fraction) - bar.n)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +52,14 @@ def load_image(path: Path) -> tuple[np.ndarray, dict]:
         raise CliError(str(exc)) from None
 
 
-def encode_file(src: Path, out: Path, options: dict, force: bool = False
-                ) -> tuple[bytes, float]:
-    """Encode the image file ``src`` to ``out``; returns the .svdi bytes and encode seconds."""
+def encode_file(src: Path, out: Path, options: dict, force: bool = False,
+                progress: Callable[[float], None] | None = None) -> tuple[bytes, float]:
+    """Encode the image file ``src`` to ``out``; returns the .svdi bytes and encode seconds.
+    ``progress``: see :func:`svdcodec.encode`."""
     check_output(out, force, src)
     image, meta = load_image(src)
     start = time.perf_counter()
-    data = encode(image, **options, **meta)
+    data = encode(image, **options, **meta, progress=progress)
     seconds = time.perf_counter() - start
     atomic_write(out, data)
     return data, seconds
