@@ -3,8 +3,8 @@
 numpy and scipy each bring an OpenBLAS with its own thread pool, sized to the machine. N worker
 processes with those defaults would start N x cores x 2 BLAS threads on N cores, which spin
 against each other: on a loaded two-core machine two-thread BLAS was measured 5 to 100 times
-slower than one thread (see :mod:`svdcodec.linalg`). So a batch runs ``jobs`` processes with one
-BLAS thread each. The libraries read their thread count once, when they load, from the
+slower than one thread (see :mod:`svdcodec.whole.linalg`). So a batch runs ``jobs`` processes
+with one BLAS thread each. The libraries read their thread count once, when they load, from the
 environment: the workers are *spawned* (a fresh interpreter that imports numpy itself, where a
 forked child would inherit the parent's already-started BLAS threads) with the variables below
 set to 1 while they start.

@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if args.out_dir is not None:
         job = functools.partial(encode_file, options=_encode_options(args), force=args.force)
         return _run_batch(args, job, ".svdi", "encoded")
-    result = encode_file(Path(args.input), Path(args.output), _encode_options(args), args.force)
+    with _encode_bar(args) as progress:
+        result = encode_file(Path(args.input), Path(args.output), _encode_options(args),
+                             args.force, progress)
     for note in result.notes:
         print_note(note)
     r = result.record
@@ -96,6 +98,22 @@ def cmd_encode(args: argparse.Namespace) -> int:
           f"ranks {r['ranks']}, {r['bytes']:,} bytes ({r['bpp']:.3f} bpp){psnr}, "
           f"{r['seconds']:.2f} s")
     return 0
+
+
+# A single encode shows a progress bar on a terminal once it has run this long (seconds).
+PROGRESS_DELAY = 1.0
+
+
+@contextlib.contextmanager
+def _encode_bar(args: argparse.Namespace) -> Iterator[Callable[[float], None] | None]:
+    """The progress callable of one encode: a tqdm bar on stderr when stderr is a terminal
+    (shown after PROGRESS_DELAY, removed when done); none for --json or other streams."""
+    if getattr(args, "json", False) or not sys.stderr.isatty():
+        yield None
+        return
+    with tqdm(total=100, desc="encode", unit="%", file=sys.stderr, delay=PROGRESS_DELAY,
+              leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}") as bar:
+        yield lambda fraction: bar.update(round(100 * fraction) - bar.n)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ import io
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,13 +162,15 @@ def print_note(note: str) -> None:
 
 
 # --- encode ------------------------------------------------------------------------------------
-def encode_file(src: Path, out: Path, options: dict, force: bool = False) -> Result:
-    """Encode the image file ``src`` to ``out``; the result's record is ``encode --json``."""
+def encode_file(src: Path, out: Path, options: dict, force: bool = False,
+                progress: Callable[[float], None] | None = None) -> Result:
+    """Encode the image file ``src`` to ``out``; the result's record is ``encode --json``.
+    ``progress``: see :func:`svdcodec.encode`."""
     check_output(out, force, src)
     notes: list[str] = []
     image, meta = load_image(src, notes)
     start = time.perf_counter()
-    data = encode(image, **options, **meta)
+    data = encode(image, **options, **meta, progress=progress)
     seconds = time.perf_counter() - start
     info = read_header(data)
     record: dict[str, Any] = {

@@ -21,15 +21,19 @@ Backends (``method``):
 
 from __future__ import annotations
 
+import contextlib
 import operator
+import sys
+from collections.abc import Iterator
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 # scipy.linalg is imported where gesvd and eigh are used, not here: it is 0.19 s of a 0.43 s
 # command-line start (paid again by every batch worker), and it loads scipy's own OpenBLAS, a
 # second BLAS thread pool, which the default randomized and gesdd paths never need.
 
-__all__ = ["METHODS", "select_rank", "truncated_svd"]
+__all__ = ["METHODS", "one_blas_thread", "select_rank", "truncated_svd"]
 
 METHODS = ("auto", "gesdd", "gesvd", "randomized", "gram")
 
@@ -50,6 +54,27 @@ _FIRST_RANK = 16
 # Cumulative energies carry rounding of order eps * sqrt(min(m, n)) * ||x||_F²; a criterion met up
 # to this fraction of ||x||_F² counts as met, so e.g. energy=1.0 finds the numerical rank.
 _ENERGY_RTOL = 1e-12
+
+
+_controller: list[tuple[int, ThreadpoolController]] = []  # (scipy modules loaded, controller)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run every BLAS library loaded so far (numpy's, and scipy's once imported) on one thread.
+
+    The encoder's results depend on how BLAS splits its sums: OpenBLAS's ``ddot`` adds per-thread
+    partial sums for vectors of more than 10,000 entries, and its LAPACK and GEMM kernels may
+    differ likewise on other builds, so the same image gave files of different sizes with one
+    and two threads (issue 11). On one thread the bytes depend on the BLAS build alone. The
+    controller (1.9 ms to build) is cached, and built again after scipy modules were imported
+    (they may load scipy's own BLAS).
+    """
+    key = sum(1 for name in sys.modules if name.startswith("scipy"))
+    if not _controller or _controller[0][0] != key:
+        _controller[:] = [(key, ThreadpoolController())]
+    with _controller[0][1].limit(limits=1, user_api="blas"):
+        yield
 
 
 def truncated_svd(
@@ -287,7 +312,9 @@ def _svd_lapack(x: np.ndarray, driver: str) -> tuple[np.ndarray, np.ndarray, np.
             pass  # gesdd occasionally fails to converge where gesvd's QR iteration succeeds
     import scipy.linalg
 
-    return scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesvd", check_finite=False)
+    with one_blas_thread():  # scipy's own BLAS, loaded just now: deterministic like numpy's
+        return scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesvd",
+                                check_finite=False)
 
 
 def _svd_randomized(
@@ -340,7 +367,8 @@ def _svd_gram(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     transpose = x.shape[0] < x.shape[1]
     a = x.T if transpose else x  # tall, so aᵀa is the smaller Gram matrix
     n = a.shape[1]
-    w, v = scipy.linalg.eigh(a.T @ a, subset_by_index=(n - k, n - 1), check_finite=False)
+    with one_blas_thread():  # scipy's own BLAS: see _svd_lapack
+        w, v = scipy.linalg.eigh(a.T @ a, subset_by_index=(n - k, n - 1), check_finite=False)
     w, v = w[::-1], v[:, ::-1]  # eigh sorts ascending
     # Eigenvalues carry an absolute error of about n * eps * w[0]; anything below that cannot be
     # told from zero, and dividing by its square root would blow up noise in u.
