@@ -1,4 +1,5 @@
-"""The ``svdcodec`` command line: encode, decode, info, demo, compare, animate, basis.
+"""The ``svdcodec`` command line: encode, decode, info, demo, compare, animate, basis, spectrum,
+denoise.
 
 ``main(argv) -> int``: 0 on success, 1 with one line ``svdcodec: error: ...`` on failure, 2 for
 usage errors. Outputs are written to a temporary file and renamed: an existing file is replaced
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import json
 import sys
 import time
@@ -26,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from . import __version__, batch, demo
-from .codec import encode, read_header
+from .codec import atomic_write, encode, read_header
 from .errors import SvdiError
 from .files import CliError, check_output, decode_file, encode_file, load_image
 from .format import SIGNATURE
@@ -46,6 +48,8 @@ EXAMPLES = """examples:
   svdcodec compare photo.png --ranks 5,20,100 --plot compare.png
   svdcodec animate photo.png ranks.gif
   svdcodec basis photo.png basis.png
+  svdcodec spectrum a.png b.png --plot spectra.png
+  svdcodec denoise noisy.png clean.png --sigma 20 --reference original.png
 
 threads: numpy's BLAS uses every core by default; on a busy machine OPENBLAS_NUM_THREADS=1 is
 often faster and always steadier. --out-dir batches run -j processes of one BLAS thread each.
@@ -245,6 +249,55 @@ def cmd_animate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spectrum(args: argparse.Namespace) -> int:
+    from . import lessons
+    from .spectrum import image_spectrum
+
+    sources = [Path(p) for p in args.inputs]
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None:
+        check_output(plot, args.force, *sources)
+    named = [(src.name, image_spectrum(load_image(src)[0], args.mode)) for src in sources]
+    records = [lessons.spectrum_record(name, spec) for name, spec in named]
+    if args.json:
+        print(json.dumps(records, indent=2))
+    else:
+        print(lessons.format_spectrum_table(records, args.mode))
+    if plot is not None:
+        try:
+            figure = lessons.spectrum_figure(named)
+        except ImportError as exc:
+            raise CliError(f"--plot needs matplotlib (pip install 'svdcodec[plot]'): {exc}"
+                           ) from None
+        from .plots import save_figure
+
+        save_figure(figure, plot)
+        print(f"plot: {plot}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from . import lessons
+    from .pilutil import from_array
+
+    src, out = Path(args.input), Path(args.output)
+    check_output(out, args.force, src)
+    if Image.registered_extensions().get(out.suffix.lower()) is None:
+        raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
+    if args.sigma is not None and not (args.sigma >= 0 and args.sigma != float("inf")):
+        raise CliError(f"--sigma must be a finite number >= 0, got {args.sigma}")
+    noisy, _ = load_image(src)
+    reference = load_image(Path(args.reference))[0] if args.reference else None
+    image, rules, facts = lessons.denoise_image(noisy, args.sigma, reference)
+    buffer = io.BytesIO()
+    from_array(image).save(buffer, format=Image.registered_extensions()[out.suffix.lower()])
+    atomic_write(out, buffer.getvalue())
+    print(lessons.format_denoise(src.name, noisy.shape, rules, facts))
+    chosen = next(r for r in rules if r.name == lessons.GAVISH_DONOHO)
+    print(f"{out}: {image.shape[1]}x{image.shape[0]}, rank {','.join(map(str, chosen.ranks))}")
+    return 0
+
+
 def _add_rank_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--rank", type=int, help="components kept per matrix")
@@ -417,6 +470,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=int, default=700, help="milliseconds per frame")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_animate)
+
+    p = sub.add_parser("spectrum", help="normalized singular values of images, and the rank "
+                       "each needs for 30/35/40 dB", description="The singular values of "
+                       "several images side by side (sigma_i / sigma_1 and the cumulative "
+                       "energy), and the rank each image needs for 30, 35 and 40 dB PSNR with "
+                       "the share of numbers r(m+n+1)/(mn) that costs.")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE")
+    p.add_argument("--mode", choices=("luminance", "per-channel"), default="luminance",
+                   help="one luminance matrix (default), or each colour channel")
+    p.add_argument("--plot", metavar="OUT.png", help="write the spectra as a figure")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--force", action="store_true", help="replace an existing plot file")
+    p.set_defaults(func=cmd_spectrum)
+
+    p = sub.add_parser("denoise", help="truncate at the optimal hard threshold of singular "
+                       "values (Gavish-Donoho)", description="Denoise an image by truncating "
+                       "the SVD of each colour channel at the optimal hard threshold of Gavish "
+                       "& Donoho (2014): lambda*(beta) sqrt(n) sigma for a known noise level, "
+                       "omega(beta) median(sigma_i) otherwise.")
+    p.add_argument("input", metavar="NOISY")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--sigma", type=float, help="noise standard deviation in sample units "
+                   "(default: unknown, estimated from the median singular value)")
+    p.add_argument("--reference", metavar="CLEAN", help="the clean image: also print the PSNR "
+                   "of the energy rules (70/80/90 %% of sum sigma and sum sigma^2) and of the "
+                   "best rank by search")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_denoise)
     return parser
 
 

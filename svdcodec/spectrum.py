@@ -116,7 +116,7 @@ def image_spectrum(image: np.ndarray, mode: str = "luminance") -> ImageSpectrum:
 def truncation_psnr(tail: np.ndarray, samples: int, peak_value: float) -> np.ndarray:
     """PSNR in dB for each squared-error ``tail`` over ``samples`` samples (inf at 0)."""
     tail = np.maximum(np.asarray(tail, dtype=np.float64), 0.0)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # a zero (or subnormal) tail: inf
         return 10.0 * np.log10(peak_value ** 2 * samples / tail)
 
 

@@ -27,6 +27,10 @@ FORBIDDEN = {
     # the two halves codec joins: neither knows the other, nor codec
     "patchcodec": {"PIL", "cli", "pillow_plugin", "report", "codec", "wholecodec"},
     "wholecodec": {"PIL", "cli", "pillow_plugin", "report", "codec", "patchcodec"},
+    # the math of the lessons (spectrum, denoise): no I/O, no codec; lessons.py draws them
+    "spectrum": {"PIL", "zstandard", "format", "codec", "_zstd", "cli", "lessons", "plots"},
+    "denoise": {"PIL", "zstandard", "format", "codec", "_zstd", "cli", "lessons", "plots",
+                "svdcodec"},
 }
 
 
