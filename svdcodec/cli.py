@@ -46,7 +46,7 @@ EXAMPLES = """examples:
   svdcodec info photo.svdi --json
   svdcodec demo
   svdcodec compare photo.png --ranks 5,20,100 --plot compare.png
-  svdcodec animate photo.png ranks.gif
+  svdcodec animate photo.png ranks.gif --max-size 512
   svdcodec basis photo.png basis.png
   svdcodec spectrum a.png b.png --plot spectra.png
   svdcodec denoise noisy.png clean.png --sigma 20 --reference original.png
@@ -193,7 +193,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparison = report.compare(
         image, ranks=args.ranks, energies=args.energies, layout=args.layout,
         factors=args.factors, level=args.level, both_factors=args.both_factors, peers=peers,
-        with_ssim=not args.no_ssim, metadata=meta, progress=None)
+        with_ssim=not args.no_ssim, metadata=meta, progress=None, patch=not args.no_patch)
     if plot is not None:
         try:
             from . import plots
@@ -240,6 +240,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         raise CliError(f"the animation must be a .gif or .webp file, got {out.name!r}")
     check_output(out, args.force, src)
     image, _ = load_image(src)
+    image = plots.shrink(image, max_size=args.max_size, scale=args.scale)
     ranks = args.ranks or plots.default_ranks(image, args.layout)
     frames = plots.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
                                     level=args.level, progress=None)
@@ -337,6 +338,17 @@ def _int_at_least(minimum: int) -> Any:
 
 
 _positive_int = _int_at_least(1)
+
+
+def _scale(text: str) -> float:
+    """argparse type: a factor in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
 
 
 def _image_format(text: str) -> str:
@@ -437,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="codecs to compare with (png,jpeg,webp,avif; 'none' for none)")
     p.add_argument("--avif", action="store_true", help="add AVIF to the peers (slower)")
     p.add_argument("--no-ssim", action="store_true", help="skip SSIM")
+    p.add_argument("--no-patch", action="store_true", help="leave out the patch layout (the "
+                   "default one) at each rank's PSNR")
     p.add_argument("--json", action="store_true", help="machine-readable output (keys: "
                    "pydoc svdcodec.report)")
     p.add_argument("--plot", metavar="OUT.png",
@@ -468,6 +482,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
     p.add_argument("--level", type=int, default=3, help="zstd level 1..19 (default 3)")
     p.add_argument("--duration", type=int, default=700, help="milliseconds per frame")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--max-size", type=_positive_int, metavar="N",
+                      help="shrink the image first so that its longest side is at most N pixels")
+    size.add_argument("--scale", type=_scale, metavar="F",
+                      help="shrink the image first by the factor F in (0, 1]")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_animate)
 
