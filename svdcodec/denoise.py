@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Denoised", "denoise", "energy_rank", "hard_threshold", "omega", "optimal_lambda",
-           "optimal_rank", "truncate"]
+__all__ = ["Denoised", "denoise", "denoise_factors", "energy_rank", "hard_threshold", "omega",
+           "optimal_lambda", "optimal_rank", "truncate"]
 
 
 def _beta(shape: tuple[int, int]) -> tuple[float, int]:
@@ -135,8 +135,15 @@ def denoise(y: np.ndarray, sigma: float | None = None) -> Denoised:
     if y.ndim != 2:
         raise ValueError(f"y must be a 2-D matrix, got shape {y.shape}")
     u, s, vt = np.linalg.svd(y, full_matrices=False)
-    tau = hard_threshold(y.shape, s, sigma)
+    return denoise_factors(u, s, vt, sigma)
+
+
+def denoise_factors(u: np.ndarray, s: np.ndarray, vt: np.ndarray,
+                    sigma: float | None = None) -> Denoised:
+    """:func:`denoise` from the thin SVD ``y = u @ diag(s) @ vt`` of all min(m, n) triplets."""
+    shape = (u.shape[0], vt.shape[1])
+    tau = hard_threshold(shape, s, sigma)
     k = int(np.count_nonzero(s > tau))
-    beta, n = _beta(y.shape)
+    beta, n = _beta(shape)
     estimate = tau / (optimal_lambda(beta) * math.sqrt(n)) if sigma is None else float(sigma)
     return Denoised(truncate(u, s, vt, k), k, tau, estimate, sigma is not None)

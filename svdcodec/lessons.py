@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .denoise import denoise, energy_rank, truncate
+from .denoise import denoise_factors, energy_rank, truncate
 from .metrics import psnr
 from .spectrum import ImageSpectrum
 
@@ -148,11 +148,10 @@ def denoise_image(noisy: np.ndarray, sigma: float | None = None,
     out = cube.copy()
     factors, results = [], []
     for c in range(channels):
-        y = cube[:, :, c].astype(np.float64)
-        result = denoise(y, sigma)
+        factors.append(np.linalg.svd(cube[:, :, c].astype(np.float64), full_matrices=False))
+        result = denoise_factors(*factors[-1], sigma)
         results.append(result)
         out[:, :, c] = _to_dtype(result.x, cube.dtype)
-        factors.append(np.linalg.svd(y, full_matrices=False))
     out = out if noisy.ndim == 3 else out[:, :, 0]
     facts = {"thresholds": [r.threshold for r in results], "sigma": [r.sigma for r in results],
              "known": sigma is not None, "channels": channels}

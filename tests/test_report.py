@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import svdcodec
@@ -345,3 +347,17 @@ def test_shrink_and_animate_sizes(png_path: Path, tmp_path: Path) -> None:
     assert half.stat().st_size < full.stat().st_size
     assert main(["animate", str(png_path), str(half), "--scale", "2", "--force"]) == 2
     assert main(["animate", str(png_path), str(half), "--max-size", "0", "--force"]) == 2
+
+
+@settings(max_examples=25)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), c=st.sampled_from([0, 2, 3, 4]),
+       limit=st.integers(1, 50))
+def test_shrink_bounds_the_longest_side(h: int, w: int, c: int, limit: int) -> None:
+    from svdcodec.plots import shrink
+
+    shape = (h, w) if c == 0 else (h, w, c)
+    image = np.random.default_rng(h * w).integers(0, 256, shape, dtype=np.uint8)
+    small = shrink(image, max_size=limit)
+    assert max(small.shape[:2]) == min(limit, max(h, w))
+    assert max(small.shape[:2]) <= max(h, w) and small.dtype == image.dtype
+    assert small.ndim == image.ndim and small.shape[2:] == image.shape[2:]

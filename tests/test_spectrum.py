@@ -73,12 +73,17 @@ def test_full_rank_is_exact() -> None:
 
 
 @settings(max_examples=20)
-@given(h=st.integers(2, 20), w=st.integers(2, 20), seed=st.integers(0, 2**32 - 1))
-def test_psnr_table_rises_with_rank(h: int, w: int, seed: int) -> None:
+@given(h=st.integers(2, 20), w=st.integers(2, 20), seed=st.integers(0, 2**32 - 1),
+       target=st.floats(5.0, 80.0))
+def test_psnr_table_rises_with_rank(h: int, w: int, seed: int, target: float) -> None:
     image = np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8)
-    table = image_spectrum(image).psnr()
+    spec = image_spectrum(image)
+    table = spec.psnr()
     assert len(table) == min(h, w) + 1
     assert np.all(np.diff(table) >= -1e-9)
+    k = spec.rank_for(target)
+    assert k == min(h, w) or table[k] >= target  # reached, or the full rank
+    assert k == 0 or table[k - 1] < target  # and the smallest such rank
 
 
 def test_caller_mistakes() -> None:
