@@ -16,6 +16,11 @@ Inf. Theory 60(8):5040-5053, 2014, find the τ that minimizes the asymptotic mea
   Marchenko–Pastur law): the median singular value of Y estimates the noise level, because
   a low-rank X moves only a few of them.
 
+The optimality is for a low-rank X. Photographs are only approximately low rank: on a
+textured one with little noise the components below τ carry detail, and truncation can score
+below the noisy input itself (kodim01 with σ = 10: 27.96 dB against 28.14 dB); the median then
+also overestimates σ.
+
 For comparison the *energy rules* of many tutorials keep the smallest rank whose Σσ (or Σσ²)
 reaches a fixed fraction, 70-90 %, of the total: they ignore the noise level, so they keep too
 many components of a clean-ish image and too few of a noisy one.
