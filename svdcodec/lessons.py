@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 PSNR_TARGETS = (30.0, 35.0, 40.0)
 ENERGY_FRACTIONS = (0.7, 0.8, 0.9)
 GAVISH_DONOHO = "Gavish-Donoho threshold"
-MODE_TEXT = {"luminance": "luminance Y = 0.299 R + 0.587 G + 0.114 B (one matrix)",
-             "per-channel": "each colour channel (one matrix each, the same rank in each)"}
+MODE_TEXT = {"luminance": "the luminance Y = 0.299 R + 0.587 G + 0.114 B of colour images, the "
+                          "grey channel of grey ones (one matrix, alpha ignored)",
+             "per-channel": "each colour channel (one matrix each, the same rank in each; alpha "
+                            "ignored)"}
 
 
 # --- spectrum ---------------------------------------------------------------------------------
