@@ -298,7 +298,8 @@ def plot(rows: Sequence[Row], k: int, path: str) -> None:
                 ax.plot(sizes, ys, style, marker="o", ms=4, color=colours[i % len(colours)],
                         label=name if style == "-" else None)
         ax.set(xscale="log", yscale="log", xlabel="pixels m·n (medians over the images)",
-               ylabel=ylabel, title=title)
+               ylabel=ylabel if ax is axes[0, 0] else f"{ylabel} (0 drawn at {FLOOR:g})",
+               title=title)
         ax.grid(True, which="both", alpha=0.3)
     axes[0, 0].legend(fontsize="small")
     fig.tight_layout()
