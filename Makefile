@@ -9,7 +9,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py svdcodec/_patchc.c svdcodec/_storec.c
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py svdcodec/patch/_patchc.c svdcodec/whole/_storec.c
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -25,4 +25,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis svdcodec/*.so
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis svdcodec/*/*.so

@@ -1,10 +1,10 @@
-"""Build hook for the optional C parts of the decoders: svdcodec/_patchc.c (the patch layout)
-and svdcodec/_storec.c (the samples of the whole-image layouts).
+"""Build hook for the optional C parts of the decoders: svdcodec/patch/_patchc.c (the patch
+layout) and svdcodec/whole/_storec.c (the samples of the whole-image layouts).
 
 Everything else about the package is in pyproject.toml. The extensions are optional: without a
 C compiler the install still succeeds and svdcodec decodes with its numpy reference code, which
-gives the same samples, only slower (``svdcodec.patchcodec.ACCELERATED`` and
-``svdcodec.layout.ACCELERATED`` tell which is used).
+gives the same samples, only slower (``svdcodec.patch.codec.ACCELERATED`` and
+``svdcodec.whole.layout.ACCELERATED`` tell which is used).
 """
 
 import sys
@@ -12,5 +12,7 @@ import sys
 from setuptools import Extension, setup
 
 flags = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-Wall", "-Wextra"]
-setup(ext_modules=[Extension(f"svdcodec.{name}", [f"svdcodec/{name}.c"], optional=True,
-                             extra_compile_args=flags) for name in ("_patchc", "_storec")])
+EXTENSIONS = (("patch", "_patchc"), ("whole", "_storec"))
+setup(ext_modules=[Extension(f"svdcodec.{pkg}.{name}", [f"svdcodec/{pkg}/{name}.c"],
+                             optional=True, extra_compile_args=flags)
+                   for pkg, name in EXTENSIONS])

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .codec import decode, encode, read, read_header, write
+from .codec import decode, encode, read, read_header, verify, write
 from .errors import (
     ChecksumError,
     CorruptError,
@@ -20,7 +20,7 @@ from .errors import (
 from .format import FORMAT_VERSION
 from .info import GroupInfo, PlaneInfo, SvdiInfo
 from .limits import Limits, get_default_limits, set_default_limits
-from .pillow_plugin import register
+from .pillow.plugin import register
 
 __version__ = "0.1.0"
 
@@ -44,6 +44,7 @@ __all__ = [
     "read_header",
     "register",
     "set_default_limits",
+    "verify",
     "write",
 ]
 

@@ -1,8 +1,10 @@
-"""encode / decode / read / write: numpy images <-> .svdi bytes.
+"""encode / decode / read / write: numpy images <-> .svdi bytes -- the public codec.
 
-Joins the layers: :mod:`.layout` builds the matrices, :mod:`.linalg` factorizes them,
-:mod:`.quantize` packs the factors, :mod:`._zstd` compresses them and :mod:`.format` frames the
-file. Decoding runs the same path backwards, checking limits before allocating.
+Joins the layers: it checks the caller's options and dispatches to the patch layout
+(:mod:`.patch.codec`) or the whole-image layouts (:mod:`.whole.codec`), which build, factorize,
+quantize and compress the matrices; :mod:`.format` frames the file. Decoding
+(:mod:`.decoding`, re-exported here) runs the same path backwards, checking limits before
+allocating.
 """
 
 from __future__ import annotations
@@ -16,13 +18,25 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import _zstd, patchcodec, wholecodec
+from . import _zstd
 from . import format as fmt
-from .errors import TruncatedError
-from .info import EXIF_APP1_PREFIX, METRES_PER_INCH, SvdiInfo, container_info
-from .layout import LAYOUTS
-from .limits import Limits, get_default_limits
-from .quantize import FACTOR_TYPES
+from .decoding import (
+    SvdiFile,
+    check_decode_limits,
+    check_rank,
+    decode,
+    decode_container,
+    is_svdi,
+    open_svdi,
+    read_header,
+    verify,
+)
+from .info import EXIF_APP1_PREFIX, METRES_PER_INCH
+from .limits import Limits
+from .patch import codec as patchcodec
+from .whole import codec as wholecodec
+from .whole.layout import LAYOUTS
+from .whole.quantize import FACTOR_TYPES
 
 PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_QUALITY = 50
@@ -65,7 +79,7 @@ def _criteria(rank: int | str | None, energy: float | None, quality: float | Non
     if isinstance(rank, str) and rank == "optimal":  # Gavish–Donoho, see select_rank
         return {"rank": rank}
     if rank is not None:
-        _check_rank(rank)
+        check_rank(rank)
         return {"rank": int(rank)}
     if energy is not None:
         if not (_real(energy) and 0 < energy <= 1):
@@ -150,7 +164,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
     patch_size : patch layout: 4, 8 or 16.
     rank : keep this many components per matrix (clipped to min(m, n)); ``"optimal"``: per
         matrix, the singular values above the optimal hard threshold for white noise of
-        unknown level, ω(β)·median(σ) (Gavish & Donoho 2014; :mod:`svdcodec.denoise`).
+        unknown level, ω(β)·median(σ) (Gavish & Donoho 2014; :mod:`svdcodec.whole.denoise`).
     energy : keep the smallest rank whose Σσ² is at least this fraction of ‖X‖²_F. (Some
         tutorials use Σσ instead; svdcodec uses the squared values, the energy.)
     factors : "int8" (per-vector scales, the default) or "float16".
@@ -234,63 +248,6 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
     return encoder.encode(quality, meta)
 
 
-# --- decoding --------------------------------------------------------------------------------
-def _as_bytes(data: Any) -> bytes | memoryview:
-    if isinstance(data, memoryview):
-        return data.cast("B")  # byte offsets, whatever the caller's item size
-    if isinstance(data, (bytes, bytearray)):
-        return data
-    raise TypeError(f"data must be bytes-like, got {type(data).__name__} (use read() for paths)")
-
-
-def read_header(source: bytes | PathLike, *, limits: Limits | None = None,
-                allow_truncated: bool = False) -> SvdiInfo:
-    """Parse and check a file's structure, checksums and metadata without decoding pixels
-    (``allow_truncated``: of what precedes the cut of a file cut short, spec section 7.1)."""
-    data = source if isinstance(source, (bytes, bytearray, memoryview)) else \
-        Path(source).read_bytes()
-    return container_info(fmt.unpack(data, limits or get_default_limits(),
-                            allow_truncated=allow_truncated), len(data))
-
-
-def _check_rank(rank: int | None) -> None:
-    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, np.integer))
-                             or rank < 1):
-        raise ValueError(f"rank must be an int >= 1, got {rank!r}")
-
-
-def decode_container(container: fmt.Container, *, rank: int | None = None,
-                     limits: Limits | None = None) -> np.ndarray:
-    """Decode a parsed container (spec section 7); see :func:`decode`."""
-    _check_rank(rank)
-    h = container.header
-    if container.truncated and h.layout == fmt.Layout.PATCH:
-        raise TruncatedError(f"{container.truncated} (files of layout patch are not salvaged)")
-    fmt.check_decode_limits(container, limits or get_default_limits(), rank)
-    if h.layout == fmt.Layout.PATCH:
-        out = patchcodec.decode_planes(container, rank)
-    else:
-        out = wholecodec.decode_groups(container, rank)
-    return out[:, :, 0] if h.channels == 1 else out
-
-
-def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
-           allow_truncated: bool = False) -> np.ndarray:
-    """Decode .svdi bytes to an array of the encoded shape and dtype.
-
-    ``rank`` decodes with only the first ``rank`` components of each matrix (a cheaper,
-    coarser preview; a rank above the stored one decodes at the stored one). ``limits`` bounds
-    size, memory and work (:class:`svdcodec.Limits`). ``allow_truncated`` decodes a
-    whole-image file cut short (a partial download) from what precedes the cut: complete
-    matrices in full, the one the file ends in at the rank its whole records give, missing
-    ones as 0 (spec section 7.1); it raises TruncatedError only if HEAD itself is cut, or for
-    layout patch. Raises :class:`svdcodec.SvdiError`.
-    """
-    container = fmt.unpack(_as_bytes(data), limits or get_default_limits(),
-                           allow_truncated=allow_truncated)
-    return decode_container(container, rank=rank, limits=limits)
-
-
 def write(path: PathLike, image: np.ndarray, **options: Any) -> int:
     """Encode ``image`` (see :func:`encode` for options) and write it; returns the byte count.
 
@@ -323,3 +280,19 @@ def read(path: PathLike, *, rank: int | None = None, limits: Limits | None = Non
     """Read and decode an .svdi file; see :func:`decode`."""
     return decode(Path(path).read_bytes(), rank=rank, limits=limits,
                   allow_truncated=allow_truncated)
+
+
+__all__ = [
+    "SvdiFile",
+    "atomic_write",
+    "check_decode_limits",
+    "decode",
+    "decode_container",
+    "encode",
+    "is_svdi",
+    "open_svdi",
+    "read",
+    "read_header",
+    "verify",
+    "write",
+]

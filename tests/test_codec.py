@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import svdcodec
-from svdcodec.layout import to_matrices
+from svdcodec.whole.layout import to_matrices
 
 LAYOUTS = ("per-channel", "stacked", "stacked-vertical")
 FACTORS = ("float16", "int8")
@@ -247,7 +247,7 @@ def test_decode_in_float32_is_within_one_of_float64() -> None:
     # spec section 7: 8-bit images decode in float32 unless the factors could overflow it
     from svdcodec import _zstd
     from svdcodec import format as fmt
-    from svdcodec.quantize import dequantize
+    from svdcodec.whole.quantize import dequantize
 
     image = make_image(64, 96, "RGB", seed=2)
     data = svdcodec.encode(image, rank=64, factors="float16")
@@ -256,9 +256,9 @@ def test_decode_in_float32_is_within_one_of_float64() -> None:
         dequantize(_zstd.decompress(g.payload, g.raw_size), g.rows, g.cols, "float16")
         for g in container.groups)], axis=2)
     assert np.abs(svdcodec.decode(data) - exact).max() <= 1
-    assert svdcodec.wholecodec.decode_dtype(8, 1e8) is np.float32
-    assert svdcodec.wholecodec.decode_dtype(8, 1e31) is np.float64
-    assert svdcodec.wholecodec.decode_dtype(16, 1.0) is np.float64
+    assert svdcodec.whole.codec.decode_dtype(8, 1e8) is np.float32
+    assert svdcodec.whole.codec.decode_dtype(8, 1e31) is np.float64
+    assert svdcodec.whole.codec.decode_dtype(16, 1.0) is np.float64
 
 
 # --- truncated files (spec section 7.1) ----------------------------------------------------

@@ -1,4 +1,4 @@
-"""svdcodec.denoise: the Gavish–Donoho threshold and what it buys over the energy rules."""
+"""svdcodec.whole.denoise: the Gavish–Donoho threshold and what it buys over the energy rules."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svdcodec.denoise import (
+from svdcodec.whole.denoise import (
     denoise,
     energy_rank,
     hard_threshold,
@@ -135,7 +135,7 @@ def test_caller_mistakes() -> None:
 
 # --- rank="optimal" in select_rank and encode -------------------------------------------------
 def test_select_rank_optimal_is_the_unknown_noise_threshold() -> None:
-    from svdcodec.linalg import select_rank
+    from svdcodec.whole.linalg import select_rank
 
     _, y = _low_rank_plus_noise(5)
     _u, s, _vt = select_rank(y, rank="optimal")

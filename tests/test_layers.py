@@ -1,4 +1,9 @@
-"""Imports flow one way (house style): errors -> format, math, _zstd -> codec -> plugin -> cli."""
+"""Imports flow one way (house style, docs/architecture.md): one rule per folder.
+
+errors, limits -> format/ (bytes), _zstd, metrics, info -> whole/, patch/ (math) -> codec ->
+pillow/, cli/, teach/ (edges). Imports under ``if TYPE_CHECKING:`` are for annotations only and
+are not counted.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +13,15 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "svdcodec"
+THIRD_PARTY_NUMERIC = {"numpy", "scipy", "zstandard"}
 
-# module -> imports it must not make (top-level packages or svdcodec modules)
-FORBIDDEN = {
-    "errors": {"numpy", "PIL", "zstandard", "svdcodec"},
-    "limits": {"numpy", "PIL", "zstandard", "svdcodec"},
-    "format": {"numpy", "PIL", "zstandard", "scipy", "codec", "quantize", "_zstd"},
-    # imported by format, so it must not import format at run time (typing only)
-    "patchformat": {"numpy", "PIL", "zstandard", "scipy", "codec", "quantize", "_zstd",
-                    "format"},
-    "_zstd": {"numpy", "PIL", "format", "codec"},
-    "quantize": {"PIL", "zstandard", "format", "codec", "_zstd"},
-    "layout": {"PIL", "zstandard", "format", "codec", "_zstd"},
-    "linalg": {"PIL", "zstandard", "format", "codec", "_zstd", "quantize"},
-    "metrics": {"PIL", "zstandard", "format", "codec"},
-    "codec": {"PIL", "cli", "pillow_plugin", "report"},
-    "info": {"numpy", "PIL", "zstandard", "codec", "_zstd"},  # reads fields, decodes nothing
-    # the two halves codec joins: neither knows the other, nor codec
-    "patchcodec": {"PIL", "cli", "pillow_plugin", "report", "codec", "wholecodec"},
-    "wholecodec": {"PIL", "cli", "pillow_plugin", "report", "codec", "patchcodec"},
-    # the math of the lessons (spectrum, denoise): no I/O, no codec; lessons.py draws them
-    "spectrum": {"PIL", "zstandard", "format", "codec", "_zstd", "cli", "lessons", "plots"},
-    "denoise": {"PIL", "zstandard", "format", "codec", "_zstd", "cli", "lessons", "plots",
-                "svdcodec"},
-}
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
@@ -47,29 +37,102 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return nodes
 
 
-def _imports(module: str) -> set[str]:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+def imports(module: str) -> set[str]:
+    """The absolute names ``module`` imports at run time: third-party top-level packages
+    (``numpy``) and svdcodec modules (``svdcodec.format.container``, ``svdcodec.patch``)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     names: set[str] = set()
-    for node in _runtime_nodes(tree):
+    for node in _runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
+            names |= {a.name if a.name.startswith("svdcodec") else a.name.split(".")[0]
+                      for a in node.names}
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: an svdcodec module
-                names.add("svdcodec")
-                names |= {node.module or a.name for a in node.names} if node.module is None \
-                    else {node.module.split(".")[0]}
-            elif node.module:
-                names.add(node.module.split(".")[0])
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+                if not prefix.startswith("svdcodec"):
+                    names.add(prefix.split(".")[0])
+                    continue
+            for alias in node.names:  # `from . import x` may name a submodule
+                sub = f"{prefix}.{alias.name}"
+                names.add(sub if sub in MODULES else prefix)
     return names
 
 
-@pytest.mark.parametrize("module", sorted(FORBIDDEN))
-def test_module_respects_layering(module: str) -> None:
-    found = _imports(module) & FORBIDDEN[module]
-    assert not found, f"svdcodec.{module} imports {found}"
+def _in(name: str, *packages: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
 
 
-def test_nothing_imports_cli() -> None:
-    for path in PACKAGE.glob("*.py"):
-        if path.stem not in ("cli", "__main__"):
-            assert "cli" not in _imports(path.stem), path.name
+def _svdcodec(names: set[str]) -> set[str]:
+    return {n for n in names if n.startswith("svdcodec")}
+
+
+def _modules(*packages: str) -> list[str]:
+    return [m for m in MODULES if _in(m, *packages)]
+
+
+@pytest.mark.parametrize("module", _modules("svdcodec.errors", "svdcodec.limits"))
+def test_errors_and_limits_import_only_the_standard_library(module: str) -> None:
+    found = {n for n in imports(module) if n in THIRD_PARTY_NUMERIC | {"PIL"}}
+    assert not found and not _svdcodec(imports(module)) - {"svdcodec.errors"}, module
+
+
+@pytest.mark.parametrize("module", _modules("svdcodec.format", "svdcodec.info"))
+def test_format_is_bytes_only(module: str) -> None:
+    """format/ frames bytes: no numpy, no compression, nothing above it."""
+    names = imports(module)
+    assert not names & (THIRD_PARTY_NUMERIC | {"PIL"}), module
+    allowed = ("svdcodec.errors", "svdcodec.limits", "svdcodec.format")
+    assert all(_in(n, *allowed) for n in _svdcodec(names)), (module, _svdcodec(names))
+
+
+@pytest.mark.parametrize("module", _modules("svdcodec._zstd", "svdcodec.metrics"))
+def test_helpers_import_nothing_above_them(module: str) -> None:
+    assert all(_in(n, "svdcodec.errors") for n in _svdcodec(imports(module))), module
+    assert "PIL" not in imports(module)
+
+
+@pytest.mark.parametrize("module", _modules("svdcodec.whole", "svdcodec.patch"))
+def test_layouts_are_math_and_know_neither_each_other_nor_what_is_above(module: str) -> None:
+    """whole/ and patch/: the arrays, no Pillow, no file I/O; neither imports the other."""
+    other = "svdcodec.patch" if _in(module, "svdcodec.whole") else "svdcodec.whole"
+    names = imports(module)
+    assert "PIL" not in names, module
+    above = ("svdcodec.codec", "svdcodec.pillow", "svdcodec.cli", "svdcodec.teach", other)
+    found = {n for n in _svdcodec(names) if _in(n, *above)}
+    assert not found, (module, found)
+
+
+def test_codec_imports_no_edge() -> None:
+    found = {n for n in imports("svdcodec.codec")
+             if _in(n, "svdcodec.pillow", "svdcodec.cli", "svdcodec.teach") or n == "PIL"}
+    assert not found
+
+
+@pytest.mark.parametrize("module", _modules("svdcodec.pillow"))
+def test_pillow_plugin_imports_only_the_public_codec(module: str) -> None:
+    """pillow/ is thin: it decodes and encodes only through svdcodec.codec."""
+    allowed = ("svdcodec.codec", "svdcodec.errors", "svdcodec.limits", "svdcodec.info",
+               "svdcodec.pillow")
+    found = {n for n in _svdcodec(imports(module)) if not _in(n, *allowed)}
+    assert not found, (module, found)
+
+
+def test_nothing_imports_the_edges_but_the_edges() -> None:
+    """Nothing imports cli/ but itself and __main__; only cli/ imports teach/."""
+    for module in MODULES:
+        names = _svdcodec(imports(module))
+        if not _in(module, "svdcodec.cli") and module != "svdcodec.__main__":
+            assert not {n for n in names if _in(n, "svdcodec.cli")}, module
+        if not _in(module, "svdcodec.cli", "svdcodec.teach"):
+            assert not {n for n in names if _in(n, "svdcodec.teach")}, module
+
+
+def test_import_walker_sees_relative_imports() -> None:
+    """The rules above would pass vacuously if the walker missed relative imports."""
+    assert "svdcodec.format" in imports("svdcodec.codec")
+    assert "svdcodec.patch.codec" in imports("svdcodec.codec")
+    assert "numpy" in imports("svdcodec.whole.linalg")

@@ -1,4 +1,4 @@
-"""svdcodec.lessons and the ``spectrum`` / ``denoise`` commands."""
+"""svdcodec.teach.lessons and the ``spectrum`` / ``denoise`` commands."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from svdcodec.cli import main
-from svdcodec.lessons import GAVISH_DONOHO, denoise_image
 from svdcodec.metrics import psnr
+from svdcodec.teach.lessons import GAVISH_DONOHO, denoise_image
 
 
 def _clean(h: int = 48, w: int = 64) -> np.ndarray:
@@ -93,7 +93,7 @@ def test_denoise_command_unknown_noise(files: dict[str, Path], tmp_path: Path,
     text = capsys.readouterr().out
     assert "omega(beta)" in text and "rank" in text
     assert main(["denoise", str(files["noisy"]), str(out)]) == 1  # exists, no --force
-    assert main(["denoise", str(files["noisy"]), str(tmp_path / "x.png"), "--sigma", "-1"]) == 1
+    assert main(["denoise", str(files["noisy"]), str(tmp_path / "x.png"), "--sigma", "-1"]) == 2
 
 
 def test_denoise_image_rules_and_alpha() -> None:

@@ -1,4 +1,4 @@
-"""Tests for svdcodec.linalg: truncated SVD backends and rank selection."""
+"""Tests for svdcodec.whole.linalg: truncated SVD backends and rank selection."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import scipy.ndimage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svdcodec import linalg
-from svdcodec.linalg import METHODS, select_rank, truncated_svd
+from svdcodec.whole import linalg as linalg
+from svdcodec.whole.linalg import METHODS, select_rank, truncated_svd
 
 EXACT = ("gesdd", "gesvd")
 

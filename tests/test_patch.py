@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import svdcodec
-from svdcodec import entropy, patch
 from svdcodec import format as fmt
-from svdcodec.demo import demo_image
 from svdcodec.limits import Limits
 from svdcodec.metrics import psnr
+from svdcodec.patch import reconstruct as patch
+from svdcodec.patch import symbols as entropy
+from svdcodec.teach.demo import demo_image
 
 MODES = {"L": 0, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": 0}
 

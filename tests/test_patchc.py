@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import svdcodec
-from svdcodec import entropy, patch, patchcodec
 from svdcodec import format as fmt
-from svdcodec.demo import demo_image
 from svdcodec.limits import Limits
+from svdcodec.patch import codec as patchcodec
+from svdcodec.patch import reconstruct as patch
+from svdcodec.patch import symbols as entropy
+from svdcodec.teach.demo import demo_image
 
 _patchc = patchcodec._patchc
 needs_c = pytest.mark.skipif(_patchc is None, reason="the C extension was not built")
@@ -30,9 +32,10 @@ CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": 1}
 
 def test_extension_is_built_in_ci() -> None:
     """CI has a compiler: a silent fallback to the numpy decoder there would hide a build bug."""
-    if os.environ.get("CI", "").lower() == "true":
-        assert _patchc is not None
-        assert patchcodec.ACCELERATED
+    if os.environ.get("CI", "").lower() != "true":
+        pytest.skip("not in CI (CI=true unset): the C extension is optional here")
+    assert _patchc is not None
+    assert patchcodec.ACCELERATED
 
 
 def decode_both(container: fmt.Container, rank: int | None = None) -> np.ndarray | type:
@@ -255,7 +258,8 @@ def test_deblock_matches_the_reference(p: int, gh: int, gw: int, bd: int,
 
 _DEV_MODE_DECODE = """
 import threading, numpy as np, svdcodec
-from svdcodec import patchcodec, layout
+from svdcodec.patch import codec as patchcodec
+from svdcodec.whole import layout as layout
 assert patchcodec.ACCELERATED and layout.ACCELERATED
 rng = np.random.default_rng(0)
 files = [svdcodec.encode(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), quality=q)

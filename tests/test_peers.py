@@ -1,4 +1,4 @@
-"""Tests for svdcodec.peers: the Pillow reference codecs and PSNR matching."""
+"""Tests for svdcodec.teach.peers: the Pillow reference codecs and PSNR matching."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from svdcodec import peers
 from svdcodec.metrics import psnr
-from svdcodec.peers import (
+from svdcodec.teach import peers as peers
+from svdcodec.teach.peers import (
     PEERS,
     QUALITY_RANGE,
     CodecUnavailableError,

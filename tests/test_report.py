@@ -1,7 +1,8 @@
-"""Tests for svdcodec.report, svdcodec.plots and the compare / animate commands."""
+"""Tests for svdcodec.teach.report, svdcodec.teach.plots and the compare / animate commands."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import struct
@@ -16,11 +17,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import svdcodec
-from svdcodec import report
 from svdcodec.cli import main
 from svdcodec.metrics import psnr
-from svdcodec.peers import encode_peer
-from svdcodec.plots import animation_frames, default_ranks, spectrum
+from svdcodec.teach import report as report
+from svdcodec.teach.peers import encode_peer
+from svdcodec.teach.plots import animation_frames, default_ranks, spectrum
 
 SIGNATURE_AND_VERSION = 10  # spec section 2
 FRAMING = 12  # spec section 3: length, type, CRC
@@ -156,10 +157,31 @@ def test_alpha_and_16_bit_images_skip_peers_that_cannot_code_them() -> None:
     rgba = make_image((20, 24, 4))
     c = report.compare(rgba, ranks=[3], with_ssim=False)
     assert c.png_bytes is not None and set(c.results[0].peers) == {"webp"}
-    deep = (make_image((20, 24)).astype(np.uint16) * 257)
+    assert c.notes == ("JPEG left out: it has no alpha channel",)
+
+
+def test_16_bit_images_have_their_peers_and_labels() -> None:
+    """Issue 11.10: a 16-bit image's dense rows say uint16, PNG is measured at 16 bits and the
+    lossy peers on the 8-bit reduction, labelled so (they used to vanish silently)."""
+    deep = make_image((20, 24)).astype(np.uint16) * 257 + 3
     c = report.compare(deep, ranks=[3], with_ssim=False)
-    assert c.mode == "I;16" and c.png_bytes is None and c.results[0].peers == {}
+    assert c.mode == "I;16" and c.dtype == "uint16" and c.peer_source == "8-bit reduction"
     assert c.dense_bytes == c.results[0].xapprox_bytes == deep.nbytes
+    with Image.open(io.BytesIO(_png16(deep))) as im:
+        assert im.mode == "I;16" and np.array_equal(np.asarray(im), deep)
+    assert c.png_bytes == len(_png16(deep))
+    assert set(c.results[0].peers) == {"jpeg", "webp"}
+    table = report.format_table(c, "deep.png")
+    assert "uint8" not in table and "X, dense in memory (uint16 bytes)" in table
+    assert "PNG 16-bit (lossless)" in table and "JPEG of the 8-bit image at >= this PSNR" in table
+    record = json.loads(c.to_json())
+    assert record["dtype"] == "uint16" and record["peer_source"] == "8-bit reduction"
+
+
+def _png16(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
 
 
 def test_exact_decode_has_null_psnr_in_json() -> None:
@@ -167,6 +189,8 @@ def test_exact_decode_has_null_psnr_in_json() -> None:
     c = report.compare(image, ranks=[16], factors="float16", peers=("png", "jpeg"))
     record = json.loads(c.to_json())
     assert record["results"][0]["psnr"] is None and record["results"][0]["peers"] == {}
+    assert record["notes"] == ["JPEG left out at rank 16: the decode is exact, there is no "
+                               "PSNR to match"]
 
 
 def test_bad_arguments_raise(rgb: np.ndarray) -> None:
@@ -222,7 +246,8 @@ def test_animation_frames_are_captioned_and_same_size(rgb: np.ndarray) -> None:
 
 
 def test_report_and_plots_import_no_matplotlib() -> None:
-    code = "import sys, svdcodec.report, svdcodec.plots; print('matplotlib' in sys.modules)"
+    code = ("import sys, svdcodec.teach.report, svdcodec.teach.plots; "
+            "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
@@ -287,7 +312,7 @@ def test_cli_errors(png_path: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["animate", str(png_path), str(tmp_path / "no" / "a.gif")]) == 1
     assert main(["compare", str(png_path), "--plot", str(tmp_path / "p.xyz"), "--ranks", "1",
                  "--peers", "none"]) == 1
-    assert main(["compare", str(png_path), "--peers", "gif"]) == 1
+    assert main(["compare", str(png_path), "--peers", "gif"]) == 2  # a usage error (issue 11.11)
     assert main(["compare", str(png_path), "--ranks", "0"]) == 2
     assert main(["compare", str(png_path), "--ranks", "a,b"]) == 2
     assert main(["compare", str(png_path), "--energies", "1.5"]) == 2
@@ -328,7 +353,7 @@ def test_spectrum_has_every_singular_value_of_a_large_matrix() -> None:
 
 
 def test_shrink_and_animate_sizes(png_path: Path, tmp_path: Path) -> None:
-    from svdcodec.plots import shrink
+    from svdcodec.teach.plots import shrink
 
     image = make_image((48, 64, 3))
     assert shrink(image, max_size=32).shape == (24, 32, 3)
@@ -353,7 +378,7 @@ def test_shrink_and_animate_sizes(png_path: Path, tmp_path: Path) -> None:
 @given(h=st.integers(1, 40), w=st.integers(1, 40), c=st.sampled_from([0, 2, 3, 4]),
        limit=st.integers(1, 50))
 def test_shrink_bounds_the_longest_side(h: int, w: int, c: int, limit: int) -> None:
-    from svdcodec.plots import shrink
+    from svdcodec.teach.plots import shrink
 
     shape = (h, w) if c == 0 else (h, w, c)
     image = np.random.default_rng(h * w).integers(0, 256, shape, dtype=np.uint8)

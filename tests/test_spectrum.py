@@ -1,4 +1,4 @@
-"""svdcodec.spectrum: luminance, spectra and the exact rank a PSNR costs."""
+"""svdcodec.whole.spectrum: luminance, spectra and the exact rank a PSNR costs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from svdcodec.metrics import psnr
-from svdcodec.spectrum import image_spectrum, luminance, rank_for_psnr
+from svdcodec.whole.spectrum import image_spectrum, luminance, rank_for_psnr
 
 
 def _photo(h: int = 24, w: int = 32, seed: int = 0) -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svdcodec import layout
+from svdcodec.whole import layout as layout
 
 _storec = layout._storec
 needs_c = pytest.mark.skipif(_storec is None, reason="the C extension was not built")

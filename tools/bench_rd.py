@@ -37,8 +37,9 @@ from PIL import Image
 from scipy.interpolate import PchipInterpolator
 
 import svdcodec
-from svdcodec import patchcodec, peers
 from svdcodec.metrics import psnr, ssim
+from svdcodec.patch import codec as patchcodec
+from svdcodec.teach import peers as peers
 
 BD_RANGE = (0.15, 1.0)  # bpp
 GRID = (0.15, 0.25, 0.5, 0.75, 1.0)  # bpp at which mean PSNR / SSIM are tabulated

@@ -5,8 +5,8 @@ usage: python tools/svd_algorithms.py PATH... [--rank 50] [--scales 0.25,0.5,1] 
 
 PATH is image files or folders of them. Each image is taken as one grey matrix: its luminance
 Y = 0.299 R + 0.587 G + 0.114 B (BT.601, in float64, not rounded; grey images as they are,
-alpha ignored; :func:`svdcodec.spectrum.luminance`), optionally resized (``--scales``, Lanczos on
-the luminance) to get several sizes.
+alpha ignored; :func:`svdcodec.whole.spectrum.luminance`), optionally resized (``--scales``,
+Lanczos on the luminance) to get several sizes.
 
 The algorithms (all LAPACK but the last two):
 
@@ -60,9 +60,9 @@ import scipy.linalg
 import scipy.linalg.lapack
 from PIL import Image
 
-from svdcodec.linalg import truncated_svd
-from svdcodec.pilutil import to_array
-from svdcodec.spectrum import luminance
+from svdcodec.pillow.convert import to_array
+from svdcodec.whole.linalg import truncated_svd
+from svdcodec.whole.spectrum import luminance
 
 Factors = tuple[np.ndarray, np.ndarray, np.ndarray]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".ppm", ".pgm"}

@@ -1,0 +1,178 @@
+"""The container of spec/svdi.md (sections 3, 7.1 and 9): a file as an ordered walk of chunks.
+
+:func:`pack` assembles a file and :func:`unpack` parses and checks one -- framing, CRCs, HEAD,
+FACT or PTCH fields, metadata, the chunk order -- without decompressing anything. The fields
+themselves live in :mod:`.header`, :mod:`.chunks`, :mod:`.fact` and :mod:`.ptch`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import CorruptError, LimitError, SvdiError, TruncatedError, UnsupportedError
+from ..limits import Limits
+from .chunks import (
+    CHUNK_PREFIX,
+    METADATA_CHUNKS,
+    ChunkType,
+    check_metadata,
+    chunk_at,
+    is_critical,
+    pack_chunk,
+)
+from .fact import FACT, Group, unpack_group
+from .header import (
+    FORMAT_VERSION,
+    LAYOUT_NAMES,
+    PREFIX_SIZE,
+    SIGNATURE,
+    Header,
+    Layout,
+    check_prefix,
+    pack_header,
+    unpack_header,
+)
+from .ptch import Plane, pack_plane, unpack_plane
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """Where a chunk sits in the file; ``size`` includes its 12 framing bytes."""
+
+    type: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Container:
+    """A parsed file: everything but the decompressed factors."""
+
+    header: Header
+    groups: tuple[Group, ...]
+    metadata: dict[str, bytes]
+    chunks: tuple[ChunkInfo, ...]
+    planes: tuple[Plane, ...] = ()  # layout patch (section 12); groups is then empty
+    # unpack(allow_truncated=True) of a file cut short (section 7.1): why it stopped, and the
+    # FACT chunk it ends in, whose payload is a cut zstd frame
+    truncated: str = ""
+    partial: Group | None = None
+
+    @property
+    def decodable_groups(self) -> tuple[Group, ...]:
+        """The FACT groups a decoder uses: the complete ones, then a partial one (7.1)."""
+        return self.groups + ((self.partial,) if self.partial is not None else ())
+
+
+# --- writing ---------------------------------------------------------------------------------
+def pack(header: Header, groups: list[Group], metadata: dict[str, bytes] | None = None,
+         planes: tuple[Plane, ...] | list[Plane] = ()) -> bytes:
+    """Assemble a file: signature, HEAD, metadata, FACT (or PTCH) chunks, IEND (section 3)."""
+    parts = [SIGNATURE, bytes([FORMAT_VERSION]), pack_chunk(ChunkType.HEAD, pack_header(header))]
+    keys = {key: ctype for ctype, key in METADATA_CHUNKS.items()}
+    for key, value in (metadata or {}).items():
+        if value:
+            parts.append(pack_chunk(keys[key], value))
+    for g in groups:
+        fact = FACT.pack(g.index, g.rows, g.cols, g.rank, g.raw_size)
+        parts.append(pack_chunk(ChunkType.FACT, fact + g.payload))
+    for pl in planes:
+        parts.append(pack_chunk(ChunkType.PTCH, pack_plane(pl)))
+    parts.append(pack_chunk(ChunkType.IEND, b""))
+    return b"".join(parts)
+
+
+# --- reading ---------------------------------------------------------------------------------
+def unpack_head(data: bytes, limits: Limits) -> Header:
+    """Only the prefix and the first chunk, HEAD (sections 2–4): the header of a file whose
+    later chunks may be broken."""
+    view = memoryview(data)
+    check_prefix(view)
+    ctype, body, _ = chunk_at(view, PREFIX_SIZE)
+    if ctype != ChunkType.HEAD:
+        raise CorruptError(f"first chunk: expected HEAD, got {ctype.decode()}")
+    return unpack_header(body, limits)
+
+
+def unpack(data: bytes, limits: Limits, *, allow_truncated: bool = False) -> Container:
+    """Parse a whole file: framing, CRCs, HEAD, FACT headers, metadata (sections 2–6, 8).
+
+    The factor payloads stay compressed; :func:`svdcodec.codec.check_decode_limits` bounds
+    the decode. With ``allow_truncated``, a file cut short after a valid HEAD gives what
+    precedes the cut (section 7.1) instead of :class:`TruncatedError`.
+    """
+    view = memoryview(data)
+    check_prefix(view)
+    offset = PREFIX_SIZE
+    header: Header | None = None
+    groups: list[Group] = []
+    planes: list[Plane] = []
+    metadata: dict[str, bytes] = {}
+    chunks: list[ChunkInfo] = []
+    metadata_bytes = 0
+    while True:
+        if len(chunks) >= limits.max_chunks:
+            raise LimitError(f"more than {limits.max_chunks} chunks")
+        try:
+            ctype, body, next_offset = chunk_at(view, offset)
+        except TruncatedError as exc:
+            if not allow_truncated or header is None:
+                raise
+            partial = _partial_group(view, offset, header, len(groups))
+            return Container(header, tuple(groups), metadata, tuple(chunks), tuple(planes),
+                             truncated=str(exc), partial=partial)
+        chunks.append(ChunkInfo(ctype.decode(), offset, next_offset - offset))
+        offset = next_offset
+        if header is None:
+            if ctype != ChunkType.HEAD:
+                raise CorruptError(f"first chunk: expected HEAD, got {ctype.decode()}")
+            header = unpack_header(body, limits)
+        elif ctype == ChunkType.FACT:
+            if header.layout == Layout.PATCH:
+                raise CorruptError("FACT chunk in a file of layout patch (section 12.1)")
+            if len(groups) >= header.group_count:
+                raise CorruptError(f"more FACT chunks than group_count {header.group_count}")
+            groups.append(unpack_group(body, header, len(groups)))
+        elif ctype == ChunkType.PTCH:
+            if header.layout != Layout.PATCH:
+                raise CorruptError(f"PTCH chunk in a file of layout {LAYOUT_NAMES[header.layout]}")
+            if len(planes) >= header.group_count:
+                raise CorruptError(f"more PTCH chunks than group_count {header.group_count}")
+            planes.append(unpack_plane(body, header, len(planes)))
+        elif ctype == ChunkType.IEND:
+            if len(body):
+                raise CorruptError(f"IEND length: expected 0, got {len(body)}")
+            if len(groups) + len(planes) != header.group_count:
+                raise CorruptError(f"factor groups: expected {header.group_count}, "
+                                   f"got {len(groups) + len(planes)}")
+            if offset != len(view):
+                raise CorruptError(f"{len(view) - offset} bytes of trailing data after IEND")
+            return Container(header, tuple(groups), metadata, tuple(chunks), tuple(planes))
+        elif ctype == ChunkType.HEAD:
+            raise CorruptError("duplicate HEAD chunk")
+        elif is_critical(ctype):
+            raise UnsupportedError(f"unknown critical chunk {ctype.decode()}")
+        else:
+            metadata_bytes += len(body)
+            if metadata_bytes > limits.max_metadata_bytes:
+                raise LimitError(f"metadata exceeds {limits.max_metadata_bytes} bytes")
+            key = METADATA_CHUNKS.get(ctype)
+            if key is not None:
+                if key in metadata:
+                    raise CorruptError(f"duplicate {ctype.decode()} chunk")
+                metadata[key] = check_metadata(ctype, body)
+
+
+def _partial_group(view: memoryview, offset: int, header: Header, index: int) -> Group | None:
+    """Section 7.1: the FACT chunk a file is cut in, if its fixed fields are all there and
+    valid (its CRC cannot be checked); None otherwise."""
+    if offset + CHUNK_PREFIX.size > len(view) or header.layout == Layout.PATCH or \
+            index >= header.group_count:
+        return None
+    _, ctype = CHUNK_PREFIX.unpack_from(view, offset)
+    if ctype != ChunkType.FACT:
+        return None
+    try:
+        return unpack_group(view[offset + CHUNK_PREFIX.size:], header, index)
+    except SvdiError:
+        return None

@@ -1,0 +1,1 @@
+"""The Pillow plugin (format id ``SVDI``) and the Pillow image <-> array conversions."""

@@ -1,0 +1,278 @@
+"""Pillow plugin for .svdi: after ``import svdcodec``, ``Image.open`` and ``Image.save`` know it.
+
+Format id ``"SVDI"``, extension ``.svdi``, MIME type ``image/x-svdi``. ``import svdcodec`` calls
+:func:`register`; calling it again is harmless.
+
+>>> import io, numpy as np, svdcodec
+>>> from PIL import Image
+>>> buf = io.BytesIO()
+>>> Image.fromarray(np.full((8, 12, 3), 90, np.uint8)).save(buf, "SVDI", rank=1)
+>>> with Image.open(buf) as im:
+...     print(im.format, im.mode, im.size, im.info["rank"], im.getpixel((0, 0)))
+SVDI RGB (12, 8) (1, 1, 1) (90, 90, 90)
+
+**Opening** reads the file and parses the whole container (spec sections 2–6: framing, CRCs,
+HEAD, FACT fields, metadata) but decompresses nothing. It declares the true size, so Pillow's
+``MAX_IMAGE_PIXELS`` check (``DecompressionBombError``) applies; svdcodec's own pixel-count limit
+is left to it. Pixels are decoded by ``load()``.
+
+**Errors.** A file that is not .svdi, or whose HEAD is unreadable (bad signature or version,
+invalid or unsupported header field, HEAD's CRC, a file cut before the end of HEAD) raises
+``SyntaxError`` in ``_open``, so ``Image.open`` tries the other formats and then raises
+``UnidentifiedImageError``. Anything wrong after a valid HEAD (truncation, a CRC mismatch, an
+invalid FACT field, an unknown critical chunk, trailing bytes, too much metadata) still opens,
+with the size and mode of HEAD, and ``load()`` raises ``OSError``, as Pillow does for a PNG cut
+in IDAT. ``load()`` also checks svdcodec's decode limits (size, memory, work; spec section 8,
+:func:`svdcodec.set_default_limits` or ``register(limits=...)``) and raises ``OSError``.
+
+**ImageFile.LOAD_TRUNCATED_IMAGES**: a file cut after HEAD loads as far as it goes. Every complete
+factor group is decoded, the group the file ends in is decoded from the component records its
+cut zstd frame still yields (a prefix of the records is the lower-rank approximation, spec
+section 5; its CRC cannot be checked), and missing groups are zero, like the missing rows of
+other formats. Other damage (CRC mismatch, corrupt data) still raises ``OSError``.
+
+**Saving** takes ``quality`` (0..100, default 50), or ``rank``, ``energy``, ``target_size`` or
+``target_psnr``, and ``layout``, ``factors``, ``progressive``, ``icc_profile``, ``exif`` (bytes or
+``Image.Exif``), ``xmp`` (bytes or str), ``dpi``; see :func:`svdcodec.encode`, which checks them
+(``ValueError``, or ``TypeError`` for a value of the wrong type). As Pillow's PNG and AVIF
+plugins do, ``icc_profile`` is carried over from ``im.info`` unless given, while ``exif``, ``xmp``
+and ``dpi`` are written only when passed. Modes: ``L``, ``LA``, ``RGB``, ``RGBA`` and ``I;16`` as
+they are; others as :func:`svdcodec.pillow.convert.storage_mode` says (``P`` to ``RGBA`` with
+transparency else ``RGB``, ``1`` to ``L``, ``I`` to ``I;16`` when in range), else ``OSError``.
+The ICC profile follows the pixels (:mod:`svdcodec.pillow.convert`): ``CMYK`` with a CMYK
+profile is converted to sRGB through it and stored without a profile; a profile that does not
+describe the stored pixels (an RGB profile on an ``L`` image) is dropped. ``save_all`` saves
+one frame and raises ``OSError`` for more (``.svdi`` holds one image); without ``save_all`` the
+current frame is saved, as for every single-image format.
+
+**info**: ``icc_profile``, ``exif`` (with the ``Exif\\0\\0`` prefix, as PNG and JPEG give it, so
+it can be passed to any plugin), ``xmp`` (bytes) and ``dpi`` when stored; always ``layout`` and
+``factors``, and ``rank``: a tuple with one rank per factor group (absent if the file is damaged).
+
+**draft(mode, size)** picks the integer scale ``s = min(W // w, H // h)`` and decodes a
+``ceil(W / s) x ceil(H / s)`` image, never smaller than asked, whose pixels are the means of
+``s x s`` blocks: the blocks of ``s`` rows of U and of ``s`` columns of Vᵀ are averaged before the
+product, which then costs about 1/s² of a full decode (every layout; stacked layouts are averaged
+within each channel's block). The requested mode is ignored. ``thumbnail()`` uses it.
+
+**verify()** checks the CRCs, decompresses every frame (bounded by its declared size, checking the
+zstd content checksum) and validates the records, without computing pixels; it raises
+``OSError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from dataclasses import dataclass
+from typing import IO, Any
+
+from PIL import Image, ImageFile
+
+from .. import codec
+from ..errors import SvdiError, TruncatedError
+from ..info import EXIF_APP1_PREFIX
+from ..limits import Limits, get_default_limits
+from . import imageio_support
+from .convert import storage_mode, to_stored
+
+FORMAT = "SVDI"
+EXTENSIONS = [".svdi"]
+MIME_TYPE = "image/x-svdi"
+# save() options passed on to svdcodec.encode (besides the metadata ones)
+SAVE_OPTIONS = ("quality", "rank", "energy", "target_size", "target_psnr", "layout", "factors",
+                "progressive")
+_Tile = getattr(ImageFile, "_Tile", lambda *fields: tuple(fields))  # a NamedTuple in Pillow 11+
+
+_limits: Limits | None = None  # register(limits=...); None: svdcodec's process-wide defaults
+
+
+def register(*, limits: Limits | None = None) -> None:
+    """Register the SVDI format with Pillow (idempotent).
+
+    ``limits`` bounds every decode through Pillow (:class:`svdcodec.Limits`); None, the default,
+    uses :func:`svdcodec.get_default_limits` at the time of each decode.
+    """
+    global _limits
+    if limits is not None and not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a svdcodec.Limits, got {type(limits).__name__}")
+    _limits = limits
+    Image.register_open(FORMAT, SvdiImageFile, _accept)
+    Image.register_save(FORMAT, _save)
+    Image.register_save_all(FORMAT, _save_all)
+    Image.register_extensions(FORMAT, EXTENSIONS)
+    Image.register_mime(FORMAT, MIME_TYPE)
+    Image.register_decoder(FORMAT, SvdiDecoder)
+    imageio_support.register()
+
+
+def _accept(prefix: bytes) -> bool:
+    return codec.is_svdi(prefix)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What load() decodes: the parsed file and draft()'s reduction; immutable, so one plan
+    can be shared by threads."""
+
+    file: codec.SvdiFile
+    scale: int = 1  # draft(): each output pixel is the mean of a scale x scale block
+
+
+# --- opening ---------------------------------------------------------------------------------
+class SvdiImageFile(ImageFile.ImageFile):
+    format = FORMAT
+    format_description = "SVD image (svdcodec)"
+    n_frames = 1
+    is_animated = False
+    _plan: _Plan
+
+    def _open(self) -> None:
+        assert self.fp is not None
+        try:  # Pillow's MAX_IMAGE_PIXELS judges the size here; svdcodec's limits on load
+            opened = codec.open_svdi(self.fp.read(), limits=_limits, check_size=False)
+        except SvdiError as exc:  # HEAD unreadable: let Image.open try the other formats
+            raise SyntaxError(f"not an SVDI file: {exc}") from exc
+        info = opened.info
+        self._mode = info.mode
+        self.info["layout"] = info.layout
+        self.info["factors"] = info.factors
+        if opened.error is None:
+            self.info["rank"] = info.ranks
+            self.info.update(_info_metadata(info.metadata))
+        self._set_tile(_Plan(opened))
+
+    def _set_tile(self, plan: _Plan) -> None:
+        self._plan = plan
+        info = plan.file.info
+        self._size = _scaled(info.width, plan.scale), _scaled(info.height, plan.scale)
+        self.tile = [_Tile(FORMAT, (0, 0, *self.size), 0, (plan,))]
+
+    def draft(self, mode: str | None, size: tuple[int, int] | None
+              ) -> tuple[str, tuple[int, int, float, float]] | None:
+        """Decode at the smallest integer reduction not smaller than ``size``; see the module."""
+        if not self.tile or size is None:  # already loaded, or nothing asked
+            return None
+        width, height = self._plan.file.info.size
+        if size[0] < 1 or size[1] < 1:
+            raise ValueError(f"draft size must be positive, got {size!r}")
+        scale = max(1, min(width // int(size[0]), height // int(size[1])))
+        self._set_tile(dataclasses.replace(self._plan, scale=scale))
+        if scale == 1:
+            return None
+        return self.mode, (0, 0, width / scale, height / scale)
+
+    def load_seek(self, pos: int) -> None:
+        """Nothing to seek: ``_open`` read the file. (Also makes ImageFile.Parser wait for all
+        the data instead of feeding it to the decoder.)"""
+
+    def verify(self) -> None:
+        """Check CRCs, zstd frames and records without computing pixels; OSError if bad."""
+        if self.fp is None:
+            raise RuntimeError("verify must be called directly after open")
+        try:
+            self._plan.file.verify(limits=_limits or get_default_limits())
+        except SvdiError as exc:
+            raise _oserror(exc) from exc
+        finally:
+            self.tile = []
+            super().verify()
+
+
+def _info_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Ancillary chunks as Pillow's ``info`` keys: exif with the ``Exif\\0\\0`` prefix, as
+    Pillow's PNG and JPEG plugins give it."""
+    info = dict(metadata)
+    if "exif" in info:
+        info["exif"] = EXIF_APP1_PREFIX + info["exif"]
+    return info
+
+
+def _scaled(n: int, scale: int) -> int:
+    return -(-n // scale)
+
+
+# --- decoding --------------------------------------------------------------------------------
+class SvdiDecoder(ImageFile.PyDecoder):
+    """Decodes the plan in the tile's arguments; the file was already read by ``_open``."""
+
+    _pulls_fd = True  # decode() is called once, and reads nothing from the stream
+
+    def decode(self, buffer: Any) -> tuple[int, int]:
+        plan = self.args[0]
+        try:
+            pixels = plan.file.decode(limits=_limits or get_default_limits(), reduce=plan.scale,
+                                      allow_truncated=bool(ImageFile.LOAD_TRUNCATED_IMAGES))
+        except SvdiError as exc:
+            raise _oserror(exc) from exc
+        self.set_as_raw(pixels.tobytes())  # "I;16" is little-endian, as the array is
+        return -1, 0
+
+
+def _oserror(exc: SvdiError) -> OSError:
+    if isinstance(exc, TruncatedError):
+        return OSError(f"image file is truncated: {exc}")
+    return OSError(f"broken SVDI file: {exc}")
+
+
+# --- saving ----------------------------------------------------------------------------------
+def _encode_options(im: Image.Image, info: dict[str, Any]) -> dict[str, Any]:
+    """Check Pillow's save options and turn them into :func:`svdcodec.encode` arguments."""
+    # svdcodec.encode checks every value (ValueError or TypeError, as Pillow's savers raise)
+    options = {key: info[key] for key in SAVE_OPTIONS if info.get(key) is not None}
+    icc = info.get("icc_profile", im.info.get("icc_profile"))
+    exif = info.get("exif")
+    if isinstance(exif, Image.Exif):
+        exif = exif.tobytes()
+    xmp = info.get("xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    for key, value in (("icc_profile", icc), ("exif", exif), ("xmp", xmp)):
+        if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
+            raise ValueError(f"{key} must be bytes, got {type(value).__name__}")
+        options[key] = value
+    options["dpi"] = info.get("dpi")
+    return options
+
+
+def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    storage_mode(im)  # OSError("cannot write mode X as SVDI") before any work
+    options = _encode_options(im, im.encoderinfo)
+    array, options["icc_profile"] = to_stored(im, options["icc_profile"])
+    fp.write(codec.encode(array, **options))
+
+
+def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    """``save_all=True``: one frame is saved as :func:`_save` does; more raise ``OSError``, like
+    a mode SVDI cannot hold, rather than silently keeping the first (Pillow's own single-image
+    formats raise ``KeyError`` for any ``save_all``; one frame is a valid single image).
+
+    A stream refused once is refused again: imageio's Pillow plugin, when its batch write
+    fails, retries from ``close()`` with the frames left, and would write the last frame alone.
+    """
+    frames = getattr(im, "n_frames", 1) + sum(
+        getattr(extra, "n_frames", 1) for extra in im.encoderinfo.get("append_images", ()))
+    refused = _is_refused(fp)
+    if frames > 1 or refused:
+        _refuse(fp)
+        raise OSError(f"cannot write {frames} frames as SVDI: a file holds one image "
+                      "(save without save_all to store the current frame)" if not refused
+                      else "cannot write to an SVDI stream that refused a multi-frame save")
+    _save(im, fp, filename)
+
+
+_refused: weakref.WeakSet[Any] = weakref.WeakSet()  # streams _save_all refused
+
+
+def _is_refused(fp: IO[bytes]) -> bool:
+    try:
+        return fp in _refused
+    except TypeError:  # not weakly referenceable: not remembered
+        return False
+
+
+def _refuse(fp: IO[bytes]) -> None:
+    try:
+        _refused.add(fp)
+    except TypeError:
+        pass
