@@ -78,12 +78,14 @@ def quality_to_psnr(quality: float) -> float:
     return 15.0 + 0.3 * quality
 
 
-def _criteria(rank: int | None, energy: float | None, quality: float | None,
+def _criteria(rank: int | str | None, energy: float | None, quality: float | None,
               target_psnr: float | None) -> dict[str, Any]:
     given = [name for name, v in (("rank", rank), ("energy", energy), ("quality", quality),
                                   ("target_psnr", target_psnr)) if v is not None]
     if len(given) > 1:
         raise ValueError(f"give at most one of rank, energy, quality, target_psnr; got {given}")
+    if isinstance(rank, str) and rank == "optimal":  # Gavish–Donoho, see select_rank
+        return {"rank": rank}
     if rank is not None:
         check_rank(rank)
         return {"rank": int(rank)}
@@ -138,7 +140,7 @@ def _metadata(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | 
     return meta
 
 
-def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None = None,
+def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | None = None,
            quality: float | None = None, target_psnr: float | None = None,
            target_size: int | None = None, layout: str | None = None,
            factors: str | None = None, level: int | None = None, svd: str = "auto",
@@ -169,7 +171,9 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
         "none". subsampling : patch layout with YCbCr: 2 (chroma halved in x and y), 1, or
         None (default): 2 below quality 75, 1 from there on.
     patch_size : patch layout: 4, 8 or 16.
-    rank : keep this many components per matrix (clipped to min(m, n)).
+    rank : keep this many components per matrix (clipped to min(m, n)); ``"optimal"``: per
+        matrix, the singular values above the optimal hard threshold for white noise of
+        unknown level, ω(β)·median(σ) (Gavish & Donoho 2014; :mod:`svdcodec.whole.denoise`).
     energy : keep the smallest rank whose Σσ² is at least this fraction of ‖X‖²_F. (Some
         tutorials use Σσ instead; svdcodec uses the squared values, the energy.)
     factors : "int8" (per-vector scales, the default) or "float16".

@@ -129,10 +129,15 @@ def test_make_vectors(tmp_path: Path) -> None:
 def test_svd_algorithms(tmp_path: Path) -> None:
     out = run_tool("svd_algorithms", photo(tmp_path / "a.png"), "--rank", "8",
                    cwd=tmp_path).stdout
-    assert "48x64 greyscale, rank 8" in out
-    assert out.splitlines()[1].split()[:2] == ["method", "time"]
-    methods = [line.split("  ")[0] for line in out.splitlines()]
-    for method in ("gesdd", "gesvd", "randomized q=4", "gram eigh f64", "gram eigh f32"):
+    assert "scale 1: 1 images, luminance (BT.601), 48x64, rank 8" in out
+    assert "scale 0.25: 1 images" in out and "scale 0.5: 1 images" in out
+    lines = out.splitlines()
+    head = lines.index(next(line for line in lines if line.startswith("scale 1:"))) + 1
+    assert lines[head].split()[:3] == ["method", "time", "ms"]
+    methods = [line.split("  ")[0] for line in lines[head + 2:]]
+    for method in ("gesvd (QR iteration)", "gesdd (divide & conquer)",
+                   "gejsv (one-sided Jacobi)", "randomized q=4", "gram eigh f64",
+                   "gram eigh f32"):
         assert method in methods, method
 
 

@@ -1,4 +1,5 @@
-"""The ``svdcodec`` command line: encode, decode, info, demo, compare, animate, basis.
+"""The ``svdcodec`` command line: encode, decode, info, demo, compare, animate, basis, spectrum,
+denoise.
 
 ``main(argv) -> int``: 0 on success, 1 with one line ``svdcodec: error: ...`` on failure, 2 for
 usage errors. Outputs are written to a temporary file and renamed: an existing file is replaced
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import io
 import json
 import math
 import os
@@ -58,8 +60,10 @@ EXAMPLES = """examples:
   svdcodec info photo.svdi --json
   svdcodec demo
   svdcodec compare photo.png --ranks 5,20,100 --plot compare.png
-  svdcodec animate photo.png ranks.gif
+  svdcodec animate photo.png ranks.gif --max-size 512
   svdcodec basis photo.png basis.png
+  svdcodec spectrum a.png b.png --plot spectra.png
+  svdcodec denoise noisy.png clean.png --sigma 20 --reference original.png
 
 matplotlib (pip install 'svdcodec[plot]') is needed by: basis, compare --plot.
 
@@ -279,7 +283,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparison = report.compare(
         image, ranks=args.ranks, energies=args.energies, layout=args.layout,
         factors=args.factors, level=args.level, both_factors=args.both_factors, peers=peers,
-        with_ssim=not args.no_ssim, metadata=meta, progress=None)
+        with_ssim=not args.no_ssim, metadata=meta, progress=None, patch=not args.no_patch)
     if plot is not None:
         from ..teach import plots
 
@@ -334,6 +338,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         raise CliError(f"the animation must be a .gif or .webp file, got {out.name!r}")
     check_output(out, args.force, src)
     image, _ = load_image(src)
+    image = plots.shrink(image, max_size=args.max_size, scale=args.scale)
     ranks = args.ranks or plots.default_ranks(image, args.layout)
     frames = plots.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
                                     level=args.level, progress=None)
@@ -341,6 +346,55 @@ def cmd_animate(args: argparse.Namespace) -> int:
         plots.save_animation(frames, out, duration=args.duration)
     print(f"{out}: {len(frames)} frames, ranks {','.join(map(str, ranks))}, "
           f"{frames[0].width}x{frames[0].height}, {out.stat().st_size:,} bytes")
+    return 0
+
+
+def cmd_spectrum(args: argparse.Namespace) -> int:
+    from ..teach import lessons
+    from ..whole.spectrum import image_spectrum
+
+    sources = [Path(p) for p in args.inputs]
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None:
+        check_output(plot, args.force, *sources)
+    named = [(src.name, image_spectrum(load_image(src)[0], args.mode)) for src in sources]
+    records = [lessons.spectrum_record(name, spec) for name, spec in named]
+    if args.json:
+        print(json.dumps(records, indent=2))
+    else:
+        print(lessons.format_spectrum_table(records, args.mode))
+    if plot is not None:
+        try:
+            figure = lessons.spectrum_figure(named)
+        except ImportError as exc:
+            raise CliError(f"--plot needs matplotlib (pip install 'svdcodec[plot]'): {exc}"
+                           ) from None
+        from ..teach.plots import save_figure
+
+        with files.writing(plot):
+            save_figure(figure, plot)
+        print(f"plot: {plot}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from ..pillow.convert import from_array
+    from ..teach import lessons
+
+    src, out = Path(args.input), Path(args.output)
+    check_output(out, args.force, src)
+    fmt_name = Image.registered_extensions().get(out.suffix.lower())
+    if fmt_name is None:
+        raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
+    noisy, _ = load_image(src)
+    reference = load_image(Path(args.reference))[0] if args.reference else None
+    image, rules, facts = lessons.denoise_image(noisy, args.sigma, reference)
+    buffer = io.BytesIO()
+    from_array(image).save(buffer, format=fmt_name)
+    files.write_output(out, buffer.getvalue())
+    print(lessons.format_denoise(src.name, noisy.shape, rules, facts))
+    chosen = next(r for r in rules if r.name == lessons.GAVISH_DONOHO)
+    print(f"{out}: {image.shape[1]}x{image.shape[0]}, rank {','.join(map(str, chosen.ranks))}")
     return 0
 
 
@@ -527,6 +581,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="codecs to compare with (png,jpeg,webp,avif; 'none' for none)")
     p.add_argument("--avif", action="store_true", help="add AVIF to the peers (slower)")
     p.add_argument("--no-ssim", action="store_true", help="skip SSIM")
+    p.add_argument("--no-patch", action="store_true", help="leave out the patch layout (the "
+                   "default one) at each rank's PSNR")
     p.add_argument("--json", action="store_true", help="machine-readable output (keys: "
                    "pydoc svdcodec.report)")
     p.add_argument("--plot", metavar="OUT.png",
@@ -560,8 +616,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
     p.add_argument("--level", type=_zstd_level, default=3, help="zstd level 1..19 (default 3)")
     p.add_argument("--duration", type=_positive_int, default=700, help="milliseconds per frame")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--max-size", type=_positive_int, metavar="N",
+                      help="shrink the image first so that its longest side is at most N pixels")
+    size.add_argument("--scale", type=_number_in(0.0, 1.0, low_open=True), metavar="F",
+                      help="shrink the image first by the factor F in (0, 1]")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_animate)
+
+    p = sub.add_parser("spectrum", help="normalized singular values of images, and the rank "
+                       "each needs for 30/35/40 dB", description="The singular values of "
+                       "several images side by side (sigma_i / sigma_1 and the cumulative "
+                       "energy), and the rank each image needs for 30, 35 and 40 dB PSNR with "
+                       "the share of numbers r(m+n+1)/(mn) that costs.")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE")
+    p.add_argument("--mode", choices=("luminance", "per-channel"), default="luminance",
+                   help="one luminance matrix (default), or each colour channel")
+    p.add_argument("--plot", metavar="OUT.png", help="write the spectra as a figure")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--force", action="store_true", help="replace an existing plot file")
+    p.set_defaults(func=cmd_spectrum)
+
+    p = sub.add_parser("denoise", help="truncate at the optimal hard threshold of singular "
+                       "values (Gavish-Donoho)", description="Denoise an image by truncating "
+                       "the SVD of each colour channel at the optimal hard threshold of Gavish "
+                       "& Donoho (2014): lambda*(beta) sqrt(n) sigma for a known noise level, "
+                       "omega(beta) median(sigma_i) otherwise.")
+    p.add_argument("input", metavar="NOISY")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--sigma", type=_number_in(0.0, math.inf), help="noise standard deviation "
+                   "in sample units "
+                   "(default: unknown, estimated from the median singular value)")
+    p.add_argument("--reference", metavar="CLEAN", help="the clean image: also print the PSNR "
+                   "of the energy rules (70/80/90 %% of sum sigma and sum sigma^2) and of the "
+                   "best rank by search")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_denoise)
     return parser
 
 

@@ -53,7 +53,10 @@ a float that is infinite (the PSNR of an exact decode) is written as ``null``. T
     lowest quality whose PSNR reaches this decode's (:func:`svdcodec.peers.match_psnr`);
     ``reached`` false if even the best quality falls short; for 16-bit images, of the 8-bit
     reduction (``peer_source``). JPEG is skipped for images with alpha, every peer for exact
-    decodes (``notes`` says so).
+    decodes (``notes`` says so). With ``patch=True``, the key ``"patch"`` holds the .svdi
+    patch layout (the default one, spec section 12) at the lowest quality whose PSNR reaches
+    this decode's (``encode(image, target_psnr=...)`` on the image itself, 16-bit included;
+    its ``quality`` is null: the search does not report it).
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ DEFAULT_RANKS = (5, 10, 20, 50, 100)
 DEFAULT_PEERS = ("png", "jpeg", "webp")
 FLOAT64_BYTES = 8
 FLOAT32_BYTES = 4
-PEER_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "avif": "AVIF"}
+PEER_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "avif": "AVIF",
+              "patch": ".svdi patch layout"}
 
 
 @dataclass(frozen=True)
@@ -229,7 +233,8 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
             energies: Sequence[float] | None = None, layout: str = "per-channel",
             factors: str = "int8", level: int = _zstd.DEFAULT_LEVEL, both_factors: bool = False,
             peers: Sequence[str] = DEFAULT_PEERS, with_ssim: bool = True,
-            metadata: dict[str, Any] | None = None, progress: bool | None = False) -> Comparison:
+            metadata: dict[str, Any] | None = None, progress: bool | None = False,
+            patch: bool = False) -> Comparison:
     """Encode ``image`` at each rank (or energy) and account for every byte.
 
     Parameters
@@ -239,6 +244,8 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
     layout, factors, level : encoder options. both_factors : also encode with the other factor
         type and report its zstd and file bytes.
     peers : codecs from ``svdcodec.peers.PEERS`` to compare with; ``()`` for none (fast).
+    patch : also encode the patch layout (the default) at each result's PSNR, as ``"patch"``
+        among the peers.
     with_ssim : compute SSIM (about 0.1 s per 768 x 512 RGB decode).
     metadata : ``icc_profile``, ``exif``, ``xmp``, ``dpi`` passed to the encoder.
     progress : a tqdm bar on stderr: True, False, or None for "if stderr is a terminal".
@@ -273,6 +280,8 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
     del matrices
     pixels = image.shape[0] * image.shape[1]
     png_bytes = _png_bytes(image) if png else None
+    if patch:
+        lossy = [*lossy, "patch"]
     steps = len(targets) * (1 + len(lossy) + both_factors)
     with tqdm(total=steps, desc="compare", unit="step", file=sys.stderr, leave=False,
               disable=None if progress is None else not progress) as bar:
@@ -333,7 +342,9 @@ def _measure(image: np.ndarray, target: dict[str, Any], *, layout: str, factors:
     peers: dict[str, dict[str, Any]] = {}
     for codec in lossy:
         bar.set_postfix_str(f"{label}: {codec} at {quality:.2f} dB")
-        if math.isfinite(quality):
+        if math.isfinite(quality) and codec == "patch":
+            peers[codec] = _patch_at(image, quality, metadata)
+        elif math.isfinite(quality):
             p = match_psnr(peer_image, codec, quality)
             peers[codec] = {"quality": p.quality, "bytes": p.nbytes, "psnr": p.psnr,
                             "bpp": p.bpp, "reached": p.reached}
@@ -363,6 +374,15 @@ def _measure(image: np.ndarray, target: dict[str, Any], *, layout: str, factors:
         ssim=ssim(image, x_approx) if with_ssim else None, peers=peers, data=data)
 
 
+def _patch_at(image: np.ndarray, target: float, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The patch layout's smallest file reaching ``target`` dB, as a peer entry."""
+    data = encode(image, target_psnr=target, **metadata)
+    got = psnr(image, decode(data))
+    return {"quality": None, "bytes": len(data), "psnr": got,
+            "bpp": 8 * len(data) / (image.shape[0] * image.shape[1]),
+            "reached": got >= target - 0.05}  # the search stops within 0.03 dB
+
+
 # --- the table for people ---------------------------------------------------------------------
 def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
@@ -372,7 +392,8 @@ def _peer(result: RankResult, codec: str) -> str:
     p = result.peers.get(codec)
     if p is None:
         return "-"
-    return f"{p['bytes']:,} q{p['quality']}" + ("" if p["reached"] else " (short)")
+    q = "" if p["quality"] is None else f" q{p['quality']}"
+    return f"{p['bytes']:,}{q}" + ("" if p["reached"] else " (short)")
 
 
 def _rows(c: Comparison) -> list[tuple[str, Any]]:

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from .denoise import optimal_rank
+
 # scipy.linalg is imported where gesvd and eigh are used, not here: it is 0.19 s of a 0.43 s
 # command-line start (paid again by every batch worker), and it loads scipy's own OpenBLAS, a
 # second BLAS thread pool, which the default randomized and gesdd paths never need.
@@ -162,7 +164,7 @@ def truncated_svd(
 def select_rank(
     x: np.ndarray,
     *,
-    rank: int | None = None,
+    rank: int | str | None = None,
     energy: float | None = None,
     max_sse: float | None = None,
     method: str = "auto",
@@ -174,7 +176,9 @@ def select_rank(
     share of ``||x||_F²`` that rank k keeps; some tutorials use the sum of ``s`` instead, which
     has no such meaning), the rank is:
 
-    - ``rank``: ``min(rank, min(m, n))``;
+    - ``rank``: ``min(rank, min(m, n))``; ``rank="optimal"``: the singular values above the
+      optimal hard threshold for an unknown noise level, ω(β)·median(s) (Gavish & Donoho 2014,
+      :mod:`svdcodec.whole.denoise`; at least 1), from one exact SVD;
     - ``energy=f``: the smallest k with ``e_k >= f * ||x||_F²``;
     - ``max_sse``: the smallest k with ``||x||_F² - e_k <= max_sse``. By Eckart-Young this tail is
       the squared error of the rank-k reconstruction, so a target PSNR maps to ``max_sse``. It is
@@ -189,8 +193,8 @@ def select_rank(
     ----------
     x : ndarray, shape (m, n)
         Finite real matrix.
-    rank : int, optional
-        Requested rank, ``>= 1``.
+    rank : int or "optimal", optional
+        Requested rank, ``>= 1``, or ``"optimal"`` (see above).
     energy : float, optional
         Fraction of the energy to keep, in (0, 1].
     max_sse : float, optional
@@ -220,6 +224,12 @@ def select_rank(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     x = _as_float_matrix(x)
     r = min(x.shape)
+    if isinstance(rank, str):
+        if rank != "optimal":
+            raise ValueError(f"rank must be an int >= 1 or 'optimal', got {rank!r}")
+        exact = method if method in ("gesdd", "gesvd") else "gesdd"
+        u, s, vt = truncated_svd(x, r, method=exact, seed=seed)
+        return _truncate(u, s, vt, max(1, optimal_rank(s, x.shape)))
     if rank is not None:
         rank = operator.index(rank)
         if rank < 1:
