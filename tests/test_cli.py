@@ -130,7 +130,7 @@ def test_blas_threads_pinned_during_a_command(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     from threadpoolctl import threadpool_info
 
-    import svdcodec.cli.commands as cli
+    import svdcodec.cli.parser as cli_parser
 
     seen: list[int] = []
 
@@ -138,8 +138,8 @@ def test_blas_threads_pinned_during_a_command(monkeypatch: pytest.MonkeyPatch,
         seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
         return 0
 
-    monkeypatch.setattr(cli, "cmd_info", spy)
-    assert cli.main(["info", str(tmp_path / "x.svdi")]) == 0
+    monkeypatch.setattr(cli_parser, "cmd_info", spy)  # build_parser binds it per call
+    assert main(["info", str(tmp_path / "x.svdi")]) == 0
     assert seen and set(seen) == {1}
     assert main(["--blas-threads", "x", "info", "y"]) == 2
 
@@ -593,7 +593,7 @@ def test_every_write_error_names_the_output(command: str, png: Path, tmp_path: P
 
 
 def test_an_os_error_on_a_temporary_file_names_the_output() -> None:
-    from svdcodec.cli.commands import _os_message
+    from svdcodec.cli.app import _os_message
 
     exc = PermissionError(13, "Permission denied", "/d/.photo.png.k2_9zq0a.tmp")
     assert _os_message(exc) == "cannot write /d/photo.png: permission denied"

@@ -11,6 +11,7 @@ from PIL import Image
 
 import svdcodec
 from svdcodec.cli import commands as cli
+from svdcodec.cli import main
 from svdcodec.progress import Progress
 
 
@@ -62,7 +63,7 @@ def _encode(tmp_path: Path) -> list[str]:
 
 def test_cli_encode_prints_no_bar_when_stderr_is_not_a_terminal(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert cli.main(_encode(tmp_path)) == 0
+    assert main(_encode(tmp_path)) == 0
     captured = capsys.readouterr()
     # notes may be printed (a tiny PNG grows as .svdi); a bar never
     assert all(line.startswith("svdcodec: note: ") for line in captured.err.splitlines())
@@ -80,7 +81,7 @@ def test_cli_encode_shows_a_bar_on_a_terminal(tmp_path: Path, capsys: pytest.Cap
     terminal = _Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)  # shown at once, whatever the speed
-    assert cli.main(_encode(tmp_path)) == 0
+    assert main(_encode(tmp_path)) == 0
     shown = terminal.getvalue()
     bar = shown.split("svdcodec: note:")[0]  # notes (a tiny PNG grows) follow the bar
     assert "encode:" in bar and "%|" in bar and bar.endswith("\r")  # drawn, then cleared
