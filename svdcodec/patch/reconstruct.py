@@ -49,11 +49,6 @@ def to_patches(plane: np.ndarray, p: int) -> tuple[np.ndarray, tuple[int, int]]:
     return padded.reshape(gh, p, gw, p).transpose(0, 2, 1, 3).reshape(gh * gw, p * p), (gh, gw)
 
 
-def from_patches(x: np.ndarray, gh: int, gw: int, p: int) -> np.ndarray:
-    """(N, P²) -> the padded (gh P, gw P) plane."""
-    return x.reshape(gh, gw, p, p).transpose(0, 2, 1, 3).reshape(gh * p, gw * p)
-
-
 def mirror(quarter: np.ndarray, parities: np.ndarray) -> np.ndarray:
     """(k, h, h) quarters and (k,) parities -> (k, (2h)²) full basis vectors (spec 12.4).
 
