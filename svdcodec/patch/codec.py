@@ -279,13 +279,6 @@ def decode_planes_reference(container: fmt.Container, rank: int | None = None) -
     return out
 
 
-def check_quality(quality: float) -> float:
-    if isinstance(quality, bool) or not isinstance(quality, (int, float, np.number)) or \
-            not math.isfinite(quality) or not 0 <= quality <= 100:
-        raise ValueError(f"quality must be in 0..100, got {quality!r}")
-    return float(quality)
-
-
 # --- limits (spec section 12.8) and verification ---------------------------------------------
 # Section 12.8: the reference decoder reconstructs about PATCH_STRIP patches (at least one
 # patch row) at a time and converts colours in strips of about COLOUR_PIXELS pixels (at least
