@@ -9,7 +9,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py svdcodec/_patchc.c svdcodec/_storec.c
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py svdcodec/_patchc.c svdcodec/_storec.c svdcodec/_arithc.c
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 

@@ -121,7 +121,8 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
            target_size: int | None = None, layout: str | None = None,
            factors: str | None = None, level: int | None = None, svd: str = "auto",
            colour: str | None = None, subsampling: int | None = None, patch_size: int = 8,
-           progressive: bool = False, icc_profile: bytes | None = None,
+           progressive: bool = False, entropy: str | None = None,
+           icc_profile: bytes | None = None,
            exif: bytes | None = None, xmp: bytes | str | None = None,
            dpi: tuple[float, float] | None = None) -> bytes:
     """Encode an image as .svdi bytes.
@@ -146,6 +147,9 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
         "none". subsampling : patch layout with YCbCr: 2 (chroma halved in x and y), 1, or
         None (default): 2 below quality 75, 1 from there on.
     patch_size : patch layout: 4, 8 or 16.
+    entropy : patch layout: "arith" (adaptive binary arithmetic coding, spec section 13) or
+        "zstd" (byte symbols in a zstd frame, section 12.3); None: the default
+        (``svdcodec.patchcodec.DEFAULT_ENTROPY``).
     rank : keep this many components per matrix (clipped to min(m, n)).
     energy : keep the smallest rank whose Σσ² is at least this fraction of ‖X‖²_F. (Some
         tutorials use Σσ instead; svdcodec uses the squared values, the energy.)
@@ -180,9 +184,9 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
         return _encode_patch(image, mode, meta, rank=rank, energy=energy, factors=factors,
                              quality=quality, target_psnr=target_psnr, target_size=target_size,
                              level=level, colour=colour, subsampling=subsampling,
-                             patch_size=patch_size)
-    if colour is not None or (subsampling, patch_size) != (None, 8):
-        raise ValueError("colour, subsampling and patch_size need layout='patch'")
+                             patch_size=patch_size, entropy=entropy)
+    if colour is not None or (subsampling, patch_size, entropy) != (None, 8, None):
+        raise ValueError("colour, subsampling, patch_size and entropy need layout='patch'")
     factors = "int8" if factors is None else factors
     level = _zstd.DEFAULT_LEVEL if level is None else level
     if target_size is not None:
@@ -209,7 +213,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                   rank: int | None, energy: float | None, factors: str | None,
                   quality: float | None, target_psnr: float | None, target_size: int | None,
                   level: int | None, colour: str | None, subsampling: int | None,
-                  patch_size: int
+                  patch_size: int, entropy: str | None
                   ) -> bytes:
     """The patch layout (spec section 12): see :mod:`.patchcodec`."""
     if (rank, energy, factors) != (None, None, None):
@@ -221,7 +225,8 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
         raise ValueError(f"give at most one of quality, target_psnr, target_size; got {given}")
     encoder = patchcodec.PatchEncoder(image, mode, colour=colour, subsampling=subsampling,
                                       patch_size=patch_size,
-                                      level=patchcodec.LEVEL if level is None else level)
+                                      level=patchcodec.LEVEL if level is None else level,
+                                      entropy=entropy)
     if target_size is not None:
         return encoder.search(meta, target_size=_check_target_size(target_size))
     if target_psnr is not None:
