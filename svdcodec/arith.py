@@ -22,7 +22,7 @@ import numpy as np
 from .entropy import PlaneCoefficients
 from .errors import CorruptError
 
-# --- section 13.2: the binary range coder -------------------------------------------------
+# --- sections 13.1, 13.2: the binary range coder ---------------------------------------
 PROB_BITS = 16  # probabilities of a 0 bit in units of 2^-16
 PROB_INIT = 1 << (PROB_BITS - 1)  # every context starts at 1/2
 RATE_MAX = 6  # adaptation shift: min(bit_length(n + 2) - 1, RATE_MAX) after n updates
@@ -32,7 +32,7 @@ RANGE_TOP = 1 << 24  # renormalize (shift in one byte) while range < 2^24
 INIT_BYTES = 4  # the decoder's code register starts as the first 4 payload bytes
 RATE = [min((n + 2).bit_length() - 1, RATE_MAX) for n in range(COUNT_MAX + 1)]
 
-# --- section 13.3: binarization -------------------------------------------------------------
+# --- sections 13.1, 13.3: binarization ------------------------------------------------
 UINT_PREFIX = 8  # contexts of the unary prefix (bin i uses min(i, 7))
 UINT_SUFFIX_G = 6  # suffix contexts by min(g - 1, 5) ...
 UINT_SUFFIX_I = 3  # ... and min(i, 2), i counting from the most significant suffix bit
@@ -277,7 +277,7 @@ def _code_plane(c: Coder, k: int, half: int, gh: int, gw: int,
                 t = 2 * counts[max(left, up)]
             else:
                 t = 0
-            # DC (section 13.5.1)
+            # 1. DC term (section 13.5)
             if gx and gy:
                 a, b, cc = dc[n - 1], dc[n - gw], dc[n - gw - 1]
                 pred, act = med(a, b, cc), abs(a - cc) + abs(b - cc)
@@ -291,13 +291,13 @@ def _code_plane(c: Coder, k: int, half: int, gh: int, gw: int,
             if abs(d) > DC_MAX:
                 raise CorruptError(f"PTCH DC term {d} out of range")
             dc[n] = d
-            # count (section 13.5.2)
+            # 2. count
             cls = min(bucket(t), COUNT_CLASSES - 1)
             cnt = code_uint(c, src_c[n] if pc else 0, CTX_COUNT + cls * UINT_SET)
             if cnt > k:
                 raise CorruptError(f"PTCH counts must be <= components {k}, got {cnt}")
             counts[n] = cnt
-            # coefficients (section 13.5.3)
+            # 3. coefficients
             row = [0] * k
             current.append(row)
             src = src_q[n] if pc else None

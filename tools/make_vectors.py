@@ -115,6 +115,32 @@ VECTORS = {
     "la-patch-p16-q40": (lambda: _crop("LA"), {"quality": 40, "patch_size": 16},
                          "LA, patch 16x16, quality 40"),
     "i16-patch-q70": (_sixteen_bit, {"quality": 70}, "I;16, patch 8x8, quality 70"),
+    # compression 2, arith (spec section 13)
+    "rgb-patch-arith-q30": (lambda: _crop("RGB"), {"quality": 30, "entropy": "arith"},
+                            "RGB, patch 8x8, YCbCr 4:2:0, quality 30, arith payload"),
+    "rgb-patch-arith-odd-q50": (_odd_crop, {"quality": 50, "entropy": "arith"},
+                                "RGB 37x23, patch 8x8, YCbCr 4:2:0, quality 50, arith"),
+    "rgba-patch-arith-q85": (lambda: _crop("RGBA"), {"quality": 85, "entropy": "arith"},
+                             "RGBA, patch 8x8, YCbCr 4:4:4 and an alpha plane, quality 85, "
+                             "arith"),
+    "rgb-patch-arith-444-q20": (lambda: _crop("RGB"),
+                                {"quality": 20, "subsampling": 1, "entropy": "arith"},
+                                "RGB, patch 8x8, YCbCr 4:4:4 forced, quality 20, arith"),
+    "l-patch-arith-p4-q60": (lambda: _crop("L"),
+                             {"quality": 60, "patch_size": 4, "entropy": "arith"},
+                             "L, patch 4x4, quality 60, arith"),
+    "la-patch-arith-p16-q40": (lambda: _crop("LA"),
+                               {"quality": 40, "patch_size": 16, "entropy": "arith"},
+                               "LA, patch 16x16, quality 40, arith"),
+    "i16-patch-arith-q70": (_sixteen_bit, {"quality": 70, "entropy": "arith"},
+                            "I;16, patch 8x8, quality 70, arith"),
+    "i16-patch-arith-q100": (_sixteen_bit, {"quality": 100, "entropy": "arith"},
+                             "I;16, patch 8x8, quality 100, arith: long Exp-Golomb codes (the "
+                             "values that need escapes in section 12.3)"),
+    "rgb-patch-arith-tiny": (lambda: _crop("RGB")[:3, :5], {"quality": 50, "entropy": "arith"},
+                             "RGB 5x3 (one patch per plane), quality 50, arith"),
+    "l-patch-arith-q0": (lambda: _crop("L"), {"quality": 0, "entropy": "arith"},
+                         "L, patch 8x8, quality 0 (few components), arith"),
     # spec section 7.1: decoded with allow_truncated=True (a plain decode is TruncatedError)
     "rgb-int8-rank10-truncated": (lambda: _crop("RGB"), {"rank": 10},
                                   "RGB, per-channel, int8, rank 10, one zstd block per record, "
