@@ -154,7 +154,8 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
     energy : keep the smallest rank whose Σσ² is at least this fraction of ‖X‖²_F. (Some
         tutorials use Σσ instead; svdcodec uses the squared values, the energy.)
     factors : "int8" (per-vector scales, the default) or "float16".
-    level : zstd level 1..19 (default 19 for the patch layout, 3 for the others).
+    level : zstd level 1..19 (default 19 for the patch layout with ``entropy="zstd"``, 3 for
+        the others; the arith payload has no level).
     svd : backend, see :func:`svdcodec.linalg.truncated_svd`.
     progressive : whole-image layouts: end a zstd block after every component record, so that
         a file cut anywhere (a partial download) still yields every record before the cut

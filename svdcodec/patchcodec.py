@@ -28,7 +28,7 @@ COLOURS = ("ycbcr", "none")
 # entropy coding of the planes: "arith" (spec section 13, HEAD compression 2) or "zstd"
 # (section 12.3, compression 1)
 ENTROPIES = ("arith", "zstd")
-DEFAULT_ENTROPY = "zstd"
+DEFAULT_ENTROPY = "arith"
 # quality q -> step = STEP_AT_100 * 2^((100 - q) / QUALITY_OCTAVE) for 8-bit samples
 STEP_AT_100 = 0.5
 QUALITY_OCTAVE = 11.0
@@ -254,6 +254,16 @@ def _payload(pl: fmt.Plane, h: fmt.Header, rank: int | None
     return raw, grid, r, ac_symbols, escapes
 
 
+def plane_coefficients(pl: fmt.Plane, h: fmt.Header) -> PlaneCoefficients:
+    """The decoded values of a plane (section 12.3 or 13) through the reference decoders."""
+    if h.compression == fmt.Compression.ARITH:
+        return _arith_coefficients(pl, h)
+    gh, gw = pl.grid(h)
+    raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
+    return unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
+                          ac_symbols=pl.ac_symbols, escapes=pl.escapes)
+
+
 def _arith_coefficients(pl: fmt.Plane, h: fmt.Header) -> PlaneCoefficients:
     gh, gw = pl.grid(h)
     return arith.decode_payload(pl.payload, k=pl.components, half=pl.patch_size // 2, gh=gh,
@@ -286,15 +296,8 @@ def decode_planes_reference(container: fmt.Container, rank: int | None = None) -
     bd = h.bit_depth
     planes = []
     for pl in container.planes:
-        gh, gw = pl.grid(h)
         r = pl.components if rank is None else min(rank, pl.components)
-        if h.compression == fmt.Compression.ARITH:
-            pc = _arith_coefficients(pl, h)
-        else:
-            raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
-            pc = unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
-                                ac_symbols=pl.ac_symbols, escapes=pl.escapes)
-            del raw
+        pc = plane_coefficients(pl, h)
         q, mult, basis = pc.q[:, :r], pc.multipliers[:r], pc.basis[:r]
         patch.check_exact(patch.exactness_bound(pc.dc, q, mult, basis, pl.dc_multiplier,
                                                 pl.shift, bd))

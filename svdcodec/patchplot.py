@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import _zstd, patch
 from . import format as fmt
-from .entropy import unpack_payload
+from . import patch
 from .limits import get_default_limits
+from .patchcodec import plane_coefficients
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,9 +52,7 @@ def plane_basis(data: bytes, plane: int = 0) -> PlaneBasis:
     fmt.check_decode_limits(container, limits)  # before decompressing, as a decode would
     pl = container.planes[plane]
     gh, gw = pl.grid(h)
-    raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
-    pc = unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
-                        ac_symbols=pl.ac_symbols, escapes=pl.escapes)
+    pc = plane_coefficients(pl, h)
     p = pl.patch_size
     vectors = patch.mirror(pc.basis, pc.parities).reshape(-1, p, p)
     ycbcr = h.colour_transform == fmt.ColourTransform.YCBCR

@@ -356,3 +356,48 @@ def test_arith_vectors_decode_alike_on_every_path(name: str) -> None:
             assert np.array_equal(svdcodec.decode(data), expected), paths
     finally:
         patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED = saved
+
+
+ARITH_SMALL = svdcodec.encode(_image(24, 40), quality=90, entropy="arith")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_file_mutations_raise_only_svdi_errors(data: st.DataObject) -> None:
+    """PTCH fields and payload bytes of an arith file edited behind valid CRCs: every decoder
+    path gives the same image or the same error class."""
+    container = fmt.unpack(ARITH_SMALL, Limits())
+    planes = list(container.planes)
+    i = data.draw(st.integers(0, len(planes) - 1))
+    pl = planes[i]
+    payload = bytearray(pl.payload)
+    for _ in range(data.draw(st.integers(0, 3))):
+        payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
+    payload = payload[:len(payload) - data.draw(st.sampled_from([0, 0, 1, 5]))]
+    m = max(0, pl.ac_symbols + data.draw(st.sampled_from([0, 0, 1, -1])))
+    k = min(pl.components + data.draw(st.sampled_from([0, 0, 1, -1])), pl.patch_size**2 - 1)
+    planes[i] = fmt.Plane(pl.index, pl.patch_size, pl.subsample_x, pl.subsample_y, max(k, 0),
+                          pl.shift, pl.deblock, pl.dc_multiplier, m, 0, bytes(payload))
+    blob = fmt.pack(container.header, [], {}, planes)
+    outcomes = []
+    saved = patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED
+    try:
+        for paths in ((True, True), (True, False), (False, False)):
+            patchcodec.ACCELERATED = paths[0] and saved[0]
+            patchcodec.ARITH_ACCELERATED = paths[1] and saved[1]
+            try:
+                outcomes.append(svdcodec.decode(blob))
+            except svdcodec.SvdiError as exc:
+                outcomes.append(type(exc))
+    finally:
+        patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED = saved
+    for other in outcomes[1:]:
+        if isinstance(outcomes[0], np.ndarray):
+            assert isinstance(other, np.ndarray) and np.array_equal(other, outcomes[0])
+        else:
+            assert other is outcomes[0]
+
+
+def test_default_entropy_is_arith() -> None:
+    data = svdcodec.encode(_image())
+    assert fmt.unpack(data, Limits()).header.compression == fmt.Compression.ARITH
