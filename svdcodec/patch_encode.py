@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import patch
+from .arith_rdo import rdo_quantize_arith
 from .entropy import PlaneCoefficients, zigzag
 
 try:  # the C decoder's deblocking, bit-exact with patch.deblock, for the strength search
@@ -32,6 +33,7 @@ STEP_GROWTH = 64.0  # g in step_j = step (1 + j / g); g = 16: -0.17 dB, 32: -0.0
 RDO_LAMBDA = 0.08  # lambda_j = RDO_LAMBDA step_j²; 0.05: -0.01 dB, 0.12: -0.06
 BASIS_BITS = 5  # quarter entries in -15..15; 4 bits: -0.01 dB, 6 bits: -0.03
 RDO_PASSES = 2  # 3: +0.00
+ARITH_RDO_LAMBDA = 0.08  # the same with the arith payload's context rates (arith_rdo.py)
 DC_STEP = 1.0  # DC step relative to the first AC step; 0.75: +0.00 dB, 1.3: -0.06
 # alpha = s step, beta = tc = s step / 2; the best of these per plane (none at all: -0.16 dB)
 DEBLOCK_STRENGTHS = (0.0, 0.35, 0.5, 0.7, 1.0)
@@ -161,11 +163,14 @@ def choose_shift(ratios: list[float], p: int, bit_depth: int,
 
 
 def encode_plane(an: PlaneAnalysis, step: float, *, dc_step: float | None = None,
-                 deblock: bool = True, multiplier_bits: int | None = None) -> EncodedPlane:
+                 deblock: bool = True, multiplier_bits: int | None = None,
+                 arith_rates: bool = False) -> EncodedPlane:
     """Quantize one plane at ``step`` (coefficient units) and pick its deblocking strength.
 
     ``multiplier_bits``: keep every multiplier below 2^multiplier_bits (the arithmetic-coded
     payload stores them in about that many bits; zstd's stores 32 whatever their size).
+    ``arith_rates``: price coefficients with the arith payload's contexts (arith_rdo.py)
+    rather than per-component histograms.
     """
     p = an.p
     basis = quantize_basis(an.quarter, BASIS_BITS)
@@ -184,7 +189,8 @@ def encode_plane(an: PlaneAnalysis, step: float, *, dc_step: float | None = None
         v = full / norms[:, None]
         # least squares on the quantized basis: c = r v^T (v v^T)^-1, one product over patches
         c = residual @ np.linalg.solve(v @ v.T, v).T
-        q = rdo_quantize(c, eff_steps, RDO_LAMBDA)
+        q = rdo_quantize_arith(c, eff_steps, ARITH_RDO_LAMBDA, an.gh, an.gw) if arith_rates \
+            else rdo_quantize(c, eff_steps, RDO_LAMBDA)
     else:
         q = np.zeros((len(an.x), 0), dtype=np.int64)
     used = np.flatnonzero(np.any(q != 0, axis=0))

@@ -29,6 +29,7 @@ COLOURS = ("ycbcr", "none")
 # (section 12.3, compression 1)
 ENTROPIES = ("arith", "zstd")
 DEFAULT_ENTROPY = "arith"
+ARITH_RDO = True  # price coefficients with the arith contexts (svdcodec/arith_rdo.py)
 # quality q -> step = STEP_AT_100 * 2^((100 - q) / QUALITY_OCTAVE) for 8-bit samples
 STEP_AT_100 = 0.5
 QUALITY_OCTAVE = 11.0
@@ -126,7 +127,8 @@ class PatchEncoder:
         coded = self.entropy == "arith"
         for index, plan in enumerate(self.plans(quality)):
             enc = encode_plane(plan.analysis, step * plan.step_factor,
-                               multiplier_bits=ARITH_MULTIPLIER_BITS if coded else None)
+                               multiplier_bits=ARITH_MULTIPLIER_BITS if coded else None,
+                               arith_rates=coded and ARITH_RDO)
             if coded:
                 payload, ac_symbols = arith_encode(enc.coefficients)
                 escapes = 0
