@@ -52,6 +52,15 @@ TIMING_REPEATS = 15
 ENCODE_QUALITY = 50
 ENCODE_REPEATS = 3
 ANCHORS = ("jpeg", "webp")
+# JPEG XL through pillow-jxl-plugin (optional: pip install svdcodec[bench]), effort 7
+JXL_QUALITIES = (1, 5, 10, 15, 20, 30, 40, 50, 60, 75, 90)
+JXL_EFFORT = 7
+try:
+    import pillow_jxl  # noqa: F401  (registers the JXL format with Pillow)
+
+    HAVE_JXL = True
+except ImportError:
+    HAVE_JXL = False
 PATCH_ONLY = ("svd-patch", "svd-patch-zstd")
 
 # codec name -> list of (label, encode keyword arguments)
@@ -97,7 +106,21 @@ def sweep_image(path: Path, patch_only: bool = False
             continue
         out[codec] = [_point(image, data, peers.decode_peer(data, channels=3))
                       for data in (peers.encode_peer(image, codec, q) for q in qualities)]
+    if HAVE_JXL:
+        out["jxl"] = [_point(image, data, _jxl_decode(data))
+                      for data in (_jxl_encode(image, q) for q in JXL_QUALITIES)]
     return out
+
+
+def _jxl_encode(image: np.ndarray, quality: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JXL", quality=quality, effort=JXL_EFFORT)
+    return buf.getvalue()
+
+
+def _jxl_decode(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB"))
 
 
 # --- Bjøntegaard ---------------------------------------------------------------------------------
