@@ -60,6 +60,8 @@ def _encode_options(args: argparse.Namespace) -> dict:
         options["target_size"] = args.target_size
     if args.patch_size is not None:  # a patch layout option, passed only when given
         options["patch_size"] = args.patch_size
+    if getattr(args, "entropy", None) is not None:  # likewise
+        options["entropy"] = args.entropy
     return options
 
 
@@ -135,7 +137,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  plane {pl.index} ({pl.name}): {pl.patches:,} patches of "
               f"{pl.patch_size}x{pl.patch_size}{sub}, {pl.components} basis vectors, "
               f"{pl.coefficients:,} coefficients stored{share}, deblocking {deblock}, "
-              f"{pl.raw_size:,} bytes raw, {pl.compressed_size:,} bytes zstd")
+              f"{pl.raw_size:,} bytes raw, {pl.compressed_size:,} bytes {info.compression}")
     for g in info.groups if not info.planes else ():
         print(f"  group {g.index}: {g.rows}x{g.cols} rank {g.rank}, "
               f"{g.rank * (g.rows + g.cols + 1):,} numbers, {g.raw_size:,} bytes quantized, "
@@ -266,6 +268,9 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    "still decodes at the rank it holds (decode --allow-truncated)")
     p.add_argument("--patch-size", type=int, choices=(4, 8, 16), default=None,
                    help="patch layout: 4, 8 (default) or 16")
+    p.add_argument("--entropy", choices=("arith", "zstd"), default=None,
+                   help="patch layout: arith (default; spec section 13) or the older zstd "
+                   "payload")
     p.add_argument("--level", type=int, default=None,
                    help="zstd level 1..19 (default 19 for the patch layout, else 3)")
 

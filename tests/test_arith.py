@@ -401,3 +401,16 @@ def test_file_mutations_raise_only_svdi_errors(data: st.DataObject) -> None:
 def test_default_entropy_is_arith() -> None:
     data = svdcodec.encode(_image())
     assert fmt.unpack(data, Limits()).header.compression == fmt.Compression.ARITH
+
+
+def test_read_header_and_cli_name_the_payload(tmp_path: Path) -> None:
+    from svdcodec import cli
+
+    assert svdcodec.read_header(svdcodec.encode(_image())).compression == "arith"
+    assert svdcodec.read_header(svdcodec.encode(_image(), entropy="zstd")).compression == "zstd"
+    src = tmp_path / "in.png"
+    Image.fromarray(_image()).save(src)
+    for entropy in ("arith", "zstd"):
+        out = tmp_path / f"{entropy}.svdi"
+        assert cli.main(["encode", str(src), str(out), "--entropy", entropy]) == 0
+        assert svdcodec.read_header(out).compression == entropy
