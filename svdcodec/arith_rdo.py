@@ -18,7 +18,7 @@ import numpy as np
 from .arith import J_CLASSES, MAG_J, MAG_NEIGHBOURS, SIG_NEIGHBOURS, SIG_PREVIOUS, bucket
 
 MAG_CAP = 24  # magnitude histograms up to this; larger ones cost the cap's rate + Exp-Golomb
-PASSES = 2
+PASSES = 1  # a second pass with the first one's statistics: +0.003 dB for 40 % of the encode
 SIGN_BITS = 1.0
 
 
@@ -45,8 +45,8 @@ def _bits(hits: np.ndarray, total: np.ndarray) -> np.ndarray:
     return -np.log2((hits + 0.5) / (total + 1.0))
 
 
-def rdo_quantize_arith(c: np.ndarray, steps: np.ndarray, lam: float, gh: int,
-                       gw: int) -> np.ndarray:
+def rdo_quantize_arith(c: np.ndarray, steps: np.ndarray, lam: float, gh: int, gw: int,
+                       passes: int = PASSES) -> np.ndarray:
     """Quantize (N, k) coefficients (patches in raster order on a gh x gw grid) minimizing
     D + lam step_j² R with R from the arith payload's contexts; returns int64 (N, k)."""
     n, k = c.shape
@@ -59,7 +59,7 @@ def rdo_quantize_arith(c: np.ndarray, steps: np.ndarray, lam: float, gh: int,
     jb = np.minimum([bucket(j) for j in range(k)], J_CLASSES - 1)
     n_sig = J_CLASSES * SIG_NEIGHBOURS * SIG_PREVIOUS
     n_mag = MAG_J * MAG_NEIGHBOURS
-    for _ in range(PASSES):
+    for _ in range(passes):
         counts = _counts(q)
         cl, cu = _neighbours(counts, gh, gw)
         ql, qu = _neighbours(q, gh, gw)
@@ -80,26 +80,31 @@ def rdo_quantize_arith(c: np.ndarray, steps: np.ndarray, lam: float, gh: int,
         mcls = np.where(mn < 3, mn, np.where(mn < 5, 3, 4))
         mag_ctx = np.minimum(jb, MAG_J - 1)[None, :] * MAG_NEIGHBOURS + mcls
         m = np.minimum(np.abs(q), MAG_CAP)
-        hist = np.zeros((n_mag, MAG_CAP + 1))
-        np.add.at(hist, (mag_ctx[nz], m[nz]), 1.0)
-        hist[:, 0] = 0
+        hist = np.bincount(mag_ctx[nz] * (MAG_CAP + 1) + m[nz],
+                           minlength=n_mag * (MAG_CAP + 1)).reshape(n_mag, MAG_CAP + 1) \
+            .astype(np.float64)
         mag_rate = _bits(hist, hist[:, 1:].sum(axis=1, keepdims=True) + 0.5 * MAG_CAP - 1)
         for j in range(k):
-            a = a_all[:, j]
+            # below half a step zero wins (less distortion, and a zero costs at most the
+            # rate of the context's likelier outcome): price only the others
+            idx = np.flatnonzero(a_all[:, j] >= 0.5)
+            q[:, j] = 0
+            if idx.size == 0:
+                continue
+            a = a_all[idx, j]
             lo = np.floor(a)
             cands = np.stack([np.zeros_like(a), np.maximum(lo - 1, 0), lo, lo + 1])
             dist = (a - cands) ** 2
-            p = np.zeros(n, dtype=np.int64)  # previous components, as decided in this pass
+            p = np.zeros(idx.size, dtype=np.int64)  # previous components, decided this pass
             if j >= 1:
-                p += q[:, j - 1] != 0
+                p += q[idx, j - 1] != 0
             if j >= 2:
-                p += q[:, j - 2] != 0
-            ctx = (jb[j] * SIG_NEIGHBOURS + s_l[:, j] + s_u[:, j]) * SIG_PREVIOUS + p
+                p += q[idx, j - 2] != 0
+            ctx = (jb[j] * SIG_NEIGHBOURS + s_l[idx, j] + s_u[idx, j]) * SIG_PREVIOUS + p
             ci = np.minimum(cands, MAG_CAP).astype(np.int64)
             big = np.maximum(cands - MAG_CAP, 0)
-            r_mag = mag_rate[mag_ctx[:, j][None, :], ci] + 2 * np.log2(1 + big)
-
-            cnt = counts
+            r_mag = mag_rate[mag_ctx[idx, j][None, :], ci] + 2 * np.log2(1 + big)
+            cnt = counts[idx]
             inside = j < cnt - 1
             beyond = j >= cnt
             r_nonzero = r_mag + SIGN_BITS + np.where(inside | beyond, rate1[ctx], 0.0) + \
@@ -107,6 +112,6 @@ def rdo_quantize_arith(c: np.ndarray, steps: np.ndarray, lam: float, gh: int,
             r_zero = np.where(inside, rate0[ctx], 0.0)
             rate = np.where(cands == 0, r_zero[None, :], r_nonzero)
             best = np.argmin(dist + lam * rate, axis=0)
-            q[:, j] = sign[:, j] * np.take_along_axis(cands, best[None], axis=0)[0] \
+            q[idx, j] = sign[idx, j] * np.take_along_axis(cands, best[None], axis=0)[0] \
                 .astype(np.int64)
     return q

@@ -38,12 +38,14 @@ def test_lower_cost_than_histogram_rdo_and_rounding(seed: int) -> None:
     def cost(q: np.ndarray) -> float:
         return float(((c / steps - q) ** 2).sum()) + lam * _bits(q, 12, 16)
 
-    q = rdo_quantize_arith(c, steps, lam, 12, 16)
-    assert q.dtype == np.int64 and q.shape == c.shape
-    # 0 or one of floor - 1 .. floor + 1 of |c| / step, with the sign of c
-    assert np.all((q == 0) | (np.abs(q - c / steps) < 1.0 + 1e-9))
-    assert np.all(q * c >= 0)
-    assert cost(q) < cost(np.rint(c / steps).astype(np.int64))
+    for passes in (1, 2):
+        q = rdo_quantize_arith(c, steps, lam, 12, 16, passes)
+        assert q.dtype == np.int64 and q.shape == c.shape
+        # 0 or one of floor - 1 .. floor + 1 of |c| / step, with the sign of c
+        assert np.all((q == 0) | (np.abs(q - c / steps) < 1.0 + 1e-9))
+        assert np.all(q * c >= 0)
+        assert cost(q) < cost(np.rint(c / steps).astype(np.int64))
+    # with statistics of its own first pass, it beats the order-0 histogram's pricing
     assert cost(q) < cost(rdo_quantize(c, steps, lam))
 
 
