@@ -9,7 +9,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py svdcodec/patch/_patchc.c svdcodec/whole/_storec.c
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py svdcodec/patch/_patchc.c svdcodec/whole/_storec.c \
+		svdcodec/patch/_arithc.c
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 

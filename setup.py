@@ -1,5 +1,6 @@
 """Build hook for the optional C parts of the decoders: svdcodec/patch/_patchc.c (the patch
-layout) and svdcodec/whole/_storec.c (the samples of the whole-image layouts).
+layout), svdcodec/patch/_arithc.c (its arithmetic-coded payload) and svdcodec/whole/_storec.c
+(the samples of the whole-image layouts).
 
 Everything else about the package is in pyproject.toml. The extensions are optional: without a
 C compiler the install still succeeds and svdcodec decodes with its numpy reference code, which
@@ -12,7 +13,7 @@ import sys
 from setuptools import Extension, setup
 
 flags = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-Wall", "-Wextra"]
-EXTENSIONS = (("patch", "_patchc"), ("whole", "_storec"))
+EXTENSIONS = (("patch", "_patchc"), ("patch", "_arithc"), ("whole", "_storec"))
 setup(ext_modules=[Extension(f"svdcodec.{pkg}.{name}", [f"svdcodec/{pkg}/{name}.c"],
                              optional=True, extra_compile_args=flags)
                    for pkg, name in EXTENSIONS])

@@ -153,7 +153,8 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
            target_size: int | None = None, layout: str | None = None,
            factors: str | None = None, level: int | None = None, svd: str = "auto",
            colour: str | None = None, subsampling: int | None = None, patch_size: int = 8,
-           progressive: bool = False, icc_profile: bytes | None = None,
+           progressive: bool = False, entropy: str | None = None,
+           icc_profile: bytes | None = None,
            exif: bytes | None = None, xmp: bytes | str | None = None,
            dpi: tuple[float, float] | None = None,
            progress: Callable[[float], None] | None = None) -> bytes:
@@ -179,13 +180,17 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
         "none". subsampling : patch layout with YCbCr: 2 (chroma halved in x and y), 1, or
         None (default): 2 below quality 75, 1 from there on.
     patch_size : patch layout: 4, 8 or 16.
+    entropy : patch layout: "arith" (adaptive binary arithmetic coding, spec section 13) or
+        "zstd" (byte symbols in a zstd frame, section 12.3); None: the default
+        (``svdcodec.patch.codec.DEFAULT_ENTROPY``).
     rank : keep this many components per matrix (clipped to min(m, n)); ``"optimal"``: per
         matrix, the singular values above the optimal hard threshold for white noise of
         unknown level, ω(β)·median(σ) (Gavish & Donoho 2014; :mod:`svdcodec.whole.denoise`).
     energy : keep the smallest rank whose Σσ² is at least this fraction of ‖X‖²_F. (Some
         tutorials use Σσ instead; svdcodec uses the squared values, the energy.)
     factors : "int8" (per-vector scales, the default) or "float16".
-    level : zstd level 1..19 (default 19 for the patch layout, 3 for the others).
+    level : zstd level 1..19 (default 19 for the patch layout with ``entropy="zstd"``, 3 for
+        the others; the arith payload has no level).
     svd : backend, see :func:`svdcodec.whole.linalg.truncated_svd`.
     progressive : whole-image layouts: end a zstd block after every component record, so that
         a file cut anywhere (a partial download) still yields every record before the cut
@@ -220,7 +225,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
                        target_psnr=target_psnr, target_size=target_size, layout=layout,
                        factors=factors, level=level, svd=svd, colour=colour,
                        subsampling=subsampling, patch_size=patch_size, progressive=progressive,
-                       icc_profile=icc_profile, exif=exif, xmp=xmp, dpi=dpi,
+                       entropy=entropy, icc_profile=icc_profile, exif=exif, xmp=xmp, dpi=dpi,
                        progress=reporter)
     reporter.done()
     return data
@@ -230,6 +235,7 @@ def _encode(image: np.ndarray, *, rank: int | None, energy: float | None,
             quality: float | None, target_psnr: float | None, target_size: int | None,
             layout: str | None, factors: str | None, level: int | None, svd: str,
             colour: str | None, subsampling: int | None, patch_size: int, progressive: bool,
+            entropy: str | None,
             icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
             dpi: tuple[float, float] | None, progress: Progress) -> bytes:
     image, mode = _image_mode(image)
@@ -245,9 +251,9 @@ def _encode(image: np.ndarray, *, rank: int | None, energy: float | None,
         return _encode_patch(image, mode, meta, rank=rank, energy=energy, factors=factors,
                              quality=quality, target_psnr=target_psnr, target_size=target_size,
                              level=level, colour=colour, subsampling=subsampling,
-                             patch_size=patch_size, progress=progress)
-    if colour is not None or (subsampling, patch_size) != (None, 8):
-        raise ValueError("colour, subsampling and patch_size need layout='patch'")
+                             patch_size=patch_size, entropy=entropy, progress=progress)
+    if colour is not None or (subsampling, patch_size, entropy) != (None, 8, None):
+        raise ValueError("colour, subsampling, patch_size and entropy need layout='patch'")
     factors = "int8" if factors is None else factors
     level = _zstd.DEFAULT_LEVEL if level is None else level
     if target_size is not None:
@@ -274,7 +280,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                   rank: int | None, energy: float | None, factors: str | None,
                   quality: float | None, target_psnr: float | None, target_size: int | None,
                   level: int | None, colour: str | None, subsampling: int | None,
-                  patch_size: int, progress: Progress) -> bytes:
+                  patch_size: int, entropy: str | None, progress: Progress) -> bytes:
     """The patch layout (spec section 12): see :mod:`.patchcodec`."""
     if (rank, energy, factors) != (None, None, None):
         raise ValueError("rank, energy and factors are options of the whole-image layouts, "
@@ -285,7 +291,8 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
         raise ValueError(f"give at most one of quality, target_psnr, target_size; got {given}")
     encoder = patchcodec.PatchEncoder(image, mode, colour=colour, subsampling=subsampling,
                                       patch_size=patch_size,
-                                      level=patchcodec.LEVEL if level is None else level)
+                                      level=patchcodec.LEVEL if level is None else level,
+                                      entropy=entropy)
     if target_size is not None:
         return encoder.search(meta, target_size=_check_target_size(target_size),
                               progress=progress)

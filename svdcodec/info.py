@@ -41,8 +41,8 @@ class PlaneInfo:
     coefficients: int  # AC coefficients stored (up to each patch's last non-zero one)
     escapes: int
     deblock: tuple[int, int, int]  # alpha, beta, tc; alpha 0: off
-    raw_size: int  # the payload before zstd
-    compressed_size: int  # the zstd frame as stored
+    raw_size: int  # the payload before zstd (its section 12.3 bytes, for an arith payload)
+    compressed_size: int  # the zstd frame or arith stream as stored
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class SvdiInfo:
     chunks: tuple[fmt.ChunkInfo, ...]
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
     planes: tuple[PlaneInfo, ...] = ()  # layout patch: its planes (groups lists them too)
+    compression: str = "zstd"  # "zstd", or "arith" (layout patch, spec section 13)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -92,7 +93,8 @@ def container_info(container: fmt.Container, file_size: int) -> SvdiInfo:
     meta = metadata_info(container.metadata)
     return SvdiInfo(h.width, h.height, name, h.bit_depth, h.channels, fmt.LAYOUT_NAMES[h.layout],
                     fmt.FACTOR_NAMES[h.factor_type], tuple(g.rank for g in groups), groups,
-                    file_size, container.chunks, meta, planes)
+                    file_size, container.chunks, meta, planes,
+                    fmt.COMPRESSION_NAMES[h.compression])
 
 
 def metadata_info(metadata: dict[str, bytes]) -> dict[str, Any]:

@@ -115,7 +115,7 @@ CASES = [
      CorruptError),
     ("an incompatible flag beats the size limits", _head(RGB, incompatible_flags=1, width=BIG),
      None, UnsupportedError),
-    ("a reserved code beats the size limits", _head(RGB, compression=2, height=BIG), None,
+    ("a reserved code beats the size limits", _head(RGB, compression=3, height=BIG), None,
      UnsupportedError),
     ("the size limits beat the later FACT chunks, whose shape no longer fits",
      _head(RGB, width=BIG), None, LimitError),

@@ -1,21 +1,23 @@
 """Rate–distortion benchmark: svdcodec's layouts against Pillow's JPEG, WebP and AVIF.
 
-    python tools/bench_rd.py CORPUS_DIR [--every N] [--plot out.png] [--jobs 2]
+    python tools/bench_rd.py CORPUS_DIR [--every N] [--plot out.png] [--jobs 2] [--patch-only]
 
 For every image (RGB) and codec it sweeps the quality (svdcodec's whole-image layouts: the
 rank), measures bytes, bits per pixel, PSNR and SSIM over all RGB samples, then reports
 
 - per codec, the mean PSNR and SSIM at fixed rates (each image's curve interpolated in log-rate
   with a monotone cubic, then averaged over images);
-- BD-PSNR and BD-rate of every svdcodec mode against JPEG (Pillow, ``optimize=True``) over
-  0.15–1.0 bpp, per image, then averaged. BD-PSNR is Bjøntegaard's (VCEG-M33): a cubic
-  polynomial fit of PSNR against log10(rate) for each curve, integrated over the common rate
-  interval; BD-rate fits log10(rate) against PSNR over the common PSNR interval. Fits use the
-  points inside the interval plus one on each side. A monotone-cubic (pchip) variant is printed
-  as a cross-check;
-- decode time of the patch layout (its C decoder, and the numpy reference decoder) against
-  JPEG at about 0.25, 0.5 and 1 bpp (medians of interleaved repeated decodes, measured after
-  the sweeps, one process);
+- BD-PSNR and BD-rate of every codec against JPEG (Pillow, ``optimize=True``) and against
+  WebP (``method=6``) over 0.15–1.0 bpp, per image, then averaged. BD-PSNR is Bjøntegaard's
+  (VCEG-M33): a cubic polynomial fit of PSNR against log10(rate) for each curve, integrated
+  over the common rate interval; BD-rate fits log10(rate) against PSNR over the common PSNR
+  interval. Fits use the points inside the interval plus one on each side. A monotone-cubic
+  (pchip) variant is printed as a cross-check;
+- decode time of the patch layout (arithmetic-coded payload, spec section 13, and zstd
+  payload, both through the C decoders) against JPEG and WebP at about 0.25, 0.5 and 1 bpp
+  (medians of interleaved repeated decodes, measured after the sweeps, one process);
+- encode time at quality 50 (svdcodec, both payloads) against AVIF (Pillow's default speed)
+  and WebP (method 4 and 6);
 - the published integer-matrix-factorization results at 0.25 and 0.5 bpp for comparison.
 
 All codecs are measured in the same run on the same machine. ``--jobs`` runs images in
@@ -25,6 +27,7 @@ parallel processes for the sweeps (timings are taken afterwards, alone).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -38,7 +41,6 @@ from scipy.interpolate import PchipInterpolator
 
 import svdcodec
 from svdcodec.metrics import psnr, ssim
-from svdcodec.patch import codec as patchcodec
 from svdcodec.teach import peers as peers
 
 BD_RANGE = (0.15, 1.0)  # bpp
@@ -47,11 +49,25 @@ REFERENCE = Path("/work/shared/reference/lrf_kodak_results.json")
 PUBLISHED_IMF = {0.25: 25.54, 0.5: 27.85}  # rd-notes.md: interpolated means, Ashtari et al.
 TIMING_BPPS = (0.25, 0.5, 1.0)
 TIMING_REPEATS = 15
+ENCODE_QUALITY = 50
+ENCODE_REPEATS = 3
+ANCHORS = ("jpeg", "webp")
+# JPEG XL through pillow-jxl-plugin (optional: pip install svdcodec[bench]), effort 7
+JXL_QUALITIES = (1, 5, 10, 15, 20, 30, 40, 50, 60, 75, 90)
+JXL_EFFORT = 7
+try:
+    import pillow_jxl  # noqa: F401  (registers the JXL format with Pillow)
+
+    HAVE_JXL = True
+except ImportError:
+    HAVE_JXL = False
+PATCH_ONLY = ("svd-patch", "svd-patch-zstd")
 
 # codec name -> list of (label, encode keyword arguments)
+PATCH_QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 70)
 SVD_MODES = {
-    "svd-patch": [("q", {"quality": q}) for q in (0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55,
-                                                 60, 70)],
+    "svd-patch": [("q", {"quality": q, "entropy": "arith"}) for q in PATCH_QUALITIES],
+    "svd-patch-zstd": [("q", {"quality": q, "entropy": "zstd"}) for q in PATCH_QUALITIES],
     "svd-per-channel": [("r", {"layout": "per-channel", "rank": r}) for r in (3, 5, 8, 12, 20)],
     "svd-stacked": [("r", {"layout": "stacked", "rank": r}) for r in (3, 5, 8, 12, 20)],
 }
@@ -72,11 +88,14 @@ def _point(image: np.ndarray, data: bytes, decoded: np.ndarray) -> tuple[float, 
     return bpp, psnr(image, decoded), ssim(image, decoded)
 
 
-def sweep_image(path: Path) -> dict[str, list[tuple[float, float, float]]]:
+def sweep_image(path: Path, patch_only: bool = False
+                ) -> dict[str, list[tuple[float, float, float]]]:
     """Every codec's (bpp, PSNR, SSIM) points for one image."""
     image = load(path)
     out: dict[str, list[tuple[float, float, float]]] = {}
     for name, settings in SVD_MODES.items():
+        if patch_only and name not in PATCH_ONLY:
+            continue
         points = []
         for _, options in settings:
             data = svdcodec.encode(image, **options)
@@ -87,7 +106,21 @@ def sweep_image(path: Path) -> dict[str, list[tuple[float, float, float]]]:
             continue
         out[codec] = [_point(image, data, peers.decode_peer(data, channels=3))
                       for data in (peers.encode_peer(image, codec, q) for q in qualities)]
+    if HAVE_JXL:
+        out["jxl"] = [_point(image, data, _jxl_decode(data))
+                      for data in (_jxl_encode(image, q) for q in JXL_QUALITIES)]
     return out
+
+
+def _jxl_encode(image: np.ndarray, quality: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JXL", quality=quality, effort=JXL_EFFORT)
+    return buf.getvalue()
+
+
+def _jxl_decode(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB"))
 
 
 # --- Bjøntegaard ---------------------------------------------------------------------------------
@@ -172,35 +205,47 @@ def _nearest(points: np.ndarray, settings: list, bpp: float) -> object:
     return settings[int(np.argmin(np.abs(np.log(points[:, 0] / bpp))))]
 
 
-def _decode_reference(data: bytes) -> np.ndarray:
-    """svdcodec.decode through the numpy reference decoder instead of the C one."""
-    saved, patchcodec.ACCELERATED = patchcodec.ACCELERATED, False
-    try:
-        return svdcodec.decode(data)
-    finally:
-        patchcodec.ACCELERATED = saved
-
-
-def decode_times(path: Path, patch_points: np.ndarray, jpeg_points: np.ndarray
-                 ) -> list[tuple[float, ...]]:
-    """Per rate of TIMING_BPPS: (svd-patch s, its numpy reference s, JPEG s, svd-patch bpp,
-    JPEG bpp), each file the one of its sweep nearest to the rate."""
+def decode_times(path: Path, curves: dict[str, np.ndarray]) -> list[tuple[float, ...]]:
+    """Per rate of TIMING_BPPS: (svd-patch s, svd-patch-zstd s, JPEG s, WebP s, and the bpp of
+    the four files), each file the one of its sweep nearest to the rate."""
     image = load(path)
     pixels = image.shape[0] * image.shape[1]
-    qs = [o["quality"] for _, o in SVD_MODES["svd-patch"]]
     rows = []
     for bpp in TIMING_BPPS:
-        data = svdcodec.encode(image, quality=_nearest(patch_points, qs, bpp))
-        jpeg = peers.encode_peer(image, "jpeg", _nearest(jpeg_points,
-                                                         list(PEER_QUALITIES["jpeg"]), bpp))
-        t = _median_times([partial(svdcodec.decode, data), partial(_decode_reference, data),
-                           partial(peers.decode_peer, jpeg)])
-        rows.append((*t, 8 * len(data) / pixels, 8 * len(jpeg) / pixels))
+        files = []
+        for name in ("svd-patch", "svd-patch-zstd"):
+            options = _nearest(curves[name], [o for _, o in SVD_MODES[name]], bpp)
+            files.append((svdcodec.decode, svdcodec.encode(image, **options)))
+        for name in ANCHORS:
+            q = _nearest(curves[name], list(PEER_QUALITIES[name]), bpp)
+            files.append((partial(peers.decode_peer, channels=3),
+                          peers.encode_peer(image, name, q)))
+        t = _median_times([partial(fn, data) for fn, data in files])
+        rows.append((*t, *(8 * len(data) / pixels for _, data in files)))
     return rows
 
 
+def _webp4(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "WEBP", quality=ENCODE_QUALITY, method=4)
+    return buf.getvalue()
+
+
+def encode_times(path: Path) -> tuple[float, ...]:
+    """Median encode seconds at quality ENCODE_QUALITY: svd-patch, svd-patch-zstd, AVIF
+    (Pillow's default speed), WebP method 4, WebP method 6."""
+    image = load(path)
+    fns = [partial(svdcodec.encode, image, quality=ENCODE_QUALITY, entropy="arith"),
+           partial(svdcodec.encode, image, quality=ENCODE_QUALITY, entropy="zstd"),
+           partial(peers.encode_peer, image, "avif", ENCODE_QUALITY),
+           partial(_webp4, image),
+           partial(peers.encode_peer, image, "webp", ENCODE_QUALITY)]
+    return tuple(_median_times(fns, ENCODE_REPEATS))
+
+
 # --- report ------------------------------------------------------------------------------
-def report(names: list[str], results: list[dict[str, list]], times: list[tuple]) -> None:
+def report(names: list[str], results: list[dict[str, list]], times: list[tuple],
+           encodes: list[tuple] | None = None) -> None:
     codecs = list(results[0])
     curves = {c: [np.array(r[c]) for r in results] for c in codecs}
     print(f"\n{len(names)} images; PSNR / SSIM over RGB; mean over images of each curve "
@@ -221,43 +266,54 @@ def report(names: list[str], results: list[dict[str, list]], times: list[tuple])
     print(f"{'published IMF':<16}" + "".join(
         f"{PUBLISHED_IMF[b]:>16.2f}" if b in PUBLISHED_IMF else f"{'':>16}" for b in GRID))
 
-    print(f"\nBD against JPEG over {BD_RANGE[0]}–{BD_RANGE[1]} bpp (mean of per-image values; "
-          f"BD-PSNR > 0 and BD-rate < 0 mean better than JPEG)\n")
-    head = (f"{'codec':<16}{'BD-PSNR dB':>12}{'(pchip)':>10}{'min':>8}{'max':>8}"
-            f"{'BD-rate %':>11}{'(pchip)':>10}")
-    print(head)
-    print("-" * len(head))
-    for c in codecs:
-        if c == "jpeg":
+    for anchor in ANCHORS:
+        if anchor not in curves:
             continue
-        bd = np.array([bd_psnr(a, t) for a, t in zip(curves["jpeg"], curves[c], strict=True)])
-        bdp = np.array([bd_psnr(a, t, kind="pchip")
-                        for a, t in zip(curves["jpeg"], curves[c], strict=True)])
-        br = np.array([bd_rate(a, t) for a, t in zip(curves["jpeg"], curves[c], strict=True)])
-        brp = np.array([bd_rate(a, t, kind="pchip")
-                        for a, t in zip(curves["jpeg"], curves[c], strict=True)])
-        print(f"{c:<16}{np.nanmean(bd):>+12.3f}{np.nanmean(bdp):>+10.3f}{np.nanmin(bd):>+8.2f}"
-              f"{np.nanmax(bd):>+8.2f}{np.nanmean(br):>+11.1f}{np.nanmean(brp):>+10.1f}")
+        print(f"\nBD against {anchor.upper()} over {BD_RANGE[0]}–{BD_RANGE[1]} bpp (mean of "
+              f"per-image values; BD-PSNR > 0 and BD-rate < 0 mean better than {anchor})\n")
+        head = (f"{'codec':<16}{'BD-PSNR dB':>12}{'(pchip)':>10}{'min':>8}{'max':>8}"
+                f"{'BD-rate %':>11}{'(pchip)':>10}")
+        print(head)
+        print("-" * len(head))
+        for c in codecs:
+            if c == anchor:
+                continue
+            pairs = list(zip(curves[anchor], curves[c], strict=True))
+            bd = np.array([bd_psnr(a, t) for a, t in pairs])
+            bdp = np.array([bd_psnr(a, t, kind="pchip") for a, t in pairs])
+            br = np.array([bd_rate(a, t) for a, t in pairs])
+            brp = np.array([bd_rate(a, t, kind="pchip") for a, t in pairs])
+            print(f"{c:<16}{np.nanmean(bd):>+12.3f}{np.nanmean(bdp):>+10.3f}"
+                  f"{np.nanmin(bd):>+8.2f}{np.nanmax(bd):>+8.2f}{np.nanmean(br):>+11.1f}"
+                  f"{np.nanmean(brp):>+10.1f}")
     per_image = [bd_psnr(a, t) for a, t in zip(curves["jpeg"], curves["svd-patch"], strict=True)]
     print("\nsvd-patch BD-PSNR per image: " + " ".join(
         f"{Path(n).stem.replace('kodim', '')}:{v:+.2f}" for n, v in zip(names, per_image,
                                                                         strict=True)))
     if times:
-        t = np.array(times)  # (images, rates, 5)
-        which = "C decoder" if patchcodec.ACCELERATED else "numpy decoder (no C extension)"
-        print(f"\ndecode time, median of {TIMING_REPEATS} interleaved runs per image, then over "
-              f"images; svd-patch uses the {which}, 'numpy' is the reference decoder\n")
-        head = (f"{'rate':>6}{'svdi bpp':>10}{'JPEG bpp':>10}{'svdi ms':>9}{'numpy ms':>10}"
-                f"{'JPEG ms':>9}{'svdi/JPEG median':>18}{'max':>7}{'numpy/JPEG':>12}")
+        t = np.array(times)  # (images, rates, 8)
+        print(f"\ndecode time (C decoders), median of {TIMING_REPEATS} interleaved runs per "
+              f"image, then over images; ratios are medians of per-image ratios\n")
+        head = (f"{'rate':>6}{'arith bpp':>10}{'zstd bpp':>9}{'JPEG bpp':>9}{'WebP bpp':>9}"
+                f"{'arith ms':>9}{'zstd ms':>8}{'JPEG ms':>8}{'WebP ms':>8}{'arith/JPEG':>11}"
+                f"{'arith/WebP':>11}")
         print(head)
         print("-" * len(head))
         for i, bpp in enumerate(TIMING_BPPS):
             r = t[:, i]
-            ratio = r[:, 0] / r[:, 2]
-            print(f"{bpp:>6g}{np.mean(r[:, 3]):>10.3f}{np.mean(r[:, 4]):>10.3f}"
-                  f"{1e3 * np.median(r[:, 0]):>9.2f}{1e3 * np.median(r[:, 1]):>10.2f}"
-                  f"{1e3 * np.median(r[:, 2]):>9.2f}{np.median(ratio):>18.2f}{ratio.max():>7.2f}"
-                  f"{np.median(r[:, 1] / r[:, 2]):>12.2f}")
+            print(f"{bpp:>6g}{np.mean(r[:, 4]):>10.3f}{np.mean(r[:, 5]):>9.3f}"
+                  f"{np.mean(r[:, 6]):>9.3f}{np.mean(r[:, 7]):>9.3f}"
+                  + "".join(f"{1e3 * np.median(r[:, c]):>{w}.2f}"
+                            for c, w in ((0, 9), (1, 8), (2, 8), (3, 8)))
+                  + f"{np.median(r[:, 0] / r[:, 2]):>11.2f}{np.median(r[:, 0] / r[:, 3]):>11.2f}")
+    if encodes:
+        e = 1e3 * np.array(encodes)
+        print(f"\nencode time at quality {ENCODE_QUALITY}, median of {ENCODE_REPEATS} runs per "
+              f"image, then over images (ms)\n")
+        names = ("svdi arith", "svdi zstd", "AVIF default", "WebP m4", "WebP m6")
+        print("".join(f"{n:>14}" for n in names) + f"{'arith/AVIF':>12}{'arith/WebP4':>12}")
+        print("".join(f"{np.median(e[:, c]):>14.1f}" for c in range(len(names)))
+              + f"{np.median(e[:, 0] / e[:, 2]):>12.2f}{np.median(e[:, 0] / e[:, 3]):>12.2f}")
 
 
 def _mean_curve(curves: list[np.ndarray], grid: np.ndarray) -> np.ndarray:
@@ -322,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, help="write a PSNR-bpp plot (PNG)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel processes for sweeps")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--patch-only", action="store_true",
+                        help="leave out the whole-image layouts (faster)")
     args = parser.parse_args(argv)
     paths = sorted(p for p in args.corpus.iterdir()
                    if p.suffix.lower() in (".png", ".ppm", ".bmp", ".tif", ".tiff"))
@@ -332,14 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     if args.jobs > 1:
         with Pool(args.jobs) as pool:
-            results = pool.map(sweep_image, paths)
+            results = pool.map(partial(sweep_image, patch_only=args.patch_only), paths)
     else:
-        results = [sweep_image(p) for p in paths]
+        results = [sweep_image(p, args.patch_only) for p in paths]
     print(f"sweeps: {time.perf_counter() - start:.0f} s")
     times = [] if args.no_timing else [
-        decode_times(p, np.array(r["svd-patch"]), np.array(r["jpeg"]))
+        decode_times(p, {c: np.array(v) for c, v in r.items()})
         for p, r in zip(paths, results, strict=True)]
-    report([p.name for p in paths], results, times)
+    encodes = [] if args.no_timing else [encode_times(p) for p in paths]
+    report([p.name for p in paths], results, times, encodes)
     if args.plot:
         plot([p.name for p in paths], results, args.plot)
     print(f"total: {time.perf_counter() - start:.0f} s")

@@ -14,8 +14,9 @@ recompressed) and header fields, shuffles / duplicates / deletes chunks, then re
 CRC.
 
 ``--differential`` also decodes every patch-layout input with the numpy reference decoder and
-treats any difference from the C decoder (samples, or error class) as a crash. To catch memory
-errors in the C decoder, build it with AddressSanitizer and preload the runtime::
+treats any difference from the C decoder (samples, or error class) as a crash; for arith
+payloads (spec section 13) that compares _arithc with the pure-Python range decoder too. To
+catch memory errors in the C decoder, build it with AddressSanitizer and preload the runtime::
 
     CFLAGS="-O1 -g -fsanitize=address,undefined" pip install -e . --no-build-isolation
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
@@ -175,7 +176,8 @@ def seed_files() -> dict[str, bytes]:
             ("l-p4-q70", texture[:, :, 0], {"quality": 70, "patch_size": 4}),
             ("la-p16-q50", texture[:, :, :2], {"quality": 50, "patch_size": 16}),
             ("i16-q80", texture[:, :, 0].astype(np.uint16) * 257, {"quality": 80})):
-        seeds[f"seed-patch-{name}.svdi"] = svdcodec.encode(img, **options)
+        seeds[f"seed-patch-{name}.svdi"] = svdcodec.encode(img, **options)  # arith (sec. 13)
+        seeds[f"seed-patch-{name}-zstd.svdi"] = svdcodec.encode(img, entropy="zstd", **options)
     for path in sorted((ROOT / "spec" / "vectors").glob("*.svdi")):
         if path.stat().st_size <= 64 * 1024:
             seeds[f"vector-{path.name}"] = path.read_bytes()

@@ -204,7 +204,7 @@ def _patch_subsampled(sx: int, sy: int, quality: float) -> tuple[bytes, np.ndarr
     encoder subsamples both axes or neither, so its planes are made here one by one, as
     ``PatchEncoder.planes`` makes them."""
     image = _odd_crop()
-    encoder = patchcodec.PatchEncoder(image, fmt.Mode.RGB, subsampling=1)
+    encoder = patchcodec.PatchEncoder(image, fmt.Mode.RGB, subsampling=1, entropy="zstd")
     step = patchcodec.quality_to_step(quality, 8)
     planes = []
     for index, source in enumerate(encoder.sources):
@@ -317,26 +317,54 @@ VECTORS = {
                            "RGB, int8, rank 3, with iccp, exif, xmpd, phys and an unknown "
                            "ancillary chunk `zzzz`"),
     # layout 4, patch (spec section 12)
-    "rgb-patch-q30": (lambda: _crop("RGB"), {"quality": 30},
+    "rgb-patch-q30": (lambda: _crop("RGB"), {"quality": 30, "entropy": "zstd"},
                       "RGB, patch 8x8, YCbCr 4:2:0, quality 30, deblocking"),
-    "rgb-patch-odd-q50": (_odd_crop, {"quality": 50},
+    "rgb-patch-odd-q50": (_odd_crop, {"quality": 50, "entropy": "zstd"},
                           "RGB 37x23, patch 8x8, YCbCr 4:2:0, quality 50 (padding, odd sizes)"),
-    "rgba-patch-q85": (lambda: _crop("RGBA"), {"quality": 85},
+    "rgba-patch-q85": (lambda: _crop("RGBA"), {"quality": 85, "entropy": "zstd"},
                        "RGBA, patch 8x8, YCbCr 4:4:4 and an alpha plane, quality 85"),
-    "l-patch-p4-q60": (lambda: _crop("L"), {"quality": 60, "patch_size": 4},
+    "l-patch-p4-q60": (lambda: _crop("L"), {"quality": 60, "patch_size": 4, "entropy": "zstd"},
                        "L, patch 4x4, quality 60"),
-    "la-patch-p16-q40": (lambda: _crop("LA"), {"quality": 40, "patch_size": 16},
+    "la-patch-p16-q40": (lambda: _crop("LA"),
+                         {"quality": 40, "patch_size": 16, "entropy": "zstd"},
                          "LA, patch 16x16, quality 40"),
-    "i16-patch-q70": (_sixteen_bit, {"quality": 70}, "I;16, patch 8x8, quality 70"),
+    "i16-patch-q70": (_sixteen_bit, {"quality": 70, "entropy": "zstd"},
+                      "I;16, patch 8x8, quality 70"),
+    # compression 2, arith (spec section 13)
+    "rgb-patch-arith-q30": (lambda: _crop("RGB"), {"quality": 30, "entropy": "arith"},
+                            "RGB, patch 8x8, YCbCr 4:2:0, quality 30, arith payload"),
+    "rgb-patch-arith-odd-q50": (_odd_crop, {"quality": 50, "entropy": "arith"},
+                                "RGB 37x23, patch 8x8, YCbCr 4:2:0, quality 50, arith"),
+    "rgba-patch-arith-q85": (lambda: _crop("RGBA"), {"quality": 85, "entropy": "arith"},
+                             "RGBA, patch 8x8, YCbCr 4:4:4 and an alpha plane, quality 85, "
+                             "arith"),
+    "rgb-patch-arith-444-q20": (lambda: _crop("RGB"),
+                                {"quality": 20, "subsampling": 1, "entropy": "arith"},
+                                "RGB, patch 8x8, YCbCr 4:4:4 forced, quality 20, arith"),
+    "l-patch-arith-p4-q60": (lambda: _crop("L"),
+                             {"quality": 60, "patch_size": 4, "entropy": "arith"},
+                             "L, patch 4x4, quality 60, arith"),
+    "la-patch-arith-p16-q40": (lambda: _crop("LA"),
+                               {"quality": 40, "patch_size": 16, "entropy": "arith"},
+                               "LA, patch 16x16, quality 40, arith"),
+    "i16-patch-arith-q70": (_sixteen_bit, {"quality": 70, "entropy": "arith"},
+                            "I;16, patch 8x8, quality 70, arith"),
+    "i16-patch-arith-q100": (_sixteen_bit, {"quality": 100, "entropy": "arith"},
+                             "I;16, patch 8x8, quality 100, arith: long Exp-Golomb codes (the "
+                             "values that need escapes in section 12.3)"),
+    "rgb-patch-arith-tiny": (lambda: _crop("RGB")[:3, :5], {"quality": 50, "entropy": "arith"},
+                             "RGB 5x3 (one patch per plane), quality 50, arith"),
+    "l-patch-arith-q0": (lambda: _crop("L"), {"quality": 0, "entropy": "arith"},
+                         "L, patch 8x8, quality 0 (few components), arith"),
     # spec section 7.1: decoded with allow_truncated=True (a plain decode is TruncatedError)
     "rgb-int8-rank10-truncated": (lambda: _crop("RGB"), {"rank": 10},
                                   "RGB, per-channel, int8, rank 10, one zstd block per record, "
                                   "cut inside FACT 1 after 4 records (section 7.1 salvage)"),
     # added for issue 16 (what no vector exercised)
-    "l-patch-q100-escapes": (lambda: _crop("L"), {"quality": 100},
+    "l-patch-q100-escapes": (lambda: _crop("L"), {"quality": 100, "entropy": "zstd"},
                              "L, patch 8x8, quality 100: escapes among the DC and the AC "
                              "symbols (section 12.3, DC escapes first)"),
-    "i16-patch-q30-deblock": (_sixteen_bit, {"quality": 30},
+    "i16-patch-q30-deblock": (_sixteen_bit, {"quality": 30, "entropy": "zstd"},
                               "I;16, patch 8x8, quality 30: deblocking at 16-bit depth, "
                               "thresholds above 255 (section 12.6)"),
 }

@@ -35,6 +35,8 @@ def _encode_options(args: argparse.Namespace) -> dict:
         options["target_size"] = args.target_size
     if args.patch_size is not None:  # a patch layout option, passed only when given
         options["patch_size"] = args.patch_size
+    if getattr(args, "entropy", None) is not None:  # likewise
+        options["entropy"] = args.entropy
     return options
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -152,7 +154,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  plane {pl.index} ({pl.name}): {pl.patches:,} patches of "
               f"{pl.patch_size}x{pl.patch_size}{sub}, {pl.components} basis vectors, "
               f"{pl.coefficients:,} coefficients stored{share}, deblocking {deblock}, "
-              f"{pl.raw_size:,} bytes raw, {pl.compressed_size:,} bytes zstd")
+              f"{pl.raw_size:,} bytes raw, {pl.compressed_size:,} bytes {info.compression}")
     for g in info.groups if not info.planes else ():
         print(f"  group {g.index}: {g.rows}x{g.cols} rank {g.rank}, "
               f"{g.rank * (g.rows + g.cols + 1):,} numbers, {g.raw_size:,} bytes quantized, "

@@ -114,6 +114,9 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    "still decodes at the rank it holds (decode --allow-truncated)")
     p.add_argument("--patch-size", type=int, choices=PATCH_SIZES, default=None,
                    help="patch layout: 4, 8 (default) or 16")
+    p.add_argument("--entropy", choices=("arith", "zstd"), default=None,
+                   help="patch layout: arith (default; spec section 13) or the older zstd "
+                   "payload")
     p.add_argument("--level", type=_zstd_level, default=None,
                    help="zstd level 1..19 (default 19 for the patch layout, else 3)")
 

@@ -34,6 +34,8 @@ from .fact import (
     unpack_group,
 )
 from .header import (
+    COMPRESSION_BY_NAME,
+    COMPRESSION_NAMES,
     FACTOR_BY_NAME,
     FACTOR_NAMES,
     FORMAT_VERSION,
@@ -72,6 +74,8 @@ __all__ = [
     "CHUNK_OVERHEAD",
     "CHUNK_PREFIX",
     "COMPONENT_BYTES",
+    "COMPRESSION_BY_NAME",
+    "COMPRESSION_NAMES",
     "FACT",
     "FACTOR_BY_NAME",
     "FACTOR_NAMES",

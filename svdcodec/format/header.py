@@ -80,6 +80,11 @@ FACTOR_BY_NAME = {name: ftype for ftype, name in FACTOR_NAMES.items()}
 
 class Compression(IntEnum):
     ZSTD = 1
+    ARITH = 2  # section 13: adaptive binary arithmetic coding (layout patch only)
+
+
+COMPRESSION_NAMES = {Compression.ZSTD: "zstd", Compression.ARITH: "arith"}
+COMPRESSION_BY_NAME = {name: c for c, name in COMPRESSION_NAMES.items()}
 
 
 class ColourTransform(IntEnum):
@@ -150,8 +155,11 @@ def _enum(cls: type[IntEnum], value: int, name: str) -> IntEnum:
 
 
 def _check_combination(h: Header) -> None:
-    """Section 12.1: layout patch <-> factor_type coefficients; YCbCr only for RGB(A) patch."""
+    """Section 12.1: layout patch <-> factor_type coefficients; YCbCr only for RGB(A) patch;
+    section 13: compression arith only with layout patch."""
     patch = h.layout == Layout.PATCH
+    if h.compression == Compression.ARITH and not patch:
+        raise CorruptError(f"compression: arith is invalid with layout {LAYOUT_NAMES[h.layout]}")
     if patch != (h.factor_type == FactorType.COEFFICIENTS):
         raise CorruptError(f"factor_type: {FACTOR_NAMES[h.factor_type]} is invalid with layout "
                            f"{LAYOUT_NAMES[h.layout]}")

@@ -19,16 +19,21 @@ from ..errors import CorruptError, LimitError
 from ..limits import Limits
 from ..metrics import psnr
 from ..progress import Progress
+from . import arith, transform
 from . import reconstruct as patch
-from . import transform
-from .encode import PlaneAnalysis, encode_plane
-from .symbols import pack_payload, unpack_payload
+from .encode import ARITH_MULTIPLIER_BITS, PlaneAnalysis, encode_plane
+from .symbols import PlaneCoefficients, pack_payload, unpack_payload
 
 PATCH_SIZE = 8
 # zstd level: level 9 costs 0.26 dB BD-PSNR (every third Kodak image), levels 20-22 gain nothing
 LEVEL = 19
 CHROMA_STEP = 0.75  # chroma steps relative to luma; 0.6: +0.00 dB, 1.0: -0.06
 COLOURS = ("ycbcr", "none")
+# entropy coding of the planes: "arith" (spec section 13, HEAD compression 2) or "zstd"
+# (section 12.3, compression 1)
+ENTROPIES = ("arith", "zstd")
+DEFAULT_ENTROPY = "arith"
+ARITH_RDO = True  # price coefficients with the arith contexts (svdcodec/patch/arith_rdo.py)
 # quality q -> step = STEP_AT_100 * 2^((100 - q) / QUALITY_OCTAVE) for 8-bit samples
 STEP_AT_100 = 0.5
 QUALITY_OCTAVE = 11.0
@@ -67,11 +72,16 @@ class PatchEncoder:
     subsampling : 2 to halve the chroma planes in x and y (YCbCr only), 1 not to, None for
         2 below quality ``FULL_CHROMA_QUALITY`` and 1 from there on.
     patch_size : 4, 8 or 16.
+    entropy : "arith" (spec section 13) or "zstd" (section 12.3); None for DEFAULT_ENTROPY.
     """
 
     def __init__(self, image: np.ndarray, mode: fmt.Mode, *, colour: str | None = None,
                  subsampling: int | None = None, patch_size: int = PATCH_SIZE,
-                 level: int = LEVEL) -> None:
+                 level: int = LEVEL, entropy: str | None = None) -> None:
+        entropy = DEFAULT_ENTROPY if entropy is None else entropy
+        if entropy not in ENTROPIES:
+            raise ValueError(f"entropy must be one of {ENTROPIES}, got {entropy!r}")
+        self.entropy = entropy
         if patch_size not in fmt.PATCH_SIZES:
             raise ValueError(f"patch_size must be one of {fmt.PATCH_SIZES}, got {patch_size!r}")
         if subsampling is not None and subsampling not in fmt.SUBSAMPLING:
@@ -116,7 +126,7 @@ class PatchEncoder:
         h, w = self.image.shape[:2]
         transform = fmt.ColourTransform.YCBCR if self.ycbcr else fmt.ColourTransform.NONE
         return fmt.Header(w, h, self.mode, fmt.Layout.PATCH, fmt.FactorType.COEFFICIENTS,
-                          colour_transform=transform)
+                          fmt.COMPRESSION_BY_NAME[self.entropy], transform)
 
     def planes(self, quality: float, progress: Progress | None = None) -> list[fmt.Plane]:
         """The PTCH chunks of the image at ``quality``; ``progress`` hears of each step (the
@@ -127,13 +137,20 @@ class PatchEncoder:
         sizes = np.cumsum([plan.analysis.plane.size for plan in plans]) / \
             sum(plan.analysis.plane.size for plan in plans)
         out = []
+        coded = self.entropy == "arith"
         for index, plan in enumerate(plans):
-            enc = encode_plane(plan.analysis, step * plan.step_factor)
-            raw, ac_symbols, escapes = pack_payload(enc.coefficients)
+            enc = encode_plane(plan.analysis, step * plan.step_factor,
+                               multiplier_bits=ARITH_MULTIPLIER_BITS if coded else None,
+                               arith_rates=coded and ARITH_RDO)
+            if coded:
+                payload, ac_symbols = arith_encode(enc.coefficients)
+                escapes = 0
+            else:
+                raw, ac_symbols, escapes = pack_payload(enc.coefficients)
+                payload = _zstd.compress(raw, self.level)
             out.append(fmt.Plane(index, plan.analysis.p, plan.subsample, plan.subsample,
                                  enc.coefficients.q.shape[1], enc.shift, enc.deblock,
-                                 enc.dc_multiplier, ac_symbols, escapes,
-                                 _zstd.compress(raw, self.level)))
+                                 enc.dc_multiplier, ac_symbols, escapes, payload))
             progress(ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * float(sizes[index]))
         return out
 
@@ -208,8 +225,27 @@ try:  # the optional C decoder (svdcodec/_patchc.c), bit-exact with the numpy co
     from . import _patchc  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
     _patchc = None
+try:  # the optional C range coder (svdcodec/patch/_arithc.c), bit-exact with svdcodec.patch.arith
+    from . import _arithc  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
+    _arithc = None
 # Which decoder decode_planes uses; SVDCODEC_PURE_PYTHON=1 selects the reference for comparisons.
 ACCELERATED = _patchc is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
+# Whether arith payloads are coded in C (encoder and decoder); the same variable turns it off.
+ARITH_ACCELERATED = _arithc is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
+
+
+def arith_encode(pc: PlaneCoefficients) -> tuple[bytes, int]:
+    """A plane's section 13 payload and its ac_symbols, in C when the extension is built."""
+    if ARITH_ACCELERATED:
+        k = pc.q.shape[1]
+        return _arithc.encode(np.ascontiguousarray(pc.multipliers, dtype=np.int64),
+                              np.ascontiguousarray(pc.parities, dtype=np.int64),
+                              np.ascontiguousarray(pc.basis, dtype=np.int8),
+                              np.ascontiguousarray(pc.dc, dtype=np.int64),
+                              np.ascontiguousarray(pc.q, dtype=np.int64), k,
+                              pc.basis.shape[1] if k else 0, *pc.dc.shape)
+    return arith.encode_payload(pc)
 
 
 def decode_planes(container: fmt.Container, rank: int | None = None) -> np.ndarray:
@@ -220,10 +256,39 @@ def decode_planes(container: fmt.Container, rank: int | None = None) -> np.ndarr
 
 
 def _payload(pl: fmt.Plane, h: fmt.Header, rank: int | None
-             ) -> tuple[bytes, tuple[int, int], int]:
-    """A plane's decompressed payload, its patch grid (gh, gw) and the components used."""
+             ) -> tuple[bytes, tuple[int, int], int, int, int]:
+    """A plane's payload in the byte layout of section 12.3, its patch grid (gh, gw), the
+    components used, its ac_symbols and escapes (an arith payload is transcoded)."""
+    grid = pl.grid(h)
+    r = pl.components if rank is None else min(rank, pl.components)
+    if h.compression != fmt.Compression.ARITH:
+        raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
+        return raw, grid, r, pl.ac_symbols, pl.escapes
+    if ARITH_ACCELERATED:
+        result = _arithc.decode(pl.payload, pl.components, pl.patch_size // 2, *grid,
+                                pl.ac_symbols)
+        if isinstance(result, str):
+            raise CorruptError(f"PTCH {pl.index}: {result}")
+        raw, escapes = result
+        return raw, grid, r, pl.ac_symbols, escapes
+    raw, ac_symbols, escapes = pack_payload(_arith_coefficients(pl, h))
+    return raw, grid, r, ac_symbols, escapes
+
+
+def plane_coefficients(pl: fmt.Plane, h: fmt.Header) -> PlaneCoefficients:
+    """The decoded values of a plane (section 12.3 or 13) through the reference decoders."""
+    if h.compression == fmt.Compression.ARITH:
+        return _arith_coefficients(pl, h)
+    gh, gw = pl.grid(h)
     raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
-    return raw, pl.grid(h), pl.components if rank is None else min(rank, pl.components)
+    return unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
+                          ac_symbols=pl.ac_symbols, escapes=pl.escapes)
+
+
+def _arith_coefficients(pl: fmt.Plane, h: fmt.Header) -> PlaneCoefficients:
+    gh, gw = pl.grid(h)
+    return arith.decode_payload(pl.payload, k=pl.components, half=pl.patch_size // 2, gh=gh,
+                                gw=gw, ac_symbols=pl.ac_symbols)
 
 
 def _decode_planes_c(container: fmt.Container, rank: int | None) -> np.ndarray:
@@ -232,11 +297,11 @@ def _decode_planes_c(container: fmt.Container, rank: int | None) -> np.ndarray:
     bd = h.bit_depth
     sources = []
     for pl in container.planes:
-        raw, (gh, gw), r = _payload(pl, h, rank)
+        raw, (gh, gw), r, ac_symbols, escapes = _payload(pl, h, rank)
         p = pl.patch_size
         plane = np.empty((gh * p, gw * p), dtype=np.int32)
-        error = _patchc.decode_plane(raw, plane, pl.components, r, p, gh, gw, pl.ac_symbols,
-                                     pl.escapes, pl.dc_multiplier, pl.shift, bd, *pl.deblock)
+        error = _patchc.decode_plane(raw, plane, pl.components, r, p, gh, gw, ac_symbols,
+                                     escapes, pl.dc_multiplier, pl.shift, bd, *pl.deblock)
         if error is not None:
             raise CorruptError(error)
         sources.append((plane, gw * p, *pl.shape(h), pl.subsample_x, pl.subsample_y))
@@ -252,13 +317,11 @@ def decode_planes_reference(container: fmt.Container, rank: int | None = None) -
     bd = h.bit_depth
     planes = []
     for pl in container.planes:
-        raw, (gh, gw), r = _payload(pl, h, rank)
-        pc = unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
-                            ac_symbols=pl.ac_symbols, escapes=pl.escapes)
+        r = pl.components if rank is None else min(rank, pl.components)
+        pc = plane_coefficients(pl, h)
         q, mult, basis = pc.q[:, :r], pc.multipliers[:r], pc.basis[:r]
         patch.check_exact(patch.exactness_bound(pc.dc, q, mult, basis, pl.dc_multiplier,
                                                 pl.shift, bd))
-        del raw
         plane = patch.reconstruct(pc.dc, q, mult, patch.mirror(basis, pc.parities[:r]),
                                   pl.dc_multiplier, pl.shift, pl.patch_size, bd, PATCH_STRIP)
         del pc, q
@@ -321,6 +384,6 @@ def verify_planes(container: fmt.Container) -> None:
     (SvdiError)."""
     h = container.header
     for pl in container.planes:
-        raw, (gh, gw), _ = _payload(pl, h, None)
+        raw, (gh, gw), _, ac_symbols, escapes = _payload(pl, h, None)
         unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
-                       ac_symbols=pl.ac_symbols, escapes=pl.escapes)
+                       ac_symbols=ac_symbols, escapes=escapes)

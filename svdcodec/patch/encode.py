@@ -21,6 +21,7 @@ import numpy as np
 
 from . import reconstruct as patch
 from . import transform
+from .arith_rdo import rdo_quantize_arith
 from .symbols import PlaneCoefficients, zigzag
 
 try:  # the C decoder's deblocking, bit-exact with patch.deblock, for the strength search
@@ -33,6 +34,7 @@ STEP_GROWTH = 64.0  # g in step_j = step (1 + j / g); g = 16: -0.17 dB, 32: -0.0
 RDO_LAMBDA = 0.08  # lambda_j = RDO_LAMBDA step_j²; 0.05: -0.01 dB, 0.12: -0.06
 BASIS_BITS = 5  # quarter entries in -15..15; 4 bits: -0.01 dB, 6 bits: -0.03
 RDO_PASSES = 2  # 3: +0.00
+ARITH_RDO_LAMBDA = 0.08  # the same with the arith payload's context rates (arith_rdo.py)
 DC_STEP = 1.0  # DC step relative to the first AC step; 0.75: +0.00 dB, 1.3: -0.06
 # alpha = s step, beta = tc = s step / 2; the best of these per plane (none at all: -0.16 dB)
 DEBLOCK_STRENGTHS = (0.0, 0.35, 0.5, 0.7, 1.0)
@@ -40,6 +42,9 @@ MAX_SHIFT = 30
 # The quantized unit basis vectors keep (v v^T) >= MIN_EIGENVALUE I, so least squares at most
 # doubles a residual's norm (1 / sqrt(0.25)) and the accumulators stay bounded (choose_shift).
 MIN_EIGENVALUE = 0.25
+# arith payloads (spec section 13): multipliers below 2^12 cost 20 % fewer header bytes than
+# below 2^30 and lose nothing measurable (steps are then exact to 2^-9 or better)
+ARITH_MULTIPLIER_BITS = 12
 U32_MAX = 2**32 - 1
 
 
@@ -188,29 +193,40 @@ def rdo_quantize(c: np.ndarray, steps: np.ndarray, lam: float) -> np.ndarray:
     return q
 
 
-def choose_shift(ratios: list[float], p: int, bit_depth: int) -> int:
-    """The largest F with every round(ratio 2^F) below 2^32 and the accumulators exact.
+def choose_shift(ratios: list[float], p: int, bit_depth: int,
+                 multiplier_bits: int | None = None) -> int:
+    """The largest F with every round(ratio 2^F) below 2^32 (below 2^multiplier_bits if
+    given) and the accumulators exact.
 
     |c_j| <= 2 |patch| <= P 2^bd (least squares on a basis with v v^T >= I / 4, see
     MIN_EIGENVALUE) and |q_j| m_j max|b_j| is about |c_j| 2^F, summed over at most P²
     components: 2^F P³ 2^bd must stay below 2^52. :func:`encode_plane` checks the exact bound.
     """
     top = max(ratios)
+    limit = U32_MAX if multiplier_bits is None else 2.0**multiplier_bits
     shift = min(MAX_SHIFT, 52 - 3 * (p.bit_length() - 1) - bit_depth - 1)
-    while shift > 1 and top * 2.0**shift >= U32_MAX:
+    while shift > 1 and top * 2.0**shift >= limit:
         shift -= 1
     return shift
 
 
 def encode_plane(an: PlaneAnalysis, step: float, *, dc_step: float | None = None,
-                 deblock: bool = True) -> EncodedPlane:
-    """Quantize one plane at ``step`` (coefficient units) and pick its deblocking strength."""
+                 deblock: bool = True, multiplier_bits: int | None = None,
+                 arith_rates: bool = False) -> EncodedPlane:
+    """Quantize one plane at ``step`` (coefficient units) and pick its deblocking strength.
+
+    ``multiplier_bits``: keep every multiplier below 2^multiplier_bits (the arithmetic-coded
+    payload stores them in about that many bits; zstd's stores 32 whatever their size).
+    ``arith_rates``: price coefficients with the arith payload's contexts (arith_rdo.py)
+    rather than per-component histograms.
+    """
     p = an.p
     steps = step * (1 + np.arange(len(an.basis)) / STEP_GROWTH)
     dc_step = step * DC_STEP if dc_step is None else dc_step
-    shift = choose_shift([*(steps / an.norms).tolist(), dc_step / p], p, an.bit_depth)
+    shift = choose_shift([*(steps / an.norms).tolist(), dc_step / p], p, an.bit_depth,
+                         multiplier_bits)
     while True:
-        pc, m_dc = _quantize(an, steps, dc_step, shift)
+        pc, m_dc = _quantize(an, steps, dc_step, shift, arith_rates)
         bound = patch.exactness_bound(pc.dc, pc.q, pc.multipliers, pc.basis, m_dc, shift,
                                       an.bit_depth)
         if bound < patch.EXACT_LIMIT:
@@ -240,9 +256,10 @@ def encode_plane(an: PlaneAnalysis, step: float, *, dc_step: float | None = None
     return EncodedPlane(pc, shift, m_dc, best, best_sse)
 
 
-def _quantize(an: PlaneAnalysis, steps: np.ndarray, dc_step: float, shift: int
-              ) -> tuple[PlaneCoefficients, int]:
-    """The plane's coefficients at steps ``steps`` and ``dc_step`` with shift F, and m_dc."""
+def _quantize(an: PlaneAnalysis, steps: np.ndarray, dc_step: float, shift: int,
+              arith_rates: bool = False) -> tuple[PlaneCoefficients, int]:
+    """The plane's coefficients at steps ``steps`` and ``dc_step`` with shift F, and m_dc;
+    ``arith_rates``: RDO with the arith payload's context rates (arith_rdo.py)."""
     p = an.p
     mult = np.maximum(np.rint(steps / an.norms * 2.0**shift), 1).astype(np.int64)
     m_dc = max(round(dc_step / p * 2.0**shift), 1)
@@ -251,7 +268,8 @@ def _quantize(an: PlaneAnalysis, steps: np.ndarray, dc_step: float, shift: int
     if len(an.basis):
         # least squares on the quantized basis, one product over patches
         c = (an.x - (dc * m_dc / 2.0**shift)[:, None]) @ an.solve
-        q = rdo_quantize(c, eff_steps, RDO_LAMBDA)
+        q = rdo_quantize_arith(c, eff_steps, ARITH_RDO_LAMBDA, an.gh, an.gw) if arith_rates \
+            else rdo_quantize(c, eff_steps, RDO_LAMBDA)
     else:
         q = np.zeros((len(an.x), 0), dtype=np.int64)
     used = np.flatnonzero(np.any(q != 0, axis=0))

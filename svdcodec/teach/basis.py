@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import _zstd, codec
+from .. import codec
 from .. import format as fmt
 from ..limits import get_default_limits
 from ..patch import reconstruct as patch
-from ..patch.symbols import unpack_payload
+from ..patch.codec import plane_coefficients
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -53,9 +53,7 @@ def plane_basis(data: bytes, plane: int = 0) -> PlaneBasis:
     codec.check_decode_limits(container, limits)  # before decompressing, as a decode would
     pl = container.planes[plane]
     gh, gw = pl.grid(h)
-    raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
-    pc = unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
-                        ac_symbols=pl.ac_symbols, escapes=pl.escapes)
+    pc = plane_coefficients(pl, h)
     p = pl.patch_size
     vectors = patch.mirror(pc.basis, pc.parities).reshape(-1, p, p)
     ycbcr = h.colour_transform == fmt.ColourTransform.YCBCR
