@@ -7,6 +7,7 @@ only with ``--force``, an input never, and a failure leaves no output behind.
 ``encode``/``decode`` take one ``IN OUT`` pair, or with ``--out-dir`` any number of inputs, run in
 ``-j`` worker processes (:mod:`svdcodec.batch`): one error line per failed file
 (``svdcodec: error: FILE: ...``), the others go on, a summary line, exit 1 if any failed.
+``--scheduler`` runs such a batch on a Dask cluster instead (:mod:`.dask_batch`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..format.container import SIGNATURE
 from ..teach import demo
 from ..whole.layout import LAYOUTS
 from ..whole.quantize import FACTOR_TYPES
-from . import batch
+from . import batch, dask_batch
 from .files import CliError, check_output, decode_file, encode_file, load_image
 
 EXAMPLES = """examples:
@@ -43,6 +44,7 @@ EXAMPLES = """examples:
   svdcodec decode photo.svdi back.png --rank 10
   svdcodec encode photos/*.png --out-dir svdi/ -j 2 --rank 50
   svdcodec decode svdi/*.svdi --out-dir png/ --format png
+  svdcodec encode photos/*.png --out-dir svdi/ --scheduler tcp://scheduler:8786
   svdcodec info photo.svdi --json
   svdcodec demo
   svdcodec compare photo.png --ranks 5,20,100 --plot compare.png
@@ -100,7 +102,14 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str)
     jobs = args.jobs or batch.default_jobs()
     start = time.perf_counter()
     ok = failed = bytes_in = bytes_out = 0
-    for outcome in batch.run(tasks, job, jobs, desc=args.command):
+    if args.scheduler is None:
+        outcomes = batch.run(tasks, job, jobs, desc=args.command)
+        engine = f"-j {min(jobs, len(tasks))}"
+    else:
+        outcomes = dask_batch.run_on(args.scheduler, tasks, job, workers=args.jobs,
+                                     desc=args.command)
+        engine = f"--scheduler {args.scheduler}" + (f" -j {args.jobs}" if args.jobs else "")
+    for outcome in outcomes:
         if outcome.error is None:
             ok += 1
             bytes_in += outcome.bytes_in
@@ -114,7 +123,7 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str)
             tqdm.write(f"svdcodec: error: {message}", file=sys.stderr)
     seconds = time.perf_counter() - start
     print(f"{verb} {ok} file{'s' * (ok != 1)} ok, {failed} failed: {bytes_in:,} bytes in, "
-          f"{bytes_out:,} bytes out, {seconds:.2f} s (-j {min(jobs, len(tasks))})")
+          f"{bytes_out:,} bytes out, {seconds:.2f} s ({engine})")
     return 1 if failed else 0
 
 
@@ -305,6 +314,10 @@ def _add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
                    help="with --out-dir: worker processes, one BLAS thread each "
                    "(default: one per CPU)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --out-dir: run on the Dask cluster of this scheduler "
+                   "(tcp://host:8786; the folders on a filesystem its workers share), or "
+                   "'local' to start a LocalCluster of -j workers (needs svdcodec[dask])")
 
 
 def _check_paths(args: argparse.Namespace) -> None:
@@ -317,6 +330,8 @@ def _check_paths(args: argparse.Namespace) -> None:
                                  f"{len(args.paths)} path(s)")
         if args.jobs is not None or getattr(args, "format", None) is not None:
             args.subparser.error("-j and --format apply only with --out-dir")
+        if args.scheduler is not None:
+            args.subparser.error("--scheduler applies only with --out-dir")
         args.input, args.output = args.paths
     elif getattr(args, "format", "") is None:
         args.format = "png"
