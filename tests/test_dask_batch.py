@@ -15,7 +15,7 @@ from PIL import Image
 distributed = pytest.importorskip("distributed")
 
 import svdcodec  # noqa: E402
-from svdcodec.cli import main  # noqa: E402
+from svdcodec.cli import dask_batch, main  # noqa: E402
 from svdcodec.cli.convert import convert  # noqa: E402
 from svdcodec.cli.dask_batch import LOCAL_CLUSTER  # noqa: E402
 
@@ -160,3 +160,14 @@ def test_the_worked_example_writes_a_dask_array_to_zarr_on_the_cluster(
     assert r["region_ok"] and len(r["rss_peak_mib"]) == 2
     chunk = svdcodec.read(tmp_path / "big.zarr" / "c" / "2" / "2" / "0")
     assert chunk.shape == (256, 256, 3)  # the edge chunk, padded to the chunk shape
+
+
+def test_cli_reports_a_scheduler_it_cannot_reach(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dask_batch, "CONNECT_TIMEOUT", "1s")
+    png = str(make_pngs(tmp_path / "in", count=1)[0])
+    assert main(["encode", png, "--out-dir", str(tmp_path / "out"), "--scheduler",
+                 "tcp://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("svdcodec: error: cannot connect to the Dask scheduler "
+                          "'tcp://127.0.0.1:9': ") and err.count("\n") == 1

@@ -1,12 +1,13 @@
 """Batch throughput against worker count, process pool and Dask, and zarr rates (issue 14).
 
     python tools/bench_scale.py [--kodak DIR] [--workers 1,2,N] [--size 4096] [--chunk 1024]
-                                [--quality 50]
+                                [--quality 50] [--repeats 3]
 
 For each worker count (default: 1, 2 and one per CPU): the encode of every PNG in DIR by the
 local process pool (``convert(..., jobs=N)``, its start included) and by a Dask LocalCluster of N
 worker processes (``convert(..., client=...)``, the cluster started beforehand and its start
-time shown apart); the outputs of both must be the same bytes. Then, on that cluster, a SIZE x
+time shown apart), each the median of REPEATS runs taken in turn; the outputs of both must be
+the same bytes. Then, on that cluster, a SIZE x
 SIZE RGB array (the bundled photograph, tiled) written to a zarr store with the svdi codec in
 CHUNK x CHUNK chunks and read back whole. Speed-ups are against one worker of the same engine,
 all in this one run, so that a change of load hits every row alike as far as it can.
@@ -15,6 +16,8 @@ all in this one run, so that a change of load hits every row alike as far as it 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -75,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--chunk", type=int, default=1024)
     parser.add_argument("--quality", type=float, default=50)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="batch runs per engine and worker count; the median is shown")
     args = parser.parse_args(argv)
     counts = sorted({int(w) for w in args.workers.split(",")} if args.workers else
                     {1, 2, default_jobs()})
@@ -82,33 +87,39 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         raise SystemExit(f"no PNG files in {args.kodak}")
     print(f"{len(paths)} images from {args.kodak}, quality {args.quality}; zarr array "
-          f"{args.size}x{args.size}x3 in {args.chunk}x{args.chunk} chunks; {default_jobs()} CPUs")
+          f"{args.size}x{args.size}x3 in {args.chunk}x{args.chunk} chunks; {default_jobs()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at the start")
     print(f"{'workers':>7} | {'pool s':>7} {'files/s':>7} {'speed-up':>8} | {'dask s':>7} "
           f"{'files/s':>7} {'speed-up':>8} {'start s':>7} | {'zarr write':>10} "
           f"{'zarr read':>10} {'ratio':>6}")
     base: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in counts:
-            pool_s = timed_convert(paths, Path(tmp) / f"pool{n}", jobs=n, quality=args.quality)
             start = time.perf_counter()
             with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                               **LOCAL_CLUSTER) as cluster, Client(cluster) as client:
                 client.run(exec, WARM_UP)
                 start_s = time.perf_counter() - start
-                dask_s = timed_convert(paths, Path(tmp) / f"dask{n}", client=client,
-                                       quality=args.quality)
+                pool, dask = [], []
+                for r in range(args.repeats):  # in turn, so that a change of load hits both
+                    pool.append(timed_convert(paths, Path(tmp) / f"pool{n}-{r}", jobs=n,
+                                              quality=args.quality))
+                    dask.append(timed_convert(paths, Path(tmp) / f"dask{n}-{r}",
+                                              client=client, quality=args.quality))
+                    if not same_outputs(Path(tmp) / f"pool{n}-{r}", Path(tmp) / f"dask{n}-{r}"):
+                        raise SystemExit(f"-j {n}: the pool and Dask wrote different bytes")
                 write, read, ratio = zarr_rates(client, Path(tmp) / f"a{n}.zarr", args.size,
                                                 args.chunk, args.quality)
-            if not same_outputs(Path(tmp) / f"pool{n}", Path(tmp) / f"dask{n}"):
-                raise SystemExit(f"-j {n}: the pool and Dask wrote different bytes")
+            pool_s, dask_s = statistics.median(pool), statistics.median(dask)
             base.setdefault("pool", pool_s)
             base.setdefault("dask", dask_s)
             print(f"{n:>7} | {pool_s:>7.1f} {len(paths) / pool_s:>7.2f} "
                   f"{base['pool'] / pool_s:>7.2f}x | {dask_s:>7.1f} {len(paths) / dask_s:>7.2f} "
                   f"{base['dask'] / dask_s:>7.2f}x {start_s:>7.1f} | {write:>5.2f} MiB/s "
                   f"{read:>5.1f} MiB/s {ratio:>6.1f}", flush=True)
-    print("pool s includes starting its processes; dask s does not include starting the "
-          "cluster (start s). Outputs of both engines: identical bytes.")
+    print(f"medians of {args.repeats} runs; pool s includes starting its processes, dask s "
+          "does not include starting the cluster (start s). Outputs of both engines: identical "
+          "bytes.")
     return 0
 
 
