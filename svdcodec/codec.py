@@ -13,6 +13,7 @@ import math
 import numbers
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Union
 
@@ -34,8 +35,10 @@ from .decoding import (
 from .info import EXIF_APP1_PREFIX, METRES_PER_INCH
 from .limits import Limits
 from .patch import codec as patchcodec
+from .progress import Progress
 from .whole import codec as wholecodec
 from .whole.layout import LAYOUTS
+from .whole.linalg import one_blas_thread
 from .whole.quantize import FACTOR_TYPES
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -53,6 +56,11 @@ def _image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
         raise ValueError(f"image must be H x W or H x W x C with H, W >= 1, got shape "
                          f"{image.shape}")
     channels = image.shape[2]
+    if image.dtype.kind == "u" and image.dtype.itemsize in (1, 2):
+        # Byte order, strides and memory order are the caller's storage, not the image: encode
+        # a native, aligned, C-contiguous copy (only where the array is not one already), so
+        # that the same samples give the same bytes.
+        image = np.require(image, image.dtype.newbyteorder("="), ["C", "A"])
     if image.dtype == np.uint8:
         modes = {1: fmt.Mode.L, 2: fmt.Mode.LA, 3: fmt.Mode.RGB, 4: fmt.Mode.RGBA}
     elif image.dtype == np.uint16:
@@ -70,12 +78,14 @@ def quality_to_psnr(quality: float) -> float:
     return 15.0 + 0.3 * quality
 
 
-def _criteria(rank: int | None, energy: float | None, quality: float | None,
+def _criteria(rank: int | str | None, energy: float | None, quality: float | None,
               target_psnr: float | None) -> dict[str, Any]:
     given = [name for name, v in (("rank", rank), ("energy", energy), ("quality", quality),
                                   ("target_psnr", target_psnr)) if v is not None]
     if len(given) > 1:
         raise ValueError(f"give at most one of rank, energy, quality, target_psnr; got {given}")
+    if isinstance(rank, str) and rank == "optimal":  # Gavish–Donoho, see select_rank
+        return {"rank": rank}
     if rank is not None:
         check_rank(rank)
         return {"rank": int(rank)}
@@ -130,14 +140,15 @@ def _metadata(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | 
     return meta
 
 
-def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None = None,
+def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | None = None,
            quality: float | None = None, target_psnr: float | None = None,
            target_size: int | None = None, layout: str | None = None,
            factors: str | None = None, level: int | None = None, svd: str = "auto",
            colour: str | None = None, subsampling: int | None = None, patch_size: int = 8,
            progressive: bool = False, icc_profile: bytes | None = None,
            exif: bytes | None = None, xmp: bytes | str | None = None,
-           dpi: tuple[float, float] | None = None) -> bytes:
+           dpi: tuple[float, float] | None = None,
+           progress: Callable[[float], None] | None = None) -> bytes:
     """Encode an image as .svdi bytes.
 
     The default layout is ``"patch"`` (spec section 12), the one that competes with JPEG; the
@@ -160,18 +171,30 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
         "none". subsampling : patch layout with YCbCr: 2 (chroma halved in x and y), 1, or
         None (default): 2 below quality 75, 1 from there on.
     patch_size : patch layout: 4, 8 or 16.
-    rank : keep this many components per matrix (clipped to min(m, n)).
+    rank : keep this many components per matrix (clipped to min(m, n)); ``"optimal"``: per
+        matrix, the singular values above the optimal hard threshold for white noise of
+        unknown level, ω(β)·median(σ) (Gavish & Donoho 2014; :mod:`svdcodec.whole.denoise`).
     energy : keep the smallest rank whose Σσ² is at least this fraction of ‖X‖²_F. (Some
         tutorials use Σσ instead; svdcodec uses the squared values, the energy.)
     factors : "int8" (per-vector scales, the default) or "float16".
     level : zstd level 1..19 (default 19 for the patch layout, 3 for the others).
-    svd : backend, see :func:`svdcodec.linalg.truncated_svd`.
+    svd : backend, see :func:`svdcodec.whole.linalg.truncated_svd`.
     progressive : whole-image layouts: end a zstd block after every component record, so that
         a file cut anywhere (a partial download) still yields every record before the cut
         (``decode(..., allow_truncated=True)``, spec section 7.1); costs about 1-6 % more bytes.
         No effect on the patch layout, whose files are not salvaged (as Pillow's savers ignore
         options that do not apply).
     icc_profile, exif, xmp, dpi : metadata stored in ancillary chunks.
+    progress : a callable, called from time to time with the fraction of the work done: floats
+        in (0, 1], non-decreasing, the last one 1.0 (once the bytes are ready). For progress
+        bars on large images (a 6 Mpixel photograph takes seconds); it runs in the encoding
+        thread, so it should return quickly. An exception it raises ends the encode.
+
+    Notes
+    -----
+    The same image and options give the same bytes on one numpy/BLAS build, whatever the number
+    of BLAS threads (the float work runs on one, :func:`svdcodec.whole.linalg.one_blas_thread`) and
+    whatever the array's byte order, strides or memory order.
 
     Examples
     --------
@@ -181,6 +204,26 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
     >>> svdcodec.decode(data).shape
     (32, 64)
     """
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable, got {progress!r}")
+    reporter = Progress(progress)
+    with one_blas_thread():
+        data = _encode(image, rank=rank, energy=energy, quality=quality,
+                       target_psnr=target_psnr, target_size=target_size, layout=layout,
+                       factors=factors, level=level, svd=svd, colour=colour,
+                       subsampling=subsampling, patch_size=patch_size, progressive=progressive,
+                       icc_profile=icc_profile, exif=exif, xmp=xmp, dpi=dpi,
+                       progress=reporter)
+    reporter.done()
+    return data
+
+
+def _encode(image: np.ndarray, *, rank: int | None, energy: float | None,
+            quality: float | None, target_psnr: float | None, target_size: int | None,
+            layout: str | None, factors: str | None, level: int | None, svd: str,
+            colour: str | None, subsampling: int | None, patch_size: int, progressive: bool,
+            icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
+            dpi: tuple[float, float] | None, progress: Progress) -> bytes:
     image, mode = _image_mode(image)
     if layout is None:
         layout = "per-channel" if (rank, energy, factors) != (None, None, None) else "patch"
@@ -194,7 +237,7 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
         return _encode_patch(image, mode, meta, rank=rank, energy=energy, factors=factors,
                              quality=quality, target_psnr=target_psnr, target_size=target_size,
                              level=level, colour=colour, subsampling=subsampling,
-                             patch_size=patch_size)
+                             patch_size=patch_size, progress=progress)
     if colour is not None or (subsampling, patch_size) != (None, 8):
         raise ValueError("colour, subsampling and patch_size need layout='patch'")
     factors = "int8" if factors is None else factors
@@ -214,17 +257,16 @@ def encode(image: np.ndarray, *, rank: int | None = None, energy: float | None =
                         fmt.FACTOR_BY_NAME[factors])
     if target_size is not None:
         return wholecodec.encode_to_size(image, header, meta, _check_target_size(target_size),
-                                         level, svd, progressive)
+                                         level, svd, progressive, progress)
     return fmt.pack(header, wholecodec.encode_groups(image, header, criteria, level, svd,
-                                                     progressive), meta)
+                                                     progressive, progress), meta)
 
 
 def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                   rank: int | None, energy: float | None, factors: str | None,
                   quality: float | None, target_psnr: float | None, target_size: int | None,
                   level: int | None, colour: str | None, subsampling: int | None,
-                  patch_size: int
-                  ) -> bytes:
+                  patch_size: int, progress: Progress) -> bytes:
     """The patch layout (spec section 12): see :mod:`.patchcodec`."""
     if (rank, energy, factors) != (None, None, None):
         raise ValueError("rank, energy and factors are options of the whole-image layouts, "
@@ -237,11 +279,13 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                                       patch_size=patch_size,
                                       level=patchcodec.LEVEL if level is None else level)
     if target_size is not None:
-        return encoder.search(meta, target_size=_check_target_size(target_size))
+        return encoder.search(meta, target_size=_check_target_size(target_size),
+                              progress=progress)
     if target_psnr is not None:
-        return encoder.search(meta, target_psnr=_check_target_psnr(target_psnr))
+        return encoder.search(meta, target_psnr=_check_target_psnr(target_psnr),
+                              progress=progress)
     quality = DEFAULT_QUALITY if quality is None else patchcodec.check_quality(quality)
-    return encoder.encode(quality, meta)
+    return encoder.encode(quality, meta, progress)
 
 
 def write(path: PathLike, image: np.ndarray, **options: Any) -> int:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import threadpoolctl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import svdcodec
+from svdcodec.patch import codec as patchcodec
+from svdcodec.whole import codec as wholecodec
 from svdcodec.whole.layout import to_matrices
 
 LAYOUTS = ("per-channel", "stacked", "stacked-vertical")
@@ -160,6 +164,8 @@ def test_write_read_and_atomicity(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("image, exc", [
     (np.zeros((4, 4), dtype=np.float32), TypeError),
+    (np.zeros((4, 4), dtype=np.int16), TypeError),
+    (np.zeros((4, 4), dtype=">u4"), TypeError),
     (np.zeros((4, 4, 5), dtype=np.uint8), ValueError),
     (np.zeros((4, 4, 3), dtype=np.uint16), ValueError),
     (np.zeros((0, 4), dtype=np.uint8), ValueError),
@@ -374,3 +380,171 @@ def test_progressive_files_salvage_every_record_before_the_cut() -> None:
     assert svdcodec.encode(image, progressive=True) == svdcodec.encode(image)  # patch: no effect
     with pytest.raises(TypeError):
         svdcodec.encode(image, rank=2, progressive="yes")
+
+
+# --- every valid image encodes: structured content (issue 11.2) ------------------------------
+MODE_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": 1}
+ALL_LAYOUTS = ("patch", *LAYOUTS)
+
+
+@st.composite
+def structured_plane(draw: st.DrawFn, h: int, w: int, top: int) -> np.ndarray:
+    """Flat areas, specks, ramps, bilevel rectangles or a checkerboard, 0..top."""
+    level = st.sampled_from([0, top]) | st.integers(0, top)
+    lo, hi = draw(level), draw(level)
+    kind = draw(st.sampled_from(["flat", "specks", "ramp", "bilevel", "checker"]))
+    x = np.full((h, w), lo, dtype=np.int64)
+    yy, xx = np.mgrid[:h, :w]
+    if kind == "specks":
+        for y, x0 in draw(st.lists(st.tuples(st.integers(0, h - 1), st.integers(0, w - 1)),
+                                   min_size=1, max_size=3)):
+            x[y, x0] = hi
+    elif kind == "ramp":
+        a, b = draw(st.integers(-3, 3)), draw(st.integers(-3, 3))
+        scale = draw(st.sampled_from([1, 8, 40])) * (top // 255)
+        x = np.clip(lo + scale * (a * yy + b * xx), 0, top)
+    elif kind == "bilevel":
+        for y0, x0, dy, dx in draw(st.lists(st.tuples(
+                st.integers(0, h - 1), st.integers(0, w - 1), st.integers(1, h),
+                st.integers(1, w)), min_size=1, max_size=3)):
+            x[y0:y0 + dy, x0:x0 + dx] = hi
+    elif kind == "checker":
+        period = draw(st.integers(1, 4))
+        x = np.where((yy // period + xx // period) % 2, hi, lo)
+    return x
+
+
+@st.composite
+def structured_images(draw: st.DrawFn) -> np.ndarray:
+    mode = draw(st.sampled_from(list(MODE_CHANNELS)))
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    top = 65535 if mode == "I;16" else 255
+    first = draw(structured_plane(h, w, top))
+    grey = draw(st.booleans())  # colour modes: one plane repeated, or one per channel
+    planes = [first if grey or c == 0 else draw(structured_plane(h, w, top))
+              for c in range(MODE_CHANNELS[mode])]
+    x = np.stack(planes, axis=2).astype(np.uint16 if mode == "I;16" else np.uint8)
+    return x[:, :, 0] if len(planes) == 1 else x
+
+
+@st.composite
+def encode_options(draw: st.DrawFn, channels: int) -> dict:
+    layout = draw(st.sampled_from(ALL_LAYOUTS))
+    options: dict = {"layout": layout}
+    criteria = ["quality", "quality", "quality", "target_size", "target_psnr"]
+    criterion = draw(st.sampled_from(criteria + ([] if layout == "patch" else ["rank",
+                                                                               "energy"])))
+    options[criterion] = draw({
+        "quality": st.sampled_from([0.0, 100.0]) | st.floats(0, 100),
+        "target_size": st.integers(100, 4000), "target_psnr": st.floats(10, 90),
+        "rank": st.integers(1, 50), "energy": st.floats(0.01, 1)}[criterion])
+    if layout == "patch":
+        options["patch_size"] = draw(st.sampled_from([4, 8, 16]))
+        if channels >= 3:
+            options["colour"] = draw(st.sampled_from(["ycbcr", "none"]))
+            if options["colour"] == "ycbcr":
+                options["subsampling"] = draw(st.sampled_from([None, 1, 2]))
+    else:
+        options["factors"] = draw(st.sampled_from(FACTORS))
+        options["progressive"] = draw(st.booleans())
+    return options
+
+
+@settings(deadline=None, max_examples=1000)
+@given(data=st.data())
+def test_structured_images_encode_in_every_layout(data: st.DataObject) -> None:
+    image = data.draw(structured_images())
+    options = data.draw(encode_options(1 if image.ndim == 2 else image.shape[2]))
+    try:
+        encoded = svdcodec.encode(image, **options)
+    except ValueError as e:  # the one refusal: a target no file of this image can meet
+        assert "target_size" in options and "below the smallest" in str(e)
+        return
+    out = svdcodec.decode(encoded)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    if "target_size" in options:
+        assert len(encoded) <= options["target_size"]
+    if options["layout"] != "patch" and options.get("rank", 0) >= min(image.shape[:2]) and \
+            options["factors"] == "float16":
+        assert rms(out, image) <= 0.01 * (np.iinfo(image.dtype).max)  # full rank: near exact
+
+
+# --- any storage of the same samples gives the same bytes (issue 11.5) -----------------------
+@settings(deadline=None, max_examples=60)
+@given(image=structured_images(), how=st.sampled_from(
+    ["swapped", "fortran", "reversed", "strided", "swapped-reversed"]),
+    layout=st.sampled_from(ALL_LAYOUTS))
+def test_byte_order_strides_and_memory_order_do_not_change_the_bytes(
+        image: np.ndarray, how: str, layout: str) -> None:
+    if how == "swapped" or how == "swapped-reversed":  # the other byte order, same values
+        view = image.astype(image.dtype.newbyteorder("S"))
+        view = view[::-1, ::-1] if how == "swapped-reversed" else view
+    elif how == "fortran":
+        view = np.asfortranarray(image)
+    elif how == "reversed":  # negative strides
+        view = image[::-1, ::-1]
+    else:  # every other sample of a larger array
+        big = np.repeat(np.repeat(image, 2, axis=0), 3, axis=1)
+        view = big[::2, ::3]
+    native = np.ascontiguousarray(view, dtype=image.dtype.newbyteorder("="))
+    assert np.array_equal(view, native)
+    options = {"layout": layout, "quality": 60}
+    assert svdcodec.encode(view, **options) == svdcodec.encode(native, **options)
+
+
+def test_big_endian_uint16_encodes_as_native() -> None:
+    image = make_image(20, 30, "I;16")
+    big = image.astype(">u2")
+    assert big.dtype.str == ">u2"
+    assert svdcodec.encode(big) == svdcodec.encode(image)
+    assert svdcodec.encode(big, rank=5) == svdcodec.encode(image, rank=5)
+    assert np.array_equal(svdcodec.decode(svdcodec.encode(big, rank=100, factors="float16")),
+                          svdcodec.decode(svdcodec.encode(image, rank=100,
+                                                          factors="float16")))
+
+
+# --- the bytes do not depend on the number of BLAS threads (issue 11.7) ----------------------
+def _blas_threads() -> int:
+    return max(lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+               if lib["user_api"] == "blas")
+
+
+def test_encode_runs_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+
+    def spy(wrapped: Callable) -> Callable:
+        def call(*args: object, **kwargs: object) -> object:
+            seen.append(_blas_threads())
+            return wrapped(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(wholecodec, "select_rank", spy(wholecodec.select_rank))
+    monkeypatch.setattr(wholecodec, "truncated_svd", spy(wholecodec.truncated_svd))
+    monkeypatch.setattr(patchcodec, "encode_plane", spy(patchcodec.encode_plane))
+    monkeypatch.setattr(patchcodec, "PlaneAnalysis", spy(patchcodec.PlaneAnalysis))
+    image = make_image(40, 60, "RGB")
+    with threadpoolctl.threadpool_limits(2):
+        for options in ({"rank": 5}, {"target_size": 3000, "layout": "stacked"}, {},
+                        {"target_psnr": 35}):
+            svdcodec.encode(image, **options)
+        assert _blas_threads() == 2  # restored after each encode
+    assert len(seen) >= 8 and set(seen) == {1}
+
+
+@pytest.mark.parametrize("options", [
+    {"rank": 20}, {"quality": 50, "layout": "stacked"},
+    {"target_psnr": 30, "layout": "stacked-vertical"}, {"energy": 0.99, "factors": "float16"},
+    {"target_size": 20_000, "layout": "per-channel"}, {"quality": 50}, {"target_psnr": 30},
+])
+def test_bytes_do_not_depend_on_blas_threads(options: dict) -> None:
+    # products and dot products large enough that OpenBLAS splits them in two
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:384, 0:512] / 512
+    planes = [np.sin(5 * xx + k) * np.cos(4 * yy - k) for k in range(3)]
+    image = np.clip(127.5 + 100 * np.stack(planes, axis=2)
+                    + 3 * rng.standard_normal((384, 512, 3)), 0, 255).astype(np.uint8)
+    files = []
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(threads):
+            files.append(svdcodec.encode(image, **options))
+    assert files[0] == files[1]

@@ -4,6 +4,7 @@ written from Dask: one LocalCluster of 2 worker processes for the module."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -171,3 +172,24 @@ def test_cli_reports_a_scheduler_it_cannot_reach(tmp_path: Path, capsys: pytest.
     err = capsys.readouterr().err
     assert err.startswith("svdcodec: error: cannot connect to the Dask scheduler "
                           "'tcp://127.0.0.1:9': ") and err.count("\n") == 1
+
+
+def test_cli_json_records_and_notes_are_those_of_the_pool(
+        client: distributed.Client, tmp_path: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each file's --json record and its notes come back from the workers, naming the paths
+    as they were given (relative here), as the process pool's do."""
+    make_pngs(tmp_path / "in", count=2)
+    monkeypatch.chdir(tmp_path)
+    pngs = ["in/img0.png", "in/img1.png"]
+    results = []
+    for out, engine in (("pool", ["-j", "1"]), ("dask", ["--scheduler",
+                                                         client.scheduler.address])):
+        assert main(["encode", *pngs, "--out-dir", out, "--rank", "500", "--json",
+                     *engine]) == 0
+        records = json.loads(capsys.readouterr().out)["files"]
+        results.append(sorted((r["input"], r["output"].split("/")[1], r["bytes"], r["notes"])
+                              for r in records))
+    assert results[0] == results[1]
+    assert results[1][0][:2] == ("in/img0.png", "img0.svdi")
+    assert "--rank 500 is above the full rank" in results[1][0][3][0]

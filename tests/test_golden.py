@@ -1,24 +1,86 @@
-"""The golden files of spec/vectors/ decode to their expected images (spec section 11)."""
+"""The golden files of spec/vectors/ decode to their expected images (spec section 11).
+
+``spec/vectors/README.md`` is the list: every file it names must be present, with the size and
+digest it gives, and every ``.svdi`` in the folder must be named there. Files of its first table
+decode to ``NAME.png``; those of "Files a decoder must reject" raise the error it gives.
+"""
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import svdcodec
+from svdcodec import _zstd
+from svdcodec import format as fmt
+from svdcodec.patch import codec as patchcodec
 
 VECTORS = Path(__file__).resolve().parent.parent / "spec" / "vectors"
-NAMES = sorted(p.stem for p in VECTORS.glob("*.svdi"))
+REJECT_HEADING = "## Files a decoder must reject"
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The cells of every table row naming a `.svdi` file in its first column (``\\|`` is a
+    pipe inside a cell)."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+        if line.startswith("| `") and cells[0].endswith(".svdi`"):
+            rows.append([c.strip("`") for c in cells])
+    return rows
+
+
+def _readme() -> tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]],
+                       list[tuple[str, str, str]]]:
+    """(decodable files, rejected files) as name -> (bytes, sha256 prefix), and the expected
+    errors as (file, decode options, error class name)."""
+    decodable, _, rejected = (VECTORS / "README.md").read_text().partition(REJECT_HEADING)
+    good = {r[0][:-5]: (int(r[2]), r[3]) for r in _table_rows(decodable)}
+    bad = {r[0][:-5]: (int(r[2]), r[3]) for r in _table_rows(rejected) if len(r) == 5}
+    errors = [(r[0][:-5], r[1], r[2]) for r in _table_rows(rejected) if len(r) == 3]
+    return good, bad, errors
+
+
+DECODABLE, REJECTED, ERRORS = _readme()
+LISTED = {**DECODABLE, **REJECTED}
+
+
+def _is_exact(name: str, data: bytes) -> bool:
+    """Spec section 11: layout 4 and the exact-half vectors decode exactly, others within 1."""
+    layout = fmt.unpack_head(data, svdcodec.Limits()).layout
+    return layout == fmt.Layout.PATCH or name.endswith("-half-even")
+
+
+def _options(text: str) -> dict[str, Any]:
+    """`rank=0, allow_truncated=True` -> keyword arguments."""
+    call = ast.parse(f"f({text})", mode="eval").body
+    assert isinstance(call, ast.Call)
+    return {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
 
 
 def test_vectors_present() -> None:
-    assert len(NAMES) >= 7
+    on_disk = {p.stem for p in VECTORS.glob("*.svdi")}
+    assert on_disk == set(LISTED)  # nothing missing, nothing unlisted
+    assert len(DECODABLE) >= 22 and REJECTED and ERRORS
+    assert all((VECTORS / f"{name}.png").is_file() for name in DECODABLE)
+    assert {name for name, _, _ in ERRORS} <= set(LISTED)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(LISTED))
+def test_vector_bytes_match_the_readme(name: str) -> None:
+    """Vectors are never regenerated: their sizes and digests are those listed."""
+    data = (VECTORS / f"{name}.svdi").read_bytes()
+    assert (len(data), hashlib.sha256(data).hexdigest()[:16]) == LISTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(DECODABLE))
 def test_vector_decodes_to_expected(name: str) -> None:
     data = (VECTORS / f"{name}.svdi").read_bytes()
     with Image.open(VECTORS / f"{name}.png") as im:
@@ -29,8 +91,30 @@ def test_vector_decodes_to_expected(name: str) -> None:
     decoded = svdcodec.decode(data, allow_truncated="truncated" in name)
     assert decoded.shape == expected.shape
     assert decoded.dtype == (np.uint16 if name.startswith("i16") else np.uint8)
-    # spec section 7: conforming decoders may differ by 1 at rounding boundaries
-    assert np.abs(decoded.astype(np.int32) - expected.astype(np.int32)).max() <= 1
+    if _is_exact(name, data):
+        np.testing.assert_array_equal(decoded, expected)
+    else:  # spec section 7: conforming decoders may differ by 1 at rounding boundaries
+        assert np.abs(decoded.astype(np.int32) - expected.astype(np.int32)).max() <= 1
+
+
+@pytest.mark.parametrize("name", sorted(n for n in DECODABLE if "patch" in n))
+def test_patch_vector_reference_decoder_is_exact(name: str) -> None:
+    """Section 12: integer decoding, so the numpy reference matches as exactly as the C one."""
+    data = (VECTORS / f"{name}.svdi").read_bytes()
+    with Image.open(VECTORS / f"{name}.png") as im:
+        expected = np.asarray(im)
+    out = patchcodec.decode_planes_reference(fmt.unpack(data, svdcodec.Limits()))
+    np.testing.assert_array_equal(out[:, :, 0] if out.shape[2] == 1 else out, expected)
+
+
+@pytest.mark.parametrize(("name", "options", "error"), ERRORS)
+def test_vector_is_rejected(name: str, options: str, error: str) -> None:
+    data = (VECTORS / f"{name}.svdi").read_bytes()
+    cls = ValueError if error == "ValueError" else getattr(svdcodec, error)
+    with pytest.raises(cls) as info:
+        svdcodec.decode(data, **_options(options))
+    if cls is ValueError:  # a caller's mistake, not a bad file (spec sections 7, 9)
+        assert not isinstance(info.value, svdcodec.SvdiError)
 
 
 def test_vector_metadata_and_unknown_ancillary_chunk() -> None:
@@ -42,7 +126,7 @@ def test_vector_metadata_and_unknown_ancillary_chunk() -> None:
     assert info.metadata["dpi"] == pytest.approx((300, 300), abs=0.02)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(DECODABLE))
 def test_vector_header_matches_name(name: str) -> None:
     info = svdcodec.read_header(VECTORS / f"{name}.svdi", allow_truncated="truncated" in name)
     if info.layout == "patch":  # spec section 12: named by layout and quality, not rank
@@ -50,3 +134,56 @@ def test_vector_header_matches_name(name: str) -> None:
         return
     assert info.factors in name or (info.factors == "int8" and "float16" not in name)
     assert f"rank{info.ranks[0]}" in name
+
+
+# --- the vectors added for what no vector exercised before (issue 16) -----------------------
+def _info(name: str) -> svdcodec.SvdiInfo:
+    return svdcodec.read_header(VECTORS / f"{name}.svdi", allow_truncated="truncated" in name)
+
+
+@pytest.mark.parametrize(("name", "chroma"), [("rgb-patch-sub21-odd-q50", (2, 1)),
+                                              ("rgb-patch-sub12-odd-q50", (1, 2))])
+def test_vector_one_axis_subsampling(name: str, chroma: tuple[int, int]) -> None:
+    info = _info(name)
+    assert [p.subsampling for p in info.planes] == [(1, 1), chroma, chroma]
+    assert info.width % 2 == 1 and info.height % 2 == 1  # clamped at the far edge
+
+
+def test_vector_deblocking_at_16_bits() -> None:
+    info = _info("i16-patch-q30-deblock")
+    assert info.bit_depth == 16 and min(info.planes[0].deblock) > 255
+
+
+def test_vector_deblocking_edge_beside_the_padding() -> None:
+    info = _info("l-patch-41x25-q50-padding")
+    p = info.planes[0].patch_size
+    # the last patch column and row hold one real sample: q1 of their edges is padding
+    assert info.width % p == 1 and info.height % p == 1 and info.planes[0].deblock[0] > 0
+
+
+def test_vector_escapes_among_dc_and_ac_symbols() -> None:
+    data = (VECTORS / "l-patch-q100-escapes.svdi").read_bytes()
+    container = fmt.unpack(data, svdcodec.Limits())
+    pl, h = container.planes[0], container.header
+    raw = _zstd.decompress(pl.payload, pl.raw_size(h))
+    n = pl.patches(h)
+    dc = raw[pl.components * (5 + (pl.patch_size // 2) ** 2):][:n]
+    ac = raw[-4 * pl.escapes - pl.ac_symbols:][:pl.ac_symbols]
+    assert dc.count(255) and ac.count(255) and dc.count(255) + ac.count(255) == pl.escapes
+
+
+def test_vector_rawblock_truncated_salvages_the_records_before_the_cut() -> None:
+    """Section 7.1: r counts the whole records the cut frame yields, raw-block bytes included
+    (here 6), not only those of complete blocks (4)."""
+    data = (VECTORS / "rgb-int8-rank8-rawblock-truncated.svdi").read_bytes()
+    container = fmt.unpack(data, svdcodec.Limits(), allow_truncated=True)
+    assert len(container.groups) == 1 and container.partial is not None
+    decoded = svdcodec.decode(data, allow_truncated=True)
+    assert not decoded[:, :, 2].any()  # the group after the cut one contributes nothing
+    fact1 = container.partial
+    size = fmt.record_size(fact1.rows, fact1.cols, container.header.factor_type)
+    whole_at = {r: _zstd.decompress(fact1.payload, fact1.raw_size, prefix=r * size)
+                for r in (4, 6)}  # a prefix of the cut frame decodes at 6 records
+    assert len(whole_at[6]) == 6 * size
+    with pytest.raises(svdcodec.SvdiError):
+        _zstd.decompress(fact1.payload, fact1.raw_size, prefix=7 * size)

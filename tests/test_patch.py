@@ -16,6 +16,7 @@ import svdcodec
 from svdcodec import format as fmt
 from svdcodec.limits import Limits
 from svdcodec.metrics import psnr
+from svdcodec.patch import encode as patch_encode
 from svdcodec.patch import reconstruct as patch
 from svdcodec.patch import symbols as entropy
 from svdcodec.teach.demo import demo_image
@@ -335,3 +336,69 @@ def test_limits_are_checked_before_decompressing() -> None:
         svdcodec.decode(SMALL, limits=Limits(max_work=1000))
     with pytest.raises(svdcodec.LimitError):
         svdcodec.decode(SMALL, limits=Limits(max_alloc_bytes=10_000))
+
+
+# --- simple images the encoder once refused (issue 11.2) ------------------------------------
+def test_one_white_speck_encodes_at_quality_50() -> None:
+    image = np.zeros((8, 8), dtype=np.uint8)
+    image[0, 0] = 255  # raised LinAlgError: Singular matrix
+    out = svdcodec.decode(svdcodec.encode(image, quality=50))
+    assert out.shape == (8, 8) and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - image).max() <= 8
+
+
+def test_two_specks_encode_at_quality_30() -> None:
+    image = np.zeros((9, 11), dtype=np.uint8)
+    image[0, 8] = image[5, 0] = 255
+    out = svdcodec.decode(svdcodec.encode(image, quality=30))
+    assert out.shape == (9, 11) and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - image).max() <= 16
+
+
+@pytest.mark.parametrize("p", fmt.PATCH_SIZES)
+def test_basis_vectors_have_one_parity_and_are_orthonormal(p: int) -> None:
+    # One speck: its mirror images span a 4-dimensional eigenspace of one eigenvalue, whose
+    # eigenvectors LAPACK may return mixed across the parity classes.
+    r = np.zeros((3, p * p))
+    r[0, 0] = 1.0
+    r -= r.mean(axis=1, keepdims=True)
+    quarter, parities = patch_encode.symmetric_basis(r, p)
+    full = _mirror_float(quarter, parities)
+    assert len(quarter) == 4 and sorted(parities.tolist()) == [0, 1, 2, 3]
+    assert np.allclose(full @ full.T, np.eye(4), atol=1e-12)
+
+
+def _mirror_float(quarter: np.ndarray, parities: np.ndarray) -> np.ndarray:
+    """patch.mirror for float quarters (it casts to integers)."""
+    scale = 2.0**40
+    return patch.mirror(np.rint(quarter * scale), parities) / scale
+
+
+def test_independent_basis_drops_near_duplicates() -> None:
+    a = np.zeros((1, 4, 4), dtype=np.int8)
+    a[0, 0, 0] = 15
+    b = a.copy()
+    b[0, 0, 1] = 1  # nearly a
+    c = np.zeros((1, 4, 4), dtype=np.int8)
+    c[0, 1, 1] = 15  # orthogonal to a
+    basis = np.concatenate([a, b, c, b])
+    parities = np.array([0, 0, 0, 1])  # the last is alone in its class: kept
+    kept, kept_parities = patch_encode.independent_basis(basis, parities)
+    assert np.array_equal(kept, np.concatenate([a, c, b]))
+    assert kept_parities.tolist() == [0, 0, 1]
+
+
+def test_shift_is_lowered_until_the_accumulators_are_exact() -> None:
+    # Coefficients far beyond choose_shift's bound (least squares on nearly dependent vectors,
+    # which independent_basis removes, gives such): the encoder lowers F until exact.
+    rng = np.random.default_rng(0)
+    an = patch_encode.PlaneAnalysis(rng.uniform(-128, 127, (16, 16)), 8, 8)
+    assert len(an.basis) > 2
+    an.solve = an.solve * 1e12
+    ratios = (1 + np.arange(len(an.basis)) / patch_encode.STEP_GROWTH) / an.norms
+    first = patch_encode.choose_shift([*ratios.tolist(), 1 / 8], 8, 8)
+    enc = patch_encode.encode_plane(an, 1.0)
+    pc = enc.coefficients
+    bound = patch.exactness_bound(pc.dc, pc.q, pc.multipliers, pc.basis, enc.dc_multiplier,
+                                  enc.shift, 8)
+    assert enc.shift < first and bound < patch.EXACT_LIMIT

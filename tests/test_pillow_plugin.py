@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import io
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -93,7 +95,7 @@ def test_registered_idempotently() -> None:
     assert Image.ID.count("SVDI") == 1
     assert Image.EXTENSION[".svdi"] == "SVDI"
     assert Image.MIME["SVDI"] == "image/x-svdi"
-    assert "SVDI" in Image.SAVE
+    assert "SVDI" in Image.SAVE and "SVDI" in Image.SAVE_ALL
     with Image.open(io.BytesIO(save(image("RGB"), rank=2))) as im:
         assert im.format == "SVDI"
         assert im.get_format_mimetype() == "image/x-svdi"
@@ -504,3 +506,113 @@ def test_concurrent_decodes_agree() -> None:
         concurrent = list(pool.map(decode, files * 3))
     for i, got in enumerate(concurrent):
         np.testing.assert_array_equal(got, sequential[i % len(files)])
+
+
+# --- multi-frame images: .svdi holds one ------------------------------------------------------
+def animated_gif(n: int) -> Image.Image:
+    frames = [Image.new("RGB", (10, 6), (40 * i, 200 - 40 * i, 90)) for i in range(n)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    return Image.open(buf)
+
+
+def test_save_all_of_several_frames_is_refused(tmp_path: Path) -> None:
+    with animated_gif(3) as im:
+        assert im.n_frames == 3
+        with pytest.raises(OSError, match="cannot write 3 frames as SVDI"):
+            im.save(tmp_path / "x.svdi", save_all=True)
+        assert not (tmp_path / "x.svdi").exists()  # Pillow removes the file it created
+        with pytest.raises(OSError, match="cannot write 2 frames as SVDI"):
+            save(image("RGB"), save_all=True, append_images=[image("RGB")])
+        # without save_all, the current frame, as every single-image format of Pillow saves it
+        im.seek(1)
+        with reopen(save(im, rank=6)) as one:
+            assert np.abs(np.asarray(one)[2, 4].astype(int) - (40, 160, 90)).max() <= 4
+
+
+def test_save_all_of_one_frame_saves_it() -> None:
+    assert save(image("RGB"), rank=2, save_all=True) == save(image("RGB"), rank=2)
+    assert save(image("L"), rank=2, save_all=True, append_images=[]) == save(image("L"), rank=2)
+
+
+def test_open_is_one_frame() -> None:
+    with Image.open(io.BytesIO(save(image("RGB"), rank=2))) as im:
+        assert (im.n_frames, im.is_animated, im.tell()) == (1, False, 0)
+        im.seek(0)
+        with pytest.raises(EOFError):
+            im.seek(1)
+
+
+# --- imageio (an optional dependency; in the test extra) ---------------------------------------
+def test_imageio_reads_and_writes_svdi(tmp_path: Path) -> None:
+    import imageio.v3 as iio
+
+    x = photo(24, 16)
+    data = iio.imwrite("<bytes>", x, extension=".svdi", rank=16)
+    assert data[:5] == b"\x89SVDI"
+    assert psnr(x, iio.imread(data, extension=".svdi")) > 35
+    buf = io.BytesIO()
+    iio.imwrite(buf, x, extension=".svdi", rank=16)
+    assert buf.getvalue() == data
+    iio.imwrite(tmp_path / "x.bin", x, extension=".svdi", rank=16)  # the extension decides
+    iio.imwrite(tmp_path / "x.svdi", x, rank=16)
+    for name in ("x.bin", "x.svdi"):
+        assert (tmp_path / name).read_bytes() == data
+    assert iio.improps(tmp_path / "x.svdi").shape == (16, 24, 3)
+    assert np.array_equal(iio.imread(tmp_path / "x.bin", extension=".svdi"),
+                          iio.imread(data, extension=".svdi"))
+
+
+def test_imageio_batch_write_is_refused_and_not_retried(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """imageio opens the file itself (so a 0-byte file stays), and after the error its
+    plugin's close() from __del__ saves again with the frames left: refused too, never the
+    last frame alone."""
+    import imageio.v3 as iio
+
+    late: list[str] = []  # messages only: an exception would keep imageio's file alive
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: late.append(str(u.exc_value)))
+    stack = np.stack([photo(12, 8, seed) for seed in range(2)])
+    out = tmp_path / "x.svdi"
+    with warnings.catch_warnings():  # imageio leaves its file open when close() fails
+        warnings.simplefilter("ignore", ResourceWarning)
+        with pytest.raises(OSError, match="cannot write 2 frames as SVDI"):
+            iio.imwrite(out, stack, rank=8)
+        gc.collect()
+    assert out.read_bytes() == b""
+    assert all("refused" in message for message in late), late
+
+
+def test_imageio_registration_is_lazy_and_robust() -> None:
+    code = """if True:
+        import sys, numpy as np
+        {before}
+        import svdcodec
+        assert ("imageio" in sys.modules) == {imported}, "import svdcodec imported imageio"
+        import imageio.v3 as iio
+        svdcodec.register()  # idempotent
+        from imageio.config.extensions import known_extensions
+        assert len(known_extensions[".svdi"]) == 1
+        x = np.full((4, 6), 77, np.uint8)
+        data = iio.imwrite("<bytes>", x, extension=".svdi")
+        assert iio.imread(data, extension=".svdi")[0, 0] == 77
+        """
+    for before, imported in (("", False), ("import imageio", True)):
+        result = subprocess.run([sys.executable, "-c", code.format(before=before,
+                                                                     imported=imported)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+    missing = "import sys; sys.modules['imageio'] = None; import svdcodec; print('ok')"
+    result = subprocess.run([sys.executable, "-c", missing], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout == "ok\n", result.stderr
+
+
+def test_imageio_table_that_changed_is_left_alone() -> None:
+    from types import SimpleNamespace
+
+    from svdcodec.pillow import imageio_support
+
+    changed = SimpleNamespace(known_extensions=None)  # not a dict any more
+    imageio_support._add(changed)  # type: ignore[arg-type]
+    assert changed.known_extensions is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import struct
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import svdcodec
@@ -154,10 +157,31 @@ def test_alpha_and_16_bit_images_skip_peers_that_cannot_code_them() -> None:
     rgba = make_image((20, 24, 4))
     c = report.compare(rgba, ranks=[3], with_ssim=False)
     assert c.png_bytes is not None and set(c.results[0].peers) == {"webp"}
-    deep = (make_image((20, 24)).astype(np.uint16) * 257)
+    assert c.notes == ("JPEG left out: it has no alpha channel",)
+
+
+def test_16_bit_images_have_their_peers_and_labels() -> None:
+    """Issue 11.10: a 16-bit image's dense rows say uint16, PNG is measured at 16 bits and the
+    lossy peers on the 8-bit reduction, labelled so (they used to vanish silently)."""
+    deep = make_image((20, 24)).astype(np.uint16) * 257 + 3
     c = report.compare(deep, ranks=[3], with_ssim=False)
-    assert c.mode == "I;16" and c.png_bytes is None and c.results[0].peers == {}
+    assert c.mode == "I;16" and c.dtype == "uint16" and c.peer_source == "8-bit reduction"
     assert c.dense_bytes == c.results[0].xapprox_bytes == deep.nbytes
+    with Image.open(io.BytesIO(_png16(deep))) as im:
+        assert im.mode == "I;16" and np.array_equal(np.asarray(im), deep)
+    assert c.png_bytes == len(_png16(deep))
+    assert set(c.results[0].peers) == {"jpeg", "webp"}
+    table = report.format_table(c, "deep.png")
+    assert "uint8" not in table and "X, dense in memory (uint16 bytes)" in table
+    assert "PNG 16-bit (lossless)" in table and "JPEG of the 8-bit image at >= this PSNR" in table
+    record = json.loads(c.to_json())
+    assert record["dtype"] == "uint16" and record["peer_source"] == "8-bit reduction"
+
+
+def _png16(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
 
 
 def test_exact_decode_has_null_psnr_in_json() -> None:
@@ -165,6 +189,8 @@ def test_exact_decode_has_null_psnr_in_json() -> None:
     c = report.compare(image, ranks=[16], factors="float16", peers=("png", "jpeg"))
     record = json.loads(c.to_json())
     assert record["results"][0]["psnr"] is None and record["results"][0]["peers"] == {}
+    assert record["notes"] == ["JPEG left out at rank 16: the decode is exact, there is no "
+                               "PSNR to match"]
 
 
 def test_bad_arguments_raise(rgb: np.ndarray) -> None:
@@ -286,9 +312,77 @@ def test_cli_errors(png_path: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["animate", str(png_path), str(tmp_path / "no" / "a.gif")]) == 1
     assert main(["compare", str(png_path), "--plot", str(tmp_path / "p.xyz"), "--ranks", "1",
                  "--peers", "none"]) == 1
-    assert main(["compare", str(png_path), "--peers", "gif"]) == 1
+    assert main(["compare", str(png_path), "--peers", "gif"]) == 2  # a usage error (issue 11.11)
     assert main(["compare", str(png_path), "--ranks", "0"]) == 2
     assert main(["compare", str(png_path), "--ranks", "a,b"]) == 2
     assert main(["compare", str(png_path), "--energies", "1.5"]) == 2
     assert main(["compare", str(png_path), "--ranks", "2", "--energies", "0.9"]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+# --- issue 17: the patch layout in compare, Σσ over all σ, animate --max-size / --scale --------
+def test_compare_patch_row_reaches_each_psnr(rgb: np.ndarray) -> None:
+    c = report.compare(rgb, ranks=[3, 12], peers=(), with_ssim=False, patch=True)
+    for r in c.results:
+        p = r.peers["patch"]
+        data = svdcodec.encode(rgb, target_psnr=r.psnr)
+        assert p["bytes"] == len(data) and p["quality"] is None
+        assert p["reached"] and p["psnr"] >= r.psnr - 0.05
+        assert p["bpp"] == pytest.approx(8 * len(data) / (48 * 64))
+    table = report.format_table(c, "t.png")
+    assert ".svdi patch layout at >= this PSNR" in table
+    assert f"{c.results[0].peers['patch']['bytes']:,}" in table
+    json.loads(c.to_json())  # null quality is valid JSON
+    assert "patch" not in report.compare(rgb, ranks=[3], peers=(), with_ssim=False).results[0].peers
+
+
+def test_cli_compare_has_the_patch_layout_unless_asked(png_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(png_path), "--ranks", "4", "--peers", "none", "--json"]) == 0
+    assert "patch" in json.loads(capsys.readouterr().out)["results"][0]["peers"]
+    assert main(["compare", str(png_path), "--ranks", "4", "--peers", "none", "--json",
+                 "--no-patch"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["peers"] == {}
+
+
+def test_spectrum_has_every_singular_value_of_a_large_matrix() -> None:
+    """The Σσ curve is normalized over all σ: even a matrix above a million samples gets them."""
+    tall = make_image((1100, 1000))
+    spec = spectrum(tall)
+    assert spec.exact and spec.s[0].shape == (1000,)
+
+
+def test_shrink_and_animate_sizes(png_path: Path, tmp_path: Path) -> None:
+    from svdcodec.teach.plots import shrink
+
+    image = make_image((48, 64, 3))
+    assert shrink(image, max_size=32).shape == (24, 32, 3)
+    assert shrink(image, scale=0.5).shape == (24, 32, 3)
+    assert shrink(image, max_size=1000) is image  # never enlarged
+    deep = (make_image((40, 30)).astype(np.uint16) * 257)
+    small = shrink(deep, scale=0.5)
+    assert small.dtype == np.uint16 and small.shape == (20, 15)
+    with pytest.raises(ValueError):
+        shrink(image, max_size=8, scale=0.5)
+    with pytest.raises(ValueError):
+        shrink(image, scale=1.5)
+    full, half = tmp_path / "full.gif", tmp_path / "half.gif"
+    assert main(["animate", str(png_path), str(full), "--ranks", "2"]) == 0
+    assert main(["animate", str(png_path), str(half), "--ranks", "2", "--scale", "0.25"]) == 0
+    assert half.stat().st_size < full.stat().st_size
+    assert main(["animate", str(png_path), str(half), "--scale", "2", "--force"]) == 2
+    assert main(["animate", str(png_path), str(half), "--max-size", "0", "--force"]) == 2
+
+
+@settings(max_examples=25)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), c=st.sampled_from([0, 2, 3, 4]),
+       limit=st.integers(1, 50))
+def test_shrink_bounds_the_longest_side(h: int, w: int, c: int, limit: int) -> None:
+    from svdcodec.teach.plots import shrink
+
+    shape = (h, w) if c == 0 else (h, w, c)
+    image = np.random.default_rng(h * w).integers(0, 256, shape, dtype=np.uint8)
+    small = shrink(image, max_size=limit)
+    assert max(small.shape[:2]) == min(limit, max(h, w))
+    assert max(small.shape[:2]) <= max(h, w) and small.dtype == image.dtype
+    assert small.ndim == image.ndim and small.shape[2:] == image.shape[2:]

@@ -1,6 +1,6 @@
 """float16 vs int8 factors on real photographs, and encode speed against a naive encoder.
 
-    python tools/bench_factors.py ../shared/corpus/kodak [--rank 40] [--images 6]
+    python tools/bench_factors.py ../shared/corpus/kodak [--rank 40] [--images 6] [--speed-size WxH]
 
 Prints, per image, the .svdi bytes, bits per pixel and PSNR of whole-image per-channel SVD at
 one rank with float16 and with int8 factors, and the int8/float16 byte ratio and PSNR gap; then
@@ -18,10 +18,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import naive_encode
 from PIL import Image
 
 import svdcodec
 from svdcodec.metrics import psnr
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    return width, height
 
 
 def _load(path: Path) -> np.ndarray:
@@ -51,19 +60,10 @@ def factor_table(paths: list[Path], rank: int) -> None:
     print(f"max i8/f16 ratio {max(ratios):.3f}, max PSNR gap {max(gaps):.3f} dB\n")
 
 
-def naive_encode(image: np.ndarray, rank: int) -> bytes:
-    """The tutorial encoder: a full SVD per channel, truncated, stored as float16."""
-    parts = []
-    for c in range(image.shape[2]):
-        u, s, vt = np.linalg.svd(image[:, :, c].astype(np.float64), full_matrices=False)
-        parts += [u[:, :rank].astype(np.float16).tobytes(), s[:rank].astype(np.float32).tobytes(),
-                  vt[:rank].astype(np.float16).tobytes()]
-    return b"".join(parts)
-
-
-def speed(path: Path, rank: int = 50, repeats: int = 3) -> None:
+def speed(path: Path, rank: int = 50, repeats: int = 3, size: tuple[int, int] = (1920, 1080)
+          ) -> None:
     with Image.open(path) as im:
-        image = np.asarray(im.convert("RGB").resize((1920, 1080), Image.Resampling.LANCZOS))
+        image = np.asarray(im.convert("RGB").resize(size, Image.Resampling.LANCZOS))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -76,8 +76,8 @@ def speed(path: Path, rank: int = 50, repeats: int = 3) -> None:
     start = time.perf_counter()
     svdcodec.decode(data)
     dec = time.perf_counter() - start
-    print(f"1920x1080 RGB ({path.stem} upscaled), rank {rank}: svdcodec encode {ours:.3f} s "
-          f"(median of {repeats}), decode {dec:.3f} s; naive numpy.linalg.svd encoder "
+    print(f"{size[0]}x{size[1]} RGB ({path.stem} upscaled), rank {rank}: svdcodec encode "
+          f"{ours:.3f} s (median of {repeats}), decode {dec:.3f} s; naive numpy.linalg.svd encoder "
           f"{naive:.2f} s; ratio {naive / ours:.0f}x")
 
 
@@ -86,12 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--rank", type=int, default=40)
     parser.add_argument("--images", type=int, default=6, help="how many images (0: all)")
+    parser.add_argument("--speed-size", type=_size, default=(1920, 1080), metavar="WxH",
+                        help="size of the encode-speed image (default 1920x1080)")
     args = parser.parse_args(argv)
     paths = sorted(args.corpus.glob("*.png"))
     if not paths:
         parser.error(f"no .png images in {args.corpus}")
     factor_table(paths[: args.images or None], args.rank)
-    speed(paths[0])
+    speed(paths[0], size=args.speed_size)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Speed of svdcodec against Pillow's codecs, a naive SVD encoder and the machine (issue 7).
 
     python tools/bench_speed.py [IMAGE] [--kodak DIR] [--repeats 5] [--no-12mp] [--no-batch]
+    python tools/bench_speed.py --quick   # a smoke run (tests/test_tools.py)
 
 IMAGE (default: the bundled Kodak image 23) is upscaled with Lanczos to 1920x1080 and to
 4000x3000 (12 Mpixel): an upscaled photograph is smoother than a real one of that size, so its
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _common import naive_encode
 from PIL import Image
 
 import svdcodec
@@ -36,10 +38,10 @@ from svdcodec.cli import main as cli_main
 from svdcodec.metrics import psnr
 from svdcodec.teach.demo import demo_image
 from svdcodec.whole.layout import to_matrices
-from svdcodec.whole.linalg import _DEFAULT_N_ITER, truncated_svd
+from svdcodec.whole.linalg import DEFAULT_N_ITER, truncated_svd
 
 RANK = 50
-N_ITER, N_OVERSAMPLES = _DEFAULT_N_ITER, 10  # truncated_svd's defaults
+N_ITER, N_OVERSAMPLES = DEFAULT_N_ITER, 10  # truncated_svd's defaults
 SIZES = {"1080p": (1920, 1080), "12 MP": (4000, 3000)}
 MODES = [(layout, factors) for layout in ("per-channel", "stacked")
          for factors in ("int8", "float16")]
@@ -82,17 +84,6 @@ def matmul_rate(m: int, k: int, n: int, dtype: type, repeats: int = 7) -> float:
     return m * k * n / seconds
 
 
-def naive_encode(image: np.ndarray, rank: int) -> tuple[bytes, list[np.ndarray]]:
-    """The tutorial encoder: full SVD per channel, truncated, float16; also all the σ."""
-    parts, sigmas = [], []
-    for c in range(image.shape[2]):
-        u, s, vt = np.linalg.svd(image[:, :, c].astype(np.float64), full_matrices=False)
-        parts += [u[:, :rank].astype(np.float16).tobytes(),
-                  s[:rank].astype(np.float32).tobytes(), vt[:rank].astype(np.float16).tobytes()]
-        sigmas.append(s)
-    return b"".join(parts), sigmas
-
-
 def naive_decode(data: bytes, shape: tuple[int, int, int], rank: int) -> np.ndarray:
     h, w, c = shape
     out = np.empty(shape, np.uint8)
@@ -126,25 +117,25 @@ def pillow_codec(image: np.ndarray, fmt: str, options: dict
     return enc, dec
 
 
-def bench_image(name: str, image: np.ndarray, repeats: int, f32_rate: float, f64_rate: float
-                ) -> None:
+def bench_image(name: str, image: np.ndarray, repeats: int, f32_rate: float, f64_rate: float,
+                rank: int = RANK) -> None:
     h, w, c = image.shape
     naive_repeats = 1 if h * w > 5e6 else min(repeats, 3)
-    print(f"\n== {name}: {w}x{h} RGB, rank {RANK}; {load()}")
+    print(f"\n== {name}: {w}x{h} RGB, rank {rank}; {load()}")
     encoders: dict[str, Callable[[], object]] = {}
     for layout, factors in MODES:
         encoders[f"svdcodec {layout} {factors}"] = (
-            lambda lay=layout, fac=factors: svdcodec.encode(image, rank=RANK, layout=lay,
+            lambda lay=layout, fac=factors: svdcodec.encode(image, rank=rank, layout=lay,
                                                             factors=fac))
     peers = {label: pillow_codec(image, fmt, opts) for label, (fmt, opts) in PEERS.items()}
     for label, (enc, _) in peers.items():
         encoders[label] = enc
     enc_times = median_times(encoders, repeats)
-    naive_time = median_times({"naive": lambda: naive_encode(image, RANK)}, naive_repeats,
+    naive_time = median_times({"naive": lambda: naive_encode(image, rank)}, naive_repeats,
                               warm_up=False)
     enc_times["naive numpy.linalg.svd"] = naive_time["naive"]
     data = {label: fn() for label, fn in encoders.items()}
-    naive_data, sigmas = naive_encode(image, RANK)
+    naive_data, sigmas = naive_encode(image, rank)
     data["naive numpy.linalg.svd"] = naive_data
     decoders: dict[str, Callable[[], object]] = {}
     for label in encoders:
@@ -152,7 +143,7 @@ def bench_image(name: str, image: np.ndarray, repeats: int, f32_rate: float, f64
             decoders[label] = lambda d=data[label]: svdcodec.decode(d)
         else:
             decoders[label] = lambda d=data[label], dec=peers[label][1]: dec(d)
-    decoders["naive numpy.linalg.svd"] = lambda: naive_decode(naive_data, image.shape, RANK)
+    decoders["naive numpy.linalg.svd"] = lambda: naive_decode(naive_data, image.shape, rank)
     dec_times = median_times(decoders, repeats)
 
     jpeg_dec = dec_times["JPEG q90"]
@@ -170,17 +161,17 @@ def bench_image(name: str, image: np.ndarray, repeats: int, f32_rate: float, f64
           f"Pillow decodes are timed to a loaded PIL image (no numpy copy).")
 
     # truncation only, before quantization: svdcodec's randomized factors against Eckart-Young
-    sse_exact = sum(float(np.sum(s[RANK:] ** 2)) for s in sigmas)
+    sse_exact = sum(float(np.sum(s[rank:] ** 2)) for s in sigmas)
     sse_rand = 0.0
     for x in to_matrices(image, "per-channel"):
-        u, s, vt = truncated_svd(x, RANK)
+        u, s, vt = truncated_svd(x, rank)
         sse_rand += float(np.sum((x - (u * s) @ vt) ** 2))
     to_db = lambda sse: 10 * np.log10(255.0**2 * image.size / sse)  # noqa: E731
-    print(f"truncation PSNR, per channel, rank {RANK}: exact {to_db(sse_exact):.3f} dB, "
+    print(f"truncation PSNR, per channel, rank {rank}: exact {to_db(sse_exact):.3f} dB, "
           f"svdcodec randomized {to_db(sse_rand):.3f} dB, "
           f"difference {to_db(sse_exact) - to_db(sse_rand):.4f} dB (issue: <= 0.1 dB)")
 
-    madds = c * h * w * RANK  # per-channel: c matrices of h x w at rank k
+    madds = c * h * w * rank  # per-channel: c matrices of h x w at rank k
     limit = madds / f32_rate
     best = min(dec_times[f"svdcodec {lay} {fac}"] for lay, fac in MODES)
     print(f"decode vs physical limit: {madds / 1e6:,.0f} M multiply-adds at the measured "
@@ -193,9 +184,9 @@ def bench_image(name: str, image: np.ndarray, repeats: int, f32_rate: float, f64
           f"{load()}")
     # The randomized SVD's products alone: the sketch, n_iter pairs of power iterations and the
     # projection, each m·n·(k + p) multiply-adds per matrix, at the 2000³ float64 rate.
-    sketch_work = c * (2 * N_ITER + 2) * h * w * (RANK + N_OVERSAMPLES)
+    sketch_work = c * (2 * N_ITER + 2) * h * w * (rank + N_OVERSAMPLES)
     floor = sketch_work / f64_rate
-    print(f"encode floor: {c} x (2*{N_ITER} + 2) x {h}*{w}*{RANK + N_OVERSAMPLES} = "
+    print(f"encode floor: {c} x (2*{N_ITER} + 2) x {h}*{w}*{rank + N_OVERSAMPLES} = "
           f"{sketch_work / 1e9:.1f} G multiply-adds = {1000 * floor:.0f} ms at the float64 rate, "
           f"so at most {naive / floor:.0f}x faster than this naive encoder; 100x needs a naive "
           f"encoder of {100 * floor:.1f} s")
@@ -248,7 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-12mp", action="store_true", help="skip the 4000x3000 image")
     parser.add_argument("--no-batch", action="store_true", help="skip the batch test")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in seconds: one 96x64 image at rank 16, 200³ products, "
+                             "1 repeat, no 12 MP image, no batch test")
     args = parser.parse_args(argv)
+    sizes, rank, side = ({"quick": (96, 64)}, 16, 200) if args.quick else (SIZES, RANK, 2000)
+    if args.quick:
+        args.repeats, args.no_batch = 1, True
 
     import scipy.linalg  # noqa: F401  (its OpenBLAS starts its threads too)
 
@@ -257,22 +254,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"svdcodec {svdcodec.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')} "
           f"({threads} threads in this process: 1 + numpy's and scipy's BLAS workers), {load()}")
+    cube, (w, h) = f"{side}x{side}x{side}", next(iter(sizes.values()))
     rates = {(name, dt.__name__): matmul_rate(*shape, dt)
-             for name, shape in (("2000x2000x2000", (2000, 2000, 2000)),
-                                 ("1080x50 @ 50x1920", (1080, RANK, 1920)))
+             for name, shape in ((cube, (side, side, side)),
+                                 (f"{h}x{rank} @ {rank}x{w}", (h, rank, w)))
              for dt in (np.float64, np.float32)}
     print("matrix product rate: " + "; ".join(f"{name} {dt} {rate / 1e9:.1f} G multiply-adds/s"
                                               for (name, dt), rate in rates.items()))
     f32_rate = max(rate for (_, dt), rate in rates.items() if dt == "float32")
     with Image.open(args.image) as im:
         base = im.convert("RGB")
-    for name, size in SIZES.items():
+    for name, size in sizes.items():
         if name == "12 MP" and args.no_12mp:
             continue
         image = np.asarray(base.resize(size, Image.Resampling.LANCZOS))
         bench_image(f"{args.image.name} ({base.width}x{base.height}) upscaled with Lanczos",
                     image, args.repeats if size[0] < 3000 else max(1, (args.repeats + 1) // 2),
-                    f32_rate, rates[("2000x2000x2000", "float64")])
+                    f32_rate, rates[(cube, "float64")], rank)
     if not args.no_batch:
         bench_batch(args.kodak, max(1, min(args.repeats, 3)))
     return 0

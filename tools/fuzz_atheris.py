@@ -29,7 +29,7 @@ Usage::
 
 The corpus directory is created and seeded with small valid files (every mode, layout and factor
 type, with metadata) and with ``spec/vectors/*.svdi``. Found crashes belong in
-``tests/regressions/`` (``tests/test_hostile.py`` decodes every file there).
+``tests/regressions/`` (``tests/test_hostile_mutations.py`` decodes every file there).
 """
 
 from __future__ import annotations
@@ -56,10 +56,12 @@ if atheris is not None:
     with atheris.instrument_imports(include=["svdcodec"]):
         import svdcodec
         from svdcodec import format as fmt
+        from svdcodec.format.chunks import walk
         from svdcodec.patch import codec as patchcodec
 else:
     import svdcodec
     from svdcodec import format as fmt
+    from svdcodec.format.chunks import walk
     from svdcodec.patch import codec as patchcodec
 
 import numpy as np
@@ -111,7 +113,7 @@ def _differential(data: bytes, rank: int | None) -> None:
         svdcodec.codec.check_decode_limits(container, svdcodec.get_default_limits(), rank)
     except svdcodec.SvdiError:
         return
-    fast = _outcome(lambda: patchcodec._decode_planes_c(container, rank))
+    fast = _outcome(lambda: patchcodec.decode_planes(container, rank))  # C: ACCELERATED
     slow = _outcome(lambda: patchcodec.decode_planes_reference(container, rank))
     same = (fast is slow) if not isinstance(slow, np.ndarray) else (
         isinstance(fast, np.ndarray) and fast.dtype == slow.dtype and np.array_equal(fast, slow))
@@ -194,16 +196,10 @@ Chunks = list[tuple[bytes, bytes]]
 
 def split_chunks(data: bytes) -> tuple[bytes, Chunks, bytes]:
     """(prefix, [(type, body)], tail), leniently: stops at the first chunk that does not fit."""
-    offset = min(len(data), fmt.PREFIX_SIZE)
-    chunks: Chunks = []
-    while offset + fmt.CHUNK_OVERHEAD <= len(data):
-        length, ctype = fmt.CHUNK_PREFIX.unpack_from(data, offset)
-        end = offset + fmt.CHUNK_PREFIX.size + length
-        if end + fmt.CHUNK_CRC.size > len(data):
-            break
-        chunks.append((ctype, data[offset + fmt.CHUNK_PREFIX.size:end]))
-        offset = end + fmt.CHUNK_CRC.size
-    return data[:fmt.PREFIX_SIZE], chunks, data[offset:]
+    start = min(len(data), fmt.PREFIX_SIZE)
+    found = list(walk(data, start))
+    end = found[-1].end if found else start
+    return data[:fmt.PREFIX_SIZE], [(c.type, c.body) for c in found], data[end:]
 
 
 def join_chunks(prefix: bytes, chunks: Chunks, tail: bytes = b"") -> bytes:

@@ -7,13 +7,22 @@ encoded with one feature; its expected decode is written beside it as PNG. Vecto
 once and never regenerated: every later release must still decode them (a new feature adds a
 new vector). Only vectors whose .svdi file does not exist yet are written; the README table
 rows of those are printed, to be appended to the folder's README by hand.
+
+``VECTORS`` are files of the reference encoder; ``BUILT`` are files assembled here from the
+format layer, for what that encoder never writes (chroma subsampled in one axis only, factors
+chosen so that X̂ is exactly a half-integer, a frame whose last raw zstd block is cut); each
+builder checks that its file exercises what it claims. ``REJECTED`` are byte strings that a
+decoder must refuse, with the error class.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import struct
 import sys
+from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +30,12 @@ import zstandard
 from PIL import Image
 
 import svdcodec
+from svdcodec import _zstd
 from svdcodec import format as fmt
+from svdcodec.patch import codec as patchcodec
+from svdcodec.patch import reconstruct
+from svdcodec.patch.encode import PlaneAnalysis, encode_plane
+from svdcodec.patch.symbols import pack_payload, unpack_payload
 from svdcodec.teach.demo import demo_image
 
 
@@ -82,6 +96,205 @@ def _truncated_blockwise(data: bytes) -> bytes:
     return whole[:fact1.offset + fmt.CHUNK_PREFIX.size + fmt.FACT.size + cut_inside]
 
 
+# --- vectors assembled from the format layer (BUILT) ------------------------------------------
+LIMITS = svdcodec.Limits()
+# RFC 8878 section 3.1.1.2: a block header is 3 bytes, Last_Block in bit 0, Block_Type in bits
+# 1-2 (0: raw), Block_Size in bits 3-23
+ZSTD_BLOCK_HEADER = 3
+ZSTD_LAST_RAW_BLOCK = 1
+
+
+def _raw_last_block(raw: bytes, size: int, compressed: int) -> tuple[bytes, int]:
+    """A zstd frame of ``raw``: one block holding the first ``compressed`` records of ``size``
+    bytes (compressed, or raw where zstd finds that smaller), then one raw last block holding
+    all the others, then the content checksum. Returns the frame and the offset of the last
+    block's header in it."""
+    obj = zstandard.ZstdCompressor(level=3, write_content_size=True,
+                                   write_checksum=True).compressobj(size=len(raw))
+    head = obj.compress(raw[:compressed * size]) + obj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+    rest = raw[compressed * size:]
+    block = (ZSTD_LAST_RAW_BLOCK | len(rest) << 3).to_bytes(ZSTD_BLOCK_HEADER, "little") + rest
+    # the checksum covers the content, however it is cut into blocks: any frame of it has it
+    checksum = zstandard.ZstdCompressor(write_checksum=True).compress(raw)[-4:]
+    frame = head + block + checksum
+    assert zstandard.ZstdDecompressor().decompress(frame) == raw
+    return frame, len(head)
+
+
+def _rawblock_truncated() -> tuple[bytes, np.ndarray]:
+    """RGB, int8, rank 8; FACT 1's frame is a block of records 0-3 and a raw last block of
+    records 4-7, and the file is cut in that raw block after 2.5 of its records.
+    Section 7.1: channel 0 in full, channel 1 at rank 6 (the whole records the cut frame
+    yields; a raw block is decoded as far as it goes), channel 2 zero. Reading r as the records
+    of complete blocks would give rank 4."""
+    whole_file = svdcodec.encode(_crop("RGB"), rank=8)
+    container = fmt.unpack(whole_file, LIMITS)
+    h, groups = container.header, list(container.groups)
+    g1 = groups[1]
+    size = fmt.record_size(g1.rows, g1.cols, h.factor_type)
+    frame, raw_block = _raw_last_block(_zstd.decompress(g1.payload, g1.raw_size), size, 4)
+    groups[1] = fmt.Group(g1.index, g1.rows, g1.cols, g1.rank, g1.raw_size, frame)
+    whole = fmt.pack(h, groups, container.metadata)
+    fact1 = [c for c in fmt.unpack(whole, LIMITS).chunks if c.type == "FACT"][1]
+    cut = (fact1.offset + fmt.CHUNK_PREFIX.size + fmt.FACT.size + raw_block
+           + ZSTD_BLOCK_HEADER + 2 * size + size // 2)
+    full, at6, at4 = (svdcodec.decode(whole, rank=r) for r in (None, 6, 4))
+    expected = np.zeros_like(full)
+    expected[:, :, 0], expected[:, :, 1] = full[:, :, 0], at6[:, :, 1]
+    assert not np.array_equal(at6[:, :, 1], at4[:, :, 1])  # the two readings differ
+    return whole[:cut], expected
+
+
+def _records(factor_type: fmt.FactorType, components: list[tuple[float, list[int], list[int]]]
+             ) -> bytes:
+    """Component records (section 5) of (sigma, u, v) with small integer u, v (int8: scales
+    a = b = 1)."""
+    out = b""
+    for sigma, u, v in components:
+        if factor_type == fmt.FactorType.FLOAT16:
+            out += struct.pack("<f", sigma) + np.array(u + v, dtype="<f2").tobytes()
+        else:
+            out += struct.pack("<fff", sigma, 1.0, 1.0) + np.array(u + v, dtype="i1").tobytes()
+    return out
+
+
+def _half_even(width: int, height: int, mode: fmt.Mode, layout: fmt.Layout,
+               factor_type: fmt.FactorType,
+               components: list[tuple[float, list[int], list[int]]]) -> tuple[bytes, np.ndarray]:
+    """A one-group file whose X̂ is exact in binary floating point and a half-integer in many
+    places: section 7 rounds those half to even. The expected image is computed here in
+    exact rational arithmetic, not by the decoder."""
+    header = fmt.Header(width, height, mode, layout, factor_type)
+    m, n = header.group_shape()
+    assert header.group_count == 1 and all(len(u) == m and len(v) == n
+                                           for _, u, v in components)
+    raw = _records(factor_type, components)
+    data = fmt.pack(header, [fmt.Group(0, m, n, len(components), len(raw), _zstd.compress(raw))])
+    x = [[sum(Fraction(s) * u[i] * v[j] for s, u, v in components) for j in range(n)]
+         for i in range(m)]
+    assert any(value.denominator == 2 and round(value) % 2 == 0 for row in x for value in row)
+    top = 2**header.bit_depth - 1
+    matrix = np.array([[min(max(round(value), 0), top) for value in row] for row in x])
+    channels = header.channels
+    if layout == fmt.Layout.STACKED:  # section 6: X[y, c W + x] = sample[y, x, c]
+        image = matrix.reshape(height, channels, width).transpose(0, 2, 1)
+    else:
+        image = matrix.reshape(height, width, channels)
+    expected = image.astype(np.uint8 if header.bit_depth == 8 else np.uint16)
+    return data, expected[:, :, 0] if channels == 1 else expected
+
+
+def _l_float16_half_even() -> tuple[bytes, np.ndarray]:
+    """L 16 x 8, float16, rank 2: X̂ = (2i+1)(2j+1)/2 ± 1/2 where j is a multiple of 3."""
+    u0, v0 = [2 * i + 1 for i in range(8)], [2 * j + 1 for j in range(16)]
+    u1, v1 = [2 if i % 2 == 0 else -2 for i in range(8)], [1 if j % 3 == 0 else 0
+                                                           for j in range(16)]
+    return _half_even(16, 8, fmt.Mode.L, fmt.Layout.PER_CHANNEL, fmt.FactorType.FLOAT16,
+                      [(0.5, u0, v0), (0.25, u1, v1)])
+
+
+def _rgb_int8_stacked_half_even() -> tuple[bytes, np.ndarray]:
+    """RGB 8 x 6, stacked, int8, rank 1: X̂ = (2i+1)(2j+1)/2 (a few above 255 clip)."""
+    return _half_even(8, 6, fmt.Mode.RGB, fmt.Layout.STACKED, fmt.FactorType.INT8,
+                      [(0.5, [2 * i + 1 for i in range(6)], [2 * j + 1 for j in range(24)])])
+
+
+def _patch_subsampled(sx: int, sy: int, quality: float) -> tuple[bytes, np.ndarray]:
+    """The odd crop, patch layout, YCbCr with chroma subsampled by (sx, sy): the reference
+    encoder subsamples both axes or neither, so its planes are made here one by one, as
+    ``PatchEncoder.planes`` makes them."""
+    image = _odd_crop()
+    encoder = patchcodec.PatchEncoder(image, fmt.Mode.RGB, subsampling=1)
+    step = patchcodec.quality_to_step(quality, 8)
+    planes = []
+    for index, source in enumerate(encoder.sources):
+        s = (sx, sy) if index in (1, 2) else (1, 1)
+        plane = reconstruct.downsample(source, *s) if index in (1, 2) else source
+        enc = encode_plane(PlaneAnalysis(plane, patchcodec.PATCH_SIZE, 8),
+                           step * (patchcodec.CHROMA_STEP if index in (1, 2) else 1.0))
+        raw, ac_symbols, escapes = pack_payload(enc.coefficients)
+        planes.append(fmt.Plane(index, patchcodec.PATCH_SIZE, *s, enc.coefficients.q.shape[1],
+                                enc.shift, enc.deblock, enc.dc_multiplier, ac_symbols, escapes,
+                                _zstd.compress(raw, patchcodec.LEVEL)))
+    data = fmt.pack(encoder.header(), [], {}, planes)
+    return data, svdcodec.decode(data)
+
+
+def _patch_sub21() -> tuple[bytes, np.ndarray]:
+    return _patch_subsampled(2, 1, 50)
+
+
+def _patch_sub12() -> tuple[bytes, np.ndarray]:
+    return _patch_subsampled(1, 2, 50)
+
+
+def _padding_deblock() -> tuple[bytes, np.ndarray]:
+    """L, patch 8x8: the 48 x 32 crop encoded at quality 50, its HEAD then saying 41 x 25 (the
+    same patch grid, 6 x 4): the padding holds the rest of the photograph, and the last
+    vertical and horizontal edges (x = 40, y = 24) have q1 in the padding. Section 12.6 filters
+    the padded plane, so a decoder that crops or extends the plane first decodes otherwise."""
+    container = fmt.unpack(svdcodec.encode(_crop("L"), quality=50), LIMITS)
+    h = container.header
+    header = fmt.Header(41, 25, h.mode, h.layout, h.factor_type, h.compression,
+                        h.colour_transform)
+    data = fmt.pack(header, [], {}, container.planes)
+    assert container.planes[0].deblock[0] > 0
+    expected = svdcodec.decode(data)
+    assert not np.array_equal(expected, _decode_with_edge_padding(data))
+    return data, expected
+
+
+def _decode_with_edge_padding(data: bytes) -> np.ndarray:
+    """The reference decode, but with the padding replaced by copies of the plane's edge
+    samples before deblocking (a wrong reading of section 12.6)."""
+    container = fmt.unpack(data, LIMITS)
+    shapes = iter([pl.shape(container.header) for pl in container.planes])
+    deblock = reconstruct.deblock
+
+    def edge_padded(plane: np.ndarray, *args: int) -> None:
+        rows, cols = next(shapes)
+        plane[:] = np.pad(plane[:rows, :cols], ((0, plane.shape[0] - rows),
+                                                (0, plane.shape[1] - cols)), mode="edge")
+        deblock(plane, *args)
+
+    reconstruct.deblock = edge_padded
+    try:
+        out = patchcodec.decode_planes_reference(container)
+    finally:
+        reconstruct.deblock = deblock
+    return out[:, :, 0] if out.shape[2] == 1 else out
+
+
+def _symbols(pl: fmt.Plane, h: fmt.Header) -> tuple[bytes, bytes]:
+    """The DC and AC symbol bytes of a plane (section 12.3)."""
+    raw = _zstd.decompress(pl.payload, pl.raw_size(h))
+    gh, gw = pl.grid(h)
+    unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
+                   ac_symbols=pl.ac_symbols, escapes=pl.escapes)  # valid
+    start = pl.components * (5 + (pl.patch_size // 2) ** 2)
+    n = gh * gw
+    return raw[start:start + n], raw[start + 2 * n:start + 2 * n + pl.ac_symbols]
+
+
+def _check_escapes(data: bytes) -> None:
+    """Escapes among both the DC and the AC symbols (section 12.3: DC ones first)."""
+    container = fmt.unpack(data, LIMITS)
+    dc, ac = _symbols(container.planes[0], container.header)
+    assert dc.count(255) and ac.count(255)
+
+
+def _check_deblock_16(data: bytes) -> None:
+    """16-bit samples, deblocking on, with thresholds above 255, changing samples."""
+    container = fmt.unpack(data, LIMITS)
+    pl = container.planes[0]
+    assert container.header.bit_depth == 16 and min(pl.deblock) > 255
+    off = fmt.Plane(pl.index, pl.patch_size, pl.subsample_x, pl.subsample_y, pl.components,
+                    pl.shift, (0, 0, 0), pl.dc_multiplier, pl.ac_symbols, pl.escapes,
+                    pl.payload)
+    undeblocked = svdcodec.decode(fmt.pack(container.header, [], {}, [off]))
+    assert not np.array_equal(undeblocked, svdcodec.decode(data))
+
+
 # name -> (image maker, encode options, description)
 VECTORS = {
     "l-float16-rank8": (lambda: _crop("L"), {"rank": 8, "factors": "float16"},
@@ -119,7 +332,57 @@ VECTORS = {
     "rgb-int8-rank10-truncated": (lambda: _crop("RGB"), {"rank": 10},
                                   "RGB, per-channel, int8, rank 10, one zstd block per record, "
                                   "cut inside FACT 1 after 4 records (section 7.1 salvage)"),
+    # added for issue 16 (what no vector exercised)
+    "l-patch-q100-escapes": (lambda: _crop("L"), {"quality": 100},
+                             "L, patch 8x8, quality 100: escapes among the DC and the AC "
+                             "symbols (section 12.3, DC escapes first)"),
+    "i16-patch-q30-deblock": (_sixteen_bit, {"quality": 30},
+                              "I;16, patch 8x8, quality 30: deblocking at 16-bit depth, "
+                              "thresholds above 255 (section 12.6)"),
 }
+# name -> a check that the encoder's file exercises what the vector claims
+CHECKS: dict[str, Callable[[bytes], None]] = {
+    "l-patch-q100-escapes": _check_escapes,
+    "i16-patch-q30-deblock": _check_deblock_16,
+}
+# name -> (builder returning the file and its expected decode, description)
+BUILT: dict[str, tuple[Callable[[], tuple[bytes, np.ndarray]], str]] = {
+    "rgb-int8-rank8-rawblock-truncated": (
+        _rawblock_truncated,
+        "RGB, per-channel, int8, rank 8; FACT 1's frame ends in a raw block of 4 records, cut "
+        "after 2.5 of them (section 7.1: channel 0 in full, channel 1 at rank 6, channel 2 "
+        "zero; rank 4 would be the complete-blocks misreading)"),
+    "rgb-patch-sub21-odd-q50": (
+        _patch_sub21,
+        "RGB 37x23, patch 8x8, YCbCr with chroma subsampled 2x1 (sx = 2, sy = 1), quality 50 "
+        "(section 12.7, clamped at the odd right edge)"),
+    "rgb-patch-sub12-odd-q50": (
+        _patch_sub12,
+        "RGB 37x23, patch 8x8, YCbCr with chroma subsampled 1x2 (sx = 1, sy = 2), quality 50 "
+        "(section 12.7, clamped at the odd bottom edge)"),
+    "l-patch-41x25-q50-padding": (
+        _padding_deblock,
+        "L 41x25, patch 8x8, deblocking; the padding holds image content and the last edges "
+        "have q1 in the padding (section 12.6 filters the padded plane)"),
+    "l-float16-rank2-half-even": (
+        _l_float16_half_even,
+        "L 16x8, per-channel, float16, rank 2, hand-made factors: X̂ exactly k + 0.5 in most "
+        "samples, rounded half to even (section 7); expected image computed exactly"),
+    "rgb-int8-stacked-rank1-half-even": (
+        _rgb_int8_stacked_half_even,
+        "RGB 8x6, stacked, int8, rank 1, hand-made factors: X̂ = (2i+1)(2j+1)/2, rounded half "
+        "to even and clipped (section 7); expected image computed exactly"),
+}
+# name -> (file, description, [(decode options, error class name)]): files a decoder rejects
+REJECTED: dict[str, tuple[bytes, str, list[tuple[str, str]]]] = {
+    "signature-only": (fmt.SIGNATURE, "the 9-byte signature and nothing else (section 2)",
+                       [("", "TruncatedError"), ("allow_truncated=True", "TruncatedError")]),
+}
+
+
+def _row(name: str, description: str, data: bytes, made_by: str) -> str:
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    return f"| `{name}.svdi` | {description} | {len(data)} | `{digest}` | {made_by} |"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", type=Path)
     args = parser.parse_args(argv)
     args.outdir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, rejected = [], []
     for name, (make, options, description) in VECTORS.items():
         if (args.outdir / f"{name}.svdi").exists():
             continue  # committed vectors are never regenerated (spec section 11)
@@ -136,14 +399,29 @@ def main(argv: list[str] | None = None) -> int:
             data = _with_unknown_ancillary(data)
         if "truncated" in name:
             data = _truncated_blockwise(data)
+        if name in CHECKS:
+            CHECKS[name](data)
         (args.outdir / f"{name}.svdi").write_bytes(data)
         image = svdcodec.decode(data, allow_truncated="truncated" in name)
         Image.fromarray(image).save(args.outdir / f"{name}.png")
-        digest = hashlib.sha256(data).hexdigest()[:16]
         call = ", ".join(f"{k}={v!r}" for k, v in options.items())
-        rows.append(f"| `{name}.svdi` | {description} | {len(data)} | `{digest}` | "
-                    f"`encode(image, {call})` |")
-    print("\n".join(rows))
+        rows.append(_row(name, description, data, f"`encode(image, {call})`"))
+    for name, (build, description) in BUILT.items():
+        if (args.outdir / f"{name}.svdi").exists():
+            continue
+        data, expected = build()
+        decoded = svdcodec.decode(data, allow_truncated="truncated" in name)
+        assert decoded.dtype == expected.dtype and np.array_equal(decoded, expected), name
+        (args.outdir / f"{name}.svdi").write_bytes(data)
+        Image.fromarray(expected).save(args.outdir / f"{name}.png")
+        rows.append(_row(name, description, data, f"`tools/make_vectors.py` `{build.__name__}`"))
+    for name, (data, description, calls) in REJECTED.items():
+        if (args.outdir / f"{name}.svdi").exists():
+            continue
+        (args.outdir / f"{name}.svdi").write_bytes(data)
+        rejected.append(_row(name, description, data, "`tools/make_vectors.py` `REJECTED`"))
+        rejected += [f"| `{name}.svdi` | `{opts}` | `{error}` |" for opts, error in calls]
+    print("\n".join(rows + rejected))
     return 0
 
 

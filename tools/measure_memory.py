@@ -31,9 +31,9 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import zstandard
 
 import svdcodec
-from svdcodec import _zstd
 from svdcodec import format as fmt
 from svdcodec.whole.codec import STRIP_ROWS
 from svdcodec.whole.quantize import quantize
@@ -55,7 +55,8 @@ def synthetic_file(width: int, height: int, rank: int, layout: str, factors: str
         vt = rng.standard_normal((rank, cols)) / np.sqrt(cols)
         s = 128.0 * np.sqrt(rows * cols) * 0.5 ** np.arange(rank, dtype=np.float64) ** 0.5
         raw = quantize(u, s, vt, factors)
-        groups.append(fmt.Group(index, rows, cols, rank, len(raw), _zstd.compress(raw)))
+        frame = zstandard.ZstdCompressor(write_checksum=True).compress(raw)
+        groups.append(fmt.Group(index, rows, cols, rank, len(raw), frame))
     return fmt.pack(header, groups)
 
 

@@ -1,6 +1,7 @@
-"""The ``svdcodec`` command line: :func:`main` (argument parsing and subcommands in
-:mod:`.commands`), file jobs in :mod:`.files`, batches over a process pool in :mod:`.batch`."""
+"""The ``svdcodec`` command line: :func:`main` (:mod:`.app`: exit codes and error lines), the
+arguments (:mod:`.parser`), the codec's commands (:mod:`.commands`), the teaching commands
+(:mod:`.lessons`), file jobs (:mod:`.files`) and batches over a process pool (:mod:`.batch`)."""
 
-from .commands import main
+from .app import main
 
 __all__ = ["main"]

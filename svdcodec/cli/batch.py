@@ -3,26 +3,36 @@
 numpy and scipy each bring an OpenBLAS with its own thread pool, sized to the machine. N worker
 processes with those defaults would start N x cores x 2 BLAS threads on N cores, which spin
 against each other: on a loaded two-core machine two-thread BLAS was measured 5 to 100 times
-slower than one thread (see :mod:`svdcodec.linalg`). So a batch runs ``jobs`` processes with one
-BLAS thread each. The libraries read their thread count once, when they load, from the
+slower than one thread (see :mod:`svdcodec.whole.linalg`). So a batch runs ``jobs`` processes
+with one BLAS thread each. The libraries read their thread count once, when they load, from the
 environment: the workers are *spawned* (a fresh interpreter that imports numpy itself, where a
 forked child would inherit the parent's already-started BLAS threads) with the variables below
 set to 1 while they start.
 
 ``run`` yields one :class:`Outcome` per task as the tasks complete; a task's exception becomes
 its outcome's ``error`` and the batch goes on.
+
+Ctrl-C (or any exception, or closing the generator) stops a batch at once: the workers ignore
+SIGINT, so the parent alone decides; it cancels the queued tasks, terminates the workers, waits
+for them to be gone and removes the temporary files of the writes they were killed in. Every
+output left behind is a complete file (outputs are written through a rename), and nothing is
+written after ``run`` returns.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import glob
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -52,6 +62,8 @@ class Outcome:
     error: str | None = None
     bytes_in: int = 0
     bytes_out: int = 0
+    notes: tuple[str, ...] = ()  # what differs from what was asked, one line each
+    record: dict[str, Any] | None = field(default=None, compare=False)  # the job's JSON object
 
 
 def default_jobs() -> int:
@@ -106,22 +118,63 @@ def single_thread_blas() -> Iterator[None]:
 
 @contextlib.contextmanager
 def pool(jobs: int) -> Iterator[concurrent.futures.ProcessPoolExecutor]:
-    """``jobs`` spawned worker processes with one BLAS thread each.
+    """``jobs`` spawned worker processes with one BLAS thread each, which ignore SIGINT.
 
     The variables stay set for the whole block: a spawn-context pool starts its workers as
-    tasks are submitted, and each copies the environment when it starts.
+    tasks are submitted, and each copies the environment when it starts. If the block raises
+    (KeyboardInterrupt included) the queued tasks are cancelled and the workers terminated and
+    joined before the exception goes on.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     with single_thread_blas():
         executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_sigint)
         try:
             yield executor
         except BaseException:
-            executor.shutdown(wait=False, cancel_futures=True)
+            stop(executor)
             raise
         executor.shutdown(wait=True)
+
+
+def _ignore_sigint() -> None:
+    """In a worker: a terminal's Ctrl-C reaches the whole process group; the parent handles it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while workers are started: an ignored signal stays ignored across exec,
+    so a Ctrl-C while a worker imports (before its initializer runs) cannot reach it either."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def stop(executor: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Cancel the queued tasks, terminate the workers and wait until they are gone."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+    else:
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    executor.shutdown(wait=True)
 
 
 def run(tasks: Sequence[Task], job: Job, jobs: int, *, desc: str = "") -> Iterator[Outcome]:
@@ -138,21 +191,39 @@ def run(tasks: Sequence[Task], job: Job, jobs: int, *, desc: str = "") -> Iterat
                 yield Outcome(task, task.error)
         if not todo:
             return
-        with pool(min(jobs, len(todo))) as executor:
-            futures = {executor.submit(_run_one, job, task): task for task in todo}
-            for future in concurrent.futures.as_completed(futures):
-                bar.update()
-                try:
-                    yield future.result()
-                except Exception as exc:  # the worker died (e.g. killed): BrokenProcessPool
-                    yield Outcome(futures[future], _message(exc))
+        try:
+            with pool(min(jobs, len(todo))) as executor:
+                with _sigint_ignored():
+                    futures = {executor.submit(_run_one, job, task): task for task in todo}
+                for future in concurrent.futures.as_completed(futures):
+                    bar.update()
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # the worker died (e.g. killed): BrokenProcessPool
+                        outcome = Outcome(futures[future], _message(exc))
+                    yield outcome
+        except BaseException:
+            remove_temporaries(todo)
+            raise
+
+
+def remove_temporaries(tasks: Sequence[Task]) -> None:
+    """Remove what a worker killed inside :func:`svdcodec.codec.atomic_write` left behind: its
+    temporary file ``.NAME.XXXX.tmp`` next to the output."""
+    for task in tasks:
+        for tmp in task.output.parent.glob(f".{glob.escape(task.output.name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 
 
 def _run_one(job: Job, task: Task) -> Outcome:
     """In a worker: run one task, turning its exception into the outcome's error."""
     try:
-        job(task.source, task.output)
-        return Outcome(task, None, task.source.stat().st_size, task.output.stat().st_size)
+        result = job(task.source, task.output)
+        return Outcome(task, None, task.source.stat().st_size, task.output.stat().st_size,
+                       tuple(getattr(result, "notes", ())), getattr(result, "record", None))
     except Exception as exc:  # one file's failure must not stop the batch
         return Outcome(task, _message(exc))
 

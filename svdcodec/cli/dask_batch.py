@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from .batch import Job, Outcome, Task, default_jobs
+from .batch import Job, Outcome, Task, default_jobs, remove_temporaries
 from .files import CliError
 
 if TYPE_CHECKING:
@@ -78,53 +78,78 @@ def run(tasks: Sequence[Task], job: Job, client: Client, *, desc: str = ""
     """Run ``job`` on every task on ``client``'s cluster; yield outcomes as they end.
 
     A task's exception, or its worker's death, becomes its outcome's error; the batch goes on.
+    If the caller stops (Ctrl-C, closing the generator), the tasks not yet started are
+    cancelled; those running finish their file (a whole file, through a rename) unless the
+    cluster is shut down, as :func:`run_on` does with ``local``.
     """
     distributed = _distributed()
+    futures = {}
     with tqdm(total=len(tasks), desc=desc, unit="file", file=sys.stderr, disable=None,
               leave=False) as bar:
-        futures = {}
-        for task in tasks:
-            if task.error is not None:
+        try:
+            for task in tasks:
+                if task.error is not None:
+                    bar.update()
+                    yield Outcome(task, task.error)
+                else:
+                    future = client.submit(run_task, job, task.source, task.output,
+                                           os.getcwd(), pure=False)
+                    futures[future] = task
+            for future in distributed.as_completed(futures):
                 bar.update()
-                yield Outcome(task, task.error)
-            else:
-                future = client.submit(run_task, job, task.source, task.output,
-                                       os.getcwd(), pure=False)
-                futures[future] = task
-        for future in distributed.as_completed(futures):
-            bar.update()
-            task = futures[future]
-            try:
-                error, bytes_in, bytes_out = future.result()
-            except Exception as exc:  # the worker died (KilledWorker), or the cluster went away
-                error, bytes_in, bytes_out = _first_line(exc), 0, 0
-            yield Outcome(task, error, bytes_in, bytes_out)
+                try:
+                    outcome = Outcome(futures[future], *future.result())
+                except Exception as exc:  # the worker died (KilledWorker), the cluster left
+                    outcome = Outcome(futures[future], _first_line(exc))
+                yield outcome
+        except BaseException:
+            client.cancel(list(futures))
+            raise
 
 
 def run_on(scheduler: str, tasks: Sequence[Task], job: Job, *, workers: int | None = None,
            desc: str = "") -> Iterator[Outcome]:
-    """:func:`run` on a client of :func:`connect`, closed when the outcomes are exhausted."""
-    with connect(scheduler, workers) as client:
-        yield from run(tasks, job, client, desc=desc)
+    """:func:`run` on a client of :func:`connect`, closed when the outcomes are exhausted.
+
+    Stopped early, it closes the cluster (a ``local`` one is shut down, its workers killed) and
+    then removes the temporary files of the writes that were cut short.
+    """
+    try:
+        with connect(scheduler, workers) as client:
+            yield from run(tasks, job, client, desc=desc)
+    except BaseException:
+        remove_temporaries([t for t in tasks if t.error is None])
+        raise
 
 
 def run_task(job: Job, source: Path, output: Path, cwd: str
-             ) -> tuple[str | None, int, int]:
-    """On a worker: (error or None, bytes in, bytes out) of one file, with one BLAS thread.
+             ) -> tuple[str | None, int, int, tuple[str, ...], dict[str, Any] | None]:
+    """On a worker: one file, with one BLAS thread, as the fields of its :class:`Outcome`
+    after the task: error (None on success), bytes in, bytes out, notes, record.
 
     Relative paths are taken from the client's working directory ``cwd`` (a worker's may be
-    another); an error names the paths as the client gave them.
+    another); the error, notes and record name the paths as the client gave them.
     """
     paths = [(Path(cwd) / p, p) for p in (source, output)]
+
+    def as_given(value: Any) -> Any:
+        if isinstance(value, list):
+            return [as_given(v) for v in value]
+        if isinstance(value, str):
+            for absolute, given in paths:
+                value = value.replace(str(absolute), str(given))
+        return value
+
     try:
         with threadpool_limits(limits=1, user_api="blas"):
-            job(paths[0][0], paths[1][0])
-        return None, paths[0][0].stat().st_size, paths[1][0].stat().st_size
+            result = job(paths[0][0], paths[1][0])
+        record = getattr(result, "record", None)
+        if record is not None:
+            record = {k: as_given(v) for k, v in record.items()}
+        return (None, paths[0][0].stat().st_size, paths[1][0].stat().st_size,
+                tuple(as_given(n) for n in getattr(result, "notes", ())), record)
     except Exception as exc:  # one file's failure must not stop the batch
-        message = _first_line(exc)
-        for absolute, given in paths:
-            message = message.replace(str(absolute), str(given))
-        return message, 0, 0
+        return as_given(_first_line(exc)), 0, 0, (), None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -3,25 +3,55 @@
 Outputs are written to a temporary file and renamed (:func:`svdcodec.codec.atomic_write`): an
 existing file is replaced only with ``force``, an input never, and a failure leaves nothing
 behind. :mod:`svdcodec.batch` runs these functions in worker processes.
+
+Nothing happens silently: metadata an input carries that no file could store is dropped with a
+note; an output format that cannot hold the decoded mode gets the nearest mode it can hold (16
+bits to 8 as round(v / 257), L to RGB, LA to RGBA) with a note, or a clear error (alpha in a
+format without alpha); an encode that could not give what was asked (a rank above the full
+rank, a PSNR or size not reached) or that grew the file says so. Notes are returned in
+``notes`` for the caller to print, one line each.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import os
 import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from ..codec import atomic_write, decode, encode, read_header
+from ..codec import _metadata, atomic_write, decode, encode, read_header
+from ..errors import TruncatedError
 from ..info import EXIF_APP1_PREFIX
-from ..pillow.convert import from_array, to_array
+from ..pillow.convert import from_array, to_array, to_stored
 
 
 class CliError(Exception):
     """A failure reported as one line and exit code 1."""
+
+
+@dataclass
+class Result:
+    """What an encode or decode wrote: ``record`` is the ``--json`` object, ``notes`` the
+    lines for stderr about what differs from what was asked."""
+
+    output: Path
+    record: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def os_reason(exc: OSError) -> str:
+    """'no such file' rather than '[Errno 2] No such file or directory: ...'."""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return "no such file" if isinstance(exc, FileNotFoundError) else text[:1].lower() + text[1:]
 
 
 def check_output(out: Path, force: bool, *inputs: Path) -> None:
@@ -29,61 +59,289 @@ def check_output(out: Path, force: bool, *inputs: Path) -> None:
     for path in inputs:
         if out.exists() and path.exists() and os.path.samefile(out, path):
             raise CliError(f"refusing to overwrite the input file {path}")
+    if out.is_dir():
+        raise CliError(f"{out} is a directory, not a file")
     if out.exists() and not force:
         raise CliError(f"{out} exists (use --force to replace it)")
-    if not out.parent.is_dir():
-        raise CliError(f"directory {out.parent} does not exist")
+    parent = out.parent
+    if parent.exists() and not parent.is_dir():
+        raise CliError(f"cannot write {out}: {parent} is a file, not a directory")
+    if not parent.is_dir():
+        raise CliError(f"cannot write {out}: the directory {parent} does not exist")
 
 
-def load_image(path: Path) -> tuple[np.ndarray, dict]:
-    """An input image through Pillow, as the codec's array, and its metadata."""
+@contextlib.contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """Turn an OSError of the block into 'cannot write OUT: reason': the user's path, not the
+    hidden temporary file that atomic_write was writing."""
+    try:
+        yield
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {os_reason(exc)}") from None
+
+
+def write_output(out: Path, data: bytes) -> None:
+    """atomic_write, with errors that name ``out`` rather than its hidden temporary file."""
+    with writing(out):
+        atomic_write(out, data)
+
+
+def read_input(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"{path}: {os_reason(exc)}") from None
+
+
+# --- input images ------------------------------------------------------------------------------
+METADATA_KEYS = ("icc_profile", "exif", "xmp", "dpi")
+
+
+def usable_metadata(info: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The metadata in a Pillow ``info`` dict that :func:`svdcodec.encode` can store, and one
+    note per value dropped: an input's metadata never makes a valid image fail."""
+    meta: dict[str, Any] = {}
+    notes = []
+    for key in METADATA_KEYS:
+        value = info.get(key)
+        if value is None:
+            continue
+        try:
+            if not isinstance(value, _METADATA_TYPES[key]):
+                raise TypeError(f"expected {_METADATA_TYPES[key][0].__name__}, got "
+                                f"{type(value).__name__}")
+            _metadata(**{**dict.fromkeys(METADATA_KEYS), key: value})  # the encoder's own check
+        except Exception as exc:
+            shown = repr(value) if len(repr(value)) <= 40 else f"{type(value).__name__} value"
+            notes.append(f"dropped the input's {key} ({shown}): {exc}")
+        else:
+            meta[key] = value
+    return meta, notes
+
+
+# The types a Pillow plugin gives each key in ``info`` (bytes(3) would be three zero bytes).
+_METADATA_TYPES: dict[str, tuple[type, ...]] = {
+    "icc_profile": (bytes, bytearray), "exif": (bytes, bytearray),
+    "xmp": (bytes, bytearray, str), "dpi": (tuple, list)}
+
+
+def load_image(path: Path, notes: list[str] | None = None) -> tuple[np.ndarray, dict]:
+    """An input image through Pillow, as the codec's array, and its metadata.
+
+    Metadata the encoder cannot store is dropped; a note saying so is appended to ``notes``,
+    or printed to stderr when ``notes`` is None.
+    """
     try:
         with Image.open(path) as im:
+            frames = getattr(im, "n_frames", 1)
             im.load()
-            meta = {"icc_profile": im.info.get("icc_profile"), "dpi": im.info.get("dpi")}
-            exif = im.info.get("exif")
-            if exif:
-                meta["exif"] = exif
-            return to_array(im), meta
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file") from None
+            meta, dropped = usable_metadata(im.info)
+            # the profile follows the conversion of the pixels, or is dropped (pillow.convert)
+            array, icc_profile = to_stored(im, meta.pop("icc_profile", None))
+            if icc_profile is not None:
+                meta["icc_profile"] = icc_profile
     except (Image.UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{path}: {os_reason(exc)}") from None
+    if frames > 1:  # until .svdi holds more than one image (GIF, APNG, TIFF pages)
+        dropped.insert(0, f"encoding frame 1 of {frames} (an .svdi file holds one image)")
+    dropped = [f"{path}: {n}" for n in dropped]
+    if notes is None:
+        for note in dropped:
+            print_note(note)
+    else:
+        notes.extend(dropped)
+    return array, meta
 
 
-def encode_file(src: Path, out: Path, options: dict, force: bool = False
-                ) -> tuple[bytes, float]:
-    """Encode the image file ``src`` to ``out``; returns the .svdi bytes and encode seconds."""
+def print_note(note: str) -> None:
+    import sys
+
+    print(f"svdcodec: note: {note}", file=sys.stderr)
+
+
+# --- encode ------------------------------------------------------------------------------------
+def encode_file(src: Path, out: Path, options: dict, force: bool = False,
+                progress: Callable[[float], None] | None = None) -> Result:
+    """Encode the image file ``src`` to ``out``; the result's record is ``encode --json``.
+    ``progress``: see :func:`svdcodec.encode`."""
     check_output(out, force, src)
-    image, meta = load_image(src)
+    notes: list[str] = []
+    image, meta = load_image(src, notes)
     start = time.perf_counter()
-    data = encode(image, **options, **meta)
+    data = encode(image, **options, **meta, progress=progress)
     seconds = time.perf_counter() - start
-    atomic_write(out, data)
-    return data, seconds
+    info = read_header(data)
+    record: dict[str, Any] = {
+        "input": str(src), "output": str(out), "bytes": len(data),
+        "input_bytes": src.stat().st_size, "width": info.width, "height": info.height,
+        "mode": info.mode, "layout": info.layout,
+        "factors": info.factors if info.layout != "patch" else None,
+        "ranks": list(info.ranks), "bpp": 8 * len(data) / (info.width * info.height),
+        "seconds": seconds, "psnr": None}
+    notes += _encode_notes(image, data, options, record)
+    record["notes"] = notes
+    write_output(out, data)
+    return Result(out, record, notes)
 
 
+def _encode_notes(image: np.ndarray, data: bytes, options: dict, record: dict) -> list[str]:
+    """What differs from what was asked; sets ``record['psnr']`` when it was measured."""
+    notes = []
+    rank = options.get("rank")
+    if rank is not None and record["ranks"] and min(record["ranks"]) < rank:
+        notes.append(f"--rank {rank} is above the full rank of this image: stored ranks "
+                     f"{record['ranks']} (full rank)")
+    target = options.get("target_psnr")
+    if target is not None:
+        from ..metrics import psnr  # here: scipy.ndimage slows every command's start
+
+        measured = psnr(image, decode(data))
+        record["psnr"] = measured if np.isfinite(measured) else None
+        if measured < target - 0.005:
+            best = "the full rank" if record["layout"] != "patch" else "quality 100"
+            notes.append(f"--target-psnr {target:g} dB not reached: {measured:.2f} dB at "
+                         f"{best}, the best this layout gives")
+    size = options.get("target_size")
+    if size is not None and len(data) > size:
+        notes.append(f"--target-size {size:,} not reached: the smallest file is "
+                     f"{len(data):,} bytes")
+    if len(data) > record["input_bytes"]:
+        notes.append(f"the output ({len(data):,} bytes) is larger than the input "
+                     f"({record['input_bytes']:,} bytes, "
+                     f"{len(data) / max(record['input_bytes'], 1):.1f}x)")
+    return notes
+
+
+# --- decode ------------------------------------------------------------------------------------
 def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = False,
-                allow_truncated: bool = False) -> Image.Image:
-    """Decode the .svdi file ``src`` to ``out`` (format from its extension); returns the image."""
+                allow_truncated: bool = False) -> Result:
+    """Decode the .svdi file ``src`` to ``out`` (format from its extension)."""
     check_output(out, force, src)
     fmt_name = Image.registered_extensions().get(out.suffix.lower())
-    if fmt_name is None:
+    if fmt_name is None or fmt_name not in Image.SAVE:
         raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
-    data = src.read_bytes()
-    info = read_header(data, allow_truncated=allow_truncated)
-    im = from_array(decode(data, rank=rank, allow_truncated=allow_truncated))
+    data = read_input(src)
+    try:
+        info = read_header(data, allow_truncated=allow_truncated)
+        array = decode(data, rank=rank, allow_truncated=allow_truncated)
+    except TruncatedError as exc:
+        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
+    notes = []
+    if rank is not None and info.ranks and rank > max(info.ranks):
+        notes.append(f"--rank {rank} is above the ranks stored ({list(info.ranks)}): decoded "
+                     f"at the stored ranks")
+    im, converted = fit_format(from_array(array), fmt_name)
     save = _metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
+    grey_to_rgb = info.mode in ("L", "LA", "I;16") and im.mode in ("RGB", "RGBA")
+    if grey_to_rgb and save.pop("icc_profile", None) is not None:
+        notes.append("dropped the grey ICC profile: it does not describe RGB pixels")
     buffer = io.BytesIO()
-    im.save(buffer, format=fmt_name, **save)
-    atomic_write(out, buffer.getvalue())
-    return im
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. GIF/ICO size or palette warnings
+        im.save(buffer, format=fmt_name, **save)
+    written, size = _written(buffer.getvalue(), im)
+    if converted or written != im.mode:
+        how = "; ".join(filter(None, [converted, f"written as {written}"]))
+        notes.insert(0, f"{fmt_name} cannot hold {info.mode} images: {how}")
+    if size != im.size:  # ICO keeps at most 256 x 256
+        raise CliError(f"{fmt_name} cannot hold a {im.width}x{im.height} image (it would be "
+                       f"{size[0]}x{size[1]}): use .png or .tif")
+    write_output(out, buffer.getvalue())
+    return Result(out, {"input": str(src), "output": str(out), "format": fmt_name,
+                        "width": im.width, "height": im.height, "mode": written,
+                        "decoded_mode": info.mode, "bytes": buffer.tell(), "notes": notes},
+                  notes)
+
+
+def salvage_hint(data: bytes, allow_truncated: bool) -> str:
+    """' (use --allow-truncated ...)' when that option would decode the file."""
+    if allow_truncated:
+        return ""
+    try:
+        info = read_header(data, allow_truncated=True)
+    except Exception:
+        return ""
+    if info.layout == "patch":
+        return " (files of layout patch cannot be salvaged)"
+    return "; decode --allow-truncated decodes what precedes the cut"
+
+
+def _written(data: bytes, saved: Image.Image) -> tuple[str, tuple[int, int]]:
+    """The mode (P for a palette, else the mode saved) and size a reader sees in ``data``."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return ("P (palette)" if im.mode == "P" else saved.mode), im.size
+    except Exception:  # a format Pillow writes but cannot read (PDF)
+        return saved.mode, saved.size
 
 
 # Output formats whose Pillow plugins take icc_profile, exif, dpi and xmp (each keeps what it
 # can store: Pillow 11-13 PNG keeps icc, exif and dpi; JPEG all four; WebP icc, exif, xmp;
 # TIFF icc and dpi)
 METADATA_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "AVIF")
+
+# A decoded mode, then the modes that hold its values in order of preference: 16 bits become 8
+# (round(v / 257)) only where 16 cannot be stored, grey becomes RGB where grey cannot, and
+# alpha is never dropped.
+FALLBACK_MODES = {"I;16": ("I;16", "L", "RGB"), "L": ("L", "RGB"), "LA": ("LA", "RGBA"),
+                  "RGB": ("RGB",), "RGBA": ("RGBA",)}
+# Formats Pillow writes but cannot read back, so that fits_mode cannot check them.
+WRITE_ONLY_MODES = {"PDF": ("L", "LA", "RGB", "RGBA"), "PALM": ("L",), "EPS": ("L", "RGB")}
+# One flat sample value per band of the probe image of each mode.
+_PROBE = {"I;16": (40000,), "L": (100,), "LA": (100, 50), "RGB": (200, 100, 50),
+          "RGBA": (200, 100, 50, 128)}
+
+
+def to_8bit(a: np.ndarray) -> np.ndarray:
+    """16-bit samples as the nearest 8-bit value: round(v / 257), exact (no ties occur)."""
+    return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+@functools.cache
+def fits_mode(fmt_name: str, mode: str) -> bool:
+    """Whether Pillow's ``fmt_name`` writes ``mode`` images and reads back the same bands and
+    bit depth (values within a lossy codec's error): a probe image saved and reopened."""
+    if fmt_name in WRITE_ONLY_MODES:
+        return mode in WRITE_ONLY_MODES[fmt_name]
+    values = _PROBE[mode]
+    dtype = np.uint16 if mode == "I;16" else np.uint8
+    probe = np.broadcast_to(np.array(values, dtype), (16, 16, len(values)))
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from_array(probe[:, :, 0] if len(values) == 1 else probe).save(buffer,
+                                                                          format=fmt_name)
+            buffer.seek(0)
+            with Image.open(buffer) as im:
+                back = to_array(im)
+    except Exception:  # any refusal, in writing or reading, means: not this mode
+        return False
+    back = back if back.ndim == 3 else back[:, :, None]
+    tolerance = 4 * (257 if mode == "I;16" else 1)
+    return back.dtype == dtype and back.shape == probe.shape and \
+        int(np.abs(back.astype(np.int64) - probe.astype(np.int64)).max()) <= tolerance
+
+
+def fit_format(im: Image.Image, fmt_name: str) -> tuple[Image.Image, str]:
+    """``im`` in the first mode of FALLBACK_MODES that ``fmt_name`` holds, and a description of
+    the conversion ('' if none); CliError if the format holds none of them."""
+    for mode in FALLBACK_MODES.get(im.mode, (im.mode,)):
+        if mode == im.mode and (im.mode not in _PROBE or fits_mode(fmt_name, mode)):
+            return im, ""
+        if mode != im.mode and fits_mode(fmt_name, mode):
+            steps = []
+            if im.mode == "I;16":
+                im = Image.fromarray(to_8bit(np.asarray(im)))
+                steps.append("16 -> 8 bits as round(v / 257)")
+            if im.mode != mode:
+                steps.append(f"{im.mode} -> {mode}")
+                im = im.convert(mode)
+            return im, "; ".join(steps)
+    alpha = " (alpha)" if "A" in im.mode else ""
+    raise CliError(f"{fmt_name} cannot hold {im.mode}{alpha} images: use .png or .tif")
 
 
 def _metadata_options(metadata: dict) -> dict:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from ..errors import ChecksumError, CorruptError, TruncatedError
+from .header import PREFIX_SIZE
 
 # --- section 3: chunks -----------------------------------------------------------------------
 CHUNK_PREFIX = struct.Struct("<I4s")  # length, type
@@ -71,3 +74,42 @@ def chunk_at(view: memoryview, offset: int) -> tuple[bytes, memoryview, int]:
     if zlib.crc32(body, zlib.crc32(ctype)) != crc:
         raise ChecksumError(f"CRC mismatch in chunk {ctype.decode()} at {offset}")
     return ctype, body, end + CHUNK_CRC.size
+
+
+class RawChunk(NamedTuple):
+    """One chunk as :func:`walk` finds it: nothing in it has been checked."""
+
+    offset: int  # of the length field
+    length: int
+    type: bytes
+    body: bytes
+    crc: int  # as stored, not recomputed
+
+    @property
+    def end(self) -> int:
+        """The offset of the byte after this chunk's CRC."""
+        return self.offset + CHUNK_OVERHEAD + self.length
+
+
+def walk(data: bytes, offset: int = PREFIX_SIZE) -> Iterator[RawChunk]:
+    """The chunks of ``data`` from ``offset`` on, leniently: the chunk walk for tools and tests.
+
+    A decoder reads chunks with :func:`chunk_at`, which validates them; this walk validates
+    nothing -- not the CRC, the type's letters or the length limit -- so that tests and fuzzers
+    can take apart files they have broken on purpose. It stops at the first chunk that does not
+    fit in ``data``: whatever follows the last chunk's :attr:`RawChunk.end` is a tail.
+
+    >>> from svdcodec.format.header import SIGNATURE
+    >>> data = SIGNATURE + b"\\x01" + pack_chunk(b"abcd", b"xy") + pack_chunk(b"IEND", b"") + b"!"
+    >>> [(c.offset, c.type, c.body, c.end) for c in walk(data)]
+    [(10, b'abcd', b'xy', 24), (24, b'IEND', b'', 36)]
+    """
+    while offset + CHUNK_OVERHEAD <= len(data):
+        length, ctype = CHUNK_PREFIX.unpack_from(data, offset)
+        end = offset + CHUNK_PREFIX.size + length
+        if end + CHUNK_CRC.size > len(data):
+            return
+        (crc,) = CHUNK_CRC.unpack_from(data, end)
+        yield RawChunk(offset, length, bytes(ctype), bytes(data[offset + CHUNK_PREFIX.size:end]),
+                       crc)
+        offset = end + CHUNK_CRC.size

@@ -222,18 +222,15 @@ static void reconstruct(const Plane *pl, const int64_t *d, const double *quarter
 
 /* --- payload parsing and validation (section 12.3) -------------------------------------- */
 #define ERRBUF 200
-/* decode_plane_impl runs without the GIL: it allocates with PyMem_RawMalloc only (the one
-   Python allocator that needs no GIL) and reports running out of memory by returning this
-   sentinel, which the caller turns into MemoryError once it holds the GIL again. */
-static const char OUT_OF_MEMORY[] = "out of memory";
+static const char OUT_OF_MEMORY[] = "out of memory";  /* see decode_plane_impl */
 
-static const char *decode_plane_impl(Plane *pl, uint32_t ac_symbols, int32_t *out,
-                                     int32_t alpha, int32_t beta, int32_t tc,
-                                     char *errbuf) {
+/* Section 12.3: the counts (each <= k, summing to ac_symbols), multipliers, parities, basis
+   entries and escape values of a payload whose length the caller checked; hist[c] receives
+   how many patches store c coefficients. NULL, or the message of a CorruptError. */
+static const char *validate_payload(const Plane *pl, uint32_t ac_symbols, Py_ssize_t *hist,
+                                    char *errbuf) {
     const int k = pl->k, hh = pl->half * pl->half;
     const Py_ssize_t n_patches = pl->gh * pl->gw;
-    /* counts of the components: hist[c] patches store c coefficients */
-    Py_ssize_t hist[256] = {0};
     uint64_t total = 0;
     for (Py_ssize_t n = 0; n < n_patches; n++) {
         if (pl->counts[n] > k) {
@@ -279,34 +276,34 @@ static const char *decode_plane_impl(Plane *pl, uint32_t ac_symbols, int32_t *ou
             return errbuf;
         }
     }
+    return NULL;
+}
 
-    /* component streams: start[j], the escapes they begin with, max |q| per component */
-    Py_ssize_t start[256];
-    uint32_t esc_start[256];
-    uint64_t qmax[256];
-    /* d, and after reconstruction the deblocking's 4 gw int32 (see below) */
-    int64_t *d = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(n_patches + 2 * pl->gw));
-    double *quarters = PyMem_RawMalloc(sizeof(double) * (size_t)(k ? k * (hh + 1) : 1));
-    if (d == NULL || quarters == NULL) {
-        PyMem_RawFree(d);
-        PyMem_RawFree(quarters);
-        return OUT_OF_MEMORY;
-    }
-    uint32_t ecur = 0;
+/* Section 12.4: the DC running sums d[n] (raster order, left neighbour else upper); returns
+   max |d| and leaves *ecur after the DC escapes. */
+static uint64_t dc_sums(const Plane *pl, int64_t *d, uint32_t *ecur) {
     uint64_t dmax = 0;
-    for (Py_ssize_t gy = 0; gy < pl->gh; gy++) {  /* section 12.4: running sums */
+    for (Py_ssize_t gy = 0; gy < pl->gh; gy++) {
         for (Py_ssize_t gx = 0; gx < pl->gw; gx++) {
             Py_ssize_t n = gy * pl->gw + gx;
             uint32_t u = pl->dc[n];
-            if (u == ESCAPE) u += read_u32(pl->esc + 4 * (size_t)ecur++);
+            if (u == ESCAPE) u += read_u32(pl->esc + 4 * (size_t)(*ecur)++);
             int64_t prev = gx ? d[n - 1] : (gy ? d[n - pl->gw] : 0);
             d[n] = prev + unzigzag(u);  /* |d| < 2^31 (gh + gw) < 2^52 */
             uint64_t a = d[n] < 0 ? (uint64_t)(-d[n]) : (uint64_t)d[n];
             if (a > dmax) dmax = a;
         }
     }
-    Py_ssize_t pos = 0, remaining = n_patches;
-    for (int j = 0; j < k; j++) {
+    return dmax;
+}
+
+/* Section 12.3: where component j's stream starts (start[j]), the escapes it begins with
+   (esc_start[j]) and its largest |q| (qmax[j]); the streams are component-major and hold one
+   symbol per patch whose count exceeds j. */
+static void component_streams(const Plane *pl, const Py_ssize_t *hist, uint32_t ecur,
+                              Py_ssize_t *start, uint32_t *esc_start, uint64_t *qmax) {
+    Py_ssize_t pos = 0, remaining = pl->gh * pl->gw;
+    for (int j = 0; j < pl->k; j++) {
         remaining -= hist[j];  /* patches with count > j */
         start[j] = pos;
         esc_start[j] = ecur;
@@ -320,31 +317,64 @@ static const char *decode_plane_impl(Plane *pl, uint32_t ac_symbols, int32_t *ou
         qmax[j] = m;
         pos += remaining;
     }
+}
 
-    /* section 12.5: the exactness bound, with the r components used */
-    uint64_t bound = 0;
-    int too_big = pl->shift + pl->bd >= 53;
-    if (!too_big) {
-        bound = UINT64_C(1) << (pl->shift + pl->bd);
-        too_big = bound_add(&bound, dmax, pl->m_dc);
-    }
-    for (int j = 0; j < pl->r && !too_big; j++) {
+/* Section 12.5: 1 if the accumulator bound with the r components used reaches 2^53 (the
+   plane is refused), else 0. */
+static int exceeds_exact_bound(const Plane *pl, uint64_t dmax, const uint64_t *qmax) {
+    const int hh = pl->half * pl->half;
+    if (pl->shift + pl->bd >= 53) return 1;
+    uint64_t bound = UINT64_C(1) << (pl->shift + pl->bd);
+    if (bound_add(&bound, dmax, pl->m_dc)) return 1;
+    for (int j = 0; j < pl->r; j++) {
         int bmax = 0;
         for (int i = 0; i < hh; i++) {
             int b = abs((int8_t)pl->basis[j * hh + i]);
             if (b > bmax) bmax = b;
-            quarters[j * hh + i] = (double)(int8_t)pl->basis[j * hh + i];
         }
         /* qmax < 2^31 and m_j < 2^32: the product fits 64 bits */
-        too_big = bound_add(&bound, qmax[j] * read_u32(pl->mult + 4 * j), (uint64_t)bmax);
+        if (bound_add(&bound, qmax[j] * read_u32(pl->mult + 4 * j), (uint64_t)bmax)) return 1;
     }
-    const char *err = NULL;
-    if (too_big) {
+    return 0;
+}
+
+/* decode_plane without the GIL: validate, sum the DC, find the streams, check the bound,
+   reconstruct, deblock. It allocates with PyMem_RawMalloc only (the one Python allocator that
+   needs no GIL) and reports running out of memory by returning OUT_OF_MEMORY, which the
+   caller turns into MemoryError once it holds the GIL again. */
+static const char *decode_plane_impl(Plane *pl, uint32_t ac_symbols, int32_t *out,
+                                     int32_t alpha, int32_t beta, int32_t tc,
+                                     char *errbuf) {
+    const int k = pl->k, hh = pl->half * pl->half;
+    const Py_ssize_t n_patches = pl->gh * pl->gw;
+    Py_ssize_t hist[256] = {0};
+    const char *err = validate_payload(pl, ac_symbols, hist, errbuf);
+    if (err != NULL) return err;
+
+    Py_ssize_t start[256];
+    uint32_t esc_start[256];
+    uint64_t qmax[256];
+    /* d, and after reconstruction the deblocking's 4 gw int32 (see below) */
+    int64_t *d = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(n_patches + 2 * pl->gw));
+    /* the r basis vectors as doubles, then the r multipliers */
+    double *quarters = PyMem_RawMalloc(sizeof(double) * (size_t)(k ? k * (hh + 1) : 1));
+    if (d == NULL || quarters == NULL) {
+        PyMem_RawFree(d);
+        PyMem_RawFree(quarters);
+        return OUT_OF_MEMORY;
+    }
+    uint32_t ecur = 0;
+    uint64_t dmax = dc_sums(pl, d, &ecur);
+    component_streams(pl, hist, ecur, start, esc_start, qmax);
+    if (exceeds_exact_bound(pl, dmax, qmax)) {
         err = "PTCH values too large: accumulator bound >= 2^53";
     } else {
-        const double *mult = quarters + (size_t)k * hh;
-        for (int j = 0; j < pl->r; j++) quarters[(size_t)k * hh + j] = read_u32(pl->mult + 4 * j);
-        reconstruct(pl, d, quarters, mult, start, esc_start, out);
+        for (int j = 0; j < pl->r; j++) {
+            for (int i = 0; i < hh; i++)
+                quarters[j * hh + i] = (double)(int8_t)pl->basis[j * hh + i];
+            quarters[(size_t)k * hh + j] = read_u32(pl->mult + 4 * j);
+        }
+        reconstruct(pl, d, quarters, quarters + (size_t)k * hh, start, esc_start, out);
         /* d is no longer needed: its 8 N + 16 gw bytes hold 4 (gw - 1) edge samples */
         deblock_plane(out, pl->gh * pl->p, pl->gw * pl->p, pl->p, alpha, beta, tc, pl->bd,
                       (int32_t *)d);
@@ -642,4 +672,23 @@ static struct PyModuleDef module = {
     methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__patchc(void) { return PyModule_Create(&module); }
+/* The constants this file shares with the Python reference, exported so that a test can check
+   they agree (tests/test_patchc.py): a copy that drifted would otherwise be caught only by
+   the bit-exactness tests, and only where a vector reaches it. */
+PyMODINIT_FUNC PyInit__patchc(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddIntConstant(m, "ESCAPE", ESCAPE) < 0 ||
+        PyModule_AddIntConstant(m, "ESCAPE_MAX", ESCAPE_MAX) < 0 ||
+        PyModule_AddObject(m, "EXACT_LIMIT", PyLong_FromUnsignedLongLong(EXACT_LIMIT)) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_PARITY", MAX_PARITY) < 0 ||
+        PyModule_AddIntConstant(m, "FIX_CR_R", FIX_CR_R) < 0 ||
+        PyModule_AddIntConstant(m, "FIX_CB_G", FIX_CB_G) < 0 ||
+        PyModule_AddIntConstant(m, "FIX_CR_G", FIX_CR_G) < 0 ||
+        PyModule_AddIntConstant(m, "FIX_CB_B", FIX_CB_B) < 0 ||
+        PyModule_AddIntConstant(m, "FIX_HALF", FIX_HALF) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -18,6 +18,7 @@ from .. import format as fmt
 from ..errors import CorruptError, LimitError
 from ..limits import Limits
 from ..metrics import psnr
+from ..progress import Progress
 from . import reconstruct as patch
 from .encode import PlaneAnalysis, encode_plane
 from .symbols import pack_payload, unpack_payload
@@ -31,6 +32,8 @@ COLOURS = ("ycbcr", "none")
 STEP_AT_100 = 0.5
 QUALITY_OCTAVE = 11.0
 SEARCH_STEPS = 12  # refinements of target_size / target_psnr over quality
+MAX_MEASURES = 3 + SEARCH_STEPS  # quality 50, two steps of 25 to bracket, the refinements
+ANALYSIS_SHARE = 0.3  # of an encode's time, where the planes are not analysed yet (progress)
 SIZE_TOLERANCE = math.log(0.985)  # target_size: stop once the file has >= 98.5 % of it
 PSNR_TOLERANCE = 0.03  # target_psnr: stop within 0.03 dB above it
 # Automatic chroma subsampling: 4:2:0 below this quality, 4:4:4 from it on. On Kodak the two
@@ -90,7 +93,7 @@ class PatchEncoder:
                          for c in range(first, image.shape[2])]
         self._plans: dict[int, list[PlanePlan]] = {}
 
-    def plans(self, quality: float) -> list[PlanePlan]:
+    def plans(self, quality: float, progress: Progress | None = None) -> list[PlanePlan]:
         """The planes to code at ``quality`` (analysed once per chroma subsampling)."""
         sub = self.subsampling or (2 if quality < FULL_CHROMA_QUALITY else 1)
         sub = sub if self.ycbcr else 1
@@ -103,6 +106,8 @@ class PatchEncoder:
                     plane = patch.downsample(plane, s, s)
                 plans.append(PlanePlan(PlaneAnalysis(plane, self.patch_size, self.bit_depth), s,
                                        CHROMA_STEP if chroma else 1.0))
+                if progress is not None:
+                    progress((index + 1) / len(self.sources))
             self._plans[sub] = plans
         return self._plans[sub]
 
@@ -112,24 +117,31 @@ class PatchEncoder:
         return fmt.Header(w, h, self.mode, fmt.Layout.PATCH, fmt.FactorType.COEFFICIENTS,
                           colour_transform=transform)
 
-    def planes(self, quality: float) -> list[fmt.Plane]:
-        """The PTCH chunks of the image at ``quality``."""
+    def planes(self, quality: float, progress: Progress | None = None) -> list[fmt.Plane]:
+        """The PTCH chunks of the image at ``quality``; ``progress`` hears of each step (the
+        analysis, a third of the work where it is not cached yet, then each plane)."""
+        progress = progress or Progress()
         step = quality_to_step(quality, self.bit_depth)
+        plans = self.plans(quality, progress.part(0.0, ANALYSIS_SHARE))
+        sizes = np.cumsum([plan.analysis.plane.size for plan in plans]) / \
+            sum(plan.analysis.plane.size for plan in plans)
         out = []
-        for index, plan in enumerate(self.plans(quality)):
+        for index, plan in enumerate(plans):
             enc = encode_plane(plan.analysis, step * plan.step_factor)
             raw, ac_symbols, escapes = pack_payload(enc.coefficients)
             out.append(fmt.Plane(index, plan.analysis.p, plan.subsample, plan.subsample,
                                  enc.coefficients.q.shape[1], enc.shift, enc.deblock,
                                  enc.dc_multiplier, ac_symbols, escapes,
                                  _zstd.compress(raw, self.level)))
+            progress(ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * float(sizes[index]))
         return out
 
-    def encode(self, quality: float, metadata: dict[str, bytes]) -> bytes:
-        return fmt.pack(self.header(), [], metadata, self.planes(quality))
+    def encode(self, quality: float, metadata: dict[str, bytes],
+               progress: Progress | None = None) -> bytes:
+        return fmt.pack(self.header(), [], metadata, self.planes(quality, progress))
 
     def search(self, metadata: dict[str, bytes], *, target_size: int | None = None,
-               target_psnr: float | None = None) -> bytes:
+               target_psnr: float | None = None, progress: Progress | None = None) -> bytes:
         """Rate control by a search over quality (sizes and PSNR grow with it).
 
         ``target_size``: the highest quality whose file has at most that many bytes (found to
@@ -139,9 +151,13 @@ class PatchEncoder:
         bracketed from quality 50 in steps of 25 and refined by regula falsi.
         """
         header = self.header()
+        progress = progress or Progress()
+        count = [0]  # encodes so far, of at most MAX_MEASURES
 
         def measure(quality: float) -> tuple[float, list[fmt.Plane]]:
-            planes = self.planes(quality)
+            planes = self.planes(quality, progress.part(count[0] / MAX_MEASURES,
+                                                        (count[0] + 1) / MAX_MEASURES))
+            count[0] += 1
             if target_size is not None:
                 return math.log(len(fmt.pack(header, [], metadata, planes)) / target_size), planes
             container = fmt.Container(header, (), {}, (), tuple(planes))

@@ -36,6 +36,9 @@ DC_STEP = 1.0  # DC step relative to the first AC step; 0.75: +0.00 dB, 1.3: -0.
 # alpha = s step, beta = tc = s step / 2; the best of these per plane (none at all: -0.16 dB)
 DEBLOCK_STRENGTHS = (0.0, 0.35, 0.5, 0.7, 1.0)
 MAX_SHIFT = 30
+# The quantized unit basis vectors keep (v v^T) >= MIN_EIGENVALUE I, so least squares at most
+# doubles a residual's norm (1 / sqrt(0.25)) and the accumulators stay bounded (choose_shift).
+MIN_EIGENVALUE = 0.25
 U32_MAX = 2**32 - 1
 
 
@@ -51,11 +54,18 @@ class EncodedPlane:
 
 
 class PlaneAnalysis:
-    """What does not depend on the step: patches, their means and the symmetric basis.
+    """What does not depend on the step: patches, their means and the quantized basis.
 
     Parameters
     ----------
     plane : (rows, cols) float array of centred samples. p : patch size.
+
+    Attributes
+    ----------
+    basis : (k, p/2, p/2) int8 quarters and parities : (k,) of the stored basis vectors.
+    norms : (k,) norms of the full (mirrored) integer vectors.
+    solve : (p², k) float: ``r @ solve`` are the least-squares coefficients of patch residuals
+        ``r`` on the quantized basis, ``r v^T (v v^T)^-1`` with v the unit basis rows.
     """
 
     def __init__(self, plane: np.ndarray, p: int, bit_depth: int) -> None:
@@ -64,41 +74,47 @@ class PlaneAnalysis:
         self.bit_depth = bit_depth
         self.x, (self.gh, self.gw) = patch.to_patches(plane, p)
         self.mean = self.x.mean(axis=1)
-        residual = self.x - self.mean[:, None]
-        self.quarter, self.parities = symmetric_basis(residual, p)
+        quarter, parities = symmetric_basis(self.x - self.mean[:, None], p)
+        self.basis, self.parities = independent_basis(quantize_basis(quarter, BASIS_BITS),
+                                                      parities)
+        full = patch.mirror(self.basis, self.parities).astype(np.float64)
+        self.norms = np.linalg.norm(full, axis=1)
+        v = full / self.norms[:, None]
+        self.solve = np.linalg.solve(v @ v.T, v).T if len(v) else np.zeros((p * p, 0))
 
 
 def symmetric_basis(r: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
     """The right singular vectors of r augmented with its mirrored patches, by decreasing σ.
 
-    Returns the (k, P/2, P/2) top-left quarters (unit-norm vectors) and their (k,) parities;
-    vectors of (numerically) zero singular value are left out.
+    Returns the (k, P/2, P/2) top-left quarters (unit-norm vectors) and their (k,) parities,
+    k <= P² - 1; vectors of (numerically) zero singular value are left out.
+
+    The Gram matrix of [r; r flipped in x; in y; in both] commutes with both mirrors, so it is
+    block-diagonal over the four parity classes: each class is solved on its own, on the
+    quarters. (One eigen-decomposition of the whole matrix returns, for a repeated eigenvalue,
+    any basis of its eigenspace, mixing classes; projecting those vectors back onto one class
+    gave duplicate vectors, a singular least-squares system on simple images, issue 11.)
     """
-    idx = np.arange(p * p).reshape(p, p)
-    flips = [idx, idx[:, ::-1], idx[::-1, :], idx[::-1, ::-1]]
-    gram = r.T @ r
-    # The Gram matrix of [r; r flipped in x; in y; in both]: it commutes with both mirrors.
-    sym = sum(gram[np.ix_(f.ravel(), f.ravel())] for f in flips) / 4
-    w, v = np.linalg.eigh(sym)
-    order = np.argsort(w)[::-1]
-    w, v = w[order], v[:, order]
-    keep = w > 1e-9 * max(float(w[0]), 1e-300) if w.size else w > 0
     h = p // 2
-    quarters, parities = [], []
-    for vec in v[:, keep].T:
-        x = vec.reshape(p, p)
-        best = None
-        for parity in range(4):  # project onto each mirror class; eigenvectors lie in one
-            sx, sy = (-1 if parity & 1 else 1), (-1 if parity & 2 else 1)
-            y = (x + sx * x[:, ::-1] + sy * x[::-1, :] + sx * sy * x[::-1, ::-1]) / 4
-            norm = float(np.linalg.norm(y))
-            if best is None or norm > best[0]:
-                best = (norm, y, parity)
-        norm, y, parity = best
-        if norm > 1e-6:
-            quarters.append(y[:h, :h] / norm)
-            parities.append(parity)
-    return (np.array(quarters).reshape(-1, h, h), np.array(parities, dtype=np.int64))
+    gram = r.T @ r
+    values, quarters, parities = [], [], []
+    for parity in range(4):
+        # (h², P²): row i is the full vector of the quarter with a 1 at entry i; its rows are
+        # orthogonal, of norm 2, and b^T G b over the class is m^T G m for b = m^T y.
+        m = patch.mirror(np.eye(h * h).reshape(h * h, h, h),
+                         np.full(h * h, parity)).astype(np.float64)
+        w, y = np.linalg.eigh(m @ gram @ m.T / 4)
+        values.append(w)
+        # LAPACK's signs are arbitrary: make the largest entry (first on ties) positive
+        y *= np.where(y[np.argmax(np.abs(y), axis=0), np.arange(len(w))] < 0, -1.0, 1.0)
+        quarters.append(y.T.reshape(-1, h, h) / 2)  # quarters of unit-norm full vectors
+        parities.append(np.full(len(w), parity))
+    w = np.concatenate(values)
+    order = np.argsort(-w, kind="stable")[:p * p - 1]  # the constant patch is the DC's
+    w = w[order]
+    keep = w > 1e-9 * max(float(w[0]), 1e-300)
+    return (np.concatenate(quarters)[order][keep],
+            np.concatenate(parities)[order][keep].astype(np.int64))
 
 
 def quantize_basis(quarter: np.ndarray, bits: int) -> np.ndarray:
@@ -108,6 +124,36 @@ def quantize_basis(quarter: np.ndarray, bits: int) -> np.ndarray:
     peak = np.abs(quarter).reshape(len(quarter), -1).max(axis=1)
     top = (1 << (bits - 1)) - 1
     return np.rint(quarter * (top / peak)[:, None, None]).astype(np.int8)
+
+
+def independent_basis(basis: np.ndarray, parities: np.ndarray, floor: float = MIN_EIGENVALUE
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Drop quantized vectors until the Gram matrix of the unit vectors has every eigenvalue
+    >= ``floor``, keeping them in order (the first ones, of largest σ, are kept first).
+
+    Rounding to a few bits moves orthonormal vectors off orthogonality, and on simple images
+    (one speck, a ramp) several vectors can round to nearly the same one: least squares on
+    them would give huge coefficients that cancel. Vectors of different parities stay exactly
+    orthogonal (the mirror is applied to the integers), so each class is checked alone.
+    """
+    keep = np.ones(len(basis), dtype=bool)
+    full = patch.mirror(basis, parities).astype(np.float64)
+    v = full / np.maximum(np.linalg.norm(full, axis=1), 1e-300)[:, None]
+    for parity in range(4):
+        members = np.flatnonzero(parities == parity)
+        if len(members) < 2 or _smallest_eigenvalue(v[members]) >= floor:
+            continue
+        kept: list[int] = []
+        for j in members:
+            if _smallest_eigenvalue(v[[*kept, j]]) >= floor:
+                kept.append(j)
+            else:
+                keep[j] = False
+    return basis[keep], parities[keep]
+
+
+def _smallest_eigenvalue(v: np.ndarray) -> float:
+    return float(np.linalg.eigvalsh(v @ v.T)[0])
 
 
 def _rate_table(u: np.ndarray) -> np.ndarray:
@@ -144,11 +190,12 @@ def rdo_quantize(c: np.ndarray, steps: np.ndarray, lam: float) -> np.ndarray:
 def choose_shift(ratios: list[float], p: int, bit_depth: int) -> int:
     """The largest F with every round(ratio 2^F) below 2^32 and the accumulators exact.
 
-    |c_j| <= |patch| <= P 2^(bd-1) and |q_j| m_j max|b_j| <= |c_j| 2^F, summed over at most P²
-    components: 2^F P³ 2^(bd-1) must stay below 2^52.
+    |c_j| <= 2 |patch| <= P 2^bd (least squares on a basis with v v^T >= I / 4, see
+    MIN_EIGENVALUE) and |q_j| m_j max|b_j| is about |c_j| 2^F, summed over at most P²
+    components: 2^F P³ 2^bd must stay below 2^52. :func:`encode_plane` checks the exact bound.
     """
     top = max(ratios)
-    shift = min(MAX_SHIFT, 52 - 3 * (p.bit_length() - 1) - bit_depth)
+    shift = min(MAX_SHIFT, 52 - 3 * (p.bit_length() - 1) - bit_depth - 1)
     while shift > 1 and top * 2.0**shift >= U32_MAX:
         shift -= 1
     return shift
@@ -158,31 +205,20 @@ def encode_plane(an: PlaneAnalysis, step: float, *, dc_step: float | None = None
                  deblock: bool = True) -> EncodedPlane:
     """Quantize one plane at ``step`` (coefficient units) and pick its deblocking strength."""
     p = an.p
-    basis = quantize_basis(an.quarter, BASIS_BITS)
-    full = patch.mirror(basis, an.parities).astype(np.float64)
-    norms = np.linalg.norm(full, axis=1)
-    steps = step * (1 + np.arange(len(basis)) / STEP_GROWTH)
+    steps = step * (1 + np.arange(len(an.basis)) / STEP_GROWTH)
     dc_step = step * DC_STEP if dc_step is None else dc_step
-    shift = choose_shift([*(steps / norms).tolist(), dc_step / p], p, an.bit_depth)
-    mult = np.maximum(np.rint(steps / norms * 2.0**shift), 1).astype(np.int64)
-    m_dc = max(round(dc_step / p * 2.0**shift), 1)
-    eff_steps = mult * norms / 2.0**shift  # the steps the decoder will apply
-    dc = np.rint(an.mean * p / (m_dc * p / 2.0**shift)).astype(np.int64)
-    residual = an.x - (dc * m_dc / 2.0**shift)[:, None]
-    if len(basis):
-        v = full / norms[:, None]
-        # least squares on the quantized basis: c = r v^T (v v^T)^-1, one product over patches
-        c = residual @ np.linalg.solve(v @ v.T, v).T
-        q = rdo_quantize(c, eff_steps, RDO_LAMBDA)
-    else:
-        q = np.zeros((len(an.x), 0), dtype=np.int64)
-    used = np.flatnonzero(np.any(q != 0, axis=0))
-    pc = PlaneCoefficients(mult[used], an.parities[used], basis[used],
-                           dc.reshape(an.gh, an.gw), q[:, used])
-    bound = patch.exactness_bound(pc.dc, pc.q, pc.multipliers, pc.basis, m_dc, shift,
-                                  an.bit_depth)
-    if bound >= patch.EXACT_LIMIT:  # cannot happen for samples in range (see choose_shift)
-        raise RuntimeError(f"accumulator bound {bound} >= 2^53")
+    shift = choose_shift([*(steps / an.norms).tolist(), dc_step / p], p, an.bit_depth)
+    while True:
+        pc, m_dc = _quantize(an, steps, dc_step, shift)
+        bound = patch.exactness_bound(pc.dc, pc.q, pc.multipliers, pc.basis, m_dc, shift,
+                                      an.bit_depth)
+        if bound < patch.EXACT_LIMIT:
+            break
+        # choose_shift's bound holds for coefficients up to twice a patch's norm; should a
+        # plane ever exceed it, a smaller F (coarser multipliers) makes it exact.
+        if shift == 1:
+            raise RuntimeError(f"accumulator bound {bound} >= 2^53 at shift 1")
+        shift = max(1, shift - (bound.bit_length() - 52))
     rec = patch.reconstruct(pc.dc, pc.q, pc.multipliers, patch.mirror(pc.basis, pc.parities),
                             m_dc, shift, p, an.bit_depth)
     best = (0, 0, 0)
@@ -201,6 +237,25 @@ def encode_plane(an: PlaneAnalysis, step: float, *, dc_step: float | None = None
             if sse < best_sse:
                 best, best_sse = params, sse
     return EncodedPlane(pc, shift, m_dc, best, best_sse)
+
+
+def _quantize(an: PlaneAnalysis, steps: np.ndarray, dc_step: float, shift: int
+              ) -> tuple[PlaneCoefficients, int]:
+    """The plane's coefficients at steps ``steps`` and ``dc_step`` with shift F, and m_dc."""
+    p = an.p
+    mult = np.maximum(np.rint(steps / an.norms * 2.0**shift), 1).astype(np.int64)
+    m_dc = max(round(dc_step / p * 2.0**shift), 1)
+    eff_steps = mult * an.norms / 2.0**shift  # the steps the decoder will apply
+    dc = np.rint(an.mean * p / (m_dc * p / 2.0**shift)).astype(np.int64)
+    if len(an.basis):
+        # least squares on the quantized basis, one product over patches
+        c = (an.x - (dc * m_dc / 2.0**shift)[:, None]) @ an.solve
+        q = rdo_quantize(c, eff_steps, RDO_LAMBDA)
+    else:
+        q = np.zeros((len(an.x), 0), dtype=np.int64)
+    used = np.flatnonzero(np.any(q != 0, axis=0))
+    return PlaneCoefficients(mult[used], an.parities[used], an.basis[used],
+                             dc.reshape(an.gh, an.gw), q[:, used]), m_dc
 
 
 def _sse(decoded: np.ndarray, target: np.ndarray) -> float:

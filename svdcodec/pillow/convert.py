@@ -1,9 +1,19 @@
 """Pillow images <-> the numpy arrays the codec takes: the mode conversions in one place.
 
 Used by the Pillow plugin's save and by the command line, so both accept the same images.
+
+An ICC profile describes pixels in one colour space (its header says which), so it follows the
+pixels: a conversion within a colour space keeps it (``P`` to ``RGB``, ``1`` to ``L``, ``I`` to
+``I;16``), a conversion to another one goes through it with LittleCMS and stores sRGB, which
+needs no profile (``CMYK`` with a CMYK profile), and a profile that cannot describe the stored
+pixels is dropped (an RGB profile on an ``L`` image, a CMYK profile LittleCMS cannot read).
+Bytes that are not an ICC profile at all are the caller's business and kept, when the pixels
+keep their colour space, as they are.
 """
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 from PIL import Image
@@ -14,6 +24,14 @@ NATIVE_MODES = ("L", "LA", "RGB", "RGBA", "I;16")
 CONVERTIBLE = {"1": "L", "La": "LA", "RGBa": "RGBA", "PA": "RGBA", "CMYK": "RGB",
                "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB", "I;16L": "I;16", "I;16B": "I;16",
                "I;16N": "I;16"}
+# The ICC data colour space (header bytes 16-19) of a mode's pixels. YCbCr and HSV are other
+# coordinates of the RGB values that an RGB profile describes (a JPEG read in draft YCbCr mode
+# carries its RGB profile), so Pillow's conversion to RGB keeps that profile valid.
+_GREY, _RGB = b"GRAY", b"RGB "
+COLOUR_SPACE = {"1": _GREY, "L": _GREY, "LA": _GREY, "La": _GREY, "I": _GREY, "I;16": _GREY,
+                "I;16L": _GREY, "I;16B": _GREY, "I;16N": _GREY, "P": _RGB, "PA": _RGB,
+                "RGB": _RGB, "RGBA": _RGB, "RGBa": _RGB, "YCbCr": _RGB, "HSV": _RGB,
+                "CMYK": b"CMYK", "LAB": b"Lab "}
 
 
 def storage_mode(im: Image.Image) -> str:
@@ -31,14 +49,58 @@ def storage_mode(im: Image.Image) -> str:
     raise OSError(f"cannot write mode {im.mode} as SVDI")
 
 
+def profile_colour_space(icc_profile: bytes) -> bytes | None:
+    """The data colour space an ICC profile's header names (b"RGB ", b"GRAY", b"CMYK", ...),
+    or None for bytes that are not an ICC profile (ICC.1 section 7.2: 128-byte header, ``acsp``
+    at byte 36)."""
+    if len(icc_profile) < 128 or icc_profile[36:40] != b"acsp":
+        return None
+    return bytes(icc_profile[16:20])
+
+
 def to_array(im: Image.Image) -> np.ndarray:
-    """The uint8 (H, W[, C]) or uint16 (H, W) array that stores ``im``."""
+    """The uint8 (H, W[, C]) or uint16 (H, W) array that stores ``im`` (converted through the
+    profile in ``im.info`` where the colour space changes)."""
+    return to_stored(im, im.info.get("icc_profile"))[0]
+
+
+def to_stored(im: Image.Image, icc_profile: bytes | None = None
+              ) -> tuple[np.ndarray, bytes | None]:
+    """The array that stores ``im`` (as :func:`to_array`) and the ICC profile that describes
+    it: ``icc_profile`` (which describes ``im``) carried through the conversion, or None (see
+    the module docstring)."""
     mode = storage_mode(im)
+    stored_space = COLOUR_SPACE[mode]
+    space = profile_colour_space(icc_profile) if icc_profile else None
+    if icc_profile and COLOUR_SPACE.get(im.mode) != stored_space:  # CMYK, LAB -> RGB
+        converted = None
+        if space == COLOUR_SPACE.get(im.mode):
+            converted = _through_profile(im, icc_profile)
+        return np.asarray(im.convert(mode) if converted is None else converted), None
+    if space is not None and space != stored_space:
+        icc_profile = None  # names other pixels than these
     if mode == "I;16":  # I, I;16, I;16B, I;16L: the values, in native byte order
-        return np.asarray(im).astype(np.uint16)
+        return np.asarray(im).astype(np.uint16), icc_profile
     if im.mode != mode:
         im = im.convert(mode)
-    return np.asarray(im)
+    return np.asarray(im), icc_profile
+
+
+def _through_profile(im: Image.Image, icc_profile: bytes) -> Image.Image | None:
+    """``im`` converted to sRGB through its profile (the profile's rendering intent), or None
+    if LittleCMS cannot read the profile or build the transform, or Pillow was built without
+    it."""
+    try:
+        from PIL import ImageCms
+    except ImportError:
+        return None
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        intent = ImageCms.Intent(profile.profile.rendering_intent)
+        return ImageCms.profileToProfile(im, profile, ImageCms.createProfile("sRGB"),
+                                         renderingIntent=intent, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
 
 
 def from_array(array: np.ndarray) -> Image.Image:

@@ -37,8 +37,13 @@ other formats. Other damage (CRC mismatch, corrupt data) still raises ``OSError`
 (``ValueError``, or ``TypeError`` for a value of the wrong type). As Pillow's PNG and AVIF
 plugins do, ``icc_profile`` is carried over from ``im.info`` unless given, while ``exif``, ``xmp``
 and ``dpi`` are written only when passed. Modes: ``L``, ``LA``, ``RGB``, ``RGBA`` and ``I;16`` as
-they are; others as :func:`svdcodec.pilutil.storage_mode` says (``P`` to ``RGBA`` with
+they are; others as :func:`svdcodec.pillow.convert.storage_mode` says (``P`` to ``RGBA`` with
 transparency else ``RGB``, ``1`` to ``L``, ``I`` to ``I;16`` when in range), else ``OSError``.
+The ICC profile follows the pixels (:mod:`svdcodec.pillow.convert`): ``CMYK`` with a CMYK
+profile is converted to sRGB through it and stored without a profile; a profile that does not
+describe the stored pixels (an RGB profile on an ``L`` image) is dropped. ``save_all`` saves
+one frame and raises ``OSError`` for more (``.svdi`` holds one image); without ``save_all`` the
+current frame is saved, as for every single-image format.
 
 **info**: ``icc_profile``, ``exif`` (with the ``Exif\\0\\0`` prefix, as PNG and JPEG give it, so
 it can be passed to any plugin), ``xmp`` (bytes) and ``dpi`` when stored; always ``layout`` and
@@ -58,6 +63,7 @@ zstd content checksum) and validates the records, without computing pixels; it r
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -67,7 +73,8 @@ from .. import codec
 from ..errors import SvdiError, TruncatedError
 from ..info import EXIF_APP1_PREFIX
 from ..limits import Limits, get_default_limits
-from .convert import storage_mode, to_array
+from . import imageio_support
+from .convert import storage_mode, to_stored
 
 FORMAT = "SVDI"
 EXTENSIONS = [".svdi"]
@@ -92,9 +99,11 @@ def register(*, limits: Limits | None = None) -> None:
     _limits = limits
     Image.register_open(FORMAT, SvdiImageFile, _accept)
     Image.register_save(FORMAT, _save)
+    Image.register_save_all(FORMAT, _save_all)
     Image.register_extensions(FORMAT, EXTENSIONS)
     Image.register_mime(FORMAT, MIME_TYPE)
     Image.register_decoder(FORMAT, SvdiDecoder)
+    imageio_support.register()
 
 
 def _accept(prefix: bytes) -> bool:
@@ -229,4 +238,41 @@ def _encode_options(im: Image.Image, info: dict[str, Any]) -> dict[str, Any]:
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     storage_mode(im)  # OSError("cannot write mode X as SVDI") before any work
     options = _encode_options(im, im.encoderinfo)
-    fp.write(codec.encode(to_array(im), **options))
+    array, options["icc_profile"] = to_stored(im, options["icc_profile"])
+    fp.write(codec.encode(array, **options))
+
+
+def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    """``save_all=True``: one frame is saved as :func:`_save` does; more raise ``OSError``, like
+    a mode SVDI cannot hold, rather than silently keeping the first (Pillow's own single-image
+    formats raise ``KeyError`` for any ``save_all``; one frame is a valid single image).
+
+    A stream refused once is refused again: imageio's Pillow plugin, when its batch write
+    fails, retries from ``close()`` with the frames left, and would write the last frame alone.
+    """
+    frames = getattr(im, "n_frames", 1) + sum(
+        getattr(extra, "n_frames", 1) for extra in im.encoderinfo.get("append_images", ()))
+    refused = _is_refused(fp)
+    if frames > 1 or refused:
+        _refuse(fp)
+        raise OSError(f"cannot write {frames} frames as SVDI: a file holds one image "
+                      "(save without save_all to store the current frame)" if not refused
+                      else "cannot write to an SVDI stream that refused a multi-frame save")
+    _save(im, fp, filename)
+
+
+_refused: weakref.WeakSet[Any] = weakref.WeakSet()  # streams _save_all refused
+
+
+def _is_refused(fp: IO[bytes]) -> bool:
+    try:
+        return fp in _refused
+    except TypeError:  # not weakly referenceable: not remembered
+        return False
+
+
+def _refuse(fp: IO[bytes]) -> None:
+    try:
+        _refused.add(fp)
+    except TypeError:
+        pass

@@ -18,6 +18,9 @@ from PIL import Image
 from ..codec import decode, encode, read_header
 from ..pillow.convert import from_array, to_array
 
+# (bytes per sample, channels) -> the image's mode, as svdcodec.read_header names it
+MODE_NAMES = {(1, 1): "L", (1, 2): "LA", (1, 3): "RGB", (1, 4): "RGBA", (2, 1): "I;16"}
+
 
 def demo_image() -> Path:
     """The bundled photograph: Kodak image 23 (768x512, 'unrestricted research use')."""
@@ -36,8 +39,11 @@ def run(image_path: Path | None, ranks: list[int], layouts: list[str], factor_ty
     pixels = h * w
     png = BytesIO()
     from_array(image).save(png, format="PNG")
-    print(f"{path.name}: {w}x{h}, {image.size:,} samples = {image.nbytes:,} bytes as uint8 "
-          f"(24 bpp); as float64 for numpy.linalg.svd: {image.size * 8:,} bytes")
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    print(f"{path.name}: {w}x{h} {MODE_NAMES[image.dtype.itemsize, channels]}, "
+          f"{image.size:,} samples = {image.nbytes:,} bytes as {image.dtype} "
+          f"({8 * image.itemsize * channels} bpp); as float64 for numpy.linalg.svd: "
+          f"{image.size * 8:,} bytes")
     print(f"PNG (lossless): {png.tell():,} bytes = {8 * png.tell() / pixels:.3f} bpp\n")
     header = (f"{'rank':>5} {'layout':<16} {'factors':<8} {'numbers':>10} {'bytes':>9} "
               f"{'bpp':>7} {'PSNR dB':>8} {'vs PNG':>7} {'enc s':>6}")
@@ -73,6 +79,9 @@ def _patch_rows(image: np.ndarray, qualities: list[float], psnr: Any) -> None:
               f"{'JPEG bytes':>10} {'JPEG q':>6} {'svdi/JPEG':>9}")
     print(header)
     print("-" * len(header))
+    if not jpeg_ok:
+        print("(no JPEG columns: JPEG holds 8-bit L and RGB only, this image is "
+              f"{image.dtype} with {1 if image.ndim == 2 else image.shape[2]} channel(s))")
     for q in qualities:  # "n/a": even JPEG quality 100 stays below this PSNR
         start = time.perf_counter()
         data = encode(image, quality=q)

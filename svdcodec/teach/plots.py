@@ -12,9 +12,9 @@ png, svg, pdf, ...):
 2. PSNR against bits per pixel: the .svdi files, JPEG / WebP (/ AVIF) at the same PSNR as each
    file and, as thin lines, their quality sweeps; PNG and the raw samples as vertical lines;
 3. the singular values of each matrix on a log scale, with the cumulative energy Σσ² / ‖X‖²_F
-   and the cumulative Σσ / Σ all σ of all matrices together (for a matrix above
-   :data:`FULL_SVD_MAX_VALUES` samples only the first :data:`TRUNCATED_SPECTRUM` values are
-   computed, and the Σσ curve is then relative to their sum);
+   and the cumulative Σσ / Σ all σ of all matrices together (every singular value is computed,
+   numpy's values-only SVD, so that the Σσ curve is normalized over all of them: a sum over
+   the first few hundred, as before, ended at 100 % where the true share was far lower);
 4. the original and up to four reconstructions, captioned with rank, bytes, bpp and PSNR.
 """
 
@@ -35,20 +35,19 @@ from tqdm import tqdm
 from ..codec import atomic_write, decode, encode
 from ..metrics import psnr
 from ..whole.layout import to_matrices
-from ..whole.linalg import truncated_svd
 from .peers import QUALITY_RANGE, sweep
 from .report import PEER_NAMES, Comparison
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-FULL_SVD_MAX_VALUES = 1 << 20  # m·n per matrix up to which numpy's full SVD runs (values only)
-TRUNCATED_SPECTRUM = 256  # singular values computed for a larger matrix
 SWEEP_QUALITIES = (5, 10, 20, 30, 50, 70, 85, 95)  # panel 2's thin lines, after the lowest
 MAX_RECONSTRUCTIONS = 4
 ANIMATION_RANKS = (1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 120, 200, 300, 500, 800, 1200, 2000)
 MIN_FRAME_WIDTH = 320  # smaller images are enlarged (nearest) so that the caption fits
-PEER_COLOURS = {"jpeg": "tab:red", "webp": "tab:green", "avif": "tab:purple"}
+PEER_COLOURS = {"jpeg": "tab:red", "webp": "tab:green", "avif": "tab:purple",
+                "patch": "tab:orange"}
+PATCH_QUALITIES = (5, 10, 20, 30, 50, 70, 85, 95)  # the patch layout's curve
 FIGURE_WIDTH = 18.0  # inches at 100 dpi
 TOP_HEIGHT = 5.5  # inches: the three plots
 
@@ -59,16 +58,14 @@ class Spectrum:
 
     s: tuple[np.ndarray, ...]  # one non-increasing array per matrix
     norm2: float  # Σ ‖X‖²_F over the matrices: the total energy
-    exact: bool  # every singular value (False: only the first TRUNCATED_SPECTRUM)
+    exact: bool  # every singular value (always, since the Σσ curve needs them all)
 
 
 def spectrum(image: np.ndarray, layout: str = "per-channel") -> Spectrum:
     """The singular values of the matrices :func:`svdcodec.encode` would factorize."""
     matrices = to_matrices(image if image.ndim == 3 else image[:, :, None], layout)
-    exact = all(x.size <= FULL_SVD_MAX_VALUES for x in matrices)
-    values = tuple(np.linalg.svd(x, compute_uv=False) if exact else
-                   truncated_svd(x, min(TRUNCATED_SPECTRUM, *x.shape))[1] for x in matrices)
-    return Spectrum(values, sum(float(np.vdot(x, x)) for x in matrices), exact)
+    values = tuple(np.linalg.svd(x, compute_uv=False) for x in matrices)
+    return Spectrum(values, sum(float(np.vdot(x, x)) for x in matrices), True)
 
 
 def _display(image: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -135,7 +132,14 @@ def _rd_panel(ax: Any, c: Comparison, image: np.ndarray | None, progress: bool |
         points = [r.peers[codec] for r in results if codec in r.peers]
         square = ax.plot([p["bpp"] for p in points], [p["psnr"] for p in points], "s",
                          color=colour, label=PEER_NAMES[codec])[0]
-        if image is not None:
+        if image is not None and codec == "patch":
+            curve = _patch_sweep(image, PATCH_QUALITIES)
+            ax.plot([b for b, _ in curve], [p for _, p in curve], "-", color=colour, lw=1.5)
+            square.set_label("_nolegend_")
+            ax.add_line(Line2D([], [], color=colour, marker="s", lw=1.5,
+                               label=f"{PEER_NAMES[codec]} (the default), q"
+                                     f"{PATCH_QUALITIES[0]}..{PATCH_QUALITIES[-1]}"))
+        elif image is not None:
             qualities = (QUALITY_RANGE[codec][0], *SWEEP_QUALITIES)
             curve = sweep(image, codec, tqdm(qualities, desc=f"{codec} sweep", file=sys.stderr,
                                              leave=False,
@@ -160,6 +164,16 @@ def _rd_panel(ax: Any, c: Comparison, image: np.ndarray | None, progress: bool |
     ax.legend(fontsize=7, loc="lower right")
 
 
+def _patch_sweep(image: np.ndarray, qualities: Sequence[int]) -> list[tuple[float, float]]:
+    """(bpp, PSNR) of the patch layout at each quality."""
+    points = []
+    for q in qualities:
+        data = encode(image, quality=q)
+        points.append((8 * len(data) / (image.shape[0] * image.shape[1]),
+                       psnr(image, decode(data))))
+    return points
+
+
 def _spectrum_panel(ax: Any, c: Comparison, spec: Spectrum) -> None:
     names = {1: ["grey"], 2: ["grey", "alpha"], 3: ["R", "G", "B"], 4: ["R", "G", "B", "alpha"]}
     colours = {"R": "tab:red", "G": "tab:green", "B": "tab:blue", "grey": "k", "alpha": "0.6"}
@@ -181,9 +195,8 @@ def _spectrum_panel(ax: Any, c: Comparison, spec: Spectrum) -> None:
     twin = ax.twinx()
     twin.plot(k, energy, color="tab:orange", lw=2,
               label=r"cumulative $\Sigma\sigma^2 / \|X\|_F^2$ (energy)")
-    what = r"all $\sigma$" if spec.exact else rf"first {n} $\sigma$"
     twin.plot(k, total / total[-1], color="tab:cyan", lw=2, ls="-.",
-              label=rf"cumulative $\Sigma\sigma$ / $\Sigma$ {what}")
+              label=r"cumulative $\Sigma\sigma$ / $\Sigma$ all $\sigma$")
     twin.set_ylim(0, 1.02)
     twin.set_ylabel("cumulative fraction (all matrices)")
     for r in c.results:
@@ -191,8 +204,7 @@ def _spectrum_panel(ax: Any, c: Comparison, spec: Spectrum) -> None:
     lines = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
     twin.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="lower left")
-    exact = "" if spec.exact else f" (first {n})"
-    ax.set_title(f"Singular values{exact}; dotted: the ranks compared")
+    ax.set_title("Singular values; dotted: the ranks compared")
 
 
 def _reconstruction_panels(fig: Any, cell: Any, c: Comparison, image: np.ndarray) -> None:
@@ -250,6 +262,39 @@ def save_figure(fig: Figure, path: Path) -> None:
 
 
 # --- the rank animation ---------------------------------------------------------------------
+def shrink(image: np.ndarray, *, max_size: int | None = None,
+           scale: float | None = None) -> np.ndarray:
+    """``image`` resized (Lanczos, per channel in float) so that its longest side is at most
+    ``max_size``, or by the factor ``scale`` in (0, 1]; never enlarged. Same dtype and channels.
+
+    An animation of a 12-megapixel photograph at full size is tens of megabytes of GIF; the
+    lesson (what rank does) reads as well at 512 pixels.
+    """
+    if max_size is not None and scale is not None:
+        raise ValueError("give max_size or scale, not both")
+    h, w = image.shape[:2]
+    if max_size is not None:
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise ValueError(f"max_size must be an int >= 1, got {max_size!r}")
+        factor = min(1.0, max_size / max(h, w))
+    elif scale is not None:
+        if not (isinstance(scale, (int, float)) and 0 < scale <= 1):
+            raise ValueError(f"scale must be in (0, 1], got {scale!r}")
+        factor = float(scale)
+    else:
+        return image
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    if size == (w, h):
+        return image
+    top = np.iinfo(image.dtype).max
+    cube = image if image.ndim == 3 else image[:, :, None]
+    out = np.stack([np.asarray(Image.fromarray(cube[:, :, c].astype(np.float32), mode="F")
+                               .resize(size, Image.Resampling.LANCZOS)) for c in
+                    range(cube.shape[2])], axis=2)
+    out = np.clip(np.rint(out), 0, top).astype(image.dtype)
+    return out if image.ndim == 3 else out[:, :, 0]
+
+
 def default_ranks(image: np.ndarray, layout: str = "per-channel") -> list[int]:
     """:data:`ANIMATION_RANKS` up to 3/4 of the full rank min(m, n), then the full rank."""
     h, w = image.shape[:2]

@@ -12,19 +12,26 @@ a float that is infinite (the PSNR of an exact decode) is written as ``null``. T
 - ``schema``: 1. ``width``, ``height``, ``mode`` ("L", "LA", "RGB", "RGBA", "I;16"), ``channels``.
 - ``layout``, ``factors`` (the factor type in use), ``level`` (zstd level).
 - ``matrices``: [[m, n], ...], the shape of each matrix the layout builds (spec section 6).
-- ``samples``: H·W·C. ``dense_bytes``: X as stored in memory, uint8 (uint16 for I;16) ``nbytes``.
+- ``samples``: H·W·C. ``dtype``: "uint8", or "uint16" for I;16. ``dense_bytes``: X as stored
+  in memory, ``nbytes`` of that dtype.
 - ``dense_float64_bytes``: the float64 matrices ``numpy.linalg.svd`` works on, ``nbytes``.
-- ``png_bytes``, ``png_bpp``: the image as lossless PNG (null if PNG was not asked for or the
-  image is 16-bit).
+- ``png_bytes``, ``png_bpp``: the image as lossless PNG, 16-bit for I;16 (null if PNG was not
+  asked for).
+- ``peer_source``: what the lossy peers code: "image", or for 16-bit images "8-bit reduction"
+  (round(v / 257): Pillow's JPEG, WebP and AVIF are 8-bit), whose PSNR (peak 255) is matched
+  to the .svdi decode's (peak 65535).
+- ``notes``: [str]: a rank above the full rank (stored at full rank); each peer asked for but
+  left out, and why (JPEG has no alpha; an exact decode has no PSNR to match).
 - ``results``: one object per requested rank or energy, in the order given:
 
   - ``rank``: the rank asked for (null when chosen by energy); ``energy``: the Σσ² fraction asked
     for (null when a rank was given); ``ranks``: the rank stored for each matrix.
   - ``values``: numbers stored, Σ r(m + n + 1) over the matrices; ``dense_values``: Σ m·n;
     ``values_fraction``: values / dense_values.
-  - ``dense_bytes``: X, uint8 ``nbytes``; ``xapprox_bytes``: the decoded Xapprox, ``nbytes``
-    (always equal). ``dense_float64_bytes``: X as float64; ``xapprox_float64_bytes``: the float64
-    products U·diag(σ)·Vᵀ built from the file's factors (always equal).
+  - ``dense_bytes``: X, ``nbytes`` (uint8, or uint16 for I;16); ``xapprox_bytes``: the decoded
+    Xapprox, ``nbytes`` (always equal). ``dense_float64_bytes``: X as float64;
+    ``xapprox_float64_bytes``: the float64 products U·diag(σ)·Vᵀ built from the file's factors
+    (always equal).
   - ``factor_bytes``: {"float64": 8·values, "float32": 4·values, "float16": Σ r(4 + 2m + 2n),
     "int8": Σ r(12 + m + n)}; the last two are the spec's record sizes (σ in f32; int8 adds two
     f32 scales per component).
@@ -44,12 +51,17 @@ a float that is infinite (the PSNR of an exact decode) is written as ``null``. T
   - ``psnr`` (dB, null if exact), ``ssim`` (null if not computed).
   - ``peers``: {codec: {"quality", "bytes", "psnr", "bpp", "reached"}}: JPEG, WebP (AVIF) at the
     lowest quality whose PSNR reaches this decode's (:func:`svdcodec.peers.match_psnr`);
-    ``reached`` false if even the best quality falls short. JPEG is skipped for images with
-    alpha, every peer for 16-bit images and for exact decodes.
+    ``reached`` false if even the best quality falls short; for 16-bit images, of the 8-bit
+    reduction (``peer_source``). JPEG is skipped for images with alpha, every peer for exact
+    decodes (``notes`` says so). With ``patch=True``, the key ``"patch"`` holds the .svdi
+    patch layout (the default one, spec section 12) at the lowest quality whose PSNR reaches
+    this decode's (``encode(image, target_psnr=...)`` on the image itself, 16-bit included;
+    its ``quality`` is null: the search does not report it).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import sys
@@ -65,6 +77,7 @@ from .. import format as fmt
 from ..codec import decode, encode, read_header
 from ..limits import get_default_limits
 from ..metrics import psnr, ssim
+from ..pillow.convert import from_array
 from ..whole.layout import LAYOUTS, to_matrices
 from ..whole.quantize import FACTOR_TYPES, dequantize
 from .peers import PEERS, available, encode_peer, match_psnr
@@ -77,7 +90,8 @@ DEFAULT_RANKS = (5, 10, 20, 50, 100)
 DEFAULT_PEERS = ("png", "jpeg", "webp")
 FLOAT64_BYTES = 8
 FLOAT32_BYTES = 4
-PEER_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "avif": "AVIF"}
+PEER_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "avif": "AVIF",
+              "patch": ".svdi patch layout"}
 
 
 @dataclass(frozen=True)
@@ -124,11 +138,14 @@ class Comparison:
     level: int
     matrices: tuple[tuple[int, int], ...]
     samples: int
+    dtype: str
     dense_bytes: int
     dense_float64_bytes: int
     png_bytes: int | None
     png_bpp: float | None
+    peer_source: str
     results: tuple[RankResult, ...]
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON: the documented keys, infinities as None."""
@@ -184,25 +201,40 @@ def _reconstruct_float64(data: bytes) -> tuple[int, float]:
     return nbytes, energy
 
 
-def _peer_codecs(image: np.ndarray, peers: Sequence[str]) -> tuple[bool, list[str]]:
-    """(PNG wanted, lossy peers that apply to this image); unknown or missing codecs raise."""
+def _peer_codecs(image: np.ndarray, peers: Sequence[str]) -> tuple[bool, list[str], list[str]]:
+    """(PNG wanted, lossy peers that apply to this image, notes on those left out); unknown or
+    missing codecs raise."""
     for codec in peers:
         if codec not in PEERS:
             raise ValueError(f"peers must be among {PEERS}, got {codec!r}")
         if not available(codec):
             raise ValueError(f"this Pillow build has no {codec} support")
-    if image.dtype != np.uint8:  # Pillow's lossy codecs are 8-bit only
-        return False, []
     alpha = image.ndim == 3 and image.shape[2] in (2, 4)
+    notes = ["JPEG left out: it has no alpha channel"] if alpha and "jpeg" in peers else []
     lossy = [c for c in peers if c != "png" and not (c == "jpeg" and alpha)]
-    return "png" in peers, list(dict.fromkeys(lossy))
+    return "png" in peers, list(dict.fromkeys(lossy)), notes
+
+
+def _to_8bit(image: np.ndarray) -> np.ndarray:
+    """round(v / 257), the 8-bit image ``svdcodec decode`` writes to 8-bit formats."""
+    return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def _png_bytes(image: np.ndarray) -> int:
+    """Lossless PNG as :mod:`svdcodec.peers` makes it; 16-bit grey as a 16-bit PNG."""
+    if image.dtype == np.uint8:
+        return len(encode_peer(image, "png"))
+    buffer = io.BytesIO()
+    from_array(image).save(buffer, format="PNG", optimize=False)
+    return buffer.tell()
 
 
 def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
             energies: Sequence[float] | None = None, layout: str = "per-channel",
             factors: str = "int8", level: int = _zstd.DEFAULT_LEVEL, both_factors: bool = False,
             peers: Sequence[str] = DEFAULT_PEERS, with_ssim: bool = True,
-            metadata: dict[str, Any] | None = None, progress: bool | None = False) -> Comparison:
+            metadata: dict[str, Any] | None = None, progress: bool | None = False,
+            patch: bool = False) -> Comparison:
     """Encode ``image`` at each rank (or energy) and account for every byte.
 
     Parameters
@@ -212,6 +244,8 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
     layout, factors, level : encoder options. both_factors : also encode with the other factor
         type and report its zstd and file bytes.
     peers : codecs from ``svdcodec.peers.PEERS`` to compare with; ``()`` for none (fast).
+    patch : also encode the patch layout (the default) at each result's PSNR, as ``"patch"``
+        among the peers.
     with_ssim : compute SSIM (about 0.1 s per 768 x 512 RGB decode).
     metadata : ``icc_profile``, ``exif``, ``xmp``, ``dpi`` passed to the encoder.
     progress : a tqdm bar on stderr: True, False, or None for "if stderr is a terminal".
@@ -237,31 +271,54 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
         targets = [{"rank": r} for r in (DEFAULT_RANKS if ranks is None else ranks)]
     if not targets:
         raise ValueError("give at least one rank or energy")
-    png, lossy = _peer_codecs(image, peers)
+    png, lossy, notes = _peer_codecs(image, peers)
+    # Pillow's lossy codecs are 8-bit: a 16-bit image's peers code its nearest 8-bit values
+    peer_image = image if image.dtype == np.uint8 else _to_8bit(image)
     matrices = to_matrices(image if image.ndim == 3 else image[:, :, None], layout)
     dense = (sum(x.nbytes for x in matrices), sum(float(np.vdot(x, x)) for x in matrices))
     shapes = tuple(x.shape for x in matrices)
     del matrices
     pixels = image.shape[0] * image.shape[1]
-    png_bytes = len(encode_peer(image, "png")) if png else None
+    png_bytes = _png_bytes(image) if png else None
+    if patch:
+        lossy = [*lossy, "patch"]
     steps = len(targets) * (1 + len(lossy) + both_factors)
     with tqdm(total=steps, desc="compare", unit="step", file=sys.stderr, leave=False,
               disable=None if progress is None else not progress) as bar:
         results = tuple(
             _measure(image, target, layout=layout, factors=factors, level=level,
-                     both_factors=both_factors, lossy=lossy, with_ssim=with_ssim,
+                     both_factors=both_factors, lossy=lossy, peer_image=peer_image,
+                     with_ssim=with_ssim,
                      metadata=metadata or {}, dense=dense, bar=bar) for target in targets)
     return Comparison(
         width=image.shape[1], height=image.shape[0], mode=read_header(results[0].data).mode,
         channels=1 if image.ndim == 2 else image.shape[2], layout=layout, factors=factors,
-        level=level, matrices=shapes, samples=image.size,
+        level=level, matrices=shapes, samples=image.size, dtype=str(image.dtype),
         dense_bytes=image.nbytes, dense_float64_bytes=dense[0],
         png_bytes=png_bytes, png_bpp=None if png_bytes is None else 8 * png_bytes / pixels,
-        results=results)
+        peer_source="image" if image.dtype == np.uint8 else "8-bit reduction",
+        results=results, notes=tuple(notes + _rank_notes(results) + _exact_notes(results, lossy)))
+
+
+def _rank_notes(results: Sequence[RankResult]) -> list[str]:
+    """A rank asked for above what the matrices have: stored at their full rank."""
+    return [f"rank {r.rank} is above the full rank: stored ranks {list(r.ranks)}"
+            for r in results if r.rank is not None and r.ranks and min(r.ranks) < r.rank]
+
+
+def _exact_notes(results: Sequence[RankResult], lossy: Sequence[str]) -> list[str]:
+    exact = [r for r in results if not math.isfinite(r.psnr)]
+    if not (exact and lossy):
+        return []
+    which = ", ".join(f"rank {r.rank}" if r.rank is not None else f"energy {r.energy:g}"
+                      for r in exact)
+    return [f"{', '.join(PEER_NAMES[c] for c in lossy)} left out at {which}: the decode is "
+            "exact, there is no PSNR to match"]
 
 
 def _measure(image: np.ndarray, target: dict[str, Any], *, layout: str, factors: str,
-             level: int, both_factors: bool, lossy: list[str], with_ssim: bool,
+             level: int, both_factors: bool, lossy: list[str], peer_image: np.ndarray,
+             with_ssim: bool,
              metadata: dict[str, Any], dense: tuple[int, float], bar: tqdm) -> RankResult:
     dense_f64, norm2 = dense  # X as float64: nbytes and ‖X‖²_F
     label = f"rank {target['rank']}" if "rank" in target else f"energy {target['energy']}"
@@ -285,8 +342,10 @@ def _measure(image: np.ndarray, target: dict[str, Any], *, layout: str, factors:
     peers: dict[str, dict[str, Any]] = {}
     for codec in lossy:
         bar.set_postfix_str(f"{label}: {codec} at {quality:.2f} dB")
-        if math.isfinite(quality):
-            p = match_psnr(image, codec, quality)
+        if math.isfinite(quality) and codec == "patch":
+            peers[codec] = _patch_at(image, quality, metadata)
+        elif math.isfinite(quality):
+            p = match_psnr(peer_image, codec, quality)
             peers[codec] = {"quality": p.quality, "bytes": p.nbytes, "psnr": p.psnr,
                             "bpp": p.bpp, "reached": p.reached}
         bar.update()
@@ -315,6 +374,15 @@ def _measure(image: np.ndarray, target: dict[str, Any], *, layout: str, factors:
         ssim=ssim(image, x_approx) if with_ssim else None, peers=peers, data=data)
 
 
+def _patch_at(image: np.ndarray, target: float, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The patch layout's smallest file reaching ``target`` dB, as a peer entry."""
+    data = encode(image, target_psnr=target, **metadata)
+    got = psnr(image, decode(data))
+    return {"quality": None, "bytes": len(data), "psnr": got,
+            "bpp": 8 * len(data) / (image.shape[0] * image.shape[1]),
+            "reached": got >= target - 0.05}  # the search stops within 0.03 dB
+
+
 # --- the table for people ---------------------------------------------------------------------
 def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
@@ -324,7 +392,8 @@ def _peer(result: RankResult, codec: str) -> str:
     p = result.peers.get(codec)
     if p is None:
         return "-"
-    return f"{p['bytes']:,} q{p['quality']}" + ("" if p["reached"] else " (short)")
+    q = "" if p["quality"] is None else f" q{p['quality']}"
+    return f"{p['bytes']:,}{q}" + ("" if p["reached"] else " (short)")
 
 
 def _rows(c: Comparison) -> list[tuple[str, Any]]:
@@ -332,8 +401,8 @@ def _rows(c: Comparison) -> list[tuple[str, Any]]:
     other = [f for f in FACTOR_TYPES if f != c.factors]
     rows: list[tuple[str, Any]] = [
         ("rank stored per matrix", lambda r: ",".join(map(str, sorted(set(r.ranks))))),
-        ("X, dense in memory (uint8 bytes)", lambda r: _n(r.dense_bytes)),
-        ("Xapprox = decode (uint8 bytes)", lambda r: _n(r.xapprox_bytes)),
+        (f"X, dense in memory ({c.dtype} bytes)", lambda r: _n(r.dense_bytes)),
+        (f"Xapprox = decode ({c.dtype} bytes)", lambda r: _n(r.xapprox_bytes)),
         ("X as float64 (bytes)", lambda r: _n(r.dense_float64_bytes)),
         ("Xapprox = U diag(s) V^T, float64", lambda r: _n(r.xapprox_float64_bytes)),
         ("", None),
@@ -371,8 +440,9 @@ def _rows(c: Comparison) -> list[tuple[str, Any]]:
     codecs = list(dict.fromkeys(k for r in c.results for k in r.peers))
     if codecs:
         rows.append(("", None))
+    of = "" if c.peer_source == "image" else " of the 8-bit image"
     for codec in codecs:
-        rows.append((f"{PEER_NAMES.get(codec, codec)} at >= this PSNR (bytes)",
+        rows.append((f"{PEER_NAMES.get(codec, codec)}{of} at >= this PSNR (bytes)",
                      lambda r, codec=codec: _peer(r, codec)))
     return rows
 
@@ -382,13 +452,18 @@ def format_table(c: Comparison, name: str = "image") -> str:
     shapes = sorted(set(c.matrices))
     shape = " and ".join(f"{m}x{n}" for m, n in shapes)
     plural = "matrix" if len(c.matrices) == 1 else "matrices"
-    dtype = "uint16" if c.mode == "I;16" else "uint8"
+    dtype = c.dtype
     lines = [f"{name}: {c.width}x{c.height} {c.mode}, layout {c.layout} ({len(c.matrices)} "
              f"{plural} of {shape}), {c.factors} factors, zstd level {c.level}",
              f"X in memory: {c.dense_bytes:,} bytes as {dtype}; {c.dense_float64_bytes:,} bytes "
              f"as the float64 {plural} numpy.linalg.svd works on"]
     if c.png_bytes is not None:
-        lines.append(f"PNG (lossless): {c.png_bytes:,} bytes ({c.png_bpp:.3f} bpp)")
+        depth = " 16-bit" if c.dtype == "uint16" else ""
+        lines.append(f"PNG{depth} (lossless): {c.png_bytes:,} bytes ({c.png_bpp:.3f} bpp)")
+    if c.peer_source != "image":
+        lines.append("JPEG/WebP/AVIF are 8-bit: they code the 8-bit reduction round(v / 257), "
+                     "and its PSNR (peak 255) is matched to the decode's (peak 65535)")
+    lines += [f"note: {note}" for note in c.notes]
     heads = [f"rank {r.rank}" if r.rank is not None else f"energy {r.energy:g}"
              for r in c.results]
     rows = _rows(c)

@@ -16,6 +16,7 @@ from .. import _zstd
 from .. import format as fmt
 from ..errors import LimitError, SvdiError
 from ..limits import Limits
+from ..progress import Progress
 from .layout import block_mean, to_matrices, write_channels, write_rows
 from .linalg import select_rank, truncated_svd
 from .quantize import dequantize, magnitude_bound, quantize
@@ -32,9 +33,12 @@ STRIP_ROWS = 256
 
 
 def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any], level: int,
-                  svd: str, progressive: bool = False) -> list[fmt.Group]:
+                  svd: str, progressive: bool = False, progress: Progress | None = None
+                  ) -> list[fmt.Group]:
     """The FACT groups of an (H, W, C) image; ``criteria``: rank, energy or psnr (one each).
-    ``progressive``: one zstd block per record (see :func:`svdcodec.encode`)."""
+    ``progressive``: one zstd block per record (see :func:`svdcodec.encode`); ``progress``
+    hears of each matrix done."""
+    progress = progress or Progress()
     factors = fmt.FACTOR_NAMES[header.factor_type]
     matrices = to_matrices(image, fmt.LAYOUT_NAMES[header.layout])
     if "psnr" in criteria:
@@ -48,11 +52,13 @@ def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any
         block = fmt.record_size(*x.shape, header.factor_type) if progressive else None
         groups.append(fmt.Group(index, x.shape[0], x.shape[1], s.shape[0], len(raw),
                                 _zstd.compress(raw, level, block=block)))
+        progress((index + 1) / len(matrices))
     return groups
 
 
 def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes],
-                   target_size: int, level: int, svd: str, progressive: bool = False) -> bytes:
+                   target_size: int, level: int, svd: str, progressive: bool = False,
+                   progress: Progress | None = None) -> bytes:
     """The file of at most ``target_size`` bytes that keeps the most energy (ValueError if even
     rank 1 everywhere is larger).
 
@@ -69,8 +75,15 @@ def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes]
     size = fmt.record_size(rows, cols, header.factor_type)
     full = min(rows, cols)
     k = min(full, SIZE_FIRST_RANK)
+    progress = progress or Progress()
+    rounds = 0  # factorizations so far: each takes half of what is left (their count varies)
     while True:
-        factored = [truncated_svd(x, k, method=svd) for x in matrices]
+        round_progress = progress.part(1 - 0.5**rounds, 1 - 0.5**(rounds + 1))
+        rounds += 1
+        factored = []
+        for x in matrices:
+            factored.append(truncated_svd(x, k, method=svd))
+            round_progress(len(factored) / len(matrices))
         records = [quantize(u, s, vt, factors) for u, s, vt in factored]
         frames: dict[tuple[int, int], bytes] = {}
 

@@ -21,15 +21,21 @@ Backends (``method``):
 
 from __future__ import annotations
 
+import contextlib
 import operator
+import sys
+from collections.abc import Iterator
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from .denoise import optimal_rank
 
 # scipy.linalg is imported where gesvd and eigh are used, not here: it is 0.19 s of a 0.43 s
 # command-line start (paid again by every batch worker), and it loads scipy's own OpenBLAS, a
 # second BLAS thread pool, which the default randomized and gesdd paths never need.
 
-__all__ = ["METHODS", "select_rank", "truncated_svd"]
+__all__ = ["METHODS", "one_blas_thread", "select_rank", "truncated_svd"]
 
 METHODS = ("auto", "gesdd", "gesvd", "randomized", "gram")
 
@@ -41,7 +47,7 @@ _AUTO_EXACT_RANK_FRACTION = 0.2
 # on the 24 Kodak images (rank 10 and 50 per channel) and kodim23 upscaled to 1080p and 12 MP
 # (ranks 20-100), 4 loses at most 0.022 dB of truncation PSNR against the exact SVD (7: 0.004 dB)
 # and encodes about 1.6x faster (tools/bench_speed.py checks the 0.1 dB bound of issue 7).
-_DEFAULT_N_ITER = 4
+DEFAULT_N_ITER = 4
 # The randomized SVD's power iterations run in float32 for matrices whose entries stay below
 # this (every image; float32 overflows at 3.4e38 and products sum up to min(m, n) terms).
 _FLOAT32_SKETCH_MAX = 1e30
@@ -50,6 +56,27 @@ _FIRST_RANK = 16
 # Cumulative energies carry rounding of order eps * sqrt(min(m, n)) * ||x||_F²; a criterion met up
 # to this fraction of ||x||_F² counts as met, so e.g. energy=1.0 finds the numerical rank.
 _ENERGY_RTOL = 1e-12
+
+
+_controller: list[tuple[int, ThreadpoolController]] = []  # (scipy modules loaded, controller)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run every BLAS library loaded so far (numpy's, and scipy's once imported) on one thread.
+
+    The encoder's results depend on how BLAS splits its sums: OpenBLAS's ``ddot`` adds per-thread
+    partial sums for vectors of more than 10,000 entries, and its LAPACK and GEMM kernels may
+    differ likewise on other builds, so the same image gave files of different sizes with one
+    and two threads (issue 11). On one thread the bytes depend on the BLAS build alone. The
+    controller (1.9 ms to build) is cached, and built again after scipy modules were imported
+    (they may load scipy's own BLAS).
+    """
+    key = sum(1 for name in sys.modules if name.startswith("scipy"))
+    if not _controller or _controller[0][0] != key:
+        _controller[:] = [(key, ThreadpoolController())]
+    with _controller[0][1].limit(limits=1, user_api="blas"):
+        yield
 
 
 def truncated_svd(
@@ -123,7 +150,7 @@ def truncated_svd(
         if n_oversamples < 0:
             raise ValueError(f"n_oversamples must be >= 0, got {n_oversamples}")
         if n_iter is None:
-            n_iter = _DEFAULT_N_ITER
+            n_iter = DEFAULT_N_ITER
         if n_iter < 0:
             raise ValueError(f"n_iter must be >= 0, got {n_iter}")
         u, s, vt = _svd_randomized(x, min(k + n_oversamples, r), n_iter, seed)
@@ -137,7 +164,7 @@ def truncated_svd(
 def select_rank(
     x: np.ndarray,
     *,
-    rank: int | None = None,
+    rank: int | str | None = None,
     energy: float | None = None,
     max_sse: float | None = None,
     method: str = "auto",
@@ -149,7 +176,9 @@ def select_rank(
     share of ``||x||_F²`` that rank k keeps; some tutorials use the sum of ``s`` instead, which
     has no such meaning), the rank is:
 
-    - ``rank``: ``min(rank, min(m, n))``;
+    - ``rank``: ``min(rank, min(m, n))``; ``rank="optimal"``: the singular values above the
+      optimal hard threshold for an unknown noise level, ω(β)·median(s) (Gavish & Donoho 2014,
+      :mod:`svdcodec.whole.denoise`; at least 1), from one exact SVD;
     - ``energy=f``: the smallest k with ``e_k >= f * ||x||_F²``;
     - ``max_sse``: the smallest k with ``||x||_F² - e_k <= max_sse``. By Eckart-Young this tail is
       the squared error of the rank-k reconstruction, so a target PSNR maps to ``max_sse``. It is
@@ -164,8 +193,8 @@ def select_rank(
     ----------
     x : ndarray, shape (m, n)
         Finite real matrix.
-    rank : int, optional
-        Requested rank, ``>= 1``.
+    rank : int or "optimal", optional
+        Requested rank, ``>= 1``, or ``"optimal"`` (see above).
     energy : float, optional
         Fraction of the energy to keep, in (0, 1].
     max_sse : float, optional
@@ -195,6 +224,12 @@ def select_rank(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     x = _as_float_matrix(x)
     r = min(x.shape)
+    if isinstance(rank, str):
+        if rank != "optimal":
+            raise ValueError(f"rank must be an int >= 1 or 'optimal', got {rank!r}")
+        exact = method if method in ("gesdd", "gesvd") else "gesdd"
+        u, s, vt = truncated_svd(x, r, method=exact, seed=seed)
+        return _truncate(u, s, vt, max(1, optimal_rank(s, x.shape)))
     if rank is not None:
         rank = operator.index(rank)
         if rank < 1:
@@ -287,7 +322,9 @@ def _svd_lapack(x: np.ndarray, driver: str) -> tuple[np.ndarray, np.ndarray, np.
             pass  # gesdd occasionally fails to converge where gesvd's QR iteration succeeds
     import scipy.linalg
 
-    return scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesvd", check_finite=False)
+    with one_blas_thread():  # scipy's own BLAS, loaded just now: deterministic like numpy's
+        return scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesvd",
+                                check_finite=False)
 
 
 def _svd_randomized(
@@ -340,7 +377,8 @@ def _svd_gram(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     transpose = x.shape[0] < x.shape[1]
     a = x.T if transpose else x  # tall, so aᵀa is the smaller Gram matrix
     n = a.shape[1]
-    w, v = scipy.linalg.eigh(a.T @ a, subset_by_index=(n - k, n - 1), check_finite=False)
+    with one_blas_thread():  # scipy's own BLAS: see _svd_lapack
+        w, v = scipy.linalg.eigh(a.T @ a, subset_by_index=(n - k, n - 1), check_finite=False)
     w, v = w[::-1], v[:, ::-1]  # eigh sorts ascending
     # Eigenvalues carry an absolute error of about n * eps * w[0]; anything below that cannot be
     # told from zero, and dividing by its square root would blow up noise in u.

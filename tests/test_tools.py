@@ -1,0 +1,160 @@
+"""Smoke tests of the scripts in tools/: each runs, as ``python tools/NAME.py``, in a child
+process of this interpreter, on tiny images made here, in ``tmp_path``, and prints what it is for.
+
+They check that a tool still runs against the package as it is now (its imports, flags and the
+public names it uses), not its figures: timings on a tiny input mean nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import svdcodec
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+
+
+def run_tool(name: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python tools/<name>.py args`` in ``cwd``; fails the test unless it exits 0."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "TMPDIR": str(cwd)}
+    done = subprocess.run([sys.executable, str(TOOLS / f"{name}.py"), *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    return done
+
+
+def photo(path: Path, seed: int = 0, shape: tuple[int, int] = (48, 64)) -> Path:
+    """A small smooth RGB image with noise, written as PNG."""
+    h, w = shape
+    i, j = np.mgrid[:h, :w]
+    rng = np.random.default_rng(seed)
+    planes = [100 + 50 * np.sin(j / 7 + seed) * np.cos(i / 5) + 20 * c + rng.normal(0, 5, (h, w))
+              for c in range(3)]
+    Image.fromarray(np.clip(np.stack(planes, -1), 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A folder of two 64x48 PNG photographs."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for seed in range(2):
+        photo(folder / f"img{seed}.png", seed)
+    return folder
+
+
+def test_bench_thumbnail(tmp_path: Path) -> None:
+    out = run_tool("bench_thumbnail", photo(tmp_path / "a.png"), "--size", "1040x1040",
+                   "--rank", "4", "--runs", "1", cwd=tmp_path).stdout
+    assert "upscaled to 1040x1040 RGB, rank 4" in out
+    assert "draft decodes 520x520" in out  # draft() halves it: the branch the tool measures
+    assert "open + thumbnail (draft)" in out and "draft speed-up" in out
+
+
+def test_bench_factors(tmp_path: Path, corpus: Path) -> None:
+    out = run_tool("bench_factors", corpus, "--rank", "8", "--speed-size", "96x64",
+                   cwd=tmp_path).stdout
+    lines = out.splitlines()
+    assert lines[0] == "whole-image per-channel SVD, rank 8"
+    assert lines[1].split()[:3] == ["image", "f16", "bytes"]
+    assert [line.split()[0] for line in lines[2:5]] == ["img0", "img1", "median"]
+    assert "96x64 RGB (img0 upscaled), rank 50" in out and "naive numpy.linalg.svd" in out
+
+
+def test_measure_memory(tmp_path: Path) -> None:
+    out = run_tool("measure_memory", "--width", "64", "--height", "48", "--rank", "8",
+                   cwd=tmp_path).stdout
+    rows = out.splitlines()
+    assert rows[0].split()[:4] == ["case", "file", "output", "counted"]
+    assert sum(row.startswith("64x48 RGB r8") and row.endswith("decoded") for row in rows) == 4
+    bombs = [row for row in rows if row.startswith("bomb")]
+    assert len(bombs) == 2 and all("LimitError" in row for row in bombs)
+
+
+def test_bench_speed(tmp_path: Path) -> None:
+    out = run_tool("bench_speed", photo(tmp_path / "a.png"), "--quick", cwd=tmp_path).stdout
+    assert "96x64 RGB, rank 16" in out
+    assert "enc ms" in out and "dec ms" in out
+    for label in ("svdcodec per-channel int8", "svdcodec stacked float16", "JPEG q90",
+                  "naive numpy.linalg.svd"):
+        assert f"\n{label} " in out, label
+    assert "truncation PSNR, per channel, rank 16" in out and "encode floor" in out
+    assert "== batch" not in out
+
+
+def test_bench_rd(tmp_path: Path) -> None:
+    folder = tmp_path / "one"
+    folder.mkdir()
+    photo(folder / "img0.png")
+    done = run_tool("bench_rd", folder, "--jobs", "1", cwd=tmp_path)
+    out = done.stdout
+    assert "1 images; PSNR / SSIM over RGB" in out
+    for codec in ("svd-patch", "svd-per-channel", "svd-stacked", "jpeg", "webp"):
+        assert f"\n{codec} " in out, codec
+    assert "BD against JPEG" in out and "svd-patch BD-PSNR per image: img0:" in out
+    assert "decode time, median of" in out  # the timing table, after the sweeps
+
+
+def test_make_vectors(tmp_path: Path) -> None:
+    outdir = tmp_path / "vectors"
+    out = run_tool("make_vectors", outdir, cwd=tmp_path).stdout
+    written = sorted(outdir.glob("*.svdi"))
+    rows = {line.split("`")[1] for line in out.splitlines() if line.startswith("| `")}
+    assert rows == {p.name for p in written}  # a README row for each file written
+    decoded = [p for p in written if p.with_suffix(".png").exists()]
+    assert len(decoded) >= 14
+    for path in written:
+        if path in decoded:  # each vector's expected decode beside it
+            with Image.open(path.with_suffix(".png")) as im:
+                expected = np.asarray(im)
+            out_image = svdcodec.decode(path.read_bytes(), allow_truncated=True)
+            assert np.array_equal(out_image, expected), path.name
+        else:  # a vector that every decoder must reject
+            with pytest.raises(svdcodec.SvdiError):
+                svdcodec.decode(path.read_bytes())
+    # committed vectors are never regenerated
+    before = {p.name: p.stat().st_mtime_ns for p in outdir.iterdir()}
+    assert run_tool("make_vectors", outdir, cwd=tmp_path).stdout.strip() == ""
+    assert {p.name: p.stat().st_mtime_ns for p in outdir.iterdir()} == before
+
+
+def test_svd_algorithms(tmp_path: Path) -> None:
+    out = run_tool("svd_algorithms", photo(tmp_path / "a.png"), "--rank", "8",
+                   cwd=tmp_path).stdout
+    assert "scale 1: 1 images, luminance (BT.601), 48x64, rank 8" in out
+    assert "scale 0.25: 1 images" in out and "scale 0.5: 1 images" in out
+    lines = out.splitlines()
+    head = lines.index(next(line for line in lines if line.startswith("scale 1:"))) + 1
+    assert lines[head].split()[:3] == ["method", "time", "ms"]
+    methods = [line.split("  ")[0] for line in lines[head + 2:]]
+    for method in ("gesvd (QR iteration)", "gesdd (divide & conquer)",
+                   "gejsv (one-sided Jacobi)", "randomized q=4", "gram eigh f64",
+                   "gram eigh f32"):
+        assert method in methods, method
+
+
+def test_fuzz_atheris_python_fallback(tmp_path: Path) -> None:
+    """The pure-Python mutator (no atheris needed), with the C/numpy differential check."""
+    done = run_tool("fuzz_atheris", "--python", "--differential", tmp_path / "seeds",
+                    "-max_total_time=2", cwd=tmp_path)
+    assert "seeds written to" in done.stderr
+    assert sorted((tmp_path / "seeds").glob("seed-*.svdi"))
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Done ") and last.endswith(" 0 crashes"), last
+    assert int(last.split()[1]) > 0  # it ran some inputs
+    assert not list(tmp_path.glob("crash-*"))
+
+
+def test_fuzz_atheris_libfuzzer(tmp_path: Path) -> None:
+    pytest.importorskip("atheris", reason="atheris is not installed (pip install atheris)")
+    done = run_tool("fuzz_atheris", tmp_path / "seeds", "-runs=300", cwd=tmp_path)
+    assert "seeds written to" in done.stderr
+    assert not list(tmp_path.glob("crash-*"))
