@@ -96,7 +96,7 @@ def _criteria(rank: int | str | None, energy: float | None, quality: float | Non
     if quality is None and target_psnr is None:
         quality = DEFAULT_QUALITY
     if quality is not None:
-        return {"psnr": quality_to_psnr(patchcodec.check_quality(quality))}
+        return {"psnr": quality_to_psnr(_check_quality(quality))}
     return {"psnr": _check_target_psnr(target_psnr)}
 
 
@@ -104,6 +104,14 @@ def _real(value: Any) -> bool:
     """A finite real number, not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and \
         math.isfinite(value)
+
+
+def _check_quality(quality: Any) -> float:
+    """``quality`` 0..100 (every layout: the patch layout's step, the whole-image layouts'
+    target PSNR)."""
+    if not (_real(quality) and 0 <= quality <= 100):
+        raise ValueError(f"quality must be in 0..100, got {quality!r}")
+    return float(quality)
 
 
 def _check_target_size(target_size: Any) -> int:
@@ -284,7 +292,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
     if target_psnr is not None:
         return encoder.search(meta, target_psnr=_check_target_psnr(target_psnr),
                               progress=progress)
-    quality = DEFAULT_QUALITY if quality is None else patchcodec.check_quality(quality)
+    quality = DEFAULT_QUALITY if quality is None else _check_quality(quality)
     return encoder.encode(quality, meta, progress)
 
 

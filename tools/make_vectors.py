@@ -33,7 +33,7 @@ import svdcodec
 from svdcodec import _zstd
 from svdcodec import format as fmt
 from svdcodec.patch import codec as patchcodec
-from svdcodec.patch import reconstruct
+from svdcodec.patch import reconstruct, transform
 from svdcodec.patch.encode import PlaneAnalysis, encode_plane
 from svdcodec.patch.symbols import pack_payload, unpack_payload
 from svdcodec.teach.demo import demo_image
@@ -209,7 +209,7 @@ def _patch_subsampled(sx: int, sy: int, quality: float) -> tuple[bytes, np.ndarr
     planes = []
     for index, source in enumerate(encoder.sources):
         s = (sx, sy) if index in (1, 2) else (1, 1)
-        plane = reconstruct.downsample(source, *s) if index in (1, 2) else source
+        plane = transform.downsample(source, *s) if index in (1, 2) else source
         enc = encode_plane(PlaneAnalysis(plane, patchcodec.PATCH_SIZE, 8),
                            step * (patchcodec.CHROMA_STEP if index in (1, 2) else 1.0))
         raw, ac_symbols, escapes = pack_payload(enc.coefficients)

@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image
 
 from .. import __version__
+from ..format import PATCH_SIZES
 from ..whole.layout import LAYOUTS
 from ..whole.quantize import FACTOR_TYPES
 from .commands import cmd_decode, cmd_encode, cmd_info
@@ -112,7 +113,7 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progressive", action="store_true",
                    help="whole-image layouts: one zstd block per component, so that a cut file "
                    "still decodes at the rank it holds (decode --allow-truncated)")
-    p.add_argument("--patch-size", type=int, choices=(4, 8, 16), default=None,
+    p.add_argument("--patch-size", type=int, choices=PATCH_SIZES, default=None,
                    help="patch layout: 4, 8 (default) or 16")
     p.add_argument("--level", type=_zstd_level, default=None,
                    help="zstd level 1..19 (default 19 for the patch layout, else 3)")

@@ -20,6 +20,7 @@ from ..limits import Limits
 from ..metrics import psnr
 from ..progress import Progress
 from . import reconstruct as patch
+from . import transform
 from .encode import PlaneAnalysis, encode_plane
 from .symbols import pack_payload, unpack_payload
 
@@ -88,7 +89,7 @@ class PatchEncoder:
         self.ycbcr = colour == "ycbcr"
         half = 2.0 ** (self.bit_depth - 1)
         first = 3 if self.ycbcr else 0
-        self.sources = patch.rgb_to_ycbcr(image[:, :, :3]) if self.ycbcr else []
+        self.sources = transform.rgb_to_ycbcr(image[:, :, :3]) if self.ycbcr else []
         self.sources += [image[:, :, c].astype(np.float64) - half
                          for c in range(first, image.shape[2])]
         self._plans: dict[int, list[PlanePlan]] = {}
@@ -103,7 +104,7 @@ class PatchEncoder:
                 chroma = self.ycbcr and index in (1, 2)
                 s = sub if chroma else 1
                 if s > 1:
-                    plane = patch.downsample(plane, s, s)
+                    plane = transform.downsample(plane, s, s)
                 plans.append(PlanePlan(PlaneAnalysis(plane, self.patch_size, self.bit_depth), s,
                                        CHROMA_STEP if chroma else 1.0))
                 if progress is not None:
@@ -277,13 +278,6 @@ def decode_planes_reference(container: fmt.Container, rank: int | None = None) -
         for c in range(first, h.channels):
             out[y0:y1, :, c] = full[c]
     return out
-
-
-def check_quality(quality: float) -> float:
-    if isinstance(quality, bool) or not isinstance(quality, (int, float, np.number)) or \
-            not math.isfinite(quality) or not 0 <= quality <= 100:
-        raise ValueError(f"quality must be in 0..100, got {quality!r}")
-    return float(quality)
 
 
 # --- limits (spec section 12.8) and verification ---------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import reconstruct as patch
+from . import transform
 from .symbols import PlaneCoefficients, zigzag
 
 try:  # the C decoder's deblocking, bit-exact with patch.deblock, for the strength search
@@ -72,7 +73,7 @@ class PlaneAnalysis:
         self.plane = plane
         self.p = p
         self.bit_depth = bit_depth
-        self.x, (self.gh, self.gw) = patch.to_patches(plane, p)
+        self.x, (self.gh, self.gw) = transform.to_patches(plane, p)
         self.mean = self.x.mean(axis=1)
         quarter, parities = symmetric_basis(self.x - self.mean[:, None], p)
         self.basis, self.parities = independent_basis(quantize_basis(quarter, BASIS_BITS),

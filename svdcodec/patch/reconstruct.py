@@ -1,11 +1,12 @@
-"""Array math of the patch layout (spec section 12): planes, patches, basis, exact reconstruction.
+"""The patch layout's normative decoder math (spec section 12): basis, exact reconstruction.
 
 A plane (a channel, or a colour-transformed and possibly subsampled channel) is cut into P x P
 patches; the matrix whose rows are the patches (N x P²) is approximated by a per-patch DC term
 plus a few basis vectors learned from the image (its right singular vectors), so every patch is
 ``dc * 1/P + sum_j c_j v_j``. Basis vectors are mirror-symmetric or -antisymmetric in x and in y
 and stored as their top-left quarter. The decoder's arithmetic is exact in integers: every
-conforming decoder produces the same samples.
+conforming decoder produces the same samples. The encoder's forward transforms, where any
+reasonable choice conforms, are in :mod:`.transform`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import numpy as np
 
 from ..errors import CorruptError
 
-PATCH_SIZES = (4, 8, 16)  # spec section 12.2: even (the quarter), >= 4 (deblocking taps)
 EXACT_LIMIT = 2**53  # spec section 12.5: integers below this are exact in float64
 # spec section 12.7: JFIF YCbCr -> RGB in 16-bit fixed point (libjpeg's constants)
 FIX_CR_R = 91881  # round(1.402 * 2^16)
@@ -39,19 +39,6 @@ def plane_shape(height: int, width: int, sx: int, sy: int) -> tuple[int, int]:
 def grid_shape(rows: int, cols: int, p: int) -> tuple[int, int]:
     """(gh, gw): patches per column and per row."""
     return -(-rows // p), -(-cols // p)
-
-
-def to_patches(plane: np.ndarray, p: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """(rows, cols) plane -> (N, P²) patch matrix, edge-padded to whole patches, and (gh, gw)."""
-    gh, gw = grid_shape(*plane.shape, p)
-    padded = np.pad(plane, ((0, gh * p - plane.shape[0]), (0, gw * p - plane.shape[1])),
-                    mode="edge")
-    return padded.reshape(gh, p, gw, p).transpose(0, 2, 1, 3).reshape(gh * gw, p * p), (gh, gw)
-
-
-def from_patches(x: np.ndarray, gh: int, gw: int, p: int) -> np.ndarray:
-    """(N, P²) -> the padded (gh P, gw P) plane."""
-    return x.reshape(gh, gw, p, p).transpose(0, 2, 1, 3).reshape(gh * p, gw * p)
 
 
 def mirror(quarter: np.ndarray, parities: np.ndarray) -> np.ndarray:
@@ -219,37 +206,6 @@ def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, out: np.ndarray)
         np.maximum(term, 0, out=term)  # np.clip's Python wrapper costs more than the pass
         np.minimum(term, 255, out=term)
         out[..., c] = term
-
-
-# --- encoder-side transforms (any reasonable choice is conforming) -----------------------------
-RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],  # JFIF, BT.601 full range
-                         [-0.168736, -0.331264, 0.5],
-                         [0.5, -0.418688, -0.081312]])
-
-
-def rgb_to_ycbcr(rgb: np.ndarray) -> list[np.ndarray]:
-    """(H, W, 3) -> centred float Y - 128, Cb, Cr (JFIF, BT.601 full range), C-contiguous.
-
-    Three multiply-adds per plane in numpy, not a (3, 3) x (3, N) product: BLAS is slow with an
-    inner dimension of 3 on one thread (0.4 s against 0.2 s for 6 Mpixels), and the encoder
-    runs on one (:func:`svdcodec.whole.linalg.one_blas_thread`).
-    """
-    channels = [rgb[:, :, c].astype(np.float64) for c in range(3)]
-    planes = []
-    for row in RGB_TO_YCBCR:
-        plane = channels[0] * row[0]
-        plane += channels[1] * row[1]
-        plane += channels[2] * row[2]
-        planes.append(plane)
-    planes[0] -= 128.0
-    return planes
-
-
-def downsample(plane: np.ndarray, sx: int, sy: int) -> np.ndarray:
-    """Box-filter a float plane by (sx, sy), edge-padding odd sizes."""
-    rows, cols = plane.shape
-    x = np.pad(plane, ((0, (-rows) % sy), (0, (-cols) % sx)), mode="edge")
-    return x.reshape(x.shape[0] // sy, sy, x.shape[1] // sx, sx).mean(axis=(1, 3))
 
 
 def check_exact(bound: int) -> None:

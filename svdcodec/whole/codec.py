@@ -40,7 +40,7 @@ def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any
     hears of each matrix done."""
     progress = progress or Progress()
     factors = fmt.FACTOR_NAMES[header.factor_type]
-    matrices = to_matrices(image, fmt.LAYOUT_NAMES[header.layout])
+    matrices = to_matrices(image, header.layout)
     if "psnr" in criteria:
         peak = 2.0**header.bit_depth - 1
         budget = image.size * peak**2 / 10 ** (criteria["psnr"] / 10)
@@ -70,7 +70,7 @@ def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes]
     no matrix needs all k) and zstd runs, cached per matrix and rank.
     """
     factors = fmt.FACTOR_NAMES[header.factor_type]
-    matrices = to_matrices(image, fmt.LAYOUT_NAMES[header.layout])
+    matrices = to_matrices(image, header.layout)
     rows, cols = matrices[0].shape
     size = fmt.record_size(rows, cols, header.factor_type)
     full = min(rows, cols)
@@ -128,7 +128,7 @@ def decode_groups(container: fmt.Container, rank: int | None = None) -> np.ndarr
     """Decode a parsed whole-image container whose limits were checked: (H, W, C) array."""
     h = container.header
     factors = fmt.FACTOR_NAMES[h.factor_type]
-    layout = fmt.LAYOUT_NAMES[h.layout]
+    layout = h.layout
     dtype = np.uint8 if h.bit_depth == 8 else np.dtype("<u2")
     # spec 7.1: groups missing from a truncated file contribute nothing
     out = (np.zeros if container.truncated else np.empty)(
@@ -140,7 +140,7 @@ def decode_groups(container: fmt.Container, rank: int | None = None) -> np.ndarr
         u, s, vt = dequantize(raw, g.rows, g.cols, factors, work)
         decoded.append((g.index, np.multiply(u, s, out=u), vt))  # in place: one m x k array
         del raw
-    if layout == "per-channel" and len(decoded) > 1:
+    if layout == fmt.Layout.PER_CHANNEL and len(decoded) > 1:
         reconstruct_channels(out, decoded)
         return out
     # One strip reused by every group (they share one shape, section 6), as the limit counts:
@@ -197,7 +197,7 @@ def group_records(g: fmt.Group, h: fmt.Header, rank: int | None = None, *,
     return raw[:lo * size]
 
 
-def reconstruct(out: np.ndarray, layout: str, index: int, us: np.ndarray, vt: np.ndarray,
+def reconstruct(out: np.ndarray, layout: fmt.Layout, index: int, us: np.ndarray, vt: np.ndarray,
                 strip: np.ndarray | None = None) -> None:
     """Store group ``index`` = clip(round(us @ vt)) into ``out`` (spec section 7), in strips.
 
@@ -272,7 +272,7 @@ def decode_groups_reduced(container: fmt.Container, scale: int) -> np.ndarray:
     for g in container.decodable_groups:
         u, s, vt = group_factors(g, h, partial=g is container.partial)
         u, vt = _shrink(u, vt, h, scale)
-        reconstruct(out, fmt.LAYOUT_NAMES[h.layout], g.index, np.multiply(u, s, out=u), vt)
+        reconstruct(out, h.layout, g.index, np.multiply(u, s, out=u), vt)
     return out
 
 

@@ -7,31 +7,49 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .. import format as fmt
+
 try:  # the optional C extension (svdcodec/_storec.c), bit-exact with write_rows_reference
     from . import _storec  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
     _storec = None
 
-LAYOUTS = ("per-channel", "stacked", "stacked-vertical")  # spec section 6
+# spec section 6: the whole-image layouts, named as format.LAYOUT_NAMES names them
+LAYOUTS = tuple(name for layout, name in fmt.LAYOUT_NAMES.items() if layout != fmt.Layout.PATCH)
 # Which write_rows runs; SVDCODEC_PURE_PYTHON=1 selects the reference, as for the patch layout.
 ACCELERATED = _storec is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
 
 
-def to_matrices(image: np.ndarray, layout: str) -> list[np.ndarray]:
+LayoutLike = fmt.Layout | str  # the enum, or its name ("stacked")
+
+
+def as_layout(layout: LayoutLike) -> fmt.Layout:
+    """A whole-image layout as the spec's enum (section 4), from the enum or its name."""
+    if isinstance(layout, fmt.Layout) and layout != fmt.Layout.PATCH:
+        return layout
+    found = fmt.LAYOUT_BY_NAME.get(layout) if isinstance(layout, str) else None
+    if found is None or found == fmt.Layout.PATCH:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    return found
+
+
+def to_matrices(image: np.ndarray, layout: LayoutLike) -> list[np.ndarray]:
     """The float64 matrices of an (H, W, C) image, one per factor group."""
+    layout = as_layout(layout)
     h, w, c = image.shape
     # Rearranged first and widened to float64 last, in one copy each: no float64 copy of the
     # whole image beside the matrices (2.2x faster per channel on a 12 Mpixel image).
-    if layout == "per-channel":
+    if layout == fmt.Layout.PER_CHANNEL:
         return [image[:, :, i].astype(np.float64) for i in range(c)]
-    if layout == "stacked":  # X[y, c*W + x] = sample[y, x, c]
+    if layout == fmt.Layout.STACKED:  # X[y, c*W + x] = sample[y, x, c]
         return [image.transpose(0, 2, 1).reshape(h, c * w).astype(np.float64)]
-    if layout == "stacked-vertical":  # X[c*H + y, x] = sample[y, x, c]
+    if layout == fmt.Layout.STACKED_VERTICAL:  # X[c*H + y, x] = sample[y, x, c]
         return [image.transpose(2, 0, 1).reshape(c * h, w).astype(np.float64)]
     raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
 
 
-def write_rows(out: np.ndarray, layout: str, group: int, row0: int, block: np.ndarray) -> None:
+def write_rows(out: np.ndarray, layout: LayoutLike, group: int, row0: int,
+               block: np.ndarray) -> None:
     """Store rows ``row0 ..`` of group ``group``'s matrix into the (H, W, C) image ``out``.
 
     Lets the decoder reconstruct a matrix in row strips without ever holding it whole. The
@@ -39,16 +57,17 @@ def write_rows(out: np.ndarray, layout: str, group: int, row0: int, block: np.nd
     (spec section 7); ``block`` may be overwritten. Through the C extension when it is built,
     else :func:`write_rows_reference`; the samples are the same.
     """
+    layout = as_layout(layout)
     if not _accelerated(out, block):
         write_rows_reference(out, layout, group, row0, block)
         return
     h, w, c = out.shape
     n = block.shape[0]
-    if layout == "per-channel":
+    if layout == fmt.Layout.PER_CHANNEL:
         _storec.store(out, h, w, c, row0, n, ((group, block, 0, w),))
-    elif layout == "stacked":  # X[y, c*W + x] = sample[y, x, c]
+    elif layout == fmt.Layout.STACKED:  # X[y, c*W + x] = sample[y, x, c]
         _storec.store(out, h, w, c, row0, n, tuple((i, block, i * w, c * w) for i in range(c)))
-    elif layout == "stacked-vertical":  # X[c*H + y, x] = sample[y, x, c]
+    elif layout == fmt.Layout.STACKED_VERTICAL:  # X[c*H + y, x] = sample[y, x, c]
         for channel, y, i, j in _channel_runs(row0, n, h):
             _storec.store(out, h, w, c, y, j - i, ((channel, block, i * w, w),))
     else:
@@ -65,7 +84,7 @@ def write_channels(out: np.ndarray, row0: int, blocks: list[tuple[int, np.ndarra
                       tuple((channel, block, 0, w) for channel, block in blocks))
         return
     for channel, block in blocks:
-        write_rows_reference(out, "per-channel", channel, row0, block)
+        write_rows_reference(out, fmt.Layout.PER_CHANNEL, channel, row0, block)
 
 
 def _accelerated(out: np.ndarray, block: np.ndarray) -> bool:
@@ -73,18 +92,19 @@ def _accelerated(out: np.ndarray, block: np.ndarray) -> bool:
         out.dtype.isnative and block.dtype in (np.float32, np.float64)
 
 
-def write_rows_reference(out: np.ndarray, layout: str, group: int, row0: int,
+def write_rows_reference(out: np.ndarray, layout: LayoutLike, group: int, row0: int,
                          block: np.ndarray) -> None:
     """:func:`write_rows` in numpy: clip in place, then round as the samples are stored."""
+    layout = as_layout(layout)
     np.clip(block, 0, np.iinfo(out.dtype).max, out=block)
     h, w, c = out.shape
     n = block.shape[0]
-    if layout == "per-channel":
+    if layout == fmt.Layout.PER_CHANNEL:
         np.rint(block, out=out[row0:row0 + n, :, group], casting="unsafe")
-    elif layout == "stacked":
+    elif layout == fmt.Layout.STACKED:
         np.rint(block.reshape(n, c, w).transpose(0, 2, 1), out=out[row0:row0 + n],
                 casting="unsafe")
-    elif layout == "stacked-vertical":
+    elif layout == fmt.Layout.STACKED_VERTICAL:
         for channel, y, i, j in _channel_runs(row0, n, h):
             np.rint(block[i:j], out=out[y:y + j - i, :, channel], casting="unsafe")
     else:

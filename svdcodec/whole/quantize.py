@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import format as fmt
 from ..errors import CorruptError
 
-FACTOR_TYPES = ("float16", "int8")
+# spec section 5: the factor types of the whole-image layouts, named as format.FACTOR_NAMES does
+FACTOR_TYPES = tuple(name for ftype, name in fmt.FACTOR_NAMES.items()
+                     if ftype != fmt.FactorType.COEFFICIENTS)
 INT8_MAX = 127  # spec section 5: -128 is never written, so scales are symmetric
 
 
