@@ -1,8 +1,8 @@
 """Imports flow one way (house style, docs/architecture.md): one rule per folder.
 
 errors, limits -> format/ (bytes), _zstd, metrics, info -> whole/, patch/ (math) -> codec ->
-pillow/, cli/, teach/ (edges). Imports under ``if TYPE_CHECKING:`` are for annotations only and
-are not counted.
+pillow/, cli/, teach/, integrations/ (edges). Imports under ``if TYPE_CHECKING:`` are for
+annotations only and are not counted.
 """
 
 from __future__ import annotations
@@ -121,6 +121,14 @@ def test_pillow_plugin_imports_only_the_public_codec(module: str) -> None:
     assert not found, (module, found)
 
 
+@pytest.mark.parametrize("module", _modules("svdcodec.integrations"))
+def test_integrations_import_only_the_public_codec(module: str) -> None:
+    """integrations/ (zarr, numcodecs) store chunks only through svdcodec.codec."""
+    allowed = ("svdcodec.codec", "svdcodec.errors", "svdcodec.limits", "svdcodec.integrations")
+    found = {n for n in _svdcodec(imports(module)) if not _in(n, *allowed)}
+    assert not found, (module, found)
+
+
 def test_nothing_imports_the_edges_but_the_edges() -> None:
     """Nothing imports cli/ but itself and __main__; only cli/ imports teach/."""
     for module in MODULES:
@@ -129,6 +137,8 @@ def test_nothing_imports_the_edges_but_the_edges() -> None:
             assert not {n for n in names if _in(n, "svdcodec.cli")}, module
         if not _in(module, "svdcodec.cli", "svdcodec.teach"):
             assert not {n for n in names if _in(n, "svdcodec.teach")}, module
+        if not _in(module, "svdcodec.integrations"):  # found by entry point, not by import
+            assert not {n for n in names if _in(n, "svdcodec.integrations")}, module
 
 
 def test_import_walker_sees_relative_imports() -> None:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..codec import read_header
 from ..errors import TruncatedError
-from . import batch, files
+from . import batch, dask_batch, files
 from .files import (
     CliError,
     decode_file,
@@ -101,7 +101,14 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str)
     start = time.perf_counter()
     ok = failed = bytes_in = bytes_out = 0
     records = []
-    with contextlib.closing(batch.run(tasks, job, jobs, desc=args.command)) as outcomes:
+    if getattr(args, "scheduler", None) is None:
+        engine = f"-j {min(jobs, len(tasks))}"
+        run = batch.run(tasks, job, jobs, desc=args.command)
+    else:  # on a Dask cluster
+        engine = f"--scheduler {args.scheduler}" + (f" -j {args.jobs}" if args.jobs else "")
+        run = dask_batch.run_on(args.scheduler, tasks, job, workers=args.jobs,
+                                desc=args.command)
+    with contextlib.closing(run) as outcomes:
         for outcome in outcomes:
             for note in outcome.notes:
                 source = str(outcome.task.source)
@@ -122,7 +129,7 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str)
             tqdm.write(f"svdcodec: error: {message}", file=sys.stderr)
     seconds = time.perf_counter() - start
     summary = (f"{verb} {ok} file{'s' * (ok != 1)} ok, {failed} failed: {bytes_in:,} bytes in, "
-               f"{bytes_out:,} bytes out, {seconds:.2f} s (-j {min(jobs, len(tasks))})")
+               f"{bytes_out:,} bytes out, {seconds:.2f} s ({engine})")
     if getattr(args, "json", False):
         print(json.dumps({"files": records, "ok": ok, "failed": failed}, indent=2))
         print(summary, file=sys.stderr)

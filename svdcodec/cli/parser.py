@@ -33,6 +33,7 @@ EXAMPLES = """examples:
   svdcodec decode photo.svdi back.png --rank 10
   svdcodec encode photos/*.png --out-dir svdi/ -j 2 --rank 50
   svdcodec decode svdi/*.svdi --out-dir png/ --format png
+  svdcodec encode photos/*.png --out-dir svdi/ --scheduler tcp://scheduler:8786
   svdcodec info photo.svdi --json
   svdcodec demo
   svdcodec compare photo.png --ranks 5,20,100 --plot compare.png
@@ -178,6 +179,10 @@ def _add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
                    help="with --out-dir: worker processes, one BLAS thread each "
                    "(default: one per CPU)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --out-dir: run on the Dask cluster of this scheduler "
+                   "(tcp://host:8786; the folders on a filesystem its workers share), or "
+                   "'local' to start a LocalCluster of -j workers (needs svdcodec[dask])")
 
 def check_paths(args: argparse.Namespace) -> None:
     """encode/decode: ``IN OUT``, or inputs with --out-dir; argparse usage errors exit 2."""
@@ -189,6 +194,8 @@ def check_paths(args: argparse.Namespace) -> None:
                                  f"{len(args.paths)} path(s)")
         if args.jobs is not None or getattr(args, "format", None) is not None:
             args.subparser.error("-j and --format apply only with --out-dir")
+        if args.scheduler is not None:
+            args.subparser.error("--scheduler applies only with --out-dir")
         args.input, args.output = args.paths
     elif getattr(args, "format", "") is None:
         args.format = "png"
