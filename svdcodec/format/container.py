@@ -83,7 +83,7 @@ def pack(header: Header, groups: list[Group], metadata: dict[str, bytes] | None 
 
 
 # --- reading ---------------------------------------------------------------------------------
-def unpack_head(data: bytes, limits: Limits) -> Header:
+def unpack_head(data: bytes | bytearray | memoryview, limits: Limits) -> Header:
     """Only the prefix and the first chunk, HEAD (sections 2–4): the header of a file whose
     later chunks may be broken."""
     view = memoryview(data)
@@ -94,7 +94,8 @@ def unpack_head(data: bytes, limits: Limits) -> Header:
     return unpack_header(body, limits)
 
 
-def unpack(data: bytes, limits: Limits, *, allow_truncated: bool = False) -> Container:
+def unpack(data: bytes | bytearray | memoryview, limits: Limits, *,
+           allow_truncated: bool = False) -> Container:
     """Parse a whole file: framing, CRCs, HEAD, FACT headers, metadata (sections 2–6, 8).
 
     The factor payloads stay compressed; :func:`svdcodec.codec.check_decode_limits` bounds

@@ -323,8 +323,9 @@ def _svd_lapack(x: np.ndarray, driver: str) -> tuple[np.ndarray, np.ndarray, np.
     import scipy.linalg
 
     with one_blas_thread():  # scipy's own BLAS, loaded just now: deterministic like numpy's
-        return scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesvd",
-                                check_finite=False)
+        u, s, vt = scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesvd",
+                                    check_finite=False)
+    return u, s, vt
 
 
 def _svd_randomized(
