@@ -141,7 +141,7 @@ class PatchEncoder:
                progress: Progress | None = None) -> bytes:
         return fmt.pack(self.header(), [], metadata, self.planes(quality, progress))
 
-    def search(self, metadata: dict[str, bytes], *, target_size: int | None = None,
+    def search(self, metadata: dict[str, bytes], *, target_size: int | None = None,  # noqa: C901 - split after the arith merge
                target_psnr: float | None = None, progress: Progress | None = None) -> bytes:
         """Rate control by a search over quality (sizes and PSNR grow with it).
 
