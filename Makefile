@@ -24,6 +24,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy svdcodec
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis svdcodec/*/*.so

@@ -102,7 +102,7 @@ def _criteria(rank: int | str | None, energy: float | None, quality: float | Non
 
 def _real(value: Any) -> bool:
     """A finite real number, not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and \
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and \
         math.isfinite(value)
 
 
@@ -157,7 +157,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
            icc_profile: bytes | None = None,
            exif: bytes | None = None, xmp: bytes | str | None = None,
            dpi: tuple[float, float] | None = None,
-           progress: Callable[[float], None] | None = None) -> bytes:
+           progress: Callable[[float], object] | None = None) -> bytes:
     """Encode an image as .svdi bytes.
 
     The default layout is ``"patch"`` (spec section 12), the one that competes with JPEG; the
@@ -231,7 +231,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
     return data
 
 
-def _encode(image: np.ndarray, *, rank: int | None, energy: float | None,
+def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
             quality: float | None, target_psnr: float | None, target_size: int | None,
             layout: str | None, factors: str | None, level: int | None, svd: str,
             colour: str | None, subsampling: int | None, patch_size: int, progressive: bool,
@@ -277,7 +277,7 @@ def _encode(image: np.ndarray, *, rank: int | None, energy: float | None,
 
 
 def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
-                  rank: int | None, energy: float | None, factors: str | None,
+                  rank: int | str | None, energy: float | None, factors: str | None,
                   quality: float | None, target_psnr: float | None, target_size: int | None,
                   level: int | None, colour: str | None, subsampling: int | None,
                   patch_size: int, entropy: str | None, progress: Progress) -> bytes:

@@ -11,7 +11,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
 import numpy as np
 
@@ -29,7 +29,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 _NO_SIZE_LIMITS = {"max_width": 2**32, "max_height": 2**32, "max_pixels": 2**64}
 
 
-def _as_bytes(data: Any) -> bytes | memoryview:
+def _as_bytes(data: object) -> bytes | bytearray | memoryview:
     if isinstance(data, memoryview):
         return data.cast("B")  # byte offsets, whatever the caller's item size
     if isinstance(data, (bytes, bytearray)):
@@ -47,7 +47,7 @@ def read_header(source: bytes | PathLike, *, limits: Limits | None = None,
                                      allow_truncated=allow_truncated), len(data))
 
 
-def check_rank(rank: int | None) -> None:
+def check_rank(rank: object) -> None:
     if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, np.integer))
                              or rank < 1):
         raise ValueError(f"rank must be an int >= 1, got {rank!r}")
@@ -177,16 +177,16 @@ def open_svdi(data: bytes, *, limits: Limits | None = None,
     Raises :class:`SvdiError` only if HEAD is unreadable (not an .svdi file, or unsupported).
     ``check_size=False`` leaves the size limits to the caller until :meth:`SvdiFile.decode`.
     """
-    data = _as_bytes(data)
+    view = _as_bytes(data)
     limits = limits or get_default_limits()
     if not check_size:
         limits = dataclasses.replace(limits, **_NO_SIZE_LIMITS)
     error: SvdiError | None = None
     try:
-        container = fmt.unpack(data, limits, allow_truncated=True)
+        container = fmt.unpack(view, limits, allow_truncated=True)
         if container.truncated:
             error = TruncatedError(container.truncated)
     except SvdiError as exc:  # after a valid HEAD (unpack_head raises if HEAD is bad)
-        container = fmt.Container(fmt.unpack_head(data, limits), (), {}, ())
+        container = fmt.Container(fmt.unpack_head(view, limits), (), {}, ())
         error = exc.with_traceback(None)
-    return SvdiFile(container_info(container, len(data)), error, container)
+    return SvdiFile(container_info(container, len(view)), error, container)

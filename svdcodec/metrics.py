@@ -180,7 +180,9 @@ def ssim(a: np.ndarray, b: np.ndarray, max_value: float | None = None) -> float:
 
     def blur(z: np.ndarray) -> np.ndarray:
         # Separable Gaussian over the two spatial axes only: channels are never mixed.
-        return gaussian_filter(z, SSIM_SIGMA, mode="reflect", truncate=SSIM_TRUNCATE, axes=(0, 1))
+        blurred: np.ndarray = gaussian_filter(z, SSIM_SIGMA, mode="reflect",
+                                              truncate=SSIM_TRUNCATE, axes=(0, 1))
+        return blurred
 
     mu_x = blur(x)
     mu_y = blur(y)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-Callback = Callable[[float], None]
+Callback = Callable[[float], object]  # what it returns is ignored (tqdm.update returns a bool)
 
 
 class Progress:

@@ -29,7 +29,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,7 +177,8 @@ def stop(executor: concurrent.futures.ProcessPoolExecutor) -> None:
     executor.shutdown(wait=True)
 
 
-def run(tasks: Sequence[Task], job: Job, jobs: int, *, desc: str = "") -> Iterator[Outcome]:
+def run(tasks: Sequence[Task], job: Job, jobs: int, *, desc: str = ""
+        ) -> Generator[Outcome, None, None]:
     """Run ``job`` on every task in ``min(jobs, len(tasks))`` workers; yield outcomes as they end.
 
     A tqdm progress bar is drawn on stderr when it is a terminal.

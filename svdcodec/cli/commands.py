@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -27,7 +28,7 @@ from .files import (
 )
 
 
-def _encode_options(args: argparse.Namespace) -> dict:
+def _encode_options(args: argparse.Namespace) -> dict[str, Any]:
     options = {"rank": args.rank, "energy": args.energy, "quality": args.quality,
                "target_psnr": args.target_psnr, "layout": args.layout, "factors": args.factors,
                "level": args.level, "progressive": args.progressive}
@@ -63,7 +64,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 PROGRESS_DELAY = 1.0
 
 @contextlib.contextmanager
-def _encode_bar(args: argparse.Namespace) -> Iterator[Callable[[float], None] | None]:
+def _encode_bar(args: argparse.Namespace) -> Iterator[Callable[[float], object] | None]:
     """The progress callable of one encode: a tqdm bar on stderr when stderr is a terminal
     (shown after PROGRESS_DELAY, removed when done); none for --json or other streams."""
     if getattr(args, "json", False) or not sys.stderr.isatty():

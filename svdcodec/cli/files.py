@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from ..codec import _metadata, atomic_write, decode, encode, read_header
 from ..errors import TruncatedError
@@ -110,7 +110,8 @@ def usable_metadata(info: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             if not isinstance(value, _METADATA_TYPES[key]):
                 raise TypeError(f"expected {_METADATA_TYPES[key][0].__name__}, got "
                                 f"{type(value).__name__}")
-            _metadata(**{**dict.fromkeys(METADATA_KEYS), key: value})  # the encoder's own check
+            kwargs: dict[str, Any] = {**dict.fromkeys(METADATA_KEYS), key: value}
+            _metadata(**kwargs)  # the encoder's own check
         except Exception as exc:
             shown = repr(value) if len(repr(value)) <= 40 else f"{type(value).__name__} value"
             notes.append(f"dropped the input's {key} ({shown}): {exc}")
@@ -125,7 +126,8 @@ _METADATA_TYPES: dict[str, tuple[type, ...]] = {
     "xmp": (bytes, bytearray, str), "dpi": (tuple, list)}
 
 
-def load_image(path: Path, notes: list[str] | None = None) -> tuple[np.ndarray, dict]:
+def load_image(path: Path, notes: list[str] | None = None
+               ) -> tuple[np.ndarray, dict[str, Any]]:
     """An input image through Pillow, as the codec's array, and its metadata.
 
     Metadata the encoder cannot store is dropped; a note saying so is appended to ``notes``,
@@ -140,7 +142,7 @@ def load_image(path: Path, notes: list[str] | None = None) -> tuple[np.ndarray, 
             array, icc_profile = to_stored(im, meta.pop("icc_profile", None))
             if icc_profile is not None:
                 meta["icc_profile"] = icc_profile
-    except (Image.UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"{path}: {os_reason(exc)}") from None
@@ -162,8 +164,8 @@ def print_note(note: str) -> None:
 
 
 # --- encode ------------------------------------------------------------------------------------
-def encode_file(src: Path, out: Path, options: dict, force: bool = False,
-                progress: Callable[[float], None] | None = None) -> Result:
+def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = False,
+                progress: Callable[[float], object] | None = None) -> Result:
     """Encode the image file ``src`` to ``out``; the result's record is ``encode --json``.
     ``progress``: see :func:`svdcodec.encode`."""
     check_output(out, force, src)
@@ -186,7 +188,8 @@ def encode_file(src: Path, out: Path, options: dict, force: bool = False,
     return Result(out, record, notes)
 
 
-def _encode_notes(image: np.ndarray, data: bytes, options: dict, record: dict) -> list[str]:
+def _encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
+                  record: dict[str, Any]) -> list[str]:
     """What differs from what was asked; sets ``record['psnr']`` when it was measured."""
     notes = []
     rank = options.get("rank")
@@ -344,7 +347,7 @@ def fit_format(im: Image.Image, fmt_name: str) -> tuple[Image.Image, str]:
     raise CliError(f"{fmt_name} cannot hold {im.mode}{alpha} images: use .png or .tif")
 
 
-def _metadata_options(metadata: dict) -> dict:
+def _metadata_options(metadata: dict[str, Any]) -> dict[str, Any]:
     """The decoded file's metadata (read_header's keys) as Pillow save options, so that a
     decode keeps what the output format can hold."""
     options = {key: metadata[key] for key in ("icc_profile", "dpi", "xmp") if metadata.get(key)}

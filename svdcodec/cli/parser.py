@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PIL import Image
@@ -121,7 +121,7 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--level", type=_zstd_level, default=None,
                    help="zstd level 1..19 (default 19 for the patch layout, else 3)")
 
-def _int_at_least(minimum: int) -> Any:
+def _int_at_least(minimum: int) -> Callable[[str], int]:
     """argparse type: an int >= ``minimum``."""
     def parse(text: str) -> int:
         try:

@@ -48,7 +48,7 @@ def pack_chunk(chunk_type: bytes, data: bytes) -> bytes:
     return CHUNK_PREFIX.pack(len(data), chunk_type) + data + CHUNK_CRC.pack(crc)
 
 
-def check_metadata(chunk_type: bytes, data: bytes) -> bytes:
+def check_metadata(chunk_type: bytes, data: bytes | memoryview) -> bytes:
     """The body of a known ancillary chunk as bytes, validated (section 3)."""
     if chunk_type == ChunkType.PHYS:
         if len(data) != PHYS.size or 0 in PHYS.unpack(data):

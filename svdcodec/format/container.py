@@ -7,7 +7,7 @@ themselves live in :mod:`.header`, :mod:`.chunks`, :mod:`.fact` and :mod:`.ptch`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import CorruptError, LimitError, SvdiError, TruncatedError, UnsupportedError
 from ..limits import Limits
@@ -83,7 +83,7 @@ def pack(header: Header, groups: list[Group], metadata: dict[str, bytes] | None 
 
 
 # --- reading ---------------------------------------------------------------------------------
-def unpack_head(data: bytes, limits: Limits) -> Header:
+def unpack_head(data: bytes | bytearray | memoryview, limits: Limits) -> Header:
     """Only the prefix and the first chunk, HEAD (sections 2–4): the header of a file whose
     later chunks may be broken."""
     view = memoryview(data)
@@ -94,7 +94,8 @@ def unpack_head(data: bytes, limits: Limits) -> Header:
     return unpack_header(body, limits)
 
 
-def unpack(data: bytes, limits: Limits, *, allow_truncated: bool = False) -> Container:
+def unpack(data: bytes | bytearray | memoryview, limits: Limits, *,
+           allow_truncated: bool = False) -> Container:
     """Parse a whole file: framing, CRCs, HEAD, FACT headers, metadata (sections 2–6, 8).
 
     The factor payloads stay compressed; :func:`svdcodec.codec.check_decode_limits` bounds
@@ -104,63 +105,95 @@ def unpack(data: bytes, limits: Limits, *, allow_truncated: bool = False) -> Con
     view = memoryview(data)
     check_prefix(view)
     offset = PREFIX_SIZE
-    header: Header | None = None
-    groups: list[Group] = []
-    planes: list[Plane] = []
-    metadata: dict[str, bytes] = {}
     chunks: list[ChunkInfo] = []
-    metadata_bytes = 0
+    walk: _Walk | None = None  # from HEAD on
     while True:
         if len(chunks) >= limits.max_chunks:
             raise LimitError(f"more than {limits.max_chunks} chunks")
         try:
             ctype, body, next_offset = chunk_at(view, offset)
         except TruncatedError as exc:
-            if not allow_truncated or header is None:
+            if not allow_truncated or walk is None:
                 raise
-            partial = _partial_group(view, offset, header, len(groups))
-            return Container(header, tuple(groups), metadata, tuple(chunks), tuple(planes),
-                             truncated=str(exc), partial=partial)
+            partial = _partial_group(view, offset, walk.header, len(walk.groups))
+            return walk.container(chunks, truncated=str(exc), partial=partial)
         chunks.append(ChunkInfo(ctype.decode(), offset, next_offset - offset))
         offset = next_offset
-        if header is None:
+        if walk is None:
             if ctype != ChunkType.HEAD:
                 raise CorruptError(f"first chunk: expected HEAD, got {ctype.decode()}")
-            header = unpack_header(body, limits)
-        elif ctype == ChunkType.FACT:
-            if header.layout == Layout.PATCH:
-                raise CorruptError("FACT chunk in a file of layout patch (section 12.1)")
-            if len(groups) >= header.group_count:
-                raise CorruptError(f"more FACT chunks than group_count {header.group_count}")
-            groups.append(unpack_group(body, header, len(groups)))
-        elif ctype == ChunkType.PTCH:
-            if header.layout != Layout.PATCH:
-                raise CorruptError(f"PTCH chunk in a file of layout {LAYOUT_NAMES[header.layout]}")
-            if len(planes) >= header.group_count:
-                raise CorruptError(f"more PTCH chunks than group_count {header.group_count}")
-            planes.append(unpack_plane(body, header, len(planes)))
+            walk = _Walk(unpack_header(body, limits), limits)
         elif ctype == ChunkType.IEND:
-            if len(body):
-                raise CorruptError(f"IEND length: expected 0, got {len(body)}")
-            if len(groups) + len(planes) != header.group_count:
-                raise CorruptError(f"factor groups: expected {header.group_count}, "
-                                   f"got {len(groups) + len(planes)}")
-            if offset != len(view):
-                raise CorruptError(f"{len(view) - offset} bytes of trailing data after IEND")
-            return Container(header, tuple(groups), metadata, tuple(chunks), tuple(planes))
+            walk.end(body, trailing=len(view) - offset)
+            return walk.container(chunks)
+        else:
+            walk.add(ctype, body)
+
+
+@dataclass
+class _Walk:
+    """What :func:`unpack` has gathered from the chunks after HEAD, and the checks of each."""
+
+    header: Header
+    limits: Limits
+    groups: list[Group] = field(default_factory=list)
+    planes: list[Plane] = field(default_factory=list)
+    metadata: dict[str, bytes] = field(default_factory=dict)
+    metadata_bytes: int = 0
+
+    def add(self, ctype: bytes, body: memoryview) -> None:
+        """A chunk between HEAD and IEND (section 3: critical ones known, others skipped)."""
+        if ctype == ChunkType.FACT:
+            self._add_group(body)
+        elif ctype == ChunkType.PTCH:
+            self._add_plane(body)
         elif ctype == ChunkType.HEAD:
             raise CorruptError("duplicate HEAD chunk")
         elif is_critical(ctype):
             raise UnsupportedError(f"unknown critical chunk {ctype.decode()}")
         else:
-            metadata_bytes += len(body)
-            if metadata_bytes > limits.max_metadata_bytes:
-                raise LimitError(f"metadata exceeds {limits.max_metadata_bytes} bytes")
-            key = METADATA_CHUNKS.get(ctype)
-            if key is not None:
-                if key in metadata:
-                    raise CorruptError(f"duplicate {ctype.decode()} chunk")
-                metadata[key] = check_metadata(ctype, body)
+            self._add_metadata(ctype, body)
+
+    def _add_group(self, body: memoryview) -> None:
+        header = self.header
+        if header.layout == Layout.PATCH:
+            raise CorruptError("FACT chunk in a file of layout patch (section 12.1)")
+        if len(self.groups) >= header.group_count:
+            raise CorruptError(f"more FACT chunks than group_count {header.group_count}")
+        self.groups.append(unpack_group(body, header, len(self.groups)))
+
+    def _add_plane(self, body: memoryview) -> None:
+        header = self.header
+        if header.layout != Layout.PATCH:
+            raise CorruptError(f"PTCH chunk in a file of layout {LAYOUT_NAMES[header.layout]}")
+        if len(self.planes) >= header.group_count:
+            raise CorruptError(f"more PTCH chunks than group_count {header.group_count}")
+        self.planes.append(unpack_plane(body, header, len(self.planes)))
+
+    def _add_metadata(self, ctype: bytes, body: memoryview) -> None:
+        self.metadata_bytes += len(body)
+        if self.metadata_bytes > self.limits.max_metadata_bytes:
+            raise LimitError(f"metadata exceeds {self.limits.max_metadata_bytes} bytes")
+        key = METADATA_CHUNKS.get(ctype)
+        if key is not None:
+            if key in self.metadata:
+                raise CorruptError(f"duplicate {ctype.decode()} chunk")
+            self.metadata[key] = check_metadata(ctype, body)
+
+    def end(self, body: memoryview, trailing: int) -> None:
+        """IEND (section 3): empty, after every group, and the last bytes of the file."""
+        if len(body):
+            raise CorruptError(f"IEND length: expected 0, got {len(body)}")
+        found = len(self.groups) + len(self.planes)
+        if found != self.header.group_count:
+            raise CorruptError(f"factor groups: expected {self.header.group_count}, got {found}")
+        if trailing:
+            raise CorruptError(f"{trailing} bytes of trailing data after IEND")
+
+    def container(self, chunks: list[ChunkInfo], truncated: str = "",
+                  partial: Group | None = None) -> Container:
+        return Container(self.header, tuple(self.groups), self.metadata, tuple(chunks),
+                         tuple(self.planes), truncated=truncated, partial=partial)
 
 
 def _partial_group(view: memoryview, offset: int, header: Header, index: int) -> Group | None:

@@ -37,7 +37,7 @@ class Group:
     payload: bytes = field(repr=False)
 
 
-def unpack_group(data: bytes, header: Header, expected_index: int) -> Group:
+def unpack_group(data: bytes | memoryview, header: Header, expected_index: int) -> Group:
     """Parse and validate a FACT chunk (section 5) against the header (section 6)."""
     if len(data) < FACT.size:
         raise CorruptError(f"FACT length: expected at least {FACT.size}, got {len(data)}")

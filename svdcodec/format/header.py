@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypeVar
 
 from ..errors import CorruptError, LimitError, TruncatedError, UnsupportedError
 from ..limits import Limits
@@ -131,7 +132,7 @@ def pack_header(h: Header) -> bytes:
                      h.compression, h.colour_transform, h.group_count, 0, h.compatible_flags)
 
 
-def check_prefix(data: bytes) -> None:
+def check_prefix(data: bytes | memoryview) -> None:
     """Section 2: signature and format version."""
     head = bytes(data[: len(SIGNATURE)])
     if head != SIGNATURE:
@@ -145,7 +146,10 @@ def check_prefix(data: bytes) -> None:
             f"format_version: expected {FORMAT_VERSION}, got {data[len(SIGNATURE)]}")
 
 
-def _enum(cls: type[IntEnum], value: int, name: str) -> IntEnum:
+_E = TypeVar("_E", bound=IntEnum)
+
+
+def _enum(cls: type[_E], value: int, name: str) -> _E:
     if value == 0 and 0 not in cls._value2member_map_:
         raise CorruptError(f"{name}: 0 is invalid")
     try:
@@ -169,7 +173,7 @@ def _check_combination(h: Header) -> None:
                            f"got {LAYOUT_NAMES[h.layout]} and {MODE_INFO[h.mode][0]}")
 
 
-def unpack_header(data: bytes, limits: Limits) -> Header:
+def unpack_header(data: bytes | memoryview, limits: Limits) -> Header:
     """Parse and validate HEAD data (section 4) and the size limits of section 8."""
     if len(data) != HEAD.size:
         raise CorruptError(f"HEAD length: expected {HEAD.size}, got {len(data)}")

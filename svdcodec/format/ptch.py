@@ -88,7 +88,7 @@ def pack_plane(pl: Plane) -> bytes:
         pl.payload
 
 
-def unpack_plane(data: bytes, header: Header, expected_index: int) -> Plane:
+def unpack_plane(data: bytes | memoryview, header: Header, expected_index: int) -> Plane:
     """Parse and validate a PTCH chunk's fields (section 12.2); the payload stays compressed."""
     if len(data) < PTCH.size:
         raise CorruptError(f"PTCH length: expected at least {PTCH.size}, got {len(data)}")

@@ -158,7 +158,7 @@ class PatchEncoder:
                progress: Progress | None = None) -> bytes:
         return fmt.pack(self.header(), [], metadata, self.planes(quality, progress))
 
-    def search(self, metadata: dict[str, bytes], *, target_size: int | None = None,
+    def search(self, metadata: dict[str, bytes], *, target_size: int | None = None,  # noqa: C901 - split after the arith merge
                target_psnr: float | None = None, progress: Progress | None = None) -> bytes:
         """Rate control by a search over quality (sizes and PSNR grow with it).
 
@@ -180,6 +180,7 @@ class PatchEncoder:
                 return math.log(len(fmt.pack(header, [], metadata, planes)) / target_size), planes
             container = fmt.Container(header, (), {}, (), tuple(planes))
             decoded = decode_planes(container).reshape(self.image.shape)
+            assert target_psnr is not None  # the caller gives one of the two targets
             return psnr(self.image, decoded) - target_psnr, planes
 
         q = 50.0
@@ -197,6 +198,7 @@ class PatchEncoder:
             q = min(100.0, q + 25) if h <= 0 else max(0.0, q - 25)
             h, planes = measure(q)
         if hi is None:  # even quality 100 is small enough, or not good enough
+            assert lo is not None  # the loop ends with a bracket or at a bound
             return fmt.pack(header, [], metadata, lo[2])
         if lo is None:
             if target_size is not None:
@@ -222,7 +224,7 @@ class PatchEncoder:
 
 # --- decoding ----------------------------------------------------------------------------------
 try:  # the optional C decoder (svdcodec/_patchc.c), bit-exact with the numpy code below
-    from . import _patchc  # type: ignore[attr-defined]
+    from . import _patchc
 except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
     _patchc = None
 try:  # the optional C range coder (svdcodec/patch/_arithc.c), bit-exact with svdcodec.patch.arith
@@ -336,7 +338,7 @@ def decode_planes_reference(container: fmt.Container, rank: int | None = None) -
                                     y0, y1, h.width) for plane, pl in planes]
         first = 0
         if h.colour_transform == fmt.ColourTransform.YCBCR:
-            patch.ycbcr_to_rgb(*full[:3], out[y0:y1])
+            patch.ycbcr_to_rgb(full[0], full[1], full[2], out[y0:y1])
             first = 3
         for c in range(first, h.channels):
             out[y0:y1, :, c] = full[c]

@@ -152,7 +152,7 @@ def independent_basis(basis: np.ndarray, parities: np.ndarray, floor: float = MI
         kept: list[int] = []
         for j in members:
             if _smallest_eigenvalue(v[[*kept, j]]) >= floor:
-                kept.append(j)
+                kept.append(int(j))
             else:
                 keep[j] = False
     return basis[keep], parities[keep]

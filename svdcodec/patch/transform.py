@@ -13,7 +13,7 @@ from .reconstruct import grid_shape
 
 def to_patches(plane: np.ndarray, p: int) -> tuple[np.ndarray, tuple[int, int]]:
     """(rows, cols) plane -> (N, P²) patch matrix, edge-padded to whole patches, and (gh, gw)."""
-    gh, gw = grid_shape(*plane.shape, p)
+    gh, gw = grid_shape(plane.shape[0], plane.shape[1], p)
     padded = np.pad(plane, ((0, gh * p - plane.shape[0]), (0, gw * p - plane.shape[1])),
                     mode="edge")
     return padded.reshape(gh, p, gw, p).transpose(0, 2, 1, 3).reshape(gh * gw, p * p), (gh, gw)

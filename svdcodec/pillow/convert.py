@@ -14,6 +14,7 @@ keep their colour space, as they are.
 from __future__ import annotations
 
 import io
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -39,11 +40,13 @@ def storage_mode(im: Image.Image) -> str:
     if im.mode in NATIVE_MODES:
         return im.mode
     if im.mode == "P":
-        return "RGBA" if "transparency" in im.info or im.palette.mode == "RGBA" else "RGB"
+        rgba = im.palette is not None and im.palette.mode == "RGBA"
+        return "RGBA" if "transparency" in im.info or rgba else "RGB"
     if im.mode in CONVERTIBLE:
         return CONVERTIBLE[im.mode]
     if im.mode == "I":
-        lo, hi = im.getextrema()
+        # one band: (min, max), not the per-band pairs of the general signature
+        lo, hi = cast(tuple[int, int], im.getextrema())
         if 0 <= lo and hi <= 65535:
             return "I;16"
     raise OSError(f"cannot write mode {im.mode} as SVDI")

@@ -61,15 +61,15 @@ class _Hook(importlib.abc.MetaPathFinder):
             return None
         if self in sys.meta_path:  # once; and the search below must not find this hook
             sys.meta_path.remove(self)
-        spec = None
+        spec: importlib.machinery.ModuleSpec | None = None
         for finder in sys.meta_path:
             find_spec = getattr(finder, "find_spec", None)
             spec = find_spec(fullname, path, target) if find_spec is not None else None
             if spec is not None:
                 break
-        loader = spec.loader if spec is not None else None
-        if loader is None or not hasattr(loader, "exec_module"):
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
+        loader = spec.loader
         spec.loader = _AddingLoader(loader)
         return spec
 
@@ -78,7 +78,7 @@ class _AddingLoader(importlib.abc.Loader):
     """imageio's own loader for its table (which may serve other modules too, as a
     zipimporter does, so it is wrapped, not patched), then :func:`_add`."""
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: importlib.abc.Loader) -> None:
         self._loader = loader
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:

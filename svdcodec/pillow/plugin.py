@@ -82,7 +82,6 @@ MIME_TYPE = "image/x-svdi"
 # save() options passed on to svdcodec.encode (besides the metadata ones)
 SAVE_OPTIONS = ("quality", "rank", "energy", "target_size", "target_psnr", "layout", "factors",
                 "progressive")
-_Tile = getattr(ImageFile, "_Tile", lambda *fields: tuple(fields))  # a NamedTuple in Pillow 11+
 
 _limits: Limits | None = None  # register(limits=...); None: svdcodec's process-wide defaults
 
@@ -145,8 +144,9 @@ class SvdiImageFile(ImageFile.ImageFile):
     def _set_tile(self, plan: _Plan) -> None:
         self._plan = plan
         info = plan.file.info
-        self._size = _scaled(info.width, plan.scale), _scaled(info.height, plan.scale)
-        self.tile = [_Tile(FORMAT, (0, 0, *self.size), 0, (plan,))]
+        width, height = _scaled(info.width, plan.scale), _scaled(info.height, plan.scale)
+        self._size = width, height
+        self.tile = [ImageFile._Tile(FORMAT, (0, 0, width, height), 0, (plan,))]
 
     def draft(self, mode: str | None, size: tuple[int, int] | None
               ) -> tuple[str, tuple[int, int, float, float]] | None:

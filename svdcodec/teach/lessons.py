@@ -88,7 +88,8 @@ def spectrum_figure(named: Sequence[tuple[str, ImageSpectrum]]) -> Figure:
             k = np.arange(1, len(s) + 1)
             label = f"{name} {ch}".strip()
             ax_s.loglog(k, np.maximum(s / top, 1e-17), style, color=colour, lw=1.2, label=label)
-        energy = sum(np.cumsum(s * s) for s in spec.s)
+        cumulative = [np.cumsum(s * s) for s in spec.s]
+        energy: np.ndarray = sum(cumulative[1:], cumulative[0])
         total = float(energy[-1]) or 1.0
         # What the first k components leave out, 1 - Σσ²/‖X‖²: near 1 the cumulative energy
         # itself is unreadable (92 % at rank 1 for most photographs), its complement is not.
@@ -121,8 +122,9 @@ class Rule:
     psnr: float | None
 
 
-def _to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    return np.rint(np.clip(x, 0, np.iinfo(dtype).max)).astype(dtype)
+def _to_dtype(x: np.ndarray, dtype: np.dtype[np.integer[Any]]) -> np.ndarray:
+    out: np.ndarray = np.rint(np.clip(x, 0, np.iinfo(dtype).max)).astype(dtype)
+    return out
 
 
 def _colour(image: np.ndarray) -> int:
@@ -133,7 +135,8 @@ def _colour(image: np.ndarray) -> int:
 
 
 def denoise_image(noisy: np.ndarray, sigma: float | None = None,
-                  reference: np.ndarray | None = None) -> tuple[np.ndarray, list[Rule], dict]:
+                  reference: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, list[Rule], dict[str, Any]]:
     """Denoise every colour channel at its optimal hard threshold.
 
     Returns the denoised image (``noisy``'s shape and dtype, alpha unchanged), the rules
@@ -190,7 +193,8 @@ def _best_rank(u: np.ndarray, s: np.ndarray, vt: np.ndarray, clean: np.ndarray) 
     return int(np.argmin(err))
 
 
-def format_denoise(name: str, shape: tuple[int, ...], rules: Sequence[Rule], facts: dict) -> str:
+def format_denoise(name: str, shape: tuple[int, ...], rules: Sequence[Rule],
+                   facts: dict[str, Any]) -> str:
     channels = facts["channels"]
     what = "grey" if channels == 1 else "per colour channel (R, G, B)"
     if len(shape) == 3 and shape[2] in (2, 4):

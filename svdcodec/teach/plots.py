@@ -100,8 +100,8 @@ def _bytes_panel(ax: Any, c: Comparison) -> None:
               (f"X = Xapprox, {dtype} ({c.dense_bytes:,})", c.dense_bytes, "0.35")]
     if c.png_bytes is not None:
         levels.append((f"PNG, lossless ({c.png_bytes:,})", c.png_bytes, "tab:blue"))
-    for label, y, colour in levels:
-        ax.axhline(y, color=colour, ls="--", lw=1.2, label=label)
+    for label, size, colour in levels:
+        ax.axhline(size, color=colour, ls="--", lw=1.2, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     lowest = min(min(y) for _, y in stages)
@@ -141,10 +141,10 @@ def _rd_panel(ax: Any, c: Comparison, image: np.ndarray | None, progress: bool |
                                      f"{PATCH_QUALITIES[0]}..{PATCH_QUALITIES[-1]}"))
         elif image is not None:
             qualities = (QUALITY_RANGE[codec][0], *SWEEP_QUALITIES)
-            curve = sweep(image, codec, tqdm(qualities, desc=f"{codec} sweep", file=sys.stderr,
+            swept = sweep(image, codec, tqdm(qualities, desc=f"{codec} sweep", file=sys.stderr,
                                              leave=False,
                                              disable=None if progress is None else not progress))
-            ax.plot([p.bpp for p in curve], [p.psnr for p in curve], "-", color=colour,
+            ax.plot([p.bpp for p in swept], [p.psnr for p in swept], "-", color=colour,
                     lw=0.8, alpha=0.6)
             # One legend entry for both: a proxy with the line and the square.
             square.set_label("_nolegend_")
@@ -288,10 +288,10 @@ def shrink(image: np.ndarray, *, max_size: int | None = None,
         return image
     top = np.iinfo(image.dtype).max
     cube = image if image.ndim == 3 else image[:, :, None]
-    out = np.stack([np.asarray(Image.fromarray(cube[:, :, c].astype(np.float32), mode="F")
-                               .resize(size, Image.Resampling.LANCZOS)) for c in
-                    range(cube.shape[2])], axis=2)
-    out = np.clip(np.rint(out), 0, top).astype(image.dtype)
+    resized = np.stack([np.asarray(Image.fromarray(cube[:, :, c].astype(np.float32), mode="F")
+                                   .resize(size, Image.Resampling.LANCZOS)) for c in
+                        range(cube.shape[2])], axis=2)
+    out: np.ndarray = np.clip(np.rint(resized), 0, top).astype(image.dtype)
     return out if image.ndim == 3 else out[:, :, 0]
 
 
@@ -368,8 +368,9 @@ def save_animation(frames: Sequence[Image.Image], path: Path, *, duration: int =
 
     ``duration`` is each frame's time in milliseconds, ``last`` the final frame's.
     """
-    formats = {".gif": ("GIF", {"optimize": False}),
-               ".webp": ("WEBP", {"quality": 90, "method": 4})}
+    formats: dict[str, tuple[str, dict[str, Any]]] = {
+        ".gif": ("GIF", {"optimize": False}),
+        ".webp": ("WEBP", {"quality": 90, "method": 4})}
     if path.suffix.lower() not in formats:
         raise ValueError(f"animation must be .gif or .webp, got {path.name!r}")
     fmt_name, options = formats[path.suffix.lower()]

@@ -152,7 +152,8 @@ class Comparison:
         record = {"schema": SCHEMA, **asdict(self)}
         for result in record["results"]:
             del result["data"]
-        return _finite(record)
+        finite: dict[str, Any] = _finite(record)
+        return finite
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
@@ -319,7 +320,8 @@ def _exact_notes(results: Sequence[RankResult], lossy: Sequence[str]) -> list[st
 def _measure(image: np.ndarray, target: dict[str, Any], *, layout: str, factors: str,
              level: int, both_factors: bool, lossy: list[str], peer_image: np.ndarray,
              with_ssim: bool,
-             metadata: dict[str, Any], dense: tuple[int, float], bar: tqdm) -> RankResult:
+             metadata: dict[str, Any], dense: tuple[int, float],
+             bar: tqdm[Any]) -> RankResult:
     dense_f64, norm2 = dense  # X as float64: nbytes and ‖X‖²_F
     label = f"rank {target['rank']}" if "rank" in target else f"energy {target['energy']}"
     bar.set_postfix_str(f"{label}: encode")

@@ -49,7 +49,8 @@ def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any
     for index, x in enumerate(matrices):
         u, s, vt = select_rank(x, method=svd, **criteria)
         raw = quantize(u, s, vt, factors)
-        block = fmt.record_size(*x.shape, header.factor_type) if progressive else None
+        rows, cols = x.shape
+        block = fmt.record_size(rows, cols, header.factor_type) if progressive else None
         groups.append(fmt.Group(index, x.shape[0], x.shape[1], s.shape[0], len(raw),
                                 _zstd.compress(raw, level, block=block)))
         progress((index + 1) / len(matrices))

@@ -120,7 +120,8 @@ def energy_rank(s: np.ndarray, fraction: float, *, squared: bool) -> int:
 
 def truncate(u: np.ndarray, s: np.ndarray, vt: np.ndarray, k: int) -> np.ndarray:
     """``U_k diag(s_k) V_kᵀ``, the rank-k truncation (zeros for k = 0)."""
-    return (u[:, :k] * s[:k]) @ vt[:k]
+    x: np.ndarray = (u[:, :k] * s[:k]) @ vt[:k]
+    return x
 
 
 @dataclass(frozen=True)

@@ -131,4 +131,5 @@ def block_mean(a: np.ndarray, scale: int, axis: int) -> np.ndarray:
     shape = [1] * a.ndim
     shape[axis] = -1
     sums = np.add.reduceat(a.astype(np.float64, copy=False), starts, axis=axis)
-    return sums / counts.reshape(shape)
+    means: np.ndarray = sums / counts.reshape(shape)
+    return means

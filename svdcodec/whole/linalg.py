@@ -237,15 +237,7 @@ def select_rank(
         return truncated_svd(x, min(rank, r), method=method, seed=seed)
 
     total = _squared_norm(x)
-    if energy is not None:
-        if not 0.0 < energy <= 1.0:
-            raise ValueError(f"energy must be in (0, 1], got {energy}")
-        target = energy * total
-    else:
-        assert max_sse is not None
-        if not max_sse >= 0.0:  # also rejects NaN
-            raise ValueError(f"max_sse must be >= 0, got {max_sse}")
-        target = total - max_sse
+    target = _target_energy(total, energy, max_sse)
     if target <= 0.0:  # includes the all-zero matrix: any rank meets the criterion
         return truncated_svd(x, 1, method=method, seed=seed)
     target -= _ENERGY_RTOL * total
@@ -264,6 +256,18 @@ def select_rank(
     # Not reached only through rounding (e.g. energy=1.0): all of x is then the answer.
     k_hit = _first_reaching(s, total, target) or r
     return _truncate(u, s, vt, k_hit)
+
+
+def _target_energy(total: float, energy: float | None, max_sse: float | None) -> float:
+    """The ``e_k`` that the energy or max_sse criterion asks of x, of energy ``total``."""
+    if energy is not None:
+        if not 0.0 < energy <= 1.0:
+            raise ValueError(f"energy must be in (0, 1], got {energy}")
+        return energy * total
+    assert max_sse is not None
+    if not max_sse >= 0.0:  # also rejects NaN
+        raise ValueError(f"max_sse must be >= 0, got {max_sse}")
+    return total - max_sse
 
 
 def _as_float_matrix(x: np.ndarray) -> np.ndarray:
@@ -323,8 +327,9 @@ def _svd_lapack(x: np.ndarray, driver: str) -> tuple[np.ndarray, np.ndarray, np.
     import scipy.linalg
 
     with one_blas_thread():  # scipy's own BLAS, loaded just now: deterministic like numpy's
-        return scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesvd",
-                                check_finite=False)
+        u, s, vt = scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesvd",
+                                    check_finite=False)
+    return u, s, vt
 
 
 def _svd_randomized(

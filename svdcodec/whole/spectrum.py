@@ -51,7 +51,8 @@ def luminance(image: np.ndarray) -> np.ndarray:
     c = _colour_channels(np.asarray(image))
     if c.shape[2] == 1:
         return c[:, :, 0].astype(np.float64)
-    return c.astype(np.float64) @ np.array(BT601)
+    gray: np.ndarray = c.astype(np.float64) @ np.array(BT601)
+    return gray
 
 
 def peak(image: np.ndarray) -> float:
