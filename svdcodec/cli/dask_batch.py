@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +74,7 @@ def connect(scheduler: str, workers: int | None = None) -> Iterator[Client]:
 
 
 def run(tasks: Sequence[Task], job: Job, client: Client, *, desc: str = ""
-        ) -> Iterator[Outcome]:
+        ) -> Generator[Outcome, None, None]:
     """Run ``job`` on every task on ``client``'s cluster; yield outcomes as they end.
 
     A task's exception, or its worker's death, becomes its outcome's error; the batch goes on.
@@ -108,7 +108,7 @@ def run(tasks: Sequence[Task], job: Job, client: Client, *, desc: str = ""
 
 
 def run_on(scheduler: str, tasks: Sequence[Task], job: Job, *, workers: int | None = None,
-           desc: str = "") -> Iterator[Outcome]:
+           desc: str = "") -> Generator[Outcome, None, None]:
     """:func:`run` on a client of :func:`connect`, closed when the outcomes are exhausted.
 
     Stopped early, it closes the cluster (a ``local`` one is shut down, its workers killed) and

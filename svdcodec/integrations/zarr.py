@@ -33,8 +33,7 @@ from zarr.core.common import parse_named_configuration
 from .chunks import check_options, check_options_fit, decode_chunk, encode_chunk
 
 if TYPE_CHECKING:
-    from typing import Self
-
+    from typing_extensions import Self
     from zarr.core.array_spec import ArraySpec
     from zarr.core.buffer import Buffer, NDBuffer
     from zarr.core.chunk_grids import ChunkGrid
@@ -66,7 +65,7 @@ class SvdiCodec(ArrayBytesCodec):
     @classmethod
     def from_dict(cls, data: dict[str, JSON]) -> Self:
         _, configuration = parse_named_configuration(data, NAME, require_configuration=False)
-        return cls(**(configuration or {}))  # type: ignore[arg-type]
+        return cls(**(configuration or {}))
 
     def to_dict(self) -> dict[str, JSON]:
         return {"name": NAME, "configuration": self.options}

@@ -252,15 +252,16 @@ def _code_header(c: Coder, k: int, hh: int, pc: PlaneCoefficients | None
     return mult, par, quarter
 
 
-def _code_plane(c: Coder, k: int, half: int, gh: int, gw: int,
+def _code_plane(c: Coder, k: int, half: int, gh: int, gw: int,  # noqa: C901 - 13.5 in order
                 pc: PlaneCoefficients | None) -> PlaneCoefficients:
     """Run the syntax of one plane through the coder ``c`` (values from ``pc`` when encoding)."""
     hh = half * half
     mult, par, quarter = _code_header(c, k, hh, pc)
     n_patches = gh * gw
-    src_dc = pc.dc.reshape(-1).tolist() if pc else None
-    src_q = pc.q.tolist() if pc else None
-    src_c = pc.counts.tolist() if pc else None
+    # the values to encode; empty when decoding (read only under `if pc`)
+    src_dc: list[int] = pc.dc.reshape(-1).tolist() if pc else []
+    src_q: list[list[int]] = pc.q.tolist() if pc else []
+    src_c: list[int] = pc.counts.tolist() if pc else []
     dc = [0] * n_patches
     counts = [0] * n_patches
     q = np.zeros((n_patches, k), dtype=np.int64)
