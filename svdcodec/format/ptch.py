@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ..errors import CorruptError, UnsupportedError
-from .header import Header
+from .header import Compression, Header
 
 # --- section 12.2: the fields of PTCH ---------------------------------------------------------
 PTCH = struct.Struct(
@@ -34,7 +34,6 @@ SUBSAMPLING = (1, 2)  # section 12.2
 MAX_PATCH_SHIFT = 52  # section 12.2
 # section 12.3: bytes per component of the payload: multiplier u32, parity u8 (+ the quarter)
 COMPONENT_BYTES = 5
-ARITH_COMPRESSION = 2  # HEAD compression code of section 13 (format.Compression.ARITH)
 
 
 def patch_raw_size(k: int, p: int, patches: int, ac_symbols: int, escapes: int) -> int:
@@ -116,7 +115,7 @@ def unpack_plane(data: bytes | memoryview, header: Header, expected_index: int) 
         raise CorruptError(f"PTCH {index} ac_symbols: expected <= {n * k}, got {ac_symbols}")
     if escapes > n + ac_symbols:
         raise CorruptError(f"PTCH {index} escapes: expected <= {n + ac_symbols}, got {escapes}")
-    if header.compression == ARITH_COMPRESSION and escapes:
+    if header.compression == Compression.ARITH and escapes:
         raise CorruptError(f"PTCH {index} escapes: expected 0 with compression arith, "
                            f"got {escapes}")
     return plane

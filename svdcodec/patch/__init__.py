@@ -2,5 +2,7 @@
 
 :mod:`.reconstruct` is the normative integer decoder, :mod:`.symbols` the symbol streams,
 :mod:`.encode` the encoder of one plane, :mod:`.codec` joins them to whole files (decoding
-through the C extension ``_patchc`` when it was built).
+through the C extension ``_patchc`` when it was built). :mod:`.arith` is the arithmetic-coded
+payload of spec section 13 (the reference; ``_arithc`` codes the same bits in C) and
+:mod:`.arith_rdo` prices coefficients with its contexts for the encoder.
 """
