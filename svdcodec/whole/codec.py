@@ -18,8 +18,9 @@ from ..errors import LimitError, SvdiError
 from ..limits import Limits
 from ..progress import Progress
 from .layout import block_mean, to_matrices, write_channels, write_rows
-from .linalg import select_rank, truncated_svd
+from .linalg import truncated_svd
 from .quantize import dequantize, magnitude_bound, quantize
+from .rank import select_rank
 
 # encode_to_size's first factorization rank, doubled until the file outgrows the target
 SIZE_FIRST_RANK = 16
