@@ -15,8 +15,8 @@ from ..codec import encode
 from ..format import SIGNATURE
 from ..teach import demo
 from . import files
+from .errors import CliError
 from .files import (
-    CliError,
     check_output,
     load_image,
     read_input,
