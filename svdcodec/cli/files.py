@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..codec import _metadata, atomic_write, decode, encode, read_header
+from ..codec import atomic_write, decode, encode, read_header
 from ..errors import TruncatedError
+from ..options import metadata_chunks
 from ..pillow.convert import from_array, to_stored
 from .errors import CliError, os_reason
 from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_mode
@@ -101,7 +102,7 @@ def usable_metadata(info: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 raise TypeError(f"expected {_METADATA_TYPES[key][0].__name__}, got "
                                 f"{type(value).__name__}")
             kwargs: dict[str, Any] = {**dict.fromkeys(METADATA_KEYS), key: value}
-            _metadata(**kwargs)  # the encoder's own check
+            metadata_chunks(**kwargs)  # the encoder's own check
         except Exception as exc:
             shown = repr(value) if len(repr(value)) <= 40 else f"{type(value).__name__} value"
             notes.append(f"dropped the input's {key} ({shown}): {exc}")
