@@ -22,6 +22,7 @@ from svdcodec.metrics import psnr
 from svdcodec.teach import report as report
 from svdcodec.teach.peers import encode_peer
 from svdcodec.teach.plots import animation_frames, default_ranks, spectrum
+from svdcodec.teach.table import format_table
 
 SIGNATURE_AND_VERSION = 10  # spec section 2
 FRAMING = 12  # spec section 3: length, type, CRC
@@ -171,7 +172,7 @@ def test_16_bit_images_have_their_peers_and_labels() -> None:
         assert im.mode == "I;16" and np.array_equal(np.asarray(im), deep)
     assert c.png_bytes == len(_png16(deep))
     assert set(c.results[0].peers) == {"jpeg", "webp"}
-    table = report.format_table(c, "deep.png")
+    table = format_table(c, "deep.png")
     assert "uint8" not in table and "X, dense in memory (uint16 bytes)" in table
     assert "PNG 16-bit (lossless)" in table and "JPEG of the 8-bit image at >= this PSNR" in table
     record = json.loads(c.to_json())
@@ -222,7 +223,7 @@ def test_json_has_the_documented_keys(rgb: np.ndarray) -> None:
 
 def test_table_for_people(rgb: np.ndarray) -> None:
     c = report.compare(rgb, ranks=[3, 9], peers=("png", "jpeg"), with_ssim=False)
-    table = report.format_table(c, "test.png")
+    table = format_table(c, "test.png")
     r = c.results[0]
     assert "test.png: 64x48 RGB" in table
     for number in (r.values, r.dense_values, r.file_bytes, r.zstd_bytes, c.png_bytes):
@@ -329,7 +330,7 @@ def test_compare_patch_row_reaches_each_psnr(rgb: np.ndarray) -> None:
         assert p["bytes"] == len(data) and p["quality"] is None
         assert p["reached"] and p["psnr"] >= r.psnr - 0.05
         assert p["bpp"] == pytest.approx(8 * len(data) / (48 * 64))
-    table = report.format_table(c, "t.png")
+    table = format_table(c, "t.png")
     assert ".svdi patch layout at >= this PSNR" in table
     assert f"{c.results[0].peers['patch']['bytes']:,}" in table
     json.loads(c.to_json())  # null quality is valid JSON

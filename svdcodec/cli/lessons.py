@@ -29,7 +29,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ..teach import report
+    from ..teach import report, table
 
     src = Path(args.input)
     plot = Path(args.plot) if args.plot else None
@@ -50,7 +50,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         figure = plots.plot_compare(comparison, image, title=src.name, progress=None)
         with files.writing(plot):
             plots.save_figure(figure, plot)
-    print(comparison.to_json() if args.json else report.format_table(comparison, src.name))
+    print(comparison.to_json() if args.json else table.format_table(comparison, src.name))
     if plot is not None:
         print(f"plot: {plot}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -36,7 +36,8 @@ from ..codec import atomic_write, decode, encode
 from ..metrics import psnr
 from ..whole.layout import to_matrices
 from .peers import QUALITY_RANGE, sweep
-from .report import PEER_NAMES, Comparison
+from .report import Comparison
+from .table import PEER_NAMES
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
