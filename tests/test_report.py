@@ -1,4 +1,5 @@
-"""Tests for svdcodec.teach.report, svdcodec.teach.plots and the compare / animate commands."""
+"""Tests for svdcodec.teach.report (with measure and table), plots, animation and the compare /
+animate commands."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ import svdcodec
 from svdcodec.cli import main
 from svdcodec.metrics import psnr
 from svdcodec.teach import report as report
+from svdcodec.teach.animation import animation_frames, default_ranks
 from svdcodec.teach.peers import encode_peer
-from svdcodec.teach.plots import animation_frames, default_ranks, spectrum
+from svdcodec.teach.plots import spectrum
 from svdcodec.teach.table import format_table
 
 SIGNATURE_AND_VERSION = 10  # spec section 2
@@ -247,7 +249,7 @@ def test_animation_frames_are_captioned_and_same_size(rgb: np.ndarray) -> None:
 
 
 def test_report_and_plots_import_no_matplotlib() -> None:
-    code = ("import sys, svdcodec.teach.report, svdcodec.teach.plots; "
+    code = ("import sys, svdcodec.teach.report, svdcodec.teach.plots, svdcodec.teach.animation; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -354,7 +356,7 @@ def test_spectrum_has_every_singular_value_of_a_large_matrix() -> None:
 
 
 def test_shrink_and_animate_sizes(png_path: Path, tmp_path: Path) -> None:
-    from svdcodec.teach.plots import shrink
+    from svdcodec.teach.animation import shrink
 
     image = make_image((48, 64, 3))
     assert shrink(image, max_size=32).shape == (24, 32, 3)
@@ -379,7 +381,7 @@ def test_shrink_and_animate_sizes(png_path: Path, tmp_path: Path) -> None:
 @given(h=st.integers(1, 40), w=st.integers(1, 40), c=st.sampled_from([0, 2, 3, 4]),
        limit=st.integers(1, 50))
 def test_shrink_bounds_the_longest_side(h: int, w: int, c: int, limit: int) -> None:
-    from svdcodec.teach.plots import shrink
+    from svdcodec.teach.animation import shrink
 
     shape = (h, w) if c == 0 else (h, w, c)
     image = np.random.default_rng(h * w).integers(0, 256, shape, dtype=np.uint8)

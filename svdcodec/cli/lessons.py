@@ -87,19 +87,19 @@ def cmd_basis(args: argparse.Namespace) -> int:
     return 0
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from ..teach import plots
+    from ..teach import animation
 
     src, out = Path(args.input), Path(args.output)
     if out.suffix.lower() not in (".gif", ".webp"):
         raise CliError(f"the animation must be a .gif or .webp file, got {out.name!r}")
     check_output(out, args.force, src)
     image, _ = load_image(src)
-    image = plots.shrink(image, max_size=args.max_size, scale=args.scale)
-    ranks = args.ranks or plots.default_ranks(image, args.layout)
-    frames = plots.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
-                                    level=args.level, progress=None)
+    image = animation.shrink(image, max_size=args.max_size, scale=args.scale)
+    ranks = args.ranks or animation.default_ranks(image, args.layout)
+    frames = animation.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
+                                        level=args.level, progress=None)
     with files.writing(out):
-        plots.save_animation(frames, out, duration=args.duration)
+        animation.save_animation(frames, out, duration=args.duration)
     print(f"{out}: {len(frames)} frames, ranks {','.join(map(str, ranks))}, "
           f"{frames[0].width}x{frames[0].height}, {out.stat().st_size:,} bytes")
     return 0
