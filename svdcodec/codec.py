@@ -41,7 +41,7 @@ from .options import (
 )
 from .patch import codec as patchcodec
 from .progress import Progress
-from .whole import codec as wholecodec
+from .whole import encode as wholeencode
 from .whole.layout import LAYOUTS
 from .whole.linalg import one_blas_thread
 from .whole.quantize import FACTOR_TYPES
@@ -173,10 +173,10 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
     header = fmt.Header(image.shape[1], image.shape[0], mode, fmt.LAYOUT_BY_NAME[layout],
                         fmt.FACTOR_BY_NAME[factors])
     if target_size is not None:
-        return wholecodec.encode_to_size(image, header, meta, check_target_size(target_size),
-                                         level, svd, progressive, progress)
-    return fmt.pack(header, wholecodec.encode_groups(image, header, criteria, level, svd,
-                                                     progressive, progress), meta)
+        return wholeencode.encode_to_size(image, header, meta, check_target_size(target_size),
+                                          level, svd, progressive, progress)
+    return fmt.pack(header, wholeencode.encode_groups(image, header, criteria, level, svd,
+                                                      progressive, progress), meta)
 
 
 def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
