@@ -1,16 +1,14 @@
 """encode / decode / read / write: numpy images <-> .svdi bytes -- the public codec.
 
-Joins the layers: it checks the caller's options and dispatches to the patch layout
-(:mod:`.patch.codec`) or the whole-image layouts (:mod:`.whole.codec`), which build, factorize,
-quantize and compress the matrices; :mod:`.format` frames the file. Decoding
+Joins the layers: it checks the caller's options (:mod:`.options`) and dispatches to the patch
+layout (:mod:`.patch.codec`) or the whole-image layouts (:mod:`.whole.codec`), which build,
+factorize, quantize and compress the matrices; :mod:`.format` frames the file. Decoding
 (:mod:`.decoding`, re-exported here) runs the same path backwards, checking limits before
 allocating.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 import tempfile
 from collections.abc import Callable
@@ -24,7 +22,6 @@ from . import format as fmt
 from .decoding import (
     SvdiFile,
     check_decode_limits,
-    check_rank,
     decode,
     decode_container,
     is_svdi,
@@ -32,121 +29,27 @@ from .decoding import (
     read_header,
     verify,
 )
-from .info import EXIF_APP1_PREFIX, METRES_PER_INCH
 from .limits import Limits
+from .options import (
+    DEFAULT_QUALITY,
+    check_quality,
+    check_target_psnr,
+    check_target_size,
+    image_mode,
+    metadata_chunks,
+    rate_criteria,
+)
 from .patch import codec as patchcodec
 from .progress import Progress
-from .whole import codec as wholecodec
+from .whole import encode as wholeencode
 from .whole.layout import LAYOUTS
 from .whole.linalg import one_blas_thread
 from .whole.quantize import FACTOR_TYPES
 
 PathLike = Union[str, "os.PathLike[str]"]
-DEFAULT_QUALITY = 50
 
 
 # --- encoding --------------------------------------------------------------------------------
-def _image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
-    """Check a caller's array and return it as (H, W, C) with its mode."""
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"image must be H x W or H x W x C with H, W >= 1, got shape "
-                         f"{image.shape}")
-    channels = image.shape[2]
-    if image.dtype.kind == "u" and image.dtype.itemsize in (1, 2):
-        # Byte order, strides and memory order are the caller's storage, not the image: encode
-        # a native, aligned, C-contiguous copy (only where the array is not one already), so
-        # that the same samples give the same bytes.
-        image = np.require(image, image.dtype.newbyteorder("="), ["C", "A"])
-    if image.dtype == np.uint8:
-        modes = {1: fmt.Mode.L, 2: fmt.Mode.LA, 3: fmt.Mode.RGB, 4: fmt.Mode.RGBA}
-    elif image.dtype == np.uint16:
-        modes = {1: fmt.Mode.I16}
-    else:
-        raise TypeError(f"image dtype must be uint8 or uint16, got {image.dtype}")
-    if channels not in modes:
-        raise ValueError(f"{image.dtype} images must have {sorted(modes)} channels, "
-                         f"got {channels}")
-    return image, modes[channels]
-
-
-def quality_to_psnr(quality: float) -> float:
-    """The target PSNR (dB) that ``quality`` 0..100 stands for: 15 dB + 0.3 dB per step."""
-    return 15.0 + 0.3 * quality
-
-
-def _criteria(rank: int | str | None, energy: float | None, quality: float | None,
-              target_psnr: float | None) -> dict[str, Any]:
-    given = [name for name, v in (("rank", rank), ("energy", energy), ("quality", quality),
-                                  ("target_psnr", target_psnr)) if v is not None]
-    if len(given) > 1:
-        raise ValueError(f"give at most one of rank, energy, quality, target_psnr; got {given}")
-    if isinstance(rank, str) and rank == "optimal":  # Gavish–Donoho, see select_rank
-        return {"rank": rank}
-    if rank is not None:
-        check_rank(rank)
-        return {"rank": int(rank)}
-    if energy is not None:
-        if not (_real(energy) and 0 < energy <= 1):
-            raise ValueError(f"energy must be a number in (0, 1], got {energy!r}")
-        return {"energy": float(energy)}
-    if quality is None and target_psnr is None:
-        quality = DEFAULT_QUALITY
-    if quality is not None:
-        return {"psnr": quality_to_psnr(_check_quality(quality))}
-    return {"psnr": _check_target_psnr(target_psnr)}
-
-
-def _real(value: Any) -> bool:
-    """A finite real number, not a bool."""
-    return not isinstance(value, bool) and isinstance(value, numbers.Real) and \
-        math.isfinite(value)
-
-
-def _check_quality(quality: Any) -> float:
-    """``quality`` 0..100 (every layout: the patch layout's step, the whole-image layouts'
-    target PSNR)."""
-    if not (_real(quality) and 0 <= quality <= 100):
-        raise ValueError(f"quality must be in 0..100, got {quality!r}")
-    return float(quality)
-
-
-def _check_target_size(target_size: Any) -> int:
-    if isinstance(target_size, bool) or not isinstance(target_size, (int, np.integer)) \
-            or target_size < 1:
-        raise ValueError(f"target_size must be an int >= 1, got {target_size!r}")
-    return int(target_size)
-
-
-def _check_target_psnr(target_psnr: Any) -> float:
-    if not (_real(target_psnr) and target_psnr > 0):
-        raise ValueError(f"target_psnr must be a finite number > 0, got {target_psnr!r}")
-    return float(target_psnr)
-
-
-def _metadata(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
-              dpi: tuple[float, float] | None) -> dict[str, bytes]:
-    meta: dict[str, bytes] = {}
-    if icc_profile:
-        meta["icc_profile"] = bytes(icc_profile)
-    if exif:
-        exif = bytes(exif)
-        meta["exif"] = exif[len(EXIF_APP1_PREFIX):] if exif.startswith(EXIF_APP1_PREFIX) else exif
-    if xmp:
-        meta["xmp"] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
-    if dpi is not None:
-        if not (isinstance(dpi, (tuple, list)) and len(dpi) == 2
-                and all(_real(d) and d > 0 for d in dpi)):
-            raise ValueError(f"dpi must be two positive numbers, got {dpi!r}")
-        ppm = [round(float(d) / METRES_PER_INCH) for d in dpi]
-        if min(ppm) < 1 or max(ppm) > 2**32 - 1:
-            raise ValueError(f"dpi {dpi!r} is out of range (1 .. 2^32 - 1 pixels per metre)")
-        meta["phys"] = fmt.PHYS.pack(*ppm)
-    return meta
-
 
 def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | None = None,
            quality: float | None = None, target_psnr: float | None = None,
@@ -238,13 +141,13 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
             entropy: str | None,
             icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
             dpi: tuple[float, float] | None, progress: Progress) -> bytes:
-    image, mode = _image_mode(image)
+    image, mode = image_mode(image)
     if layout is None:
         layout = "per-channel" if (rank, energy, factors) != (None, None, None) else "patch"
     if level is not None and (isinstance(level, bool) or not isinstance(level, int)
                               or not 1 <= level <= 19):
         raise ValueError(f"zstd level must be in 1..19, got {level!r}")
-    meta = _metadata(icc_profile, exif, xmp, dpi)
+    meta = metadata_chunks(icc_profile, exif, xmp, dpi)
     if not isinstance(progressive, bool):
         raise TypeError(f"progressive must be a bool, got {progressive!r}")
     if layout == "patch":  # progressive means nothing here: patch files are not salvaged
@@ -262,7 +165,7 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
         if given:
             raise ValueError(f"target_size excludes {given}")
     else:
-        criteria = _criteria(rank, energy, quality, target_psnr)
+        criteria = rate_criteria(rank, energy, quality, target_psnr)
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {(*LAYOUTS, 'patch')}, got {layout!r}")
     if factors not in FACTOR_TYPES:
@@ -270,10 +173,10 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
     header = fmt.Header(image.shape[1], image.shape[0], mode, fmt.LAYOUT_BY_NAME[layout],
                         fmt.FACTOR_BY_NAME[factors])
     if target_size is not None:
-        return wholecodec.encode_to_size(image, header, meta, _check_target_size(target_size),
-                                         level, svd, progressive, progress)
-    return fmt.pack(header, wholecodec.encode_groups(image, header, criteria, level, svd,
-                                                     progressive, progress), meta)
+        return wholeencode.encode_to_size(image, header, meta, check_target_size(target_size),
+                                          level, svd, progressive, progress)
+    return fmt.pack(header, wholeencode.encode_groups(image, header, criteria, level, svd,
+                                                      progressive, progress), meta)
 
 
 def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
@@ -294,12 +197,12 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                                       level=patchcodec.LEVEL if level is None else level,
                                       entropy=entropy)
     if target_size is not None:
-        return encoder.search(meta, target_size=_check_target_size(target_size),
+        return encoder.search(meta, target_size=check_target_size(target_size),
                               progress=progress)
     if target_psnr is not None:
-        return encoder.search(meta, target_psnr=_check_target_psnr(target_psnr),
+        return encoder.search(meta, target_psnr=check_target_psnr(target_psnr),
                               progress=progress)
-    quality = DEFAULT_QUALITY if quality is None else _check_quality(quality)
+    quality = DEFAULT_QUALITY if quality is None else check_quality(quality)
     return encoder.encode(quality, meta, progress)
 
 

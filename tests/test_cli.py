@@ -239,7 +239,7 @@ def test_decode_writes_what_the_format_holds(mode: str, suffix: str, tmp_path: P
     the format has no 16-bit mode, alpha kept or a clear error; the line names what was
     written."""
     import svdcodec
-    from svdcodec.cli.files import to_8bit
+    from svdcodec.cli.outformat import to_8bit
     from svdcodec.pillow.convert import to_array
 
     svdi = tmp_path / "x.svdi"
@@ -300,14 +300,14 @@ def test_16_bit_grey_to_webp_is_not_white(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_to_8bit_is_round_v_over_257_for_every_value() -> None:
-    from svdcodec.cli.files import to_8bit
+    from svdcodec.cli.outformat import to_8bit
 
     v = np.arange(65536, dtype=np.uint16)
     assert np.array_equal(to_8bit(v), np.round(v / 257).astype(np.uint8))
 
 
 def test_fits_mode_refuses_what_reads_back_differently() -> None:
-    from svdcodec.cli.files import fits_mode
+    from svdcodec.cli.outformat import fits_mode
 
     assert fits_mode("PNG", "I;16") and fits_mode("TIFF", "LA")
     assert not fits_mode("WEBP", "I;16") and not fits_mode("WEBP", "L")

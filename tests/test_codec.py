@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import svdcodec
 from svdcodec.patch import codec as patchcodec
-from svdcodec.whole import codec as wholecodec
+from svdcodec.whole import encode as wholeencode
 from svdcodec.whole.layout import to_matrices
 
 LAYOUTS = ("per-channel", "stacked", "stacked-vertical")
@@ -522,8 +522,8 @@ def test_encode_runs_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None
             return wrapped(*args, **kwargs)
         return call
 
-    monkeypatch.setattr(wholecodec, "select_rank", spy(wholecodec.select_rank))
-    monkeypatch.setattr(wholecodec, "truncated_svd", spy(wholecodec.truncated_svd))
+    monkeypatch.setattr(wholeencode, "select_rank", spy(wholeencode.select_rank))
+    monkeypatch.setattr(wholeencode, "truncated_svd", spy(wholeencode.truncated_svd))
     monkeypatch.setattr(patchcodec, "encode_plane", spy(patchcodec.encode_plane))
     monkeypatch.setattr(patchcodec, "PlaneAnalysis", spy(patchcodec.PlaneAnalysis))
     image = make_image(40, 60, "RGB")

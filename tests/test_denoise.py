@@ -135,7 +135,7 @@ def test_caller_mistakes() -> None:
 
 # --- rank="optimal" in select_rank and encode -------------------------------------------------
 def test_select_rank_optimal_is_the_unknown_noise_threshold() -> None:
-    from svdcodec.whole.linalg import select_rank
+    from svdcodec.whole.rank import select_rank
 
     _, y = _low_rank_plus_noise(5)
     _u, s, _vt = select_rank(y, rank="optimal")

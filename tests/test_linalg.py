@@ -1,4 +1,5 @@
-"""Tests for svdcodec.whole.linalg: truncated SVD backends and rank selection."""
+"""Tests for svdcodec.whole.linalg (truncated SVD backends) and svdcodec.whole.rank (rank
+selection), which share this file's test matrices."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import scipy.ndimage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svdcodec.whole import linalg as linalg
-from svdcodec.whole.linalg import METHODS, select_rank, truncated_svd
+from svdcodec.whole import rank
+from svdcodec.whole.linalg import METHODS, truncated_svd
+from svdcodec.whole.rank import select_rank
 
 EXACT = ("gesdd", "gesvd")
 
@@ -282,13 +284,13 @@ def test_select_rank_grows_then_goes_exact(
 ) -> None:
     x = _decaying(200, 300, ratio=0.85, seed=6)
     calls: list[tuple[int, str]] = []
-    real = linalg.truncated_svd
+    real = rank.truncated_svd
 
     def spy(x: np.ndarray, k: int, *, method: str = "auto", **kwargs: object) -> tuple:
         calls.append((k, method))
         return real(x, k, method=method, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(linalg, "truncated_svd", spy)
+    monkeypatch.setattr(rank, "truncated_svd", spy)
     target = _midpoint_target(x, k)
     total = np.sum(x**2)
     _, s_energy, _ = select_rank(x, energy=target / total, method=method)

@@ -1,4 +1,5 @@
-"""Tests for svdcodec.teach.report, svdcodec.teach.plots and the compare / animate commands."""
+"""Tests for svdcodec.teach.report (with measure and table), plots, animation and the compare /
+animate commands."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ import svdcodec
 from svdcodec.cli import main
 from svdcodec.metrics import psnr
 from svdcodec.teach import report as report
+from svdcodec.teach.animation import animation_frames, default_ranks
 from svdcodec.teach.peers import encode_peer
-from svdcodec.teach.plots import animation_frames, default_ranks, spectrum
+from svdcodec.teach.plots import spectrum
+from svdcodec.teach.table import format_table
 
 SIGNATURE_AND_VERSION = 10  # spec section 2
 FRAMING = 12  # spec section 3: length, type, CRC
@@ -171,7 +174,7 @@ def test_16_bit_images_have_their_peers_and_labels() -> None:
         assert im.mode == "I;16" and np.array_equal(np.asarray(im), deep)
     assert c.png_bytes == len(_png16(deep))
     assert set(c.results[0].peers) == {"jpeg", "webp"}
-    table = report.format_table(c, "deep.png")
+    table = format_table(c, "deep.png")
     assert "uint8" not in table and "X, dense in memory (uint16 bytes)" in table
     assert "PNG 16-bit (lossless)" in table and "JPEG of the 8-bit image at >= this PSNR" in table
     record = json.loads(c.to_json())
@@ -222,7 +225,7 @@ def test_json_has_the_documented_keys(rgb: np.ndarray) -> None:
 
 def test_table_for_people(rgb: np.ndarray) -> None:
     c = report.compare(rgb, ranks=[3, 9], peers=("png", "jpeg"), with_ssim=False)
-    table = report.format_table(c, "test.png")
+    table = format_table(c, "test.png")
     r = c.results[0]
     assert "test.png: 64x48 RGB" in table
     for number in (r.values, r.dense_values, r.file_bytes, r.zstd_bytes, c.png_bytes):
@@ -246,7 +249,7 @@ def test_animation_frames_are_captioned_and_same_size(rgb: np.ndarray) -> None:
 
 
 def test_report_and_plots_import_no_matplotlib() -> None:
-    code = ("import sys, svdcodec.teach.report, svdcodec.teach.plots; "
+    code = ("import sys, svdcodec.teach.report, svdcodec.teach.plots, svdcodec.teach.animation; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -329,7 +332,7 @@ def test_compare_patch_row_reaches_each_psnr(rgb: np.ndarray) -> None:
         assert p["bytes"] == len(data) and p["quality"] is None
         assert p["reached"] and p["psnr"] >= r.psnr - 0.05
         assert p["bpp"] == pytest.approx(8 * len(data) / (48 * 64))
-    table = report.format_table(c, "t.png")
+    table = format_table(c, "t.png")
     assert ".svdi patch layout at >= this PSNR" in table
     assert f"{c.results[0].peers['patch']['bytes']:,}" in table
     json.loads(c.to_json())  # null quality is valid JSON
@@ -353,7 +356,7 @@ def test_spectrum_has_every_singular_value_of_a_large_matrix() -> None:
 
 
 def test_shrink_and_animate_sizes(png_path: Path, tmp_path: Path) -> None:
-    from svdcodec.teach.plots import shrink
+    from svdcodec.teach.animation import shrink
 
     image = make_image((48, 64, 3))
     assert shrink(image, max_size=32).shape == (24, 32, 3)
@@ -378,7 +381,7 @@ def test_shrink_and_animate_sizes(png_path: Path, tmp_path: Path) -> None:
 @given(h=st.integers(1, 40), w=st.integers(1, 40), c=st.sampled_from([0, 2, 3, 4]),
        limit=st.integers(1, 50))
 def test_shrink_bounds_the_longest_side(h: int, w: int, c: int, limit: int) -> None:
-    from svdcodec.teach.plots import shrink
+    from svdcodec.teach.animation import shrink
 
     shape = (h, w) if c == 0 else (h, w, c)
     image = np.random.default_rng(h * w).integers(0, 256, shape, dtype=np.uint8)

@@ -27,8 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import __version__
 from ..errors import SvdiError
-from . import files
-from .files import CliError
+from .errors import CliError, os_reason
 from .parser import build_parser, check_paths
 
 
@@ -103,8 +102,8 @@ def _os_message(exc: OSError) -> str:
     path = Path(os.fsdecode(exc.filename))
     temporary = _TEMPORARY.fullmatch(path.name)
     if temporary:
-        return f"cannot write {path.with_name(temporary['name'])}: {files.os_reason(exc)}"
-    return f"{path}: {files.os_reason(exc)}"
+        return f"cannot write {path.with_name(temporary['name'])}: {os_reason(exc)}"
+    return f"{path}: {os_reason(exc)}"
 
 def _broken_pipe() -> int:
     """The reader of stdout went away (``svdcodec info x | head -1``): exit quietly, as Unix

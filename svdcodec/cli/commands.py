@@ -19,8 +19,8 @@ from tqdm import tqdm
 from ..codec import read_header
 from ..errors import TruncatedError
 from . import batch, dask_batch, files
+from .errors import CliError, os_reason
 from .files import (
-    CliError,
     decode_file,
     encode_file,
     print_note,
@@ -95,7 +95,7 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CliError(f"cannot create the output directory {out_dir}: {files.os_reason(exc)}"
+        raise CliError(f"cannot create the output directory {out_dir}: {os_reason(exc)}"
                        ) from None
     tasks = batch.plan([Path(p) for p in args.paths], out_dir, suffix)
     jobs = args.jobs or batch.default_jobs()

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from .batch import Job, Outcome, Task, default_jobs, remove_temporaries
-from .files import CliError
+from .errors import CliError
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -6,16 +6,15 @@ behind. :mod:`svdcodec.batch` runs these functions in worker processes.
 
 Nothing happens silently: metadata an input carries that no file could store is dropped with a
 note; an output format that cannot hold the decoded mode gets the nearest mode it can hold (16
-bits to 8 as round(v / 257), L to RGB, LA to RGBA) with a note, or a clear error (alpha in a
-format without alpha); an encode that could not give what was asked (a rank above the full
-rank, a PSNR or size not reached) or that grew the file says so. Notes are returned in
-``notes`` for the caller to print, one line each.
+bits to 8 as round(v / 257), L to RGB, LA to RGBA; :mod:`svdcodec.cli.outformat`) with a note,
+or a clear error (alpha in a format without alpha); an encode that could not give what was asked
+(a rank above the full rank, a PSNR or size not reached) or that grew the file says so. Notes
+are returned in ``notes`` for the caller to print, one line each.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import os
 import time
@@ -28,14 +27,12 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..codec import _metadata, atomic_write, decode, encode, read_header
+from ..codec import atomic_write, decode, encode, read_header
 from ..errors import TruncatedError
-from ..info import EXIF_APP1_PREFIX
-from ..pillow.convert import from_array, to_array, to_stored
-
-
-class CliError(Exception):
-    """A failure reported as one line and exit code 1."""
+from ..options import metadata_chunks
+from ..pillow.convert import from_array, to_stored
+from .errors import CliError, os_reason
+from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_mode
 
 
 @dataclass
@@ -46,12 +43,6 @@ class Result:
     output: Path
     record: dict[str, Any]
     notes: list[str] = field(default_factory=list)
-
-
-def os_reason(exc: OSError) -> str:
-    """'no such file' rather than '[Errno 2] No such file or directory: ...'."""
-    text = exc.strerror or str(exc) or type(exc).__name__
-    return "no such file" if isinstance(exc, FileNotFoundError) else text[:1].lower() + text[1:]
 
 
 def check_output(out: Path, force: bool, *inputs: Path) -> None:
@@ -111,7 +102,7 @@ def usable_metadata(info: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 raise TypeError(f"expected {_METADATA_TYPES[key][0].__name__}, got "
                                 f"{type(value).__name__}")
             kwargs: dict[str, Any] = {**dict.fromkeys(METADATA_KEYS), key: value}
-            _metadata(**kwargs)  # the encoder's own check
+            metadata_chunks(**kwargs)  # the encoder's own check
         except Exception as exc:
             shown = repr(value) if len(repr(value)) <= 40 else f"{type(value).__name__} value"
             notes.append(f"dropped the input's {key} ({shown}): {exc}")
@@ -236,7 +227,7 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
         notes.append(f"--rank {rank} is above the ranks stored ({list(info.ranks)}): decoded "
                      f"at the stored ranks")
     im, converted = fit_format(from_array(array), fmt_name)
-    save = _metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
+    save = metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
     grey_to_rgb = info.mode in ("L", "LA", "I;16") and im.mode in ("RGB", "RGBA")
     if grey_to_rgb and save.pop("icc_profile", None) is not None:
         notes.append("dropped the grey ICC profile: it does not describe RGB pixels")
@@ -244,7 +235,7 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. GIF/ICO size or palette warnings
         im.save(buffer, format=fmt_name, **save)
-    written, size = _written(buffer.getvalue(), im)
+    written, size = written_mode(buffer.getvalue(), im)
     if converted or written != im.mode:
         how = "; ".join(filter(None, [converted, f"written as {written}"]))
         notes.insert(0, f"{fmt_name} cannot hold {info.mode} images: {how}")
@@ -269,88 +260,3 @@ def salvage_hint(data: bytes, allow_truncated: bool) -> str:
     if info.layout == "patch":
         return " (files of layout patch cannot be salvaged)"
     return "; decode --allow-truncated decodes what precedes the cut"
-
-
-def _written(data: bytes, saved: Image.Image) -> tuple[str, tuple[int, int]]:
-    """The mode (P for a palette, else the mode saved) and size a reader sees in ``data``."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return ("P (palette)" if im.mode == "P" else saved.mode), im.size
-    except Exception:  # a format Pillow writes but cannot read (PDF)
-        return saved.mode, saved.size
-
-
-# Output formats whose Pillow plugins take icc_profile, exif, dpi and xmp (each keeps what it
-# can store: Pillow 11-13 PNG keeps icc, exif and dpi; JPEG all four; WebP icc, exif, xmp;
-# TIFF icc and dpi)
-METADATA_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "AVIF")
-
-# A decoded mode, then the modes that hold its values in order of preference: 16 bits become 8
-# (round(v / 257)) only where 16 cannot be stored, grey becomes RGB where grey cannot, and
-# alpha is never dropped.
-FALLBACK_MODES = {"I;16": ("I;16", "L", "RGB"), "L": ("L", "RGB"), "LA": ("LA", "RGBA"),
-                  "RGB": ("RGB",), "RGBA": ("RGBA",)}
-# Formats Pillow writes but cannot read back, so that fits_mode cannot check them.
-WRITE_ONLY_MODES = {"PDF": ("L", "LA", "RGB", "RGBA"), "PALM": ("L",), "EPS": ("L", "RGB")}
-# One flat sample value per band of the probe image of each mode.
-_PROBE = {"I;16": (40000,), "L": (100,), "LA": (100, 50), "RGB": (200, 100, 50),
-          "RGBA": (200, 100, 50, 128)}
-
-
-def to_8bit(a: np.ndarray) -> np.ndarray:
-    """16-bit samples as the nearest 8-bit value: round(v / 257), exact (no ties occur)."""
-    return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
-
-
-@functools.cache
-def fits_mode(fmt_name: str, mode: str) -> bool:
-    """Whether Pillow's ``fmt_name`` writes ``mode`` images and reads back the same bands and
-    bit depth (values within a lossy codec's error): a probe image saved and reopened."""
-    if fmt_name in WRITE_ONLY_MODES:
-        return mode in WRITE_ONLY_MODES[fmt_name]
-    values = _PROBE[mode]
-    dtype = np.uint16 if mode == "I;16" else np.uint8
-    probe = np.broadcast_to(np.array(values, dtype), (16, 16, len(values)))
-    buffer = io.BytesIO()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from_array(probe[:, :, 0] if len(values) == 1 else probe).save(buffer,
-                                                                          format=fmt_name)
-            buffer.seek(0)
-            with Image.open(buffer) as im:
-                back = to_array(im)
-    except Exception:  # any refusal, in writing or reading, means: not this mode
-        return False
-    back = back if back.ndim == 3 else back[:, :, None]
-    tolerance = 4 * (257 if mode == "I;16" else 1)
-    return back.dtype == dtype and back.shape == probe.shape and \
-        int(np.abs(back.astype(np.int64) - probe.astype(np.int64)).max()) <= tolerance
-
-
-def fit_format(im: Image.Image, fmt_name: str) -> tuple[Image.Image, str]:
-    """``im`` in the first mode of FALLBACK_MODES that ``fmt_name`` holds, and a description of
-    the conversion ('' if none); CliError if the format holds none of them."""
-    for mode in FALLBACK_MODES.get(im.mode, (im.mode,)):
-        if mode == im.mode and (im.mode not in _PROBE or fits_mode(fmt_name, mode)):
-            return im, ""
-        if mode != im.mode and fits_mode(fmt_name, mode):
-            steps = []
-            if im.mode == "I;16":
-                im = Image.fromarray(to_8bit(np.asarray(im)))
-                steps.append("16 -> 8 bits as round(v / 257)")
-            if im.mode != mode:
-                steps.append(f"{im.mode} -> {mode}")
-                im = im.convert(mode)
-            return im, "; ".join(steps)
-    alpha = " (alpha)" if "A" in im.mode else ""
-    raise CliError(f"{fmt_name} cannot hold {im.mode}{alpha} images: use .png or .tif")
-
-
-def _metadata_options(metadata: dict[str, Any]) -> dict[str, Any]:
-    """The decoded file's metadata (read_header's keys) as Pillow save options, so that a
-    decode keeps what the output format can hold."""
-    options = {key: metadata[key] for key in ("icc_profile", "dpi", "xmp") if metadata.get(key)}
-    if metadata.get("exif"):
-        options["exif"] = EXIF_APP1_PREFIX + metadata["exif"]  # Pillow's exif= form
-    return options

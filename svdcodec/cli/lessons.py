@@ -15,8 +15,8 @@ from ..codec import encode
 from ..format import SIGNATURE
 from ..teach import demo
 from . import files
+from .errors import CliError
 from .files import (
-    CliError,
     check_output,
     load_image,
     read_input,
@@ -29,7 +29,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ..teach import report
+    from ..teach import report, table
 
     src = Path(args.input)
     plot = Path(args.plot) if args.plot else None
@@ -50,7 +50,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         figure = plots.plot_compare(comparison, image, title=src.name, progress=None)
         with files.writing(plot):
             plots.save_figure(figure, plot)
-    print(comparison.to_json() if args.json else report.format_table(comparison, src.name))
+    print(comparison.to_json() if args.json else table.format_table(comparison, src.name))
     if plot is not None:
         print(f"plot: {plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
@@ -87,19 +87,19 @@ def cmd_basis(args: argparse.Namespace) -> int:
     return 0
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from ..teach import plots
+    from ..teach import animation
 
     src, out = Path(args.input), Path(args.output)
     if out.suffix.lower() not in (".gif", ".webp"):
         raise CliError(f"the animation must be a .gif or .webp file, got {out.name!r}")
     check_output(out, args.force, src)
     image, _ = load_image(src)
-    image = plots.shrink(image, max_size=args.max_size, scale=args.scale)
-    ranks = args.ranks or plots.default_ranks(image, args.layout)
-    frames = plots.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
-                                    level=args.level, progress=None)
+    image = animation.shrink(image, max_size=args.max_size, scale=args.scale)
+    ranks = args.ranks or animation.default_ranks(image, args.layout)
+    frames = animation.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
+                                        level=args.level, progress=None)
     with files.writing(out):
-        plots.save_animation(frames, out, duration=args.duration)
+        animation.save_animation(frames, out, duration=args.duration)
     print(f"{out}: {len(frames)} frames, ranks {','.join(map(str, ranks))}, "
           f"{frames[0].width}x{frames[0].height}, {out.stat().st_size:,} bytes")
     return 0

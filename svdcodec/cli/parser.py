@@ -1,19 +1,27 @@
-"""The ``svdcodec`` command line's arguments: :func:`build_parser` and the argparse types
-that turn every bad value into a usage error (exit 2) before any work or output."""
+"""The ``svdcodec`` command line's arguments: :func:`build_parser`, whose argparse types
+(:mod:`.argtypes`) turn every bad value into a usage error (exit 2) before any work or output."""
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
-
-from PIL import Image
 
 from .. import __version__
 from ..format import PATCH_SIZES
 from ..whole.layout import LAYOUTS
 from ..whole.quantize import FACTOR_TYPES
+from .argtypes import (
+    choice_list,
+    energy_list,
+    image_format,
+    int_at_least,
+    number_in,
+    peer_list,
+    positive_int,
+    quality_list,
+    rank_list,
+    zstd_level,
+)
 from .commands import cmd_decode, cmd_encode, cmd_info
 from .lessons import (
     PLOT_EXTRA,
@@ -48,61 +56,17 @@ threads: numpy's BLAS uses every core by default; on a busy machine OPENBLAS_NUM
 often faster and always steadier. --out-dir batches run -j processes of one BLAS thread each.
 """
 
-def _choice_list(choices: Sequence[str]) -> Any:
-    """argparse type: "a,b" -> ["a", "b"], each one of ``choices``."""
-    def parse(text: str) -> list[str]:
-        items = [t.strip() for t in text.split(",")]
-        bad = [t for t in items if t not in choices]
-        if bad or not items:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of "
-                                             f"{', '.join(choices)}; got {text!r}")
-        return items
-    return parse
-
-def _quality_list(text: str) -> list[float]:
-    """argparse type: "10,50" -> [10.0, 50.0], each in 0..100; '' -> []."""
-    if not text.strip():
-        return []
-    try:
-        qualities = [float(q) for q in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected qualities like 10,50,90, got {text!r}"
-                                         ) from None
-    if not all(0 <= q <= 100 for q in qualities):
-        raise argparse.ArgumentTypeError(f"qualities must be in 0..100, got {text!r}")
-    return qualities
-
-def _rank_list(text: str) -> list[int]:
-    """argparse type: "5,20,100" -> [5, 20, 100], each >= 1."""
-    try:
-        ranks = [int(r) for r in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected ranks like 5,20,100, got {text!r}") from None
-    if not ranks or min(ranks) < 1:
-        raise argparse.ArgumentTypeError(f"ranks must be >= 1, got {text!r}")
-    return ranks
-
-def _energy_list(text: str) -> list[float]:
-    """argparse type: "0.9,0.99" -> [0.9, 0.99], each in (0, 1]."""
-    try:
-        energies = [float(e) for e in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected energies like 0.9,0.99, got {text!r}") from None
-    if not all(0 < e <= 1 for e in energies):
-        raise argparse.ArgumentTypeError(f"energies must be in (0, 1], got {text!r}")
-    return energies
-
 def _add_rank_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--rank", type=_positive_int, help="components kept per matrix")
-    group.add_argument("--energy", type=_number_in(0, 1, low_open=True),
+    group.add_argument("--rank", type=positive_int, help="components kept per matrix")
+    group.add_argument("--energy", type=number_in(0, 1, low_open=True),
                        help="keep the smallest rank with this fraction of sum(sigma^2)")
-    group.add_argument("--quality", type=_number_in(0, 100),
+    group.add_argument("--quality", type=number_in(0, 100),
                        help="0..100, the default 50 (patch layout: the quantization step; "
                        "whole-image layouts: target PSNR 15 + 0.3*Q dB)")
-    group.add_argument("--target-psnr", type=_number_in(0, math.inf, low_open=True),
+    group.add_argument("--target-psnr", type=number_in(0, math.inf, low_open=True),
                        help="PSNR in dB to reach (whole-image layouts: by the truncation alone)")
-    group.add_argument("--target-size", type=_positive_int,
+    group.add_argument("--target-size", type=positive_int,
                        help="at most this many bytes (whole-image layouts: ranks chosen by the "
                        "largest singular values that fit)")
     p.add_argument("--layout", choices=(*LAYOUTS, "patch"), default=None,
@@ -118,65 +82,13 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entropy", choices=("arith", "zstd"), default=None,
                    help="patch layout: arith (default; spec section 13) or the older zstd "
                    "payload")
-    p.add_argument("--level", type=_zstd_level, default=None,
+    p.add_argument("--level", type=zstd_level, default=None,
                    help="zstd level 1..19 (default 19 for the patch layout, else 3)")
-
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """argparse type: an int >= ``minimum``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-    return parse
-
-_positive_int = _int_at_least(1)
-
-
-def _zstd_level(text: str) -> int:
-    """argparse type: a zstd level 1..19 (spec section 5: larger windows may be refused)."""
-    level = _positive_int(text)
-    if level > 19:
-        raise argparse.ArgumentTypeError(f"must be in 1..19, got {level}")
-    return level
-
-def _number_in(low: float, high: float, low_open: bool = False) -> Any:
-    """argparse type: a finite number in [low, high] (or (low, high])."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value) or value < low or (low_open and value == low) or \
-                value > high:
-            where = f"in {'(' if low_open else '['}{low:g}, {high:g}]" if math.isfinite(high) \
-                else f"> {low:g}" if low_open else f">= {low:g}"
-            raise argparse.ArgumentTypeError(f"must be {where}, got {text!r}")
-        return value
-    return parse
-
-def _peer_list(text: str) -> list[str]:
-    """argparse type: "png,jpeg" -> ["png", "jpeg"]; "none" or "" -> []."""
-    from ..teach.peers import PEERS
-
-    return [] if text.strip() in ("", "none") else _choice_list(PEERS)(text)
-
-def _image_format(text: str) -> str:
-    """argparse type: an extension Pillow can write, e.g. "png" or ".tif" -> "tif"."""
-    ext = text.lower().lstrip(".")
-    name = Image.registered_extensions().get(f".{ext}")
-    if name is None or name not in Image.SAVE:
-        raise argparse.ArgumentTypeError(f"unknown image format {text!r}: use png, tif, webp, "
-                                         "...")
-    return ext
 
 def _add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", metavar="DIR",
                    help="convert every FILE into DIR (created if missing), in parallel")
-    p.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+    p.add_argument("-j", "--jobs", type=positive_int, metavar="N",
                    help="with --out-dir: worker processes, one BLAS thread each "
                    "(default: one per CPU)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -205,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="svdcodec", description="The .svdi image format: truncated SVD, quantized, zstd.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"svdcodec {__version__}")
-    parser.add_argument("--blas-threads", type=_int_at_least(0), default=1, metavar="N",
+    parser.add_argument("--blas-threads", type=int_at_least(0), default=1, metavar="N",
                         help="BLAS threads for this process (default 1; 0: the library default)")
     parser.add_argument("--debug", action="store_true",
                         help="print the traceback of any error (internal errors always print it)")
@@ -230,13 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "       %(prog)s IN... --out-dir DIR [-j N] [--format png] [options]")
     p.add_argument("paths", nargs="+", metavar="FILE",
                    help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.FORMAT)")
-    p.add_argument("--rank", type=_positive_int,
+    p.add_argument("--rank", type=positive_int,
                    help="decode with only this many components (preview)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="decode a cut whole-image file from what precedes the cut (spec 7.1)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     _add_batch_options(p)
-    p.add_argument("--format", type=_image_format,
+    p.add_argument("--format", type=image_format,
                    help="with --out-dir: output format as an extension (default png)")
     p.set_defaults(func=cmd_decode, subparser=p)
 
@@ -247,14 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="bytes, bpp and PSNR of several ranks on a bundled photo")
     p.add_argument("--image", help="another image instead of the bundled Kodak photograph")
-    p.add_argument("--ranks", type=_rank_list, default=[5, 10, 20, 40, 80],
+    p.add_argument("--ranks", type=rank_list, default=[5, 10, 20, 40, 80],
                    help="ranks per matrix (default 5,10,20,40,80)")
-    p.add_argument("--layouts", type=_choice_list(LAYOUTS), default=["per-channel", "stacked"],
+    p.add_argument("--layouts", type=choice_list(LAYOUTS), default=["per-channel", "stacked"],
                    help=f"whole-image layouts among {','.join(LAYOUTS)} "
                    "(default per-channel,stacked)")
-    p.add_argument("--factors", type=_choice_list(FACTOR_TYPES), default=["float16", "int8"],
+    p.add_argument("--factors", type=choice_list(FACTOR_TYPES), default=["float16", "int8"],
                    help="factor types (default float16,int8)")
-    p.add_argument("--qualities", type=_quality_list, default=[10.0, 30.0, 50.0, 70.0, 90.0],
+    p.add_argument("--qualities", type=quality_list, default=[10.0, 30.0, 50.0, 70.0, 90.0],
                    help="patch-layout qualities compared with JPEG (default 10,30,50,70,90; "
                    "'' to skip)")
     p.set_defaults(func=cmd_demo)
@@ -266,15 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
                        ".svdi file by chunk, PSNR/SSIM, and PNG, JPEG and WebP at the same PSNR.")
     p.add_argument("input")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--ranks", type=_rank_list, help="ranks per matrix (default 5,10,20,50,100)")
-    group.add_argument("--energies", type=_energy_list,
+    group.add_argument("--ranks", type=rank_list, help="ranks per matrix (default 5,10,20,50,100)")
+    group.add_argument("--energies", type=energy_list,
                        help="choose each rank by this fraction of sum(sigma^2), e.g. 0.9,0.99")
     p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
     p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
-    p.add_argument("--level", type=_zstd_level, default=3, help="zstd level 1..19 (default 3)")
+    p.add_argument("--level", type=zstd_level, default=3, help="zstd level 1..19 (default 3)")
     p.add_argument("--both-factors", action="store_true",
                    help="also encode with the other factor type and report its bytes")
-    p.add_argument("--peers", type=_peer_list, default=["png", "jpeg", "webp"],
+    p.add_argument("--peers", type=peer_list, default=["png", "jpeg", "webp"],
                    help="codecs to compare with (png,jpeg,webp,avif; 'none' for none)")
     p.add_argument("--avif", action="store_true", help="add AVIF to the peers (slower)")
     p.add_argument("--no-ssim", action="store_true", help="skip SSIM")
@@ -297,9 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "image, which is encoded first.")
     p.add_argument("input")
     p.add_argument("output", help="OUT.png (or .svg, .pdf)")
-    p.add_argument("--plane", type=_int_at_least(0), default=0,
+    p.add_argument("--plane", type=int_at_least(0), default=0,
                    help="0 (default: Y, or the first channel), 1, 2 (Cb, Cr), 3 (alpha)")
-    p.add_argument("--quality", type=_number_in(0, 100), default=None,
+    p.add_argument("--quality", type=number_in(0, 100), default=None,
                    help="for an image input: the quality to encode at (default 50)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_basis)
@@ -307,16 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("animate", help="rank-by-rank reconstruction as an animated GIF/WebP")
     p.add_argument("input")
     p.add_argument("output", help="OUT.gif or OUT.webp")
-    p.add_argument("--ranks", type=_rank_list,
+    p.add_argument("--ranks", type=rank_list,
                    help="one frame per rank (default 1,2,3,5,8,12,20,30,50,80,... up to full)")
     p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
     p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
-    p.add_argument("--level", type=_zstd_level, default=3, help="zstd level 1..19 (default 3)")
-    p.add_argument("--duration", type=_positive_int, default=700, help="milliseconds per frame")
+    p.add_argument("--level", type=zstd_level, default=3, help="zstd level 1..19 (default 3)")
+    p.add_argument("--duration", type=positive_int, default=700, help="milliseconds per frame")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--max-size", type=_positive_int, metavar="N",
+    size.add_argument("--max-size", type=positive_int, metavar="N",
                       help="shrink the image first so that its longest side is at most N pixels")
-    size.add_argument("--scale", type=_number_in(0.0, 1.0, low_open=True), metavar="F",
+    size.add_argument("--scale", type=number_in(0.0, 1.0, low_open=True), metavar="F",
                       help="shrink the image first by the factor F in (0, 1]")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_animate)
@@ -341,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "omega(beta) median(sigma_i) otherwise.")
     p.add_argument("input", metavar="NOISY")
     p.add_argument("output", metavar="OUT")
-    p.add_argument("--sigma", type=_number_in(0.0, math.inf), help="noise standard deviation "
+    p.add_argument("--sigma", type=number_in(0.0, math.inf), help="noise standard deviation "
                    "in sample units "
                    "(default: unknown, estimated from the median singular value)")
     p.add_argument("--reference", metavar="CLEAN", help="the clean image: also print the PSNR "

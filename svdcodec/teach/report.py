@@ -4,7 +4,8 @@
 approximation Xapprox = U[:, :r] · diag(σ) · Vᵀ[:r] is an m × n matrix, exactly as large as X.
 What shrinks is what a file *stores*: r(m + n + 1) numbers per matrix instead of m·n, then
 quantized (float16 or int8, spec section 5) and compressed with zstd. :func:`compare` encodes the
-image at each rank with :func:`svdcodec.encode`, decodes it, and measures every stage for real.
+image at each rank with :func:`svdcodec.encode`, decodes it, and measures every stage for real
+(:mod:`.measure`); :func:`svdcodec.teach.table.format_table` prints it for people.
 
 JSON (:meth:`Comparison.to_dict`, ``svdcodec compare --json``), schema 1. Byte counts are ints;
 a float that is infinite (the PSNR of an exact decode) is written as ``null``. Top level:
@@ -66,63 +67,26 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from .. import _zstd
-from .. import format as fmt
-from ..codec import decode, encode, read_header
-from ..limits import get_default_limits
-from ..metrics import psnr, ssim
+from ..codec import read_header
 from ..pillow.convert import from_array
 from ..whole.layout import LAYOUTS, to_matrices
-from ..whole.quantize import FACTOR_TYPES, dequantize
-from .peers import PEERS, available, encode_peer, match_psnr
+from ..whole.quantize import FACTOR_TYPES
+from .measure import RankResult, measure
+from .peers import PEERS, available, encode_peer
+from .table import PEER_NAMES
 
-__all__ = ["DEFAULT_PEERS", "DEFAULT_RANKS", "Comparison", "RankResult", "compare",
-           "format_table"]
+__all__ = ["DEFAULT_PEERS", "DEFAULT_RANKS", "Comparison", "RankResult", "compare"]
 
 SCHEMA = 1
 DEFAULT_RANKS = (5, 10, 20, 50, 100)
 DEFAULT_PEERS = ("png", "jpeg", "webp")
-FLOAT64_BYTES = 8
-FLOAT32_BYTES = 4
-PEER_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "avif": "AVIF",
-              "patch": ".svdi patch layout"}
-
-
-@dataclass(frozen=True)
-class RankResult:
-    """Every stage of one encode; see the module docstring for the meaning of each field."""
-
-    rank: int | None
-    energy: float | None
-    ranks: tuple[int, ...]
-    values: int
-    dense_values: int
-    values_fraction: float
-    dense_bytes: int
-    xapprox_bytes: int
-    dense_float64_bytes: int
-    xapprox_float64_bytes: int
-    factor_bytes: dict[str, int]
-    raw_bytes: int
-    zstd_bytes: int
-    zstd_bytes_by_factors: dict[str, int]
-    file_bytes: int
-    file_bytes_by_factors: dict[str, int]
-    bpp: float
-    file_breakdown: dict[str, int]
-    chunks: tuple[dict[str, Any], ...]
-    matrices: tuple[dict[str, int], ...]
-    energy_kept: float
-    psnr: float
-    ssim: float | None
-    peers: dict[str, dict[str, Any]]
-    data: bytes = field(repr=False, compare=False)  # the .svdi file; not in the JSON
 
 
 @dataclass(frozen=True)
@@ -167,39 +131,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
-
-
-def _breakdown(chunks: Sequence[fmt.ChunkInfo]) -> dict[str, int]:
-    """Split the file into its contents and the chunk framing (spec sections 2, 3 and 5)."""
-    parts = dict.fromkeys(("signature", "header", "metadata", "factor_fields", "factors",
-                           "framing"), 0)
-    parts["signature"] = fmt.PREFIX_SIZE
-    for chunk in chunks:
-        parts["framing"] += fmt.CHUNK_OVERHEAD
-        data = chunk.size - fmt.CHUNK_OVERHEAD
-        if chunk.type == "HEAD":
-            parts["header"] += data
-        elif chunk.type == "FACT":
-            parts["factor_fields"] += fmt.FACT.size
-            parts["factors"] += data - fmt.FACT.size
-        elif chunk.type != "IEND":
-            parts["metadata"] += data
-    return parts
-
-
-def _reconstruct_float64(data: bytes) -> tuple[int, float]:
-    """Build each float64 U·diag(σ)·Vᵀ from the file's factors: (total nbytes, Σσ²)."""
-    container = fmt.unpack(data, get_default_limits())
-    factors = fmt.FACTOR_NAMES[container.header.factor_type]
-    nbytes, energy = 0, 0.0
-    for g in container.groups:
-        raw = _zstd.decompress(g.payload, g.raw_size, what=f"FACT {g.index}")
-        u, s, vt = dequantize(raw, g.rows, g.cols, factors)
-        x_approx = (u * s) @ vt  # m x n, whatever the rank: the same size as X
-        nbytes += x_approx.nbytes
-        energy += float(s @ s)
-        del x_approx
-    return nbytes, energy
 
 
 def _peer_codecs(image: np.ndarray, peers: Sequence[str]) -> tuple[bool, list[str], list[str]]:
@@ -287,7 +218,7 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
     with tqdm(total=steps, desc="compare", unit="step", file=sys.stderr, leave=False,
               disable=None if progress is None else not progress) as bar:
         results = tuple(
-            _measure(image, target, layout=layout, factors=factors, level=level,
+            measure(image, target, layout=layout, factors=factors, level=level,
                      both_factors=both_factors, lossy=lossy, peer_image=peer_image,
                      with_ssim=with_ssim,
                      metadata=metadata or {}, dense=dense, bar=bar) for target in targets)
@@ -315,168 +246,3 @@ def _exact_notes(results: Sequence[RankResult], lossy: Sequence[str]) -> list[st
                       for r in exact)
     return [f"{', '.join(PEER_NAMES[c] for c in lossy)} left out at {which}: the decode is "
             "exact, there is no PSNR to match"]
-
-
-def _measure(image: np.ndarray, target: dict[str, Any], *, layout: str, factors: str,
-             level: int, both_factors: bool, lossy: list[str], peer_image: np.ndarray,
-             with_ssim: bool,
-             metadata: dict[str, Any], dense: tuple[int, float],
-             bar: tqdm[Any]) -> RankResult:
-    dense_f64, norm2 = dense  # X as float64: nbytes and ‖X‖²_F
-    label = f"rank {target['rank']}" if "rank" in target else f"energy {target['energy']}"
-    bar.set_postfix_str(f"{label}: encode")
-    data = encode(image, layout=layout, factors=factors, level=level, **target, **metadata)
-    info = read_header(data)
-    x_approx = decode(data)
-    f64_bytes, energy = _reconstruct_float64(data)
-    zstd_bytes = sum(g.compressed_size for g in info.groups)
-    zstd_by, file_by = {factors: zstd_bytes}, {factors: len(data)}
-    bar.update()
-    if both_factors:
-        other = next(f for f in FACTOR_TYPES if f != factors)
-        bar.set_postfix_str(f"{label}: encode {other}")
-        other_data = encode(image, layout=layout, factors=other, level=level, **target,
-                            **metadata)
-        zstd_by[other] = sum(g.compressed_size for g in read_header(other_data).groups)
-        file_by[other] = len(other_data)
-        bar.update()
-    quality = psnr(image, x_approx)
-    peers: dict[str, dict[str, Any]] = {}
-    for codec in lossy:
-        bar.set_postfix_str(f"{label}: {codec} at {quality:.2f} dB")
-        if math.isfinite(quality) and codec == "patch":
-            peers[codec] = _patch_at(image, quality, metadata)
-        elif math.isfinite(quality):
-            p = match_psnr(peer_image, codec, quality)
-            peers[codec] = {"quality": p.quality, "bytes": p.nbytes, "psnr": p.psnr,
-                            "bpp": p.bpp, "reached": p.reached}
-        bar.update()
-    groups = [{"rows": g.rows, "cols": g.cols, "rank": g.rank,
-               "values": g.rank * (g.rows + g.cols + 1), "dense_values": g.rows * g.cols,
-               "raw_bytes": g.raw_size, "zstd_bytes": g.compressed_size} for g in info.groups]
-    values = sum(g["values"] for g in groups)
-    dense_values = sum(g["dense_values"] for g in groups)
-    return RankResult(
-        rank=target.get("rank"), energy=target.get("energy"), ranks=info.ranks, values=values,
-        dense_values=dense_values, values_fraction=values / dense_values,
-        dense_bytes=image.nbytes, xapprox_bytes=x_approx.nbytes,
-        dense_float64_bytes=dense_f64, xapprox_float64_bytes=f64_bytes,
-        factor_bytes={
-            "float64": FLOAT64_BYTES * values, "float32": FLOAT32_BYTES * values,
-            "float16": sum(g.rank * fmt.record_size(g.rows, g.cols, fmt.FactorType.FLOAT16)
-                           for g in info.groups),
-            "int8": sum(g.rank * fmt.record_size(g.rows, g.cols, fmt.FactorType.INT8)
-                        for g in info.groups)},
-        raw_bytes=sum(g.raw_size for g in info.groups), zstd_bytes=zstd_bytes,
-        zstd_bytes_by_factors=zstd_by, file_bytes=len(data), file_bytes_by_factors=file_by,
-        bpp=8 * len(data) / (image.shape[0] * image.shape[1]),
-        file_breakdown=_breakdown(info.chunks),
-        chunks=tuple({"type": c.type, "offset": c.offset, "size": c.size} for c in info.chunks),
-        matrices=tuple(groups), energy_kept=energy / norm2 if norm2 else 1.0, psnr=quality,
-        ssim=ssim(image, x_approx) if with_ssim else None, peers=peers, data=data)
-
-
-def _patch_at(image: np.ndarray, target: float, metadata: dict[str, Any]) -> dict[str, Any]:
-    """The patch layout's smallest file reaching ``target`` dB, as a peer entry."""
-    data = encode(image, target_psnr=target, **metadata)
-    got = psnr(image, decode(data))
-    return {"quality": None, "bytes": len(data), "psnr": got,
-            "bpp": 8 * len(data) / (image.shape[0] * image.shape[1]),
-            "reached": got >= target - 0.05}  # the search stops within 0.03 dB
-
-
-# --- the table for people ---------------------------------------------------------------------
-def _n(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
-
-
-def _peer(result: RankResult, codec: str) -> str:
-    p = result.peers.get(codec)
-    if p is None:
-        return "-"
-    q = "" if p["quality"] is None else f" q{p['quality']}"
-    return f"{p['bytes']:,}{q}" + ("" if p["reached"] else " (short)")
-
-
-def _rows(c: Comparison) -> list[tuple[str, Any]]:
-    """(label, cell function) for each line of the table; None for a blank line."""
-    other = [f for f in FACTOR_TYPES if f != c.factors]
-    rows: list[tuple[str, Any]] = [
-        ("rank stored per matrix", lambda r: ",".join(map(str, sorted(set(r.ranks))))),
-        (f"X, dense in memory ({c.dtype} bytes)", lambda r: _n(r.dense_bytes)),
-        (f"Xapprox = decode ({c.dtype} bytes)", lambda r: _n(r.xapprox_bytes)),
-        ("X as float64 (bytes)", lambda r: _n(r.dense_float64_bytes)),
-        ("Xapprox = U diag(s) V^T, float64", lambda r: _n(r.xapprox_float64_bytes)),
-        ("", None),
-        ("numbers in X: m*n, all matrices", lambda r: _n(r.dense_values)),
-        ("numbers stored: r(m+n+1), all matrices", lambda r: _n(r.values)),
-        ("  stored / dense", lambda r: f"{r.values_fraction:.2%}"),
-        ("factors as float64 (bytes)", lambda r: _n(r.factor_bytes["float64"])),
-        ("factors as float32", lambda r: _n(r.factor_bytes["float32"])),
-        ("float16 records (spec 5)", lambda r: _n(r.factor_bytes["float16"])),
-        ("int8 records + scales (spec 5)", lambda r: _n(r.factor_bytes["int8"])),
-        (f"after zstd ({c.factors}, in the file)", lambda r: _n(r.zstd_bytes)),
-    ]
-    if any(other[0] in r.zstd_bytes_by_factors for r in c.results):
-        rows.append((f"after zstd ({other[0]}, 2nd encode)",
-                     lambda r: _n(r.zstd_bytes_by_factors.get(other[0]))))
-    rows += [
-        (".svdi file (bytes)", lambda r: _n(r.file_bytes)),
-        ("  signature + version", lambda r: _n(r.file_breakdown["signature"])),
-        ("  HEAD data", lambda r: _n(r.file_breakdown["header"])),
-        ("  metadata chunks data", lambda r: _n(r.file_breakdown["metadata"])),
-        ("  FACT fields", lambda r: _n(r.file_breakdown["factor_fields"])),
-        ("  FACT payloads (zstd)", lambda r: _n(r.file_breakdown["factors"])),
-        ("  chunk length+type+CRC", lambda r: _n(r.file_breakdown["framing"])),
-    ]
-    if any(other[0] in r.file_bytes_by_factors for r in c.results):
-        rows.append((f".svdi file with {other[0]} factors",
-                     lambda r: _n(r.file_bytes_by_factors.get(other[0]))))
-    rows += [
-        ("bits per pixel", lambda r: f"{r.bpp:.3f}"),
-        ("", None),
-        ("energy kept: sum s^2 / |X|_F^2", lambda r: f"{r.energy_kept:.4%}"),
-        ("PSNR (dB)", lambda r: f"{r.psnr:.2f}"),
-        ("SSIM", lambda r: "-" if r.ssim is None else f"{r.ssim:.4f}"),
-    ]
-    codecs = list(dict.fromkeys(k for r in c.results for k in r.peers))
-    if codecs:
-        rows.append(("", None))
-    of = "" if c.peer_source == "image" else " of the 8-bit image"
-    for codec in codecs:
-        rows.append((f"{PEER_NAMES.get(codec, codec)}{of} at >= this PSNR (bytes)",
-                     lambda r, codec=codec: _peer(r, codec)))
-    return rows
-
-
-def format_table(c: Comparison, name: str = "image") -> str:
-    """A plain-text table: one column per rank, one line per stage."""
-    shapes = sorted(set(c.matrices))
-    shape = " and ".join(f"{m}x{n}" for m, n in shapes)
-    plural = "matrix" if len(c.matrices) == 1 else "matrices"
-    dtype = c.dtype
-    lines = [f"{name}: {c.width}x{c.height} {c.mode}, layout {c.layout} ({len(c.matrices)} "
-             f"{plural} of {shape}), {c.factors} factors, zstd level {c.level}",
-             f"X in memory: {c.dense_bytes:,} bytes as {dtype}; {c.dense_float64_bytes:,} bytes "
-             f"as the float64 {plural} numpy.linalg.svd works on"]
-    if c.png_bytes is not None:
-        depth = " 16-bit" if c.dtype == "uint16" else ""
-        lines.append(f"PNG{depth} (lossless): {c.png_bytes:,} bytes ({c.png_bpp:.3f} bpp)")
-    if c.peer_source != "image":
-        lines.append("JPEG/WebP/AVIF are 8-bit: they code the 8-bit reduction round(v / 257), "
-                     "and its PSNR (peak 255) is matched to the decode's (peak 65535)")
-    lines += [f"note: {note}" for note in c.notes]
-    heads = [f"rank {r.rank}" if r.rank is not None else f"energy {r.energy:g}"
-             for r in c.results]
-    rows = _rows(c)
-    cells = [[fn(r) for r in c.results] if fn else [] for _, fn in rows]
-    width = max(11, *(len(x) for row in cells for x in row), *(len(h) for h in heads)) + 2
-    label = max(len(text) for text, _ in rows)
-    head = "stage".ljust(label) + "".join(h.rjust(width) for h in heads)
-    lines += ["", head, "-" * len(head)]
-    for (text, _), row in zip(rows, cells, strict=True):
-        lines.append((text.ljust(label) + "".join(x.rjust(width) for x in row)).rstrip())
-    lines += ["", "X and Xapprox are the same size: a decode rebuilds all m x n samples of every "
-              "matrix,", "at any rank. Only the file is smaller: it stores r(m+n+1) numbers per "
-              "matrix, quantized", "(float16 or int8 records), then compressed with zstd."]
-    return "\n".join(lines)

@@ -1,10 +1,9 @@
-"""Truncated SVD backends and rank selection.
+"""Truncated SVD backends.
 
 ``truncated_svd`` returns the leading ``k`` singular triplets of a real matrix with one
 deterministic sign convention whatever the backend, so that encoders built on it produce the same
-bytes for the same input and seed (bit for bit on one BLAS build and thread count).
-``select_rank`` picks ``k`` from a rank, an energy fraction or an error budget without a full SVD
-when the answer is small.
+bytes for the same input and seed (bit for bit on one BLAS build and thread count). Choosing ``k``
+(from a rank, an energy fraction or an error budget) is :mod:`svdcodec.whole.rank`'s.
 
 Backends (``method``):
 
@@ -29,18 +28,17 @@ from collections.abc import Iterator
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .denoise import optimal_rank
-
 # scipy.linalg is imported where gesvd and eigh are used, not here: it is 0.19 s of a 0.43 s
 # command-line start (paid again by every batch worker), and it loads scipy's own OpenBLAS, a
 # second BLAS thread pool, which the default randomized and gesdd paths never need.
 
-__all__ = ["METHODS", "one_blas_thread", "select_rank", "truncated_svd"]
+__all__ = ["DEFAULT_N_ITER", "METHODS", "one_blas_thread", "truncated_svd"]
 
 METHODS = ("auto", "gesdd", "gesvd", "randomized", "gram")
 
-# "auto" and select_rank switch to an exact SVD above these: for small matrices LAPACK is already
-# fast, and for k beyond ~20 % of the short side the randomized sketch costs as much as gesdd.
+# "auto" and rank.select_rank switch to an exact SVD above these: for small matrices LAPACK is
+# already fast, and for k beyond ~20 % of the short side the randomized sketch costs as much as
+# gesdd.
 _AUTO_EXACT_MAX_SIDE = 256
 _AUTO_EXACT_RANK_FRACTION = 0.2
 # Power iterations of the randomized SVD. scikit-learn takes 7 when k < 0.1 min(m, n); measured
@@ -51,11 +49,6 @@ DEFAULT_N_ITER = 4
 # The randomized SVD's power iterations run in float32 for matrices whose entries stay below
 # this (every image; float32 overflows at 3.4e38 and products sum up to min(m, n) terms).
 _FLOAT32_SKETCH_MAX = 1e30
-# select_rank's first guess; doubled until the criterion is met.
-_FIRST_RANK = 16
-# Cumulative energies carry rounding of order eps * sqrt(min(m, n)) * ||x||_F²; a criterion met up
-# to this fraction of ||x||_F² counts as met, so e.g. energy=1.0 finds the numerical rank.
-_ENERGY_RTOL = 1e-12
 
 
 _controller: list[tuple[int, ThreadpoolController]] = []  # (scipy modules loaded, controller)
@@ -161,115 +154,6 @@ def truncated_svd(
     return u, s, vt
 
 
-def select_rank(
-    x: np.ndarray,
-    *,
-    rank: int | str | None = None,
-    energy: float | None = None,
-    max_sse: float | None = None,
-    method: str = "auto",
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Truncated SVD at a rank chosen by exactly one of three criteria.
-
-    With ``e_k = s[0]² + ... + s[k-1]²`` (energy is the sum of *squared* singular values, the
-    share of ``||x||_F²`` that rank k keeps; some tutorials use the sum of ``s`` instead, which
-    has no such meaning), the rank is:
-
-    - ``rank``: ``min(rank, min(m, n))``; ``rank="optimal"``: the singular values above the
-      optimal hard threshold for an unknown noise level, ω(β)·median(s) (Gavish & Donoho 2014,
-      :mod:`svdcodec.whole.denoise`; at least 1), from one exact SVD;
-    - ``energy=f``: the smallest k with ``e_k >= f * ||x||_F²``;
-    - ``max_sse``: the smallest k with ``||x||_F² - e_k <= max_sse``. By Eckart-Young this tail is
-      the squared error of the rank-k reconstruction, so a target PSNR maps to ``max_sse``. It is
-      also exact for randomized factors: their reconstruction is an orthogonal projection of x.
-
-    ``e_k`` is that of the returned factors, so the criteria hold for them, up to
-    ``1e-12 * ||x||_F²`` of rounding. To avoid a full SVD when k is small, k starts at 16 and
-    doubles (with ``method`` "auto", "randomized" or "gram"); past ``0.2 * min(m, n)`` one exact
-    SVD decides.
-
-    Parameters
-    ----------
-    x : ndarray, shape (m, n)
-        Finite real matrix.
-    rank : int or "optimal", optional
-        Requested rank, ``>= 1``, or ``"optimal"`` (see above).
-    energy : float, optional
-        Fraction of the energy to keep, in (0, 1].
-    max_sse : float, optional
-        Largest allowed sum of squared errors, ``>= 0``.
-    method : str
-        Backend for ``truncated_svd``; the exact step uses ``"gesdd"`` unless ``method`` is exact.
-    seed : int
-        Seed for the randomized backend.
-
-    Returns
-    -------
-    u : ndarray, shape (m, k), float64
-    s : ndarray, shape (k,), float64
-    vt : ndarray, shape (k, n), float64
-        Factors as from ``truncated_svd``, with ``1 <= k <= min(m, n)``.
-
-    Raises
-    ------
-    ValueError
-        If not exactly one criterion is given, a criterion is out of range, or ``x`` is invalid.
-    """
-    given = [name for name, v in (("rank", rank), ("energy", energy), ("max_sse", max_sse))
-             if v is not None]
-    if len(given) != 1:
-        raise ValueError(f"give exactly one of rank, energy, max_sse; got {given or 'none'}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    x = _as_float_matrix(x)
-    r = min(x.shape)
-    if isinstance(rank, str):
-        if rank != "optimal":
-            raise ValueError(f"rank must be an int >= 1 or 'optimal', got {rank!r}")
-        exact = method if method in ("gesdd", "gesvd") else "gesdd"
-        u, s, vt = truncated_svd(x, r, method=exact, seed=seed)
-        return _truncate(u, s, vt, max(1, optimal_rank(s, x.shape)))
-    if rank is not None:
-        rank = operator.index(rank)
-        if rank < 1:
-            raise ValueError(f"rank must be >= 1, got {rank}")
-        return truncated_svd(x, min(rank, r), method=method, seed=seed)
-
-    total = _squared_norm(x)
-    target = _target_energy(total, energy, max_sse)
-    if target <= 0.0:  # includes the all-zero matrix: any rank meets the criterion
-        return truncated_svd(x, 1, method=method, seed=seed)
-    target -= _ENERGY_RTOL * total
-
-    # Exact backends compute every singular value anyway: one call suffices.
-    grow = method in ("randomized", "gram") or (method == "auto" and r > _AUTO_EXACT_MAX_SIDE)
-    k = min(_FIRST_RANK, r)
-    while grow and k <= _AUTO_EXACT_RANK_FRACTION * r:
-        u, s, vt = truncated_svd(x, k, method=method, seed=seed)
-        k_hit = _first_reaching(s, total, target)
-        if k_hit is not None:
-            return _truncate(u, s, vt, k_hit)
-        k *= 2
-    exact = method if method in ("gesdd", "gesvd", "gram") else "gesdd"
-    u, s, vt = truncated_svd(x, r, method=exact, seed=seed)
-    # Not reached only through rounding (e.g. energy=1.0): all of x is then the answer.
-    k_hit = _first_reaching(s, total, target) or r
-    return _truncate(u, s, vt, k_hit)
-
-
-def _target_energy(total: float, energy: float | None, max_sse: float | None) -> float:
-    """The ``e_k`` that the energy or max_sse criterion asks of x, of energy ``total``."""
-    if energy is not None:
-        if not 0.0 < energy <= 1.0:
-            raise ValueError(f"energy must be in (0, 1], got {energy}")
-        return energy * total
-    assert max_sse is not None
-    if not max_sse >= 0.0:  # also rejects NaN
-        raise ValueError(f"max_sse must be >= 0, got {max_sse}")
-    return total - max_sse
-
-
 def _as_float_matrix(x: np.ndarray) -> np.ndarray:
     """Validate ``x`` and return it as float64, shape (m, n), without copying if possible."""
     x = np.asarray(x)
@@ -281,20 +165,6 @@ def _as_float_matrix(x: np.ndarray) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError("x must be finite, got NaN or infinity")
     return x
-
-
-def _squared_norm(x: np.ndarray) -> float:
-    """``||x||_F²`` in one BLAS pass, without the temporary of ``np.linalg.norm``."""
-    flat = x.ravel(order="K")  # no copy for C- or F-contiguous x
-    return float(np.dot(flat, flat))
-
-
-def _first_reaching(s: np.ndarray, total: float, target: float) -> int | None:
-    """Smallest k whose cumulative energy ``sum(s[:k]**2)`` reaches ``target``, or None."""
-    # Rounding can push the running sum slightly above ||x||_F²; the true value cannot be.
-    cumulative = np.minimum(np.cumsum(s * s), total)
-    hits = np.flatnonzero(cumulative >= target)
-    return int(hits[0]) + 1 if hits.size else None
 
 
 def _truncate(

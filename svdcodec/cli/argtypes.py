@@ -1,0 +1,119 @@
+"""argparse types of the ``svdcodec`` command line: each turns a bad value into a usage error
+(exit 2) that names the value, before any work or output."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PIL import Image
+
+__all__ = ["choice_list", "energy_list", "image_format", "int_at_least", "number_in",
+           "peer_list", "positive_int", "quality_list", "rank_list", "zstd_level"]
+
+
+def choice_list(choices: Sequence[str]) -> Any:
+    """argparse type: "a,b" -> ["a", "b"], each one of ``choices``."""
+    def parse(text: str) -> list[str]:
+        items = [t.strip() for t in text.split(",")]
+        bad = [t for t in items if t not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of "
+                                             f"{', '.join(choices)}; got {text!r}")
+        return items
+    return parse
+
+
+def quality_list(text: str) -> list[float]:
+    """argparse type: "10,50" -> [10.0, 50.0], each in 0..100; '' -> []."""
+    if not text.strip():
+        return []
+    try:
+        qualities = [float(q) for q in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected qualities like 10,50,90, got {text!r}"
+                                         ) from None
+    if not all(0 <= q <= 100 for q in qualities):
+        raise argparse.ArgumentTypeError(f"qualities must be in 0..100, got {text!r}")
+    return qualities
+
+
+def rank_list(text: str) -> list[int]:
+    """argparse type: "5,20,100" -> [5, 20, 100], each >= 1."""
+    try:
+        ranks = [int(r) for r in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ranks like 5,20,100, got {text!r}") from None
+    if not ranks or min(ranks) < 1:
+        raise argparse.ArgumentTypeError(f"ranks must be >= 1, got {text!r}")
+    return ranks
+
+
+def energy_list(text: str) -> list[float]:
+    """argparse type: "0.9,0.99" -> [0.9, 0.99], each in (0, 1]."""
+    try:
+        energies = [float(e) for e in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected energies like 0.9,0.99, got {text!r}") from None
+    if not all(0 < e <= 1 for e in energies):
+        raise argparse.ArgumentTypeError(f"energies must be in (0, 1], got {text!r}")
+    return energies
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an int >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+positive_int = int_at_least(1)
+
+
+def zstd_level(text: str) -> int:
+    """argparse type: a zstd level 1..19 (spec section 5: larger windows may be refused)."""
+    level = positive_int(text)
+    if level > 19:
+        raise argparse.ArgumentTypeError(f"must be in 1..19, got {level}")
+    return level
+
+
+def number_in(low: float, high: float, low_open: bool = False) -> Any:
+    """argparse type: a finite number in [low, high] (or (low, high])."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (low_open and value == low) or \
+                value > high:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}]" if math.isfinite(high) \
+                else f"> {low:g}" if low_open else f">= {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {where}, got {text!r}")
+        return value
+    return parse
+
+
+def peer_list(text: str) -> list[str]:
+    """argparse type: "png,jpeg" -> ["png", "jpeg"]; "none" or "" -> []."""
+    from ..teach.peers import PEERS
+
+    return [] if text.strip() in ("", "none") else choice_list(PEERS)(text)
+
+
+def image_format(text: str) -> str:
+    """argparse type: an extension Pillow can write, e.g. "png" or ".tif" -> "tif"."""
+    ext = text.lower().lstrip(".")
+    name = Image.registered_extensions().get(f".{ext}")
+    if name is None or name not in Image.SAVE:
+        raise argparse.ArgumentTypeError(f"unknown image format {text!r}: use png, tif, webp, "
+                                         "...")
+    return ext
