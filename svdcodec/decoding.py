@@ -19,7 +19,7 @@ from . import format as fmt
 from .errors import LimitError, SvdiError, TruncatedError
 from .info import SvdiInfo, container_info
 from .limits import Limits, get_default_limits
-from .patch import codec as patchcodec
+from .patch import decode as patchdecode
 from .whole import codec as wholecodec
 from .whole.layout import block_mean
 
@@ -78,7 +78,7 @@ def check_decode_limits(container: fmt.Container, limits: Limits,
     by the rules of spec section 8 (whole-image layouts) or 12.8 (patch layout): LimitError
     before anything is decompressed."""
     if container.header.layout == fmt.Layout.PATCH:
-        patchcodec.check_limits(container, limits, rank)
+        patchdecode.check_limits(container, limits, rank)
     else:
         wholecodec.check_limits(container, limits, rank)
 
@@ -93,7 +93,7 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
         raise TruncatedError(f"{container.truncated} (files of layout patch are not salvaged)")
     check_decode_limits(container, limits or get_default_limits(), rank)
     if h.layout == fmt.Layout.PATCH:
-        out = patchcodec.decode_planes(container, rank)
+        out = patchdecode.decode_planes(container, rank)
         if reduce > 1:
             small = block_mean(block_mean(out, reduce, 0), reduce, 1)
             out = np.rint(small).astype(out.dtype)
@@ -132,7 +132,7 @@ def verify_container(container: fmt.Container, limits: Limits | None = None) -> 
     limits = limits or get_default_limits()
     check_size(container.header, limits)
     if container.header.layout == fmt.Layout.PATCH:
-        patchcodec.verify_planes(container)
+        patchdecode.verify_planes(container)
     else:
         wholecodec.verify_groups(container, limits)
 

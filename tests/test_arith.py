@@ -21,16 +21,17 @@ from svdcodec.limits import Limits
 from svdcodec.metrics import psnr
 from svdcodec.patch import arith
 from svdcodec.patch import codec as patchcodec
+from svdcodec.patch import decode as patchdecode
 from svdcodec.patch.symbols import PlaneCoefficients, pack_payload
 
-_arithc = patchcodec._arithc
+_arithc = patchdecode._arithc
 needs_c = pytest.mark.skipif(_arithc is None, reason="the C extension was not built")
 
 
 def test_extension_is_built_in_ci() -> None:
     if os.environ.get("CI", "").lower() == "true":
         assert _arithc is not None
-        assert patchcodec.ARITH_ACCELERATED
+        assert patchdecode.ARITH_ACCELERATED
 
 
 # --- the coder ----------------------------------------------------------------------------
@@ -143,12 +144,12 @@ def test_extreme_values_round_trip(pc: PlaneCoefficients) -> None:
 
 
 def _c_encode(pc: PlaneCoefficients) -> tuple[bytes, int]:
-    saved = patchcodec.ARITH_ACCELERATED
-    patchcodec.ARITH_ACCELERATED = True
+    saved = patchdecode.ARITH_ACCELERATED
+    patchdecode.ARITH_ACCELERATED = True
     try:
         return patchcodec.arith_encode(pc)
     finally:
-        patchcodec.ARITH_ACCELERATED = saved
+        patchdecode.ARITH_ACCELERATED = saved
 
 
 @needs_c
@@ -290,14 +291,14 @@ def test_encode_arith_header_and_decoders_agree(quality: int) -> None:
     assert container.header.compression == fmt.Compression.ARITH
     assert all(pl.escapes == 0 for pl in container.planes)
     decoded = svdcodec.decode(data)
-    saved = patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED
+    saved = patchdecode.ACCELERATED, patchdecode.ARITH_ACCELERATED
     try:
-        patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED = False, False
+        patchdecode.ACCELERATED, patchdecode.ARITH_ACCELERATED = False, False
         assert np.array_equal(svdcodec.decode(data), decoded)
-        patchcodec.ACCELERATED = saved[0]  # _patchc with the Python range decoder
+        patchdecode.ACCELERATED = saved[0]  # _patchc with the Python range decoder
         assert np.array_equal(svdcodec.decode(data), decoded)
     finally:
-        patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED = saved
+        patchdecode.ACCELERATED, patchdecode.ARITH_ACCELERATED = saved
     zstd = svdcodec.encode(image, quality=quality, entropy="zstd")
     assert fmt.unpack(zstd, Limits()).header.compression == fmt.Compression.ZSTD
     assert len(data) < len(zstd)
@@ -350,14 +351,14 @@ def test_arith_vectors_decode_alike_on_every_path(name: str) -> None:
     assert fmt.unpack(data, Limits()).header.compression == fmt.Compression.ARITH
     with Image.open(VECTORS / f"{name}.png") as im:
         expected = np.asarray(im)
-    saved = patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED
+    saved = patchdecode.ACCELERATED, patchdecode.ARITH_ACCELERATED
     try:
         for paths in ((True, True), (True, False), (False, False)):
-            patchcodec.ACCELERATED = paths[0] and saved[0]
-            patchcodec.ARITH_ACCELERATED = paths[1] and saved[1]
+            patchdecode.ACCELERATED = paths[0] and saved[0]
+            patchdecode.ARITH_ACCELERATED = paths[1] and saved[1]
             assert np.array_equal(svdcodec.decode(data), expected), paths
     finally:
-        patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED = saved
+        patchdecode.ACCELERATED, patchdecode.ARITH_ACCELERATED = saved
 
 
 ARITH_SMALL = svdcodec.encode(_image(24, 40), quality=90, entropy="arith")
@@ -382,17 +383,17 @@ def test_file_mutations_raise_only_svdi_errors(data: st.DataObject) -> None:
                           pl.shift, pl.deblock, pl.dc_multiplier, m, 0, bytes(payload))
     blob = fmt.pack(container.header, [], {}, planes)
     outcomes = []
-    saved = patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED
+    saved = patchdecode.ACCELERATED, patchdecode.ARITH_ACCELERATED
     try:
         for paths in ((True, True), (True, False), (False, False)):
-            patchcodec.ACCELERATED = paths[0] and saved[0]
-            patchcodec.ARITH_ACCELERATED = paths[1] and saved[1]
+            patchdecode.ACCELERATED = paths[0] and saved[0]
+            patchdecode.ARITH_ACCELERATED = paths[1] and saved[1]
             try:
                 outcomes.append(svdcodec.decode(blob))
             except svdcodec.SvdiError as exc:
                 outcomes.append(type(exc))
     finally:
-        patchcodec.ACCELERATED, patchcodec.ARITH_ACCELERATED = saved
+        patchdecode.ACCELERATED, patchdecode.ARITH_ACCELERATED = saved
     for other in outcomes[1:]:
         if isinstance(outcomes[0], np.ndarray):
             assert isinstance(other, np.ndarray) and np.array_equal(other, outcomes[0])

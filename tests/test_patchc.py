@@ -19,12 +19,12 @@ from PIL import Image
 import svdcodec
 from svdcodec import format as fmt
 from svdcodec.limits import Limits
-from svdcodec.patch import codec as patchcodec
+from svdcodec.patch import decode as patchdecode
 from svdcodec.patch import reconstruct as patch
 from svdcodec.patch import symbols as entropy
 from svdcodec.teach.demo import demo_image
 
-_patchc = patchcodec._patchc
+_patchc = patchdecode._patchc
 needs_c = pytest.mark.skipif(_patchc is None, reason="the C extension was not built")
 VECTORS = Path(__file__).resolve().parent.parent / "spec" / "vectors"
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": 1}
@@ -35,13 +35,13 @@ def test_extension_is_built_in_ci() -> None:
     if os.environ.get("CI", "").lower() != "true":
         pytest.skip("not in CI (CI=true unset): the C extension is optional here")
     assert _patchc is not None
-    assert patchcodec.ACCELERATED
+    assert patchdecode.ACCELERATED
 
 
 def decode_both(container: fmt.Container, rank: int | None = None) -> np.ndarray | type:
     """The decoded image, or the error class, after checking that both decoders agree."""
     outcomes = []
-    for fn in (patchcodec._decode_planes_c, patchcodec.decode_planes_reference):
+    for fn in (patchdecode._decode_planes_c, patchdecode.decode_planes_reference):
         try:
             outcomes.append(fn(container, rank))
         except svdcodec.SvdiError as exc:
@@ -259,8 +259,9 @@ def test_deblock_matches_the_reference(p: int, gh: int, gw: int, bd: int,
 _DEV_MODE_DECODE = """
 import threading, numpy as np, svdcodec
 from svdcodec.patch import codec as patchcodec
+from svdcodec.patch import decode as patchdecode
 from svdcodec.whole import layout as layout
-assert patchcodec.ACCELERATED and layout.ACCELERATED
+assert patchdecode.ACCELERATED and layout.ACCELERATED
 rng = np.random.default_rng(0)
 files = [svdcodec.encode(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), quality=q)
          for h, w, q in ((17, 23, 30), (64, 48, 80), (8, 8, 50))]

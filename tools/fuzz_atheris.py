@@ -58,12 +58,12 @@ if atheris is not None:
         import svdcodec
         from svdcodec import format as fmt
         from svdcodec.format.chunks import walk
-        from svdcodec.patch import codec as patchcodec
+        from svdcodec.patch import decode as patchdecode
 else:
     import svdcodec
     from svdcodec import format as fmt
     from svdcodec.format.chunks import walk
-    from svdcodec.patch import codec as patchcodec
+    from svdcodec.patch import decode as patchdecode
 
 import numpy as np
 import zstandard
@@ -114,8 +114,8 @@ def _differential(data: bytes, rank: int | None) -> None:
         svdcodec.codec.check_decode_limits(container, svdcodec.get_default_limits(), rank)
     except svdcodec.SvdiError:
         return
-    fast = _outcome(lambda: patchcodec.decode_planes(container, rank))  # C: ACCELERATED
-    slow = _outcome(lambda: patchcodec.decode_planes_reference(container, rank))
+    fast = _outcome(lambda: patchdecode.decode_planes(container, rank))  # C: ACCELERATED
+    slow = _outcome(lambda: patchdecode.decode_planes_reference(container, rank))
     same = (fast is slow) if not isinstance(slow, np.ndarray) else (
         isinstance(fast, np.ndarray) and fast.dtype == slow.dtype and np.array_equal(fast, slow))
     if not same:
@@ -131,7 +131,7 @@ def test_one_input(data: bytes) -> None:
             call(data)
         except svdcodec.SvdiError:
             pass
-    if DIFFERENTIAL and patchcodec.ACCELERATED:
+    if DIFFERENTIAL and patchdecode.ACCELERATED:
         _differential(data, None)
         _differential(data, 1)
     if PILLOW_FORMAT is not None:

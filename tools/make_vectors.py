@@ -33,6 +33,7 @@ import svdcodec
 from svdcodec import _zstd
 from svdcodec import format as fmt
 from svdcodec.patch import codec as patchcodec
+from svdcodec.patch import decode as patchdecode
 from svdcodec.patch import reconstruct, transform
 from svdcodec.patch.encode import PlaneAnalysis, encode_plane
 from svdcodec.patch.symbols import pack_payload, unpack_payload
@@ -259,7 +260,7 @@ def _decode_with_edge_padding(data: bytes) -> np.ndarray:
 
     reconstruct.deblock = edge_padded
     try:
-        out = patchcodec.decode_planes_reference(container)
+        out = patchdecode.decode_planes_reference(container)
     finally:
         reconstruct.deblock = deblock
     return out[:, :, 0] if out.shape[2] == 1 else out

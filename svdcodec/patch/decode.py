@@ -1,0 +1,177 @@
+"""The patch layout's decoder (spec sections 12.3-12.8, 13): PTCH chunks -> samples.
+
+Payloads are decoded (zstd byte symbols, section 12.3, or the arithmetic-coded payload,
+section 13) and reconstructed by the C extensions when they are built, else by the pure-Python
+references (:mod:`.reconstruct`, :mod:`.arith`), which give the same samples. Also the
+section 12.8 limits and :func:`verify_planes`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from .. import _zstd
+from .. import format as fmt
+from ..errors import CorruptError, LimitError
+from ..limits import Limits
+from . import arith
+from . import reconstruct as patch
+from .symbols import PlaneCoefficients, pack_payload, unpack_payload
+
+try:  # the optional C decoder (svdcodec/_patchc.c), bit-exact with the numpy code below
+    from . import _patchc as _patchc
+except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
+    _patchc = None
+try:  # the optional C range coder (svdcodec/patch/_arithc.c), bit-exact with svdcodec.patch.arith
+    from . import _arithc as _arithc  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
+    _arithc = None
+# Which decoder decode_planes uses; SVDCODEC_PURE_PYTHON=1 selects the reference for comparisons.
+ACCELERATED = _patchc is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
+# Whether arith payloads are coded in C (encoder and decoder); the same variable turns it off.
+ARITH_ACCELERATED = _arithc is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
+
+
+
+def decode_planes(container: fmt.Container, rank: int | None = None) -> np.ndarray:
+    """Decode a parsed patch-layout container whose limits were checked: (H, W, C) array."""
+    if ACCELERATED:
+        return _decode_planes_c(container, rank)
+    return decode_planes_reference(container, rank)
+
+
+def _payload(pl: fmt.Plane, h: fmt.Header, rank: int | None
+             ) -> tuple[bytes, tuple[int, int], int, int, int]:
+    """A plane's payload in the byte layout of section 12.3, its patch grid (gh, gw), the
+    components used, its ac_symbols and escapes (an arith payload is transcoded)."""
+    grid = pl.grid(h)
+    r = pl.components if rank is None else min(rank, pl.components)
+    if h.compression != fmt.Compression.ARITH:
+        raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
+        return raw, grid, r, pl.ac_symbols, pl.escapes
+    if ARITH_ACCELERATED:
+        result = _arithc.decode(pl.payload, pl.components, pl.patch_size // 2, *grid,
+                                pl.ac_symbols)
+        if isinstance(result, str):
+            raise CorruptError(f"PTCH {pl.index}: {result}")
+        raw, escapes = result
+        return raw, grid, r, pl.ac_symbols, escapes
+    raw, ac_symbols, escapes = pack_payload(_arith_coefficients(pl, h))
+    return raw, grid, r, ac_symbols, escapes
+
+
+def plane_coefficients(pl: fmt.Plane, h: fmt.Header) -> PlaneCoefficients:
+    """The decoded values of a plane (section 12.3 or 13) through the reference decoders."""
+    if h.compression == fmt.Compression.ARITH:
+        return _arith_coefficients(pl, h)
+    gh, gw = pl.grid(h)
+    raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
+    return unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
+                          ac_symbols=pl.ac_symbols, escapes=pl.escapes)
+
+
+def _arith_coefficients(pl: fmt.Plane, h: fmt.Header) -> PlaneCoefficients:
+    gh, gw = pl.grid(h)
+    return arith.decode_payload(pl.payload, k=pl.components, half=pl.patch_size // 2, gh=gh,
+                                gw=gw, ac_symbols=pl.ac_symbols)
+
+
+def _decode_planes_c(container: fmt.Container, rank: int | None) -> np.ndarray:
+    """decode_planes through _patchc: the same samples, in about a fifth of the time."""
+    h = container.header
+    bd = h.bit_depth
+    sources = []
+    for pl in container.planes:
+        raw, (gh, gw), r, ac_symbols, escapes = _payload(pl, h, rank)
+        p = pl.patch_size
+        plane = np.empty((gh * p, gw * p), dtype=np.int32)
+        error = _patchc.decode_plane(raw, plane, pl.components, r, p, gh, gw, ac_symbols,
+                                     escapes, pl.dc_multiplier, pl.shift, bd, *pl.deblock)
+        if error is not None:
+            raise CorruptError(error)
+        sources.append((plane, gw * p, *pl.shape(h), pl.subsample_x, pl.subsample_y))
+    out = np.empty((h.height, h.width, h.channels), dtype=np.uint8 if bd == 8 else np.uint16)
+    _patchc.compose(out, h.height, h.width, bd,
+                    int(h.colour_transform == fmt.ColourTransform.YCBCR), tuple(sources))
+    return out if bd == 8 or sys.byteorder == "little" else out.astype("<u2")
+
+
+def decode_planes_reference(container: fmt.Container, rank: int | None = None) -> np.ndarray:
+    """The reference decoder of spec section 12 in numpy: (H, W, C) array."""
+    h = container.header
+    bd = h.bit_depth
+    planes = []
+    for pl in container.planes:
+        r = pl.components if rank is None else min(rank, pl.components)
+        pc = plane_coefficients(pl, h)
+        q, mult, basis = pc.q[:, :r], pc.multipliers[:r], pc.basis[:r]
+        patch.check_exact(patch.exactness_bound(pc.dc, q, mult, basis, pl.dc_multiplier,
+                                                pl.shift, bd))
+        plane = patch.reconstruct(pc.dc, q, mult, patch.mirror(basis, pc.parities[:r]),
+                                  pl.dc_multiplier, pl.shift, pl.patch_size, bd, PATCH_STRIP)
+        del pc, q
+        patch.deblock(plane, pl.patch_size, *pl.deblock, bd)
+        planes.append((plane, pl))
+    dtype = np.uint8 if bd == 8 else np.dtype("<u2")
+    out = np.empty((h.height, h.width, h.channels), dtype=dtype)
+    rows = colour_rows(h.width)
+    for y0 in range(0, h.height, rows):
+        y1 = min(y0 + rows, h.height)
+        full = [patch.upsample_rows(plane, pl.subsample_x, pl.subsample_y, *pl.shape(h),
+                                    y0, y1, h.width) for plane, pl in planes]
+        first = 0
+        if h.colour_transform == fmt.ColourTransform.YCBCR:
+            patch.ycbcr_to_rgb(full[0], full[1], full[2], out[y0:y1])
+            first = 3
+        for c in range(first, h.channels):
+            out[y0:y1, :, c] = full[c]
+    return out
+
+
+# --- limits (spec section 12.8) and verification ---------------------------------------------
+# Section 12.8: the reference decoder reconstructs about PATCH_STRIP patches (at least one
+# patch row) at a time and converts colours in strips of about COLOUR_PIXELS pixels (at least
+# two rows); the allocation limit counts those temporaries.
+PATCH_STRIP = 1024
+COLOUR_PIXELS = 1 << 16
+
+
+def colour_rows(width: int) -> int:
+    """Image rows per colour-conversion strip: even, >= 2."""
+    return max(2, COLOUR_PIXELS // width // 2 * 2)
+
+
+def check_limits(container: fmt.Container, limits: Limits, rank: int | None = None) -> None:
+    """Section 12.8: allocation and work of decoding a patch-layout file at ``rank``;
+    LimitError before anything is decompressed."""
+    h = container.header
+    total = h.width * h.height * h.channels * (h.bit_depth // 8)
+    work = 0
+    strip = 0
+    for pl in container.planes:
+        n, p, k = pl.patches(h), pl.patch_size, pl.components
+        r = k if rank is None else min(rank, k)
+        work += n * p * p * (r + 1)
+        # payload; int32 plane; int32 coefficients and their mask; AC values; DC and counts;
+        # deblocking temporaries
+        total += (pl.raw_size(h) + 4 * n * p * p + 5 * n * k + 8 * pl.ac_symbols + 32 * n
+                  + 40 * n * p)
+        strip = max(strip, 8 * max(PATCH_STRIP, pl.grid(h)[1]) * (k + 1 + p * p))
+    total += strip + 64 * colour_rows(h.width) * h.width * h.channels
+    if work > limits.max_work:
+        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
+    if total > limits.max_alloc_bytes:
+        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")
+
+
+def verify_planes(container: fmt.Container) -> None:
+    """Decompress every plane's payload and check its symbol streams, without reconstructing
+    (SvdiError)."""
+    h = container.header
+    for pl in container.planes:
+        raw, (gh, gw), _, ac_symbols, escapes = _payload(pl, h, None)
+        unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
+                       ac_symbols=ac_symbols, escapes=escapes)
