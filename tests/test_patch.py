@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
@@ -250,13 +251,16 @@ def test_lower_rank_decodes() -> None:
 
 # --- hostile files -------------------------------------------------------------------------
 # the zstd payload of section 12.3 (tests/test_arith.py mutates the arith one, section 13)
-SMALL = svdcodec.encode(photo(20, 24), quality=60, entropy="zstd")
+@functools.cache
+def small() -> bytes:
+    """A 24x20 photo crop in the zstd payload; made on first use, not at import."""
+    return svdcodec.encode(photo(20, 24), quality=60, entropy="zstd")
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_mutations_raise_only_svdi_errors(data: st.DataObject) -> None:
-    blob = bytearray(SMALL)
+    blob = bytearray(small())
     for _ in range(data.draw(st.integers(1, 4))):
         i = data.draw(st.integers(0, len(blob) - 1))
         blob[i] = data.draw(st.integers(0, 255))
@@ -281,7 +285,7 @@ def test_payload_mutations_raise_only_svdi_errors(data: st.DataObject) -> None:
                 raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
         return fields, raw
     try:
-        blob = rebuild(SMALL, data.draw(st.integers(0, 2)), edit)
+        blob = rebuild(small(), data.draw(st.integers(0, 2)), edit)
     except struct.error:
         return
     try:
@@ -302,7 +306,7 @@ def test_bad_fields(field: int, value: int, error: type) -> None:
         fields[field] = value
         return fields, raw
     with pytest.raises(error):
-        svdcodec.decode(rebuild(SMALL, 0, edit))
+        svdcodec.decode(rebuild(small(), 0, edit))
 
 
 def test_accumulator_bound_is_enforced() -> None:
@@ -311,14 +315,14 @@ def test_accumulator_bound_is_enforced() -> None:
         fields[5] = 52
         return fields, raw
     with pytest.raises(svdcodec.CorruptError, match="2\\^53"):
-        svdcodec.decode(rebuild(SMALL, 0, edit))
+        svdcodec.decode(rebuild(small(), 0, edit))
 
 
 def test_layout_and_chunk_combinations_are_corrupt() -> None:
     head = fmt.PREFIX_SIZE + fmt.CHUNK_PREFIX.size
     grey = svdcodec.encode(photo(8, 8, "L"))
     # factor_type int8 with layout patch; layout per-channel with coefficients; YCbCr for L
-    for base, offset, value in ((SMALL, 12, 2), (SMALL, 11, 1), (grey, 14, 1)):
+    for base, offset, value in ((small(), 12, 2), (small(), 11, 1), (grey, 14, 1)):
         blob = bytearray(base)
         blob[head + offset] = value
         crc_at = head + fmt.HEAD.size
@@ -326,7 +330,7 @@ def test_layout_and_chunk_combinations_are_corrupt() -> None:
         with pytest.raises(svdcodec.CorruptError):
             svdcodec.decode(bytes(blob))
     whole = svdcodec.encode(photo(8, 8), rank=1)
-    container = fmt.unpack(SMALL, Limits())
+    container = fmt.unpack(small(), Limits())
     mixed = fmt.pack(fmt.unpack(whole, Limits()).header, [], {}, container.planes)
     with pytest.raises(svdcodec.CorruptError, match="PTCH"):
         svdcodec.decode(mixed)
@@ -334,9 +338,9 @@ def test_layout_and_chunk_combinations_are_corrupt() -> None:
 
 def test_limits_are_checked_before_decompressing() -> None:
     with pytest.raises(svdcodec.LimitError):
-        svdcodec.decode(SMALL, limits=Limits(max_work=1000))
+        svdcodec.decode(small(), limits=Limits(max_work=1000))
     with pytest.raises(svdcodec.LimitError):
-        svdcodec.decode(SMALL, limits=Limits(max_alloc_bytes=10_000))
+        svdcodec.decode(small(), limits=Limits(max_alloc_bytes=10_000))
 
 
 # --- simple images the encoder once refused (issue 11.2) ------------------------------------

@@ -6,6 +6,7 @@ and the same error class for every bad one.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -161,9 +162,12 @@ def test_escape_limits_are_the_same() -> None:
 
 
 # --- hostile payloads ----------------------------------------------------------------------
-SMALL = svdcodec.encode(
-    np.asarray(Image.open(demo_image()).convert("RGB"))[200:230, 300:333],
-    quality=90, entropy="zstd")  # quality 90: escapes in two planes (section 12.3)
+@functools.cache
+def small() -> bytes:
+    """A 33x30 crop at quality 90: escapes in two planes (section 12.3); made on first use."""
+    with Image.open(demo_image()) as im:
+        crop = np.asarray(im.convert("RGB"))[200:230, 300:333]
+    return svdcodec.encode(crop, quality=90, entropy="zstd")
 
 
 @needs_c
@@ -171,7 +175,7 @@ SMALL = svdcodec.encode(
 @given(st.data())
 def test_payload_mutations_agree(data: st.DataObject) -> None:
     """Bytes edited behind a valid zstd frame reach every payload check of both decoders."""
-    container = fmt.unpack(SMALL, Limits())
+    container = fmt.unpack(small(), Limits())
     planes = list(container.planes)
     i = data.draw(st.integers(0, len(planes) - 1))
     pl = planes[i]
