@@ -5,6 +5,7 @@ same payloads.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -361,7 +362,10 @@ def test_arith_vectors_decode_alike_on_every_path(name: str) -> None:
         patchdecode.ACCELERATED, patchdecode.ARITH_ACCELERATED = saved
 
 
-ARITH_SMALL = svdcodec.encode(_image(24, 40), quality=90, entropy="arith")
+@functools.cache
+def arith_small() -> bytes:
+    """A 40x24 image at quality 90 in the arith payload; made on first use, not at import."""
+    return svdcodec.encode(_image(24, 40), quality=90, entropy="arith")
 
 
 @settings(max_examples=200, deadline=None)
@@ -369,7 +373,7 @@ ARITH_SMALL = svdcodec.encode(_image(24, 40), quality=90, entropy="arith")
 def test_file_mutations_raise_only_svdi_errors(data: st.DataObject) -> None:
     """PTCH fields and payload bytes of an arith file edited behind valid CRCs: every decoder
     path gives the same image or the same error class."""
-    container = fmt.unpack(ARITH_SMALL, Limits())
+    container = fmt.unpack(arith_small(), Limits())
     planes = list(container.planes)
     i = data.draw(st.integers(0, len(planes) - 1))
     pl = planes[i]
