@@ -700,3 +700,17 @@ def test_options_of_the_other_layout_are_usage_errors(argv: list[str],
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "usage:" in err and "--" in err.splitlines()[-1] and "layout='patch'" not in err
+
+
+@pytest.mark.parametrize(("extra", "noted"), [([], True), (["--entropy", "arith"], True),
+                                              (["--entropy", "zstd"], False),
+                                              (["--rank", "3"], False)])
+def test_a_level_the_arith_payload_ignores_is_noted(png: Path, tmp_path: Path, extra: list[str],
+                                                    noted: bool,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    # The default patch payload is arithmetic-coded and has no zstd level: --level 1 and
+    # --level 19 wrote the same bytes without a word (README: "Nothing silent").
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(png), str(out), "--level", "1", *extra]) == 0
+    err = capsys.readouterr().err
+    assert ("--level 1 has no effect" in err) == noted

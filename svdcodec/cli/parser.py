@@ -83,7 +83,8 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    help="patch layout: arith (default; spec section 13) or the older zstd "
                    "payload")
     p.add_argument("--level", type=zstd_level, default=None,
-                   help="zstd level 1..19 (default 19 for the patch layout, else 3)")
+                   help="zstd level 1..19 (default 19 for the patch layout's zstd payload, "
+                   "else 3; the arith payload has none)")
 
 def _add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", metavar="DIR",
