@@ -69,7 +69,8 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
 
     Parameters
     ----------
-    image : (H, W) or (H, W, C) uint8 array (L, LA, RGB, RGBA) or (H, W) uint16 (I;16).
+    image : (H, W) or (H, W, C) uint8 array (L, LA, RGB, RGBA) or (H, W) uint16 (I;16); an
+        (H, W, 1) array is stored as grey and decodes as (H, W).
     quality : 0..100 (default 50). Patch layout: sets the quantization step, so bytes and PSNR
         grow with it. Whole-image layouts: maps to ``target_psnr = 15 + 0.3 * quality``.
     target_psnr : patch layout: the lowest quality whose decoded image reaches this PSNR (a

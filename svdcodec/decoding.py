@@ -108,7 +108,8 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
 
 def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
            allow_truncated: bool = False, reduce: int = 1) -> np.ndarray:
-    """Decode .svdi bytes to an array of the encoded shape and dtype.
+    """Decode .svdi bytes to an array of the encoded shape and dtype (an encoded (H, W, 1)
+    array comes back as (H, W): both are stored as one grey channel).
 
     ``rank`` decodes with only the first ``rank`` components of each matrix (a cheaper,
     coarser preview; a rank above the stored one decodes at the stored one). ``reduce`` = s > 1

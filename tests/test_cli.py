@@ -681,3 +681,36 @@ def test_truncated_file_errors_mention_allow_truncated(png: Path, tmp_path: Path
             assert ("--allow-truncated" in err) == (src is whole)
     assert main(["decode", str(tmp_path / "cut-w.svdi"), str(tmp_path / "o.png"),
                  "--allow-truncated"]) == 0
+
+
+@pytest.mark.parametrize("argv", [["encode", "a", "b", "--rank", "3", "--entropy", "zstd"],
+                                  ["encode", "a", "b", "--energy", "0.9", "--patch-size", "4"],
+                                  ["encode", "a", "b", "--factors", "int8", "--entropy", "arith"],
+                                  ["encode", "a", "b", "--layout", "stacked", "--entropy", "zstd"],
+                                  ["encode", "a", "b", "--layout", "patch", "--rank", "3"],
+                                  ["encode", "a", "b", "--layout", "patch", "--factors", "int8"],
+                                  ["encode", "a", "--out-dir", "o", "--rank", "3",
+                                   "--entropy", "zstd"]])
+def test_options_of_the_other_layout_are_usage_errors(argv: list[str],
+                                                      capsys: pytest.CaptureFixture) -> None:
+    # A patch-layout option with a whole-image one is a usage error (exit 2, before any file is
+    # read or any worker started), named by its flag, not the API's keyword
+    # ("colour, subsampling, patch_size and entropy need layout='patch'", exit 1, once per
+    # file of a batch).
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and "--" in err.splitlines()[-1] and "layout='patch'" not in err
+
+
+@pytest.mark.parametrize(("extra", "noted"), [([], True), (["--entropy", "arith"], True),
+                                              (["--entropy", "zstd"], False),
+                                              (["--rank", "3"], False)])
+def test_a_level_the_arith_payload_ignores_is_noted(png: Path, tmp_path: Path, extra: list[str],
+                                                    noted: bool,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    # The default patch payload is arithmetic-coded and has no zstd level: --level 1 and
+    # --level 19 wrote the same bytes without a word (README: "Nothing silent").
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(png), str(out), "--level", "1", *extra]) == 0
+    err = capsys.readouterr().err
+    assert ("--level 1 has no effect" in err) == noted

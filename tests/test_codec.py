@@ -552,3 +552,23 @@ def test_bytes_do_not_depend_on_blas_threads(options: dict) -> None:
         with threadpoolctl.threadpool_limits(threads):
             files.append(svdcodec.encode(image, **options))
     assert files[0] == files[1]
+
+
+@settings(deadline=None, max_examples=20)
+@given(st.integers(1, 20), st.integers(1, 20), st.sampled_from([np.uint8, np.uint16]),
+       st.sampled_from([{}, {"rank": 2}, {"layout": "stacked", "rank": 1}]))
+def test_a_channel_axis_of_one_is_stored_as_grey(h: int, w: int, dtype: type,
+                                                 options: dict) -> None:
+    # A file of mode L (or I;16) cannot tell (H, W) from (H, W, 1): both encode to the same
+    # bytes and decode as (H, W), as the README's "same shape as encoded" now says.
+    rng = np.random.default_rng(h * 31 + w)
+    grey = rng.integers(0, np.iinfo(dtype).max, (h, w), endpoint=True).astype(dtype)
+    data = svdcodec.encode(grey[:, :, None], **options)
+    assert data == svdcodec.encode(grey, **options)
+    assert svdcodec.decode(data).shape == (h, w)
+
+
+def test_readme_says_what_shape_decode_returns() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    line = next(x for x in readme.splitlines() if x.startswith("out = svdcodec.decode(data)"))
+    assert "(H, W, 1)" in line

@@ -174,6 +174,9 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
         "ranks": list(info.ranks), "bpp": 8 * len(data) / (info.width * info.height),
         "seconds": seconds, "psnr": None}
     notes += _encode_notes(image, data, options, record)
+    if options.get("level") is not None and info.compression == "arith":
+        notes.append(f"--level {options['level']} has no effect on the arith payload (the "
+                     f"patch layout's default; --entropy zstd uses a level)")
     record["notes"] = notes
     write_output(out, data)
     return Result(out, record, notes)

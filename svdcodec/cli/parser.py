@@ -83,7 +83,8 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    help="patch layout: arith (default; spec section 13) or the older zstd "
                    "payload")
     p.add_argument("--level", type=zstd_level, default=None,
-                   help="zstd level 1..19 (default 19 for the patch layout, else 3)")
+                   help="zstd level 1..19 (default 19 for the patch layout's zstd payload, "
+                   "else 3; the arith payload has none)")
 
 def _add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", metavar="DIR",
@@ -96,10 +97,28 @@ def _add_batch_options(p: argparse.ArgumentParser) -> None:
                    "(tcp://host:8786; the folders on a filesystem its workers share), or "
                    "'local' to start a LocalCluster of -j workers (needs svdcodec[dask])")
 
+def _check_layout_options(args: argparse.Namespace) -> None:
+    """encode: options of the patch layout and of the whole-image layouts do not mix (a usage
+    error, exit 2, before any file is read; not the API's ValueError once per file)."""
+    whole = [flag for flag, value in (("--rank", args.rank), ("--energy", args.energy),
+                                      ("--factors", args.factors)) if value is not None]
+    patch = [flag for flag, value in (("--patch-size", args.patch_size),
+                                      ("--entropy", args.entropy)) if value is not None]
+    if args.layout == "patch" and whole:
+        args.subparser.error(f"argument {whole[0]}: not allowed with --layout patch "
+                             f"(it applies to the whole-image layouts)")
+    if patch and (args.layout in LAYOUTS or (args.layout is None and whole)):
+        chosen = f"--layout {args.layout}" if args.layout is not None else whole[0]
+        args.subparser.error(f"argument {patch[0]}: not allowed with {chosen} "
+                             f"(it applies to the patch layout)")
+
+
 def check_paths(args: argparse.Namespace) -> None:
     """encode/decode: ``IN OUT``, or inputs with --out-dir; argparse usage errors exit 2."""
     if getattr(args, "subparser", None) is None:
         return
+    if hasattr(args, "entropy"):
+        _check_layout_options(args)
     if args.out_dir is None:
         if len(args.paths) != 2:
             args.subparser.error(f"expected IN OUT (or inputs with --out-dir), got "
