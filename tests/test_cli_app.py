@@ -62,3 +62,18 @@ def test_without_debug_a_user_error_has_no_traceback(tmp_path: Path, capsys) -> 
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err
     assert err.count("\n") == 1 and "missing.svdi" in err
+
+
+@pytest.mark.parametrize("command", ["decode", "info"])
+def test_a_damaged_file_is_named_in_its_error(tmp_path: Path, capsys, command: str) -> None:
+    """A single-file decode or info of a damaged file names the file, as a batch does."""
+    import svdcodec
+
+    data = bytearray(svdcodec.encode(np.arange(48 * 64, dtype=np.uint8).reshape(48, 64)))
+    data[60] ^= 0xFF  # inside the first PTCH chunk: its CRC no longer matches
+    bad = tmp_path / "flip.svdi"
+    bad.write_bytes(bytes(data))
+    args = [command, str(bad)] + ([str(tmp_path / "x.png")] if command == "decode" else [])
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"svdcodec: error: {bad}: ") and err.count("\n") == 1

@@ -17,7 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ..codec import read_header
-from ..errors import TruncatedError
+from ..errors import SvdiError, TruncatedError
 from . import batch, dask_batch, files
 from .errors import CliError, os_reason
 from .files import (
@@ -145,6 +145,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         info = read_header(data)
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{files.salvage_hint(data, False)}") from None
+    except SvdiError as exc:  # name the file, as a batch does
+        raise CliError(f"{src}: {exc}") from None
     if args.json:
         record = asdict(info)
         record["metadata"] = {k: (len(v) if isinstance(v, bytes) else v)

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..codec import atomic_write, decode, encode, read_header
-from ..errors import TruncatedError
+from ..errors import SvdiError, TruncatedError
 from ..options import metadata_chunks
 from ..pillow.convert import from_array, to_stored
 from .errors import CliError, os_reason
@@ -225,6 +225,8 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
         array = decode(data, rank=rank, allow_truncated=allow_truncated)
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
+    except SvdiError as exc:  # name the file, as a batch does
+        raise CliError(f"{src}: {exc}") from None
     notes = []
     if rank is not None and info.ranks and rank > max(info.ranks):
         notes.append(f"--rank {rank} is above the ranks stored ({list(info.ranks)}): decoded "
