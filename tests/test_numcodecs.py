@@ -107,3 +107,18 @@ def test_zarr_v2_round_trip_reopened_in_a_fresh_process(name: str, tmp_path: Pat
     back = np.load(tmp_path / "back.npy")
     assert back.shape == image.shape and back.dtype == image.dtype
     assert psnr(image, back) > 35
+
+
+def test_big_endian_uint16_is_refused_rather_than_read_back_byte_swapped() -> None:
+    """numcodecs' decode gets bytes only, and zarr v2 views what it returns as the array's
+    dtype: a '>u2' chunk came back with its bytes swapped (errors up to 59 000). The codec
+    refuses to encode what it cannot give back, naming the way that works."""
+    image = photo((10, 11), "uint16").astype(">u2")
+    with pytest.raises(TypeError, match="byte order"):
+        Svdi(quality=90).encode(image)
+    z = zarr.create_array(store={}, shape=image.shape, chunks=(4, 7), dtype=">u2",
+                          zarr_format=2, compressors=Svdi(quality=90), filters=None)
+    with pytest.raises(TypeError, match="byte order"):
+        z[:] = image
+    native = image.astype(np.uint16)  # what the codec decodes to: native-order uint16
+    assert psnr(native, Svdi(quality=90).decode(Svdi(quality=90).encode(native))) > 35
