@@ -13,7 +13,7 @@ import pytest
 numcodecs = pytest.importorskip("numcodecs")
 zarr = pytest.importorskip("zarr")
 
-from svdcodec import decode  # noqa: E402
+from svdcodec import CorruptError, decode, encode  # noqa: E402
 from svdcodec.integrations.numcodecs import Svdi  # noqa: E402
 from svdcodec.metrics import psnr  # noqa: E402
 
@@ -122,3 +122,20 @@ def test_big_endian_uint16_is_refused_rather_than_read_back_byte_swapped() -> No
         z[:] = image
     native = image.astype(np.uint16)  # what the codec decodes to: native-order uint16
     assert psnr(native, Svdi(quality=90).decode(Svdi(quality=90).encode(native))) > 35
+
+
+def test_decode_into_out_checks_the_chunk_it_fills() -> None:
+    """With ``out`` the codec knows the chunk: another size or sample type is CorruptError,
+    not numpy's reshape ValueError nor a silent reshape of a 2x8 image into 4x4."""
+    codec = Svdi(quality=90)
+    wide = encode(np.full((4, 4), 1000, np.uint16), quality=100)
+    with pytest.raises(CorruptError, match="uint16 image, expected uint8"):
+        codec.decode(wide, out=np.zeros((4, 4), np.uint8))
+    with pytest.raises(CorruptError, match="expected the chunk shape"):
+        codec.decode(encode(np.full((2, 8), 1, np.uint8)), out=np.zeros((4, 4), np.uint8))
+    out = np.zeros((4, 4), np.uint16)
+    codec.decode(wide, out=out)
+    assert np.abs(out.astype(int) - 1000).max() <= 16
+    flat = np.zeros(16, np.uint16)  # a flat buffer of the right size is filled in order
+    codec.decode(wide, out=flat)
+    assert np.array_equal(flat, out.reshape(-1))

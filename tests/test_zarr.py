@@ -228,3 +228,22 @@ def test_shards_and_edge_chunks_of_a_few_rows_round_trip() -> None:
     z = create({}, ramps.shape, (64, 48, 3), "uint8", quality=80)
     z[:] = ramps
     assert np.abs(z[:].astype(int) - ramps).max() <= 8
+
+
+def test_a_chunk_of_another_sample_type_is_corrupt() -> None:
+    """A 16-bit chunk file in a uint8 array was cast silently (1000 read back as 232)."""
+    wide = encode(np.full((8, 8), 1000, np.uint16), quality=50)
+    with pytest.raises(CorruptError, match="uint16 image, expected uint8"):
+        decode_chunk(wide, (8, 8), np.dtype(np.uint8))
+    narrow = encode(np.full((8, 8), 7, np.uint8), quality=50)
+    with pytest.raises(CorruptError, match="uint8 image, expected uint16"):
+        decode_chunk(narrow, (8, 8), np.dtype(">u2"))
+    back = decode_chunk(encode(np.full((8, 8), 1000, np.uint16), quality=100), (8, 8),
+                        np.dtype(">u2"))
+    assert back.dtype == np.dtype(">u2") and abs(int(back[0, 0]) - 1000) <= 16
+    store: dict = {}
+    z = create(store, (8, 8), (8, 8), "uint8", quality=50)
+    z[:] = 3
+    store["c/0/0"] = type(store["c/0/0"]).from_bytes(wide)
+    with pytest.raises(CorruptError, match="uint16 image"):
+        zarr.open_array(store=store)[:]

@@ -114,9 +114,13 @@ def decode_chunk(data: bytes, shape: tuple[int, ...] | None = None,
                  dtype: np.dtype | None = None) -> np.ndarray:
     """The image of one .svdi chunk, as ``shape`` and ``dtype`` when given.
 
-    CorruptError when the file holds an image of another size than the chunk's.
+    CorruptError when the file holds an image of another size or sample type than the chunk's
+    (a 16-bit image is not cast into a uint8 chunk, nor an 8-bit one into uint16).
     """
     image = decode(bytes(data))
+    if dtype is not None and np.dtype(dtype).newbyteorder("=") != image.dtype:
+        raise CorruptError(f"the svdi chunk holds a {image.dtype} image, expected "
+                           f"{np.dtype(dtype).newbyteorder('=')}")
     if shape is not None:
         if image.shape[:2] != tuple(shape[:2]) or image.size != math.prod(shape):
             raise CorruptError(f"the svdi chunk holds a {image.shape} image, expected the "

@@ -32,7 +32,9 @@ class Svdi(Codec):
 
     ``encode`` needs an array shaped like an image: (y, x) or (y, x, c), uint8 with c in 1..4,
     or uint16 grey in native byte order (decode sees bytes only, so it could not give a
-    big-endian array back). ``decode`` returns the image, (y, x) or (y, x, c), or fills ``out``.
+    big-endian array back). ``decode`` returns the image, (y, x) or (y, x, c), or fills
+    ``out`` (CorruptError when an ndarray ``out`` has another sample type, or is an image of
+    another shape).
     """
 
     codec_id = "svdi"
@@ -55,7 +57,10 @@ class Svdi(Codec):
 
     def decode(self, buf: Any, out: Any = None) -> Any:
         data = ensure_contiguous_ndarray_like(buf).view("u1").tobytes()
-        image = decode_chunk(data)
+        if isinstance(out, np.ndarray):  # the chunk's sample type, and shape if an image's
+            image = decode_chunk(data, out.shape if out.ndim >= 2 else None, out.dtype)
+        else:
+            image = decode_chunk(data)
         return image if out is None else ndarray_copy(image, out)
 
     def get_config(self) -> dict[str, Any]:
