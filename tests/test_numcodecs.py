@@ -13,7 +13,7 @@ import pytest
 numcodecs = pytest.importorskip("numcodecs")
 zarr = pytest.importorskip("zarr")
 
-from svdcodec import decode  # noqa: E402
+from svdcodec import CorruptError, decode, encode  # noqa: E402
 from svdcodec.integrations.numcodecs import Svdi  # noqa: E402
 from svdcodec.metrics import psnr  # noqa: E402
 
@@ -107,3 +107,35 @@ def test_zarr_v2_round_trip_reopened_in_a_fresh_process(name: str, tmp_path: Pat
     back = np.load(tmp_path / "back.npy")
     assert back.shape == image.shape and back.dtype == image.dtype
     assert psnr(image, back) > 35
+
+
+def test_big_endian_uint16_is_refused_rather_than_read_back_byte_swapped() -> None:
+    """numcodecs' decode gets bytes only, and zarr v2 views what it returns as the array's
+    dtype: a '>u2' chunk came back with its bytes swapped (errors up to 59 000). The codec
+    refuses to encode what it cannot give back, naming the way that works."""
+    image = photo((10, 11), "uint16").astype(">u2")
+    with pytest.raises(TypeError, match="byte order"):
+        Svdi(quality=90).encode(image)
+    z = zarr.create_array(store={}, shape=image.shape, chunks=(4, 7), dtype=">u2",
+                          zarr_format=2, compressors=Svdi(quality=90), filters=None)
+    with pytest.raises(TypeError, match="byte order"):
+        z[:] = image
+    native = image.astype(np.uint16)  # what the codec decodes to: native-order uint16
+    assert psnr(native, Svdi(quality=90).decode(Svdi(quality=90).encode(native))) > 35
+
+
+def test_decode_into_out_checks_the_chunk_it_fills() -> None:
+    """With ``out`` the codec knows the chunk: another size or sample type is CorruptError,
+    not numpy's reshape ValueError nor a silent reshape of a 2x8 image into 4x4."""
+    codec = Svdi(quality=90)
+    wide = encode(np.full((4, 4), 1000, np.uint16), quality=100)
+    with pytest.raises(CorruptError, match="uint16 image, expected uint8"):
+        codec.decode(wide, out=np.zeros((4, 4), np.uint8))
+    with pytest.raises(CorruptError, match="expected the chunk shape"):
+        codec.decode(encode(np.full((2, 8), 1, np.uint8)), out=np.zeros((4, 4), np.uint8))
+    out = np.zeros((4, 4), np.uint16)
+    codec.decode(wide, out=out)
+    assert np.abs(out.astype(int) - 1000).max() <= 16
+    flat = np.zeros(16, np.uint16)  # a flat buffer of the right size is filled in order
+    codec.decode(wide, out=flat)
+    assert np.array_equal(flat, out.reshape(-1))

@@ -41,6 +41,7 @@ CHANNELS = {np.dtype(np.uint8): (1, 2, 3, 4), np.dtype(np.uint16): (1,)}
 # The probe image of check_options_fit: big enough for a 16x16 patch, small enough to cost
 # a millisecond when a store is created or opened.
 PROBE_SIZE = 16
+PROBE_ANY_SIZE = 2**62  # a target_size every probe meets
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,13 +92,20 @@ def check_options_fit(shape: tuple[int, ...], dtype: np.dtype, options: Mapping[
                       ) -> None:
     """Encode a small blank chunk like ``shape`` with ``options``, so that options out of
     range or unfit for the chunk (colour="ycbcr" on grey) fail when the array is created, not
-    at its first write. ``target_size`` is left out: a probe smaller than the chunk could miss
-    a size the chunk meets."""
+    at its first write. ``target_size`` is range-checked, then the probe gets a size it always
+    meets: a probe smaller than the chunk could miss a size the chunk meets, but the option
+    still meets the checks of the others (``quality`` with ``target_size`` fails here)."""
     check_chunk(shape, dtype)
     probe = np.zeros((min(shape[0], PROBE_SIZE), min(shape[1], PROBE_SIZE), *shape[2:]),
                      np.dtype(dtype).newbyteorder("="))
     try:
-        encode(probe, **{k: v for k, v in options.items() if k != "target_size"})
+        probe_options = dict(options)
+        if "target_size" in probe_options:
+            if probe_options["target_size"] < 1:  # check_options checked it is an int
+                raise ValueError(f"target_size must be an int >= 1, got "
+                                 f"{probe_options['target_size']!r}")
+            probe_options["target_size"] = PROBE_ANY_SIZE
+        encode(probe, **probe_options)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"svdi codec options {dict(options)} do not fit chunks of shape "
                         f"{tuple(shape)} {np.dtype(dtype)}: {exc}") from exc
@@ -114,9 +122,13 @@ def decode_chunk(data: bytes, shape: tuple[int, ...] | None = None,
                  dtype: np.dtype | None = None) -> np.ndarray:
     """The image of one .svdi chunk, as ``shape`` and ``dtype`` when given.
 
-    CorruptError when the file holds an image of another size than the chunk's.
+    CorruptError when the file holds an image of another size or sample type than the chunk's
+    (a 16-bit image is not cast into a uint8 chunk, nor an 8-bit one into uint16).
     """
     image = decode(bytes(data))
+    if dtype is not None and np.dtype(dtype).newbyteorder("=") != image.dtype:
+        raise CorruptError(f"the svdi chunk holds a {image.dtype} image, expected "
+                           f"{np.dtype(dtype).newbyteorder('=')}")
     if shape is not None:
         if image.shape[:2] != tuple(shape[:2]) or image.size != math.prod(shape):
             raise CorruptError(f"the svdi chunk holds a {image.shape} image, expected the "

@@ -31,7 +31,10 @@ class Svdi(Codec):
     colour, subsampling, patch_size, level).
 
     ``encode`` needs an array shaped like an image: (y, x) or (y, x, c), uint8 with c in 1..4,
-    or uint16 grey. ``decode`` returns the image, (y, x) or (y, x, c), or fills ``out``.
+    or uint16 grey in native byte order (decode sees bytes only, so it could not give a
+    big-endian array back). ``decode`` returns the image, (y, x) or (y, x, c), or fills
+    ``out`` (CorruptError when an ndarray ``out`` has another sample type, or is an image of
+    another shape).
     """
 
     codec_id = "svdi"
@@ -43,11 +46,21 @@ class Svdi(Codec):
         if not isinstance(buf, np.ndarray):
             raise TypeError(f"the svdi codec encodes numpy arrays shaped like an image, got "
                             f"{type(buf).__name__}")
+        if not buf.dtype.isnative:
+            # decode() gets bytes only and returns native-order samples, which zarr v2 views
+            # as the array's dtype: a swapped byte order would come back swapped
+            raise TypeError(f"the svdi numcodecs codec stores native byte order only, got "
+                            f"{buf.dtype.str}: use a {buf.dtype.newbyteorder('=').str} array, "
+                            f"or the zarr v3 codec svdcodec.integrations.zarr.SvdiCodec, which "
+                            f"knows the array's dtype")
         return encode_chunk(buf, self.options)
 
     def decode(self, buf: Any, out: Any = None) -> Any:
         data = ensure_contiguous_ndarray_like(buf).view("u1").tobytes()
-        image = decode_chunk(data)
+        if isinstance(out, np.ndarray):  # the chunk's sample type, and shape if an image's
+            image = decode_chunk(data, out.shape if out.ndim >= 2 else None, out.dtype)
+        else:
+            image = decode_chunk(data)
         return image if out is None else ndarray_copy(image, out)
 
     def get_config(self) -> dict[str, Any]:
