@@ -92,13 +92,30 @@ def med(a: int, b: int, c: int) -> int:
 
 
 # --- the coder ---------------------------------------------------------------------------
-class Encoder:
-    """LZMA's range encoder: low (33 bits with the carry), range, a pending byte and a run of
-    0xFF bytes a carry may still change."""
+class _Contexts:
+    """Every context's probability of a 0 bin and how often it was coded (section 13.2): the
+    model the encoder and the decoder adapt alike."""
 
     def __init__(self) -> None:
         self.p = [PROB_INIT] * CONTEXTS
         self.n = [0] * CONTEXTS
+
+    def _adapt(self, ctx: int, bit: int) -> None:
+        """After coding ``bit`` in ``ctx``: move p by a shift that grows with its count."""
+        p = self.p[ctx]
+        n = self.n[ctx]
+        s = RATE[n]
+        if n < COUNT_MAX:
+            self.n[ctx] = n + 1
+        self.p[ctx] = p - (p >> s) if bit else p + (((1 << PROB_BITS) - p) >> s)
+
+
+class Encoder(_Contexts):
+    """LZMA's range encoder: low (33 bits with the carry), range, a pending byte and a run of
+    0xFF bytes a carry may still change."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.low = 0
         self.range = RANGE_INIT
         self.cache = 0
@@ -106,19 +123,13 @@ class Encoder:
         self.out = bytearray()
 
     def bit(self, ctx: int, b: int) -> int:
-        p = self.p[ctx]
-        bound = (self.range >> PROB_BITS) * p
-        n = self.n[ctx]
-        s = RATE[n]
-        if n < COUNT_MAX:
-            self.n[ctx] = n + 1
+        bound = (self.range >> PROB_BITS) * self.p[ctx]
         if b:
             self.low += bound
             self.range -= bound
-            self.p[ctx] = p - (p >> s)
         else:
             self.range = bound
-            self.p[ctx] = p + (((1 << PROB_BITS) - p) >> s)
+        self._adapt(ctx, b)
         while self.range < RANGE_TOP:
             self.range <<= 8
             self._shift_low()
@@ -146,10 +157,11 @@ class Encoder:
         return bytes(self.out[1:])  # the decoder never reads the leading 0
 
 
-class Decoder:
+class Decoder(_Contexts):
     """Section 13.2: the range decoder. Reading past the payload raises CorruptError."""
 
     def __init__(self, data: bytes) -> None:
+        super().__init__()
         if len(data) < INIT_BYTES:
             raise CorruptError(f"PTCH arith payload: expected at least {INIT_BYTES} bytes, "
                                f"got {len(data)}")
@@ -157,25 +169,17 @@ class Decoder:
         self.pos = INIT_BYTES
         self.code = int.from_bytes(data[:INIT_BYTES], "big")
         self.range = RANGE_INIT
-        self.p = [PROB_INIT] * CONTEXTS
-        self.n = [0] * CONTEXTS
 
     def bit(self, ctx: int, b: int = 0) -> int:
-        p = self.p[ctx]
-        bound = (self.range >> PROB_BITS) * p
-        n = self.n[ctx]
-        s = RATE[n]
-        if n < COUNT_MAX:
-            self.n[ctx] = n + 1
+        bound = (self.range >> PROB_BITS) * self.p[ctx]
         if self.code < bound:
             self.range = bound
-            self.p[ctx] = p + (((1 << PROB_BITS) - p) >> s)
             bit = 0
         else:
             self.code -= bound
             self.range -= bound
-            self.p[ctx] = p - (p >> s)
             bit = 1
+        self._adapt(ctx, bit)
         while self.range < RANGE_TOP:
             if self.pos >= len(self.data):
                 raise CorruptError("PTCH arith payload ends early")
