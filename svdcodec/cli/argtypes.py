@@ -26,40 +26,37 @@ def choice_list(choices: Sequence[str]) -> Any:
     return parse
 
 
+def _number_list(text: str, convert: Callable[[str], float], valid: Callable[[float], bool],
+                 example: str, rule: str) -> list[Any]:
+    """The comma-separated numbers of ``text``, each converted and checked; usage errors
+    name the example form or the rule they break."""
+    try:
+        values = [convert(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {example}, got {text!r}") from None
+    if not values or not all(valid(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{rule}, got {text!r}")
+    return values
+
+
 def quality_list(text: str) -> list[float]:
     """argparse type: "10,50" -> [10.0, 50.0], each in 0..100; '' -> []."""
     if not text.strip():
         return []
-    try:
-        qualities = [float(q) for q in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected qualities like 10,50,90, got {text!r}"
-                                         ) from None
-    if not all(0 <= q <= 100 for q in qualities):
-        raise argparse.ArgumentTypeError(f"qualities must be in 0..100, got {text!r}")
-    return qualities
+    return _number_list(text, float, lambda q: 0 <= q <= 100, "qualities like 10,50,90",
+                        "qualities must be in 0..100")
 
 
 def rank_list(text: str) -> list[int]:
     """argparse type: "5,20,100" -> [5, 20, 100], each >= 1."""
-    try:
-        ranks = [int(r) for r in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected ranks like 5,20,100, got {text!r}") from None
-    if not ranks or min(ranks) < 1:
-        raise argparse.ArgumentTypeError(f"ranks must be >= 1, got {text!r}")
-    return ranks
+    return _number_list(text, int, lambda r: r >= 1, "ranks like 5,20,100",
+                        "ranks must be >= 1")
 
 
 def energy_list(text: str) -> list[float]:
     """argparse type: "0.9,0.99" -> [0.9, 0.99], each in (0, 1]."""
-    try:
-        energies = [float(e) for e in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected energies like 0.9,0.99, got {text!r}") from None
-    if not all(0 < e <= 1 for e in energies):
-        raise argparse.ArgumentTypeError(f"energies must be in (0, 1], got {text!r}")
-    return energies
+    return _number_list(text, float, lambda e: 0 < e <= 1, "energies like 0.9,0.99",
+                        "energies must be in (0, 1]")
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
