@@ -16,7 +16,7 @@ from typing import Union
 import numpy as np
 
 from . import format as fmt
-from .errors import LimitError, SvdiError, TruncatedError
+from .errors import SvdiError, TruncatedError
 from .info import SvdiInfo, container_info
 from .limits import Limits, get_default_limits
 from .patch import decode as patchdecode
@@ -64,12 +64,8 @@ def is_svdi(prefix: bytes) -> bool:
 
 
 def check_size(h: fmt.Header, limits: Limits) -> None:
-    """The size limits of spec section 8 (LimitError)."""
-    if h.width > limits.max_width or h.height > limits.max_height:
-        raise LimitError(f"image size {h.width}x{h.height} exceeds the limit "
-                         f"{limits.max_width}x{limits.max_height}")
-    if h.width * h.height > limits.max_pixels:
-        raise LimitError(f"{h.width * h.height} pixels exceed the limit of {limits.max_pixels}")
+    """The size limits of spec section 8 (LimitError), for a header parsed without them."""
+    fmt.check_size(h.width, h.height, limits)
 
 
 def check_decode_limits(container: fmt.Container, limits: Limits,

@@ -53,6 +53,7 @@ from .header import (
     Layout,
     Mode,
     check_prefix,
+    check_size,
     pack_header,
     unpack_header,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "Plane",
     "check_metadata",
     "check_prefix",
+    "check_size",
     "chunk_at",
     "is_critical",
     "pack",

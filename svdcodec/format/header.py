@@ -195,9 +195,14 @@ def unpack_header(data: bytes | memoryview, limits: Limits) -> Header:
     _check_combination(header)
     if incompatible & ~KNOWN_INCOMPATIBLE_FLAGS:
         raise UnsupportedError(f"unknown incompatible flags 0x{incompatible:08x}")
+    check_size(width, height, limits)
+    return header
+
+
+def check_size(width: int, height: int, limits: Limits) -> None:
+    """The size limits of section 8 (LimitError)."""
     if width > limits.max_width or height > limits.max_height:
         raise LimitError(f"image size {width}x{height} exceeds the limit "
                          f"{limits.max_width}x{limits.max_height}")
     if width * height > limits.max_pixels:
         raise LimitError(f"{width * height} pixels exceed the limit of {limits.max_pixels}")
-    return header
