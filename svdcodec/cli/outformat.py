@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ..info import EXIF_APP1_PREFIX
-from ..pillow.convert import from_array, to_array
+from ..pillow.convert import from_array, to_8bit, to_array
 from .errors import CliError
 
 # Output formats whose Pillow plugins take icc_profile, exif, dpi and xmp (each keeps what it
@@ -36,11 +36,6 @@ WRITE_ONLY_MODES = {"PDF": ("L", "LA", "RGB", "RGBA"), "PALM": ("L",), "EPS": ("
 # One flat sample value per band of the probe image of each mode.
 _PROBE = {"I;16": (40000,), "L": (100,), "LA": (100, 50), "RGB": (200, 100, 50),
           "RGBA": (200, 100, 50, 128)}
-
-
-def to_8bit(a: np.ndarray) -> np.ndarray:
-    """16-bit samples as the nearest 8-bit value: round(v / 257), exact (no ties occur)."""
-    return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
 @functools.cache

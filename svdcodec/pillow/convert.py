@@ -109,3 +109,9 @@ def _through_profile(im: Image.Image, icc_profile: bytes) -> Image.Image | None:
 def from_array(array: np.ndarray) -> Image.Image:
     """A Pillow image of a decoded array (the inverse of :func:`to_array`)."""
     return Image.fromarray(np.ascontiguousarray(array))
+
+
+def to_8bit(a: np.ndarray) -> np.ndarray:
+    """16-bit samples as the nearest 8-bit value: round(v / 257), exact (no ties occur); what
+    ``svdcodec decode`` writes to 8-bit formats and what ``compare`` gives 8-bit peers."""
+    return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)

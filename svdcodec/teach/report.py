@@ -75,7 +75,7 @@ from tqdm import tqdm
 
 from .. import _zstd
 from ..codec import read_header
-from ..pillow.convert import from_array
+from ..pillow.convert import from_array, to_8bit
 from ..whole.layout import LAYOUTS, to_matrices
 from ..whole.quantize import FACTOR_TYPES
 from .measure import RankResult, measure
@@ -147,11 +147,6 @@ def _peer_codecs(image: np.ndarray, peers: Sequence[str]) -> tuple[bool, list[st
     return "png" in peers, list(dict.fromkeys(lossy)), notes
 
 
-def _to_8bit(image: np.ndarray) -> np.ndarray:
-    """round(v / 257), the 8-bit image ``svdcodec decode`` writes to 8-bit formats."""
-    return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
-
-
 def _png_bytes(image: np.ndarray) -> int:
     """Lossless PNG as :mod:`svdcodec.peers` makes it; 16-bit grey as a 16-bit PNG."""
     if image.dtype == np.uint8:
@@ -205,7 +200,7 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
         raise ValueError("give at least one rank or energy")
     png, lossy, notes = _peer_codecs(image, peers)
     # Pillow's lossy codecs are 8-bit: a 16-bit image's peers code its nearest 8-bit values
-    peer_image = image if image.dtype == np.uint8 else _to_8bit(image)
+    peer_image = image if image.dtype == np.uint8 else to_8bit(image)
     matrices = to_matrices(image if image.ndim == 3 else image[:, :, None], layout)
     dense = (sum(x.nbytes for x in matrices), sum(float(np.vdot(x, x)) for x in matrices))
     shapes = tuple(x.shape for x in matrices)
