@@ -3,6 +3,8 @@ folder on ``sys.path``: they import it as ``_common``."""
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 
@@ -17,3 +19,12 @@ def naive_encode(image: np.ndarray, rank: int) -> tuple[bytes, list[np.ndarray]]
                   s[:rank].astype(np.float32).tobytes(), vt[:rank].astype(np.float16).tobytes()]
         sigmas.append(s)
     return b"".join(parts), sigmas
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    """argparse type: "WIDTHxHEIGHT" -> (width, height)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    return width, height

@@ -18,19 +18,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import naive_encode
+from _common import naive_encode, size_arg
 from PIL import Image
 
 import svdcodec
 from svdcodec.metrics import psnr
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
-    return width, height
 
 
 def _load(path: Path) -> np.ndarray:
@@ -86,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--rank", type=int, default=40)
     parser.add_argument("--images", type=int, default=6, help="how many images (0: all)")
-    parser.add_argument("--speed-size", type=_size, default=(1920, 1080), metavar="WxH",
+    parser.add_argument("--speed-size", type=size_arg, default=(1920, 1080), metavar="WxH",
                         help="size of the encode-speed image (default 1920x1080)")
     args = parser.parse_args(argv)
     paths = sorted(args.corpus.glob("*.png"))

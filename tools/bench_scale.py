@@ -30,10 +30,9 @@ from distributed import Client, LocalCluster
 from svdcodec.cli.batch import default_jobs
 from svdcodec.cli.convert import convert
 from svdcodec.cli.dask_batch import LOCAL_CLUSTER
-from svdcodec.integrations.zarr import SvdiCodec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from zarr_dask_example import WARM_UP, tiled_image
+from zarr_dask_example import WARM_UP, tiled_image, write_store
 
 
 def timed_convert(paths: list[Path], out: Path, **kwargs: object) -> float:
@@ -56,12 +55,7 @@ def zarr_rates(client: Client, store: Path, size: int, chunk: int, quality: floa
                ) -> tuple[float, float, float]:
     """(write MiB/s, read MiB/s, compression ratio) of a size x size x 3 array."""
     image = tiled_image(size, chunk)
-    z = zarr.create_array(store=store, shape=image.shape, chunks=(chunk, chunk, 3),
-                          dtype="uint8", serializer=SvdiCodec(quality=quality),
-                          compressors=None, overwrite=True)
-    start = time.perf_counter()
-    da.store(image, z, lock=False)
-    write_s = time.perf_counter() - start
+    _, write_s = write_store(image, store, chunk, quality)
     start = time.perf_counter()
     da.from_zarr(zarr.open_array(store, mode="r")).sum(dtype="u8").compute()
     read_s = time.perf_counter() - start

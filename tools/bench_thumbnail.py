@@ -17,20 +17,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import size_arg
 from PIL import Image
 
 import svdcodec  # registers the SVDI plugin
 
 DEFAULT_IMAGE = Path(svdcodec.__file__).parent / "data" / "kodim23.png"
 THUMBNAIL = (256, 256)
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
-    return width, height
 
 
 def _times(run: Callable[[], object], runs: int) -> list[float]:
@@ -46,7 +39,7 @@ def _times(run: Callable[[], object], runs: int) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("image", nargs="?", type=Path, default=DEFAULT_IMAGE)
-    parser.add_argument("--size", type=_size, default=(4000, 3000), help="WIDTHxHEIGHT")
+    parser.add_argument("--size", type=size_arg, default=(4000, 3000), help="WIDTHxHEIGHT")
     parser.add_argument("--rank", type=int, default=64)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)

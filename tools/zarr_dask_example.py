@@ -59,11 +59,9 @@ def psnr(a: da.Array, b: da.Array) -> float:
     return float(10 * np.log10(255.0**2 / mse.compute()))
 
 
-def run(client: Client, store: Path, size: int, chunk: int, quality: float) -> dict[str, Any]:
-    """Write, reopen lazily, decode a region; returns the figures printed by :func:`main`."""
-    image = tiled_image(size, chunk)
-    client.run(exec, WARM_UP)
-    before = peak_rss_mib(client)
+def write_store(image: da.Array, store: Path, chunk: int, quality: float
+                ) -> tuple[zarr.Array, float]:
+    """Write ``image`` (H, W, 3) to a new zarr store with the svdi codec: the array, seconds."""
     z = zarr.create_array(store=store, shape=image.shape, chunks=(chunk, chunk, 3),
                           dtype="uint8", serializer=SvdiCodec(quality=quality),
                           compressors=None, overwrite=True)
@@ -71,7 +69,15 @@ def run(client: Client, store: Path, size: int, chunk: int, quality: float) -> d
     # One task per chunk, on the workers. (da.to_zarr would first rechunk to blocks of
     # dask's array.chunk-size, 128 MiB: a worker would hold 36 chunks of 3 MiB at once.)
     da.store(image, z, lock=False)
-    write_s = time.perf_counter() - start
+    return z, time.perf_counter() - start
+
+
+def run(client: Client, store: Path, size: int, chunk: int, quality: float) -> dict[str, Any]:
+    """Write, reopen lazily, decode a region; returns the figures printed by :func:`main`."""
+    image = tiled_image(size, chunk)
+    client.run(exec, WARM_UP)
+    before = peak_rss_mib(client)
+    z, write_s = write_store(image, store, chunk, quality)
     after = peak_rss_mib(client)
     stored = sum(p.stat().st_size for p in (store / "c").rglob("*") if p.is_file())
     back = da.from_zarr(zarr.open_array(store, mode="r"))  # lazy: nothing decoded yet
