@@ -7,7 +7,7 @@ import argparse
 import math
 
 from .. import __version__
-from ..format import PATCH_SIZES
+from ..format import COMPRESSION_NAMES, PATCH_SIZES
 from ..whole.layout import LAYOUTS
 from ..whole.quantize import FACTOR_TYPES
 from .argtypes import (
@@ -79,7 +79,7 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    "still decodes at the rank it holds (decode --allow-truncated)")
     p.add_argument("--patch-size", type=int, choices=PATCH_SIZES, default=None,
                    help="patch layout: 4, 8 (default) or 16")
-    p.add_argument("--entropy", choices=("arith", "zstd"), default=None,
+    p.add_argument("--entropy", choices=sorted(COMPRESSION_NAMES.values()), default=None,
                    help="patch layout: arith (default; spec section 13) or the older zstd "
                    "payload")
     p.add_argument("--level", type=zstd_level, default=None,

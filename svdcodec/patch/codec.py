@@ -27,7 +27,7 @@ CHROMA_STEP = 0.75  # chroma steps relative to luma; 0.6: +0.00 dB, 1.0: -0.06
 COLOURS = ("ycbcr", "none")
 # entropy coding of the planes: "arith" (spec section 13, HEAD compression 2) or "zstd"
 # (section 12.3, compression 1)
-ENTROPIES = ("arith", "zstd")
+ENTROPIES = tuple(sorted(fmt.COMPRESSION_NAMES.values()))  # named as the spec's enum
 DEFAULT_ENTROPY = "arith"
 ARITH_RDO = True  # price coefficients with the arith contexts (svdcodec/patch/arith_rdo.py)
 # quality q -> step = STEP_AT_100 * 2^((100 - q) / QUALITY_OCTAVE) for 8-bit samples
