@@ -8,6 +8,7 @@ The decoder (PTCH chunks -> samples, limits, verification) is :mod:`.decode`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,7 +155,7 @@ class PatchEncoder:
                progress: Progress | None = None) -> bytes:
         return fmt.pack(self.header(), [], metadata, self.planes(quality, progress))
 
-    def search(self, metadata: dict[str, bytes], *, target_size: int | None = None,  # noqa: C901 - split after the arith merge
+    def search(self, metadata: dict[str, bytes], *, target_size: int | None = None,
                target_psnr: float | None = None, progress: Progress | None = None) -> bytes:
         """Rate control by a search over quality (sizes and PSNR grow with it).
 
@@ -179,20 +180,7 @@ class PatchEncoder:
             assert target_psnr is not None  # the caller gives one of the two targets
             return psnr(self.image, decoded) - target_psnr, planes
 
-        q = 50.0
-        h, planes = measure(q)
-        lo = hi = None  # (quality, h, planes) with h <= 0 and h > 0
-        while True:
-            if h <= 0:
-                lo = (q, h, planes)
-            else:
-                hi = (q, h, planes)
-            if lo is not None and hi is not None:
-                break
-            if (q == 100.0 and h <= 0) or (q == 0.0 and h > 0):
-                break
-            q = min(100.0, q + 25) if h <= 0 else max(0.0, q - 25)
-            h, planes = measure(q)
+        lo, hi = _bracket(measure)
         if hi is None:  # even quality 100 is small enough, or not good enough
             assert lo is not None  # the loop ends with a bracket or at a bound
             return fmt.pack(header, [], metadata, lo[2])
@@ -202,20 +190,54 @@ class PatchEncoder:
                 raise ValueError(f"target_size {target_size} is below the smallest file the "
                                  f"patch layout makes of this image ({size} bytes at quality 0)")
             return fmt.pack(header, [], metadata, hi[2])
-        for _ in range(SEARCH_STEPS):
-            done = lo[1] >= SIZE_TOLERANCE if target_size is not None else \
-                hi[1] <= PSNR_TOLERANCE
-            width = hi[0] - lo[0]
-            if done or width < 0.02:
-                break
-            q = lo[0] + width * (-lo[1]) / (hi[1] - lo[1])
-            q = min(max(q, lo[0] + 0.1 * width), hi[0] - 0.1 * width)
-            h, planes = measure(q)
-            if h <= 0:
-                lo = (q, h, planes)
-            else:
-                hi = (q, h, planes)
+        if target_size is not None:
+            lo, hi = _refine(measure, lo, hi, lambda lo, hi: lo[1] >= SIZE_TOLERANCE)
+        else:
+            lo, hi = _refine(measure, lo, hi, lambda lo, hi: hi[1] <= PSNR_TOLERANCE)
         return fmt.pack(header, [], metadata, lo[2] if target_size is not None else hi[2])
+
+
+# A trial of the quality search: (quality, h(quality), the planes at that quality).
+Trial = tuple[float, float, list[fmt.Plane]]
+Measure = Callable[[float], tuple[float, list[fmt.Plane]]]
+
+
+def _bracket(measure: Measure) -> tuple[Trial | None, Trial | None]:
+    """From quality 50 in steps of 25: the trials with h <= 0 and h > 0 around the root, or
+    None on a side where quality 0 or 100 is reached first."""
+    q = 50.0
+    h, planes = measure(q)
+    lo: Trial | None = None
+    hi: Trial | None = None
+    while True:
+        if h <= 0:
+            lo = (q, h, planes)
+        else:
+            hi = (q, h, planes)
+        if lo is not None and hi is not None:
+            break
+        if (q == 100.0 and h <= 0) or (q == 0.0 and h > 0):
+            break
+        q = min(100.0, q + 25) if h <= 0 else max(0.0, q - 25)
+        h, planes = measure(q)
+    return lo, hi
+
+
+def _refine(measure: Measure, lo: Trial, hi: Trial,
+            done: Callable[[Trial, Trial], bool]) -> tuple[Trial, Trial]:
+    """Regula falsi on the bracket, each step kept within its inner 80 %, until ``done``."""
+    for _ in range(SEARCH_STEPS):
+        width = hi[0] - lo[0]
+        if done(lo, hi) or width < 0.02:
+            break
+        q = lo[0] + width * (-lo[1]) / (hi[1] - lo[1])
+        q = min(max(q, lo[0] + 0.1 * width), hi[0] - 0.1 * width)
+        h, planes = measure(q)
+        if h <= 0:
+            lo = (q, h, planes)
+        else:
+            hi = (q, h, planes)
+    return lo, hi
 
 
 def arith_encode(pc: PlaneCoefficients) -> tuple[bytes, int]:
