@@ -32,6 +32,7 @@ from .lessons import (
     cmd_denoise,
     cmd_spectrum,
 )
+from .stackview import add_parser as add_stack_parser
 
 EXAMPLES = """examples:
   svdcodec encode photo.png photo.svdi --quality 30
@@ -49,8 +50,9 @@ EXAMPLES = """examples:
   svdcodec basis photo.png basis.png
   svdcodec spectrum a.png b.png --plot spectra.png
   svdcodec denoise noisy.png clean.png --sigma 20 --reference original.png
+  svdcodec stack frame*.png --plot eigen-images.png
 
-matplotlib (pip install 'svdcodec[plot]') is needed by: basis, compare --plot.
+matplotlib (pip install 'svdcodec[plot]') is needed by: basis, compare --plot, stack --plot.
 
 threads: numpy's BLAS uses every core by default; on a busy machine OPENBLAS_NUM_THREADS=1 is
 often faster and always steadier. --out-dir batches run -j processes of one BLAS thread each.
@@ -280,4 +282,5 @@ def build_parser() -> argparse.ArgumentParser:
                    "best rank by search")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_denoise)
+    add_stack_parser(sub)
     return parser
