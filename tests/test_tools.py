@@ -158,3 +158,18 @@ def test_fuzz_atheris_libfuzzer(tmp_path: Path) -> None:
     done = run_tool("fuzz_atheris", tmp_path / "seeds", "-runs=300", cwd=tmp_path)
     assert "seeds written to" in done.stderr
     assert not list(tmp_path.glob("crash-*"))
+
+
+def test_stack_examples(tmp_path: Path, corpus: Path) -> None:
+    import scipy.io
+
+    faces = np.random.default_rng(2).integers(0, 256, (5, 4, 4), dtype=np.uint8)
+    # the book's layout: one face per column, each in Fortran (column-major) order
+    scipy.io.savemat(tmp_path / "cats.mat", {"cat": np.stack([f.ravel(order="F") for f in faces],
+                                                             axis=1)})
+    out = run_tool("stack_examples", tmp_path / "ex", "--cats", tmp_path / "cats.mat",
+                   "--kodak", corpus, "--frames", "3", cwd=tmp_path).stdout
+    assert "cats.npy: (5, 4, 4) uint8" in out and "lapse.npy: (3, 128, 128, 3) uint8" in out
+    np.testing.assert_array_equal(np.load(tmp_path / "ex" / "cats.npy"), faces)
+    assert np.load(tmp_path / "ex" / "shaky.npy").shape == (3, 128, 128, 3)
+    assert np.load(tmp_path / "ex" / "unrelated.npy").shape == (2, 128, 128, 3)
