@@ -127,7 +127,7 @@ def unpack(data: bytes | bytearray | memoryview, limits: Limits, *,
         try:
             ctype, body, next_offset = chunk_at(view, offset)
         except TruncatedError as exc:
-            if not allow_truncated or walk is None:
+            if not allow_truncated or walk is None or _cut_stack(view, offset, walk):
                 raise
             partial = None if walk.stack is not None else \
                 _partial_group(view, offset, walk.header, len(walk.groups))
@@ -252,6 +252,15 @@ class _Walk:
         return Container(self.header, tuple(self.groups), self.metadata, tuple(chunks),
                          tuple(self.planes), truncated=truncated, partial=partial,
                          stack=self.stack)
+
+
+def _cut_stack(view: memoryview, offset: int, walk: _Walk) -> bool:
+    """Section 14.4: a stack cut inside its FRMS (type visible) or a layout-5 file cut before
+    it is not salvaged: it cannot be decoded as the single image section 7.1 salvages."""
+    if walk.stack is not None or walk.header.layout == Layout.SNAPSHOT:
+        return walk.stack is None
+    return offset + CHUNK_PREFIX.size <= len(view) and \
+        CHUNK_PREFIX.unpack_from(view, offset)[1] == ChunkType.FRMS
 
 
 def _partial_group(view: memoryview, offset: int, header: Header, index: int) -> Group | None:

@@ -39,6 +39,7 @@ _NO_LIMITS = Limits(max_width=2**40, max_height=2**40, max_pixels=2**62,
 # auto: a coding whose mean PSNR is this far below the reference still counts as equal
 AUTO_PSNR_SLACK = 0.05
 _WHOLE_OPTIONS = ("rank", "energy", "factors")
+_FRMS_BYTES = fmt.CHUNK_OVERHEAD + fmt.FRMS.size  # what a stack adds to one image's framing
 _PATCH_OPTIONS = ("colour", "subsampling", "entropy")
 _META_OPTIONS = ("icc_profile", "exif", "xmp", "dpi")
 
@@ -95,7 +96,7 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
         target = check_target_size(target)
         meta = metadata_chunks(*(options.get(k) for k in _META_OPTIONS))
         single = len(fmt.pack(_probe_header(frames), [], meta))  # prefix, HEAD, meta, IEND
-        stack = single + fmt.CHUNK_OVERHEAD + fmt.FRMS.size
+        stack = single + _FRMS_BYTES
         options["target_size"] = max(1, (target - stack) // n + single)
     reporter = Progress(progress)
     containers = []
@@ -139,6 +140,9 @@ def encode_tall(frames: np.ndarray, encode_image: EncodeImage,
     pitch = frame_pitch(frames, options)
     padded = np.pad(frames, ((0, 0), (0, pitch - height), (0, 0), (0, 0)), mode="edge")
     tall = padded.reshape(n * pitch, *frames.shape[2:])
+    options = dict(options)
+    if options.get("target_size") is not None:  # the FRMS chunk counts too
+        options["target_size"] = check_target_size(options["target_size"]) - _FRMS_BYTES
     c = _parse(encode_image(_single(tall), **options))
     header = dataclasses.replace(c.header, height=height)
     return fmt.pack(header, list(c.groups), c.metadata, c.planes,
