@@ -179,3 +179,25 @@ def test_crc_consistent_payload_corruption(coding: str, data: st.DataObject) -> 
             decode(build(chunks))
         except SvdiError:
             pass
+
+
+@pytest.mark.parametrize(("fields", "error"), [
+    ({"frame_count": 1, "stack_coding": 9}, CorruptError),  # frame_count first
+    ({"stack_coding": 9, "reserved": 1}, UnsupportedError),  # then stack_coding
+    ({"stack_coding": 0, "stack_flags": 1}, CorruptError),
+    ({"stack_flags": 1, "reserved": 1}, UnsupportedError),  # flags before reserved
+    ({"reserved": 1, "frame_pitch": 3}, CorruptError),
+    ({"stack_flags": 2, "frame_count": 2**32 - 1}, UnsupportedError),  # fields before limits
+    ({"frame_pitch": 5, "frame_count": 2**32 - 1}, CorruptError),
+])
+def test_frms_checks_in_the_order_of_section_14(fields: dict[str, int],
+                                                error: type[SvdiError]) -> None:
+    """Sections 9 and 14.5: FRMS's fields in their order, then the limits."""
+    assert_rejects(error, edit_frms(stack("tall"), **fields))
+
+
+def test_frms_after_a_bad_crc_is_checksum_error() -> None:
+    data = bytearray(edit_frms(stack("frames"), frame_count=2**32 - 1))
+    frms_body = len(fmt.SIGNATURE) + 1 + fmt.CHUNK_OVERHEAD + fmt.HEAD.size + 8
+    data[frms_body + 9] ^= 1  # stack_flags, behind a now-wrong CRC
+    assert_rejects(svdcodec.ChecksumError, bytes(data))

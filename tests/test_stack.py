@@ -117,6 +117,13 @@ def test_auto_is_the_smallest_at_equal_quality() -> None:
     assert svdcodec.read_header(auto).stack_coding in CODINGS
 
 
+@pytest.mark.parametrize("coding", ["auto", *CODINGS])
+def test_progress_is_non_decreasing_and_ends_at_one(coding: str) -> None:
+    seen: list[float] = []
+    svdcodec.encode_stack(faces(3, 12, 12), coding=coding, progress=seen.append)
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen) and 0 < seen[0]
+
+
 def test_sequence_of_arrays_and_one_frame() -> None:
     frames = list(faces(2, 8, 9))
     data = svdcodec.encode_stack(frames, coding="tall")

@@ -101,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{n} x WebP": sweep(frames, separate_webp, QUALITIES),
         "frames": sweep(frames, stack("frames"), QUALITIES),
         "tall": sweep(frames, stack("tall"), QUALITIES),
+        "tall p4": sweep(frames, stack("tall", patch_size=4), QUALITIES),
         "tall p16": sweep(frames, stack("tall", patch_size=16), QUALITIES),
         "snapshot": sweep(frames, stack("snapshot"), snapshot_psnrs),
+        "auto": sweep(frames, stack("auto"), QUALITIES[::2]),
     }
     print(f"{n} frames of {frames.shape[2]}x{frames.shape[1]}; {n} separate default .svdi "
           f"files (quality 50): {default_size} bytes at mean PSNR {default_psnr:.2f} dB")

@@ -38,6 +38,9 @@ _NO_LIMITS = Limits(max_width=2**40, max_height=2**40, max_pixels=2**62,
                     max_alloc_bytes=2**62, max_work=2**62, max_chunks=2**40)
 # auto: a coding whose mean PSNR is this far below the reference still counts as equal
 AUTO_PSNR_SLACK = 0.05
+AUTO_SMALL_PATCH = 4  # auto also tries tall with this patch size
+# auto's candidates in order (frames, tall, tall 4x4, snapshot): their slices of the progress
+AUTO_PROGRESS = ((0.0, 0.4), (0.4, 0.6), (0.6, 0.85), (0.85, 1.0))
 _WHOLE_OPTIONS = ("rank", "energy", "factors")
 _FRMS_BYTES = fmt.CHUNK_OVERHEAD + fmt.FRMS.size  # what a stack adds to one image's framing
 _PATCH_OPTIONS = ("colour", "subsampling", "entropy")
@@ -211,11 +214,18 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
     - with ``rank``, ``energy`` or ``factors`` (whole-image options): every coding with those
       options; the smallest file wins;
     - otherwise (``quality`` or ``target_psnr``, patch layout by default): ``frames`` and
-      ``tall`` with the options; their lower mean PSNR is the reference; ``snapshot`` aims at
-      it (``target_psnr``); of the files whose mean PSNR is within AUTO_PSNR_SLACK of the
+      ``tall`` with the options; their lower mean PSNR is the reference; then ``tall`` with
+      4 x 4 patches (unless a patch size is given) and ``snapshot`` aimed at the reference
+      (``target_psnr``); of the files whose mean PSNR is within AUTO_PSNR_SLACK of the
       reference, the smallest wins.
     """
+    reporter = Progress(options.get("progress"))
+    tried = [0]  # candidates so far: each gets the next slice of the progress
+
     def coded(coding: str, opts: dict[str, Any]) -> tuple[bytes, float] | None:
+        share = AUTO_PROGRESS[min(tried[0], len(AUTO_PROGRESS) - 1)]
+        tried[0] += 1
+        opts = {**opts, "progress": reporter.part(*share)}
         try:
             data = _ENCODERS[coding](frames, encode_image, opts)
         except ValueError:  # this coding cannot meet the options (a target size too small)
@@ -237,6 +247,10 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
         return min(found, key=lambda r: len(r[0]))[0]
     results = [r for r in (coded("frames", base), coded("tall", base)) if r is not None]
     reference = min(p for _, p in results)
+    if _layout(options) == "patch" and options.get("patch_size") is None:
+        small = coded("tall", {**base, "patch_size": AUTO_SMALL_PATCH})
+        if small is not None:  # on small frames 4x4 patches often pay (tools/bench_stack.py)
+            results.append(small)
     if snapshot_ok:
         aimed = {k: v for k, v in options.items() if k not in ("quality", "target_psnr")}
         snap = coded("snapshot", {**aimed, "target_psnr": min(reference, 100.0)})
@@ -266,6 +280,14 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
         if coding == "snapshot":
             raise ValueError("coding='snapshot' needs at least 2 frames")
         return encode_image(_single(array[0]), **options)
+    callback = options.get("progress")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"progress must be callable, got {callback!r}")
+    reporter = Progress(callback)  # one non-decreasing sequence over every encode below
+    options = {**options, "progress": reporter if callback is not None else None}
     if coding == "auto":
-        return encode_auto(array, encode_image, options, decode_stack)
-    return _ENCODERS[coding](array, encode_image, options)
+        data = encode_auto(array, encode_image, options, decode_stack)
+    else:
+        data = _ENCODERS[coding](array, encode_image, options)
+    reporter.done()
+    return data
