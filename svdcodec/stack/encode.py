@@ -215,9 +215,9 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
       options; the smallest file wins;
     - otherwise (``quality`` or ``target_psnr``, patch layout by default): ``frames`` and
       ``tall`` with the options; their lower mean PSNR is the reference; then ``tall`` with
-      4 x 4 patches (unless a patch size is given) and ``snapshot`` aimed at the reference
-      (``target_psnr``); of the files whose mean PSNR is within AUTO_PSNR_SLACK of the
-      reference, the smallest wins.
+      4 x 4 patches (unless a patch size is given) and ``snapshot``, both aimed at the
+      reference (``target_psnr``); of the files whose mean PSNR is within AUTO_PSNR_SLACK of
+      the reference, the smallest wins.
     """
     reporter = Progress(options.get("progress"))
     tried = [0]  # candidates so far: each gets the next slice of the progress
@@ -247,13 +247,14 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
         return min(found, key=lambda r: len(r[0]))[0]
     results = [r for r in (coded("frames", base), coded("tall", base)) if r is not None]
     reference = min(p for _, p in results)
+    aimed = {k: v for k, v in options.items() if k not in ("quality", "target_psnr")}
+    aimed["target_psnr"] = min(reference, 100.0)  # a pooled PSNR: the mean one is no lower
     if _layout(options) == "patch" and options.get("patch_size") is None:
-        small = coded("tall", {**base, "patch_size": AUTO_SMALL_PATCH})
+        small = coded("tall", {**aimed, "patch_size": AUTO_SMALL_PATCH})
         if small is not None:  # on small frames 4x4 patches often pay (tools/bench_stack.py)
             results.append(small)
     if snapshot_ok:
-        aimed = {k: v for k, v in options.items() if k not in ("quality", "target_psnr")}
-        snap = coded("snapshot", {**aimed, "target_psnr": min(reference, 100.0)})
+        snap = coded("snapshot", aimed)
         if snap is not None:
             results.append(snap)
     fair = [r for r in results if r[1] >= reference - AUTO_PSNR_SLACK]
