@@ -265,10 +265,10 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def read(path: PathLike, *, rank: int | None = None, limits: Limits | None = None,
-         allow_truncated: bool = False) -> np.ndarray:
+         allow_truncated: bool = False, frame: int | None = None) -> np.ndarray:
     """Read and decode an .svdi file; see :func:`decode`."""
     return decode(Path(path).read_bytes(), rank=rank, limits=limits,
-                  allow_truncated=allow_truncated)
+                  allow_truncated=allow_truncated, frame=frame)
 
 
 __all__ = [

@@ -531,6 +531,11 @@ def test_save_all_writes_a_stack_and_seek_reads_it(tmp_path: Path) -> None:
         assert np.abs(np.asarray(out)[2, 4].astype(int) - (40, 160, 90)).max() <= 6
         with pytest.raises(EOFError):
             out.seek(3)
+    with Image.open(tmp_path / "x.svdi") as out:  # draft()'s reduction survives seek()
+        out.draft("RGB", (5, 3))
+        out.seek(2)
+        assert out.size == (5, 3) and out.tell() == 2
+        assert np.abs(np.asarray(out)[1, 2].astype(int) - (80, 120, 90)).max() <= 8
     for k, pixel in enumerate(seen):
         assert np.abs(pixel - (40 * k, 200 - 40 * k, 90)).max() <= 6
 

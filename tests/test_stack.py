@@ -4,6 +4,7 @@ read_header().frames / .stack_coding, verify, for every stack coding."""
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,6 +80,18 @@ def test_tall_pitch_keeps_patches_and_chroma_inside_frames() -> None:
     assert frame_pitch(rgb, {"colour": "none"}) == 24
     assert frame_pitch(rgb, {"patch_size": 4}) == 24
     assert frame_pitch(rgb, {"rank": 2}) == 19  # whole-image layouts: no padding
+
+
+def test_tall_with_a_whole_image_layout(tmp_path: Path) -> None:
+    """Section 14.3: layouts 1-3 code the tall image too, with Hp = H (no padding)."""
+    frames = faces(3, 9, 11, 3)
+    data = svdcodec.encode_stack(frames, coding="tall", rank=6, layout="stacked")
+    info = svdcodec.read_header(data)
+    assert (info.layout, info.frame_pitch, info.groups[0].rows) == ("stacked", 9, 27)
+    stack = svdcodec.decode_stack(data)
+    assert mean_psnr(frames, stack) > 25
+    (tmp_path / "t.svdi").write_bytes(data)
+    np.testing.assert_array_equal(svdcodec.read(tmp_path / "t.svdi", frame=2), stack[2])
 
 
 def test_snapshot_prefix_is_a_lower_rank_stack() -> None:

@@ -185,7 +185,7 @@ class SvdiImageFile(ImageFile.ImageFile):
         stream = getattr(self, "_fp", None)  # a DeferredError once closed
         if hasattr(stream, "read"):
             self.fp = stream
-        self._set_tile(_Plan(self._plan.file, frame=frame))
+        self._set_tile(dataclasses.replace(self._plan, frame=frame))  # draft()'s scale stays
 
     def tell(self) -> int:
         return self._frame
