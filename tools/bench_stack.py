@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mat", type=Path)
     parser.add_argument("--frames", type=int, default=80)
+    parser.add_argument("--quick", action="store_true",
+                        help="a few sweep points only (a smoke test, not a measurement)")
     parser.add_argument("--psnr", type=float, nargs="*", default=None,
                         help="mean PSNRs to compare at (default: that of the separate default "
                              "files, and 30, 40)")
@@ -96,15 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     default_psnr = mean_psnr(frames, default_out)
     targets = args.psnr or [30.0, round(default_psnr, 2), 40.0]
     snapshot_psnrs = tuple(float(p) for p in range(16, 52, 2))
+    qualities = QUALITIES
+    if args.quick:
+        qualities, snapshot_psnrs = QUALITIES[::6], snapshot_psnrs[::6]
     curves = {
-        f"{n} x .svdi": sweep(frames, separate_svdi, QUALITIES),
-        f"{n} x WebP": sweep(frames, separate_webp, QUALITIES),
-        "frames": sweep(frames, stack("frames"), QUALITIES),
-        "tall": sweep(frames, stack("tall"), QUALITIES),
-        "tall p4": sweep(frames, stack("tall", patch_size=4), QUALITIES),
-        "tall p16": sweep(frames, stack("tall", patch_size=16), QUALITIES),
+        f"{n} x .svdi": sweep(frames, separate_svdi, qualities),
+        f"{n} x WebP": sweep(frames, separate_webp, qualities),
+        "frames": sweep(frames, stack("frames"), qualities),
+        "tall": sweep(frames, stack("tall"), qualities),
+        "tall p4": sweep(frames, stack("tall", patch_size=4), qualities),
+        "tall p16": sweep(frames, stack("tall", patch_size=16), qualities),
         "snapshot": sweep(frames, stack("snapshot"), snapshot_psnrs),
-        "auto": sweep(frames, stack("auto"), QUALITIES[::2]),
+        "auto": sweep(frames, stack("auto"), qualities[::2]),
     }
     print(f"{n} frames of {frames.shape[2]}x{frames.shape[1]}; {n} separate default .svdi "
           f"files (quality 50): {default_size} bytes at mean PSNR {default_psnr:.2f} dB")
