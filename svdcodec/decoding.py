@@ -16,7 +16,7 @@ from typing import Union
 import numpy as np
 
 from . import format as fmt
-from .errors import SvdiError, TruncatedError
+from .errors import LimitError, SvdiError, TruncatedError
 from .info import SvdiInfo, container_info
 from .limits import Limits, get_default_limits
 from .patch import decode as patchdecode
@@ -156,7 +156,12 @@ def decode_stack(data: bytes, *, rank: int | None = None,
     whole stack's output (section 14.5). Raises :class:`svdcodec.SvdiError`."""
     check_rank(rank)
     limits = limits or get_default_limits()
-    container = fmt.unpack(_as_bytes(data), limits)
+    return decode_stack_container(fmt.unpack(_as_bytes(data), limits), rank, limits)
+
+
+def decode_stack_container(container: fmt.Container, rank: int | None,
+                           limits: Limits) -> np.ndarray:
+    """Every frame of a parsed file (a single image: one); see :func:`decode_stack`."""
     if container.stack is None:
         return decode_container(container, rank=rank, limits=limits)[None]
     out = stackdecode.decode_frames(container, rank, limits, _decode_image)
@@ -185,11 +190,14 @@ def verify(data: bytes, *, limits: Limits | None = None) -> None:
 @dataclass(frozen=True)
 class SvdiFile:
     """A file parsed once (:func:`open_svdi`): what an image viewer reports before decoding,
-    and what :meth:`decode` decodes. Immutable, so threads may share it."""
+    and what :meth:`decode` decodes. Immutable, so threads may share it (but for a cache of
+    decoded frames, filled once: a viewer stepping through a tall stack decodes it once)."""
 
     info: SvdiInfo  # HEAD's facts; groups, planes and metadata only if the body is sound
     error: SvdiError | None  # damage found after a valid HEAD (a cut file: TruncatedError)
     container: fmt.Container
+    _frames: dict[tuple[int, Limits], np.ndarray] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False)
 
     def decode(self, *, limits: Limits | None = None, reduce: int = 1,
                allow_truncated: bool = False, frame: int | None = None) -> np.ndarray:
@@ -200,7 +208,27 @@ class SvdiFile:
             raise self.error
         limits = limits or get_default_limits()
         check_size(self.container.header, limits)
+        stack = self.container.stack
+        if stack is not None and stack.coding == fmt.StackCoding.TALL and frame and reduce == 1:
+            return self._tall_frame(limits, frame)
         return decode_container(self.container, limits=limits, reduce=reduce, frame=frame)
+
+    def _tall_frame(self, limits: Limits, frame: int) -> np.ndarray:
+        """Frame k of a tall stack (spec section 14.3) from the whole stack, decoded once:
+        each frame alone would decode the whole coded image again."""
+        frames = self._frames.get((0, limits))
+        if frames is None:
+            try:
+                frames = decode_stack_container(self.container, None, limits)
+            except LimitError:  # the whole stack's output above the limit: frame by frame
+                return decode_container(self.container, limits=limits, frame=frame)
+            self._frames.clear()
+            self._frames[0, limits] = frames
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or \
+                not 0 <= frame < len(frames):
+            raise ValueError(f"frame must be an int in 0..{len(frames) - 1}, got {frame!r}")
+        one: np.ndarray = frames[frame]
+        return one
 
     def verify(self, *, limits: Limits | None = None) -> None:
         """See :func:`verify`; raises :attr:`error` first."""

@@ -227,3 +227,23 @@ def test_structured_stacks_round_trip(frames: np.ndarray, coding: str) -> None:
     svdcodec.verify(data)
     if np.all(frames == frames.flat[0]):  # flat stacks decode almost exactly
         assert np.abs(out.astype(int) - frames).max() <= 2
+
+
+def test_open_svdi_decodes_a_tall_stack_once_for_all_frames(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A viewer stepping through a tall stack (Pillow's seek) decodes the coded image once."""
+    from svdcodec import decoding
+
+    data = stack_file("tall", True)
+    opened = decoding.open_svdi(data)
+    calls = []
+    real = decoding.decode_stack_container
+    monkeypatch.setattr(decoding, "decode_stack_container",
+                        lambda *a: calls.append(1) or real(*a))
+    frames = [opened.decode(frame=k) for k in (1, 2, 3, 1)]
+    assert len(calls) == 1
+    stack = svdcodec.decode_stack(data)
+    for k, frame in zip((1, 2, 3, 1), frames, strict=True):
+        np.testing.assert_array_equal(frame, stack[k])
+    with pytest.raises(ValueError):
+        opened.decode(frame=4)
