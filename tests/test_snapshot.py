@@ -47,7 +47,7 @@ def test_singular_values_match_numpy_and_the_tail_is_eckart_young() -> None:
     rng = np.random.default_rng(3)
     frames = rng.integers(0, 256, (9, 8, 6, 3), dtype=np.uint8)
     snap = snapshot_svd(frames)
-    x = frames.reshape(9, -1).T.astype(np.float64)
+    x = frames.transpose(3, 1, 2, 0).reshape(-1, 9).astype(np.float64)  # channel planes
     np.testing.assert_allclose(snap.s, np.linalg.svd(x, compute_uv=False), rtol=1e-9)
     for k in (0, 1, 4, 9):
         err = float(np.sum((snap.reconstruct(k) - frames) ** 2))
@@ -115,3 +115,18 @@ def test_bad_stacks_are_caller_errors(frames: object, error: type[Exception], ma
         as_frames(frames)  # type: ignore[arg-type]
     with pytest.raises(error, match=match):
         snapshot_svd(frames)  # type: ignore[arg-type]
+
+
+def test_x_is_the_snapshot_codings_matrix_and_eigen_images_have_frame_shape() -> None:
+    from svdcodec.whole.snapshot import to_snapshot
+
+    rng = np.random.default_rng(4)
+    image = rng.integers(1, 80, (5, 7, 3))
+    frames = np.stack([k * image for k in (1, 2, 3)]).astype(np.uint8)  # rank 1, colour
+    snap = snapshot_svd(frames)
+    column = to_snapshot(image[None].astype(np.uint8))[:, 0]  # layout 5's row order
+    np.testing.assert_allclose(snap.u[:, 0], column / np.linalg.norm(column), atol=1e-12)
+    eigen = snap.eigen_images(1)[0]
+    np.testing.assert_allclose(eigen * np.linalg.norm(image), image, atol=1e-9)
+    np.testing.assert_allclose(snap.time_courses(1)[0],
+                               np.linalg.norm(image) * np.array([1, 2, 3]))

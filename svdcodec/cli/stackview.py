@@ -57,7 +57,7 @@ def plot_file(text: str) -> str:
 
 def add_parser(sub: Any) -> None:
     """The ``stack`` subcommand on the subparsers action ``sub`` of the main parser."""
-    from ..teach.stackreport import STACK_CODINGS
+    from ..teach.stackreport import CODING_CHOICES, STACK_CODINGS
 
     p = sub.add_parser("stack", help="a stack of frames: N .svdi files vs the stack codings, "
                        "and its snapshot SVD (eigen-images, time courses; --plot needs "
@@ -72,8 +72,10 @@ def add_parser(sub: Any) -> None:
                        "the N files; the stack codings at the files' mean PSNR)")
     group.add_argument("--target-psnr", type=number_in(0, float("inf"), low_open=True),
                        metavar="DB", help="every encoder aims at this PSNR in dB")
-    p.add_argument("--codings", type=choice_list(STACK_CODINGS), default=list(STACK_CODINGS),
-                   help=f"stack codings to compare (default {','.join(STACK_CODINGS)})")
+    p.add_argument("--codings", type=choice_list(CODING_CHOICES), default=list(STACK_CODINGS),
+                   help=f"stack codings of svdcodec.encode_stack to compare, among "
+                   f"{','.join(CODING_CHOICES)} (default {','.join(STACK_CODINGS)}; auto: the "
+                   f"smallest, as encode picks it)")
     p.add_argument("--same-quality", action="store_true",
                    help="encode the stack codings with the files' default quality, not at "
                    "their mean PSNR")

@@ -2,8 +2,10 @@
 ``svdcodec stack``; docs/stacks.md tells the story).
 
 No I/O: arrays in, numbers out. Each of the N frames (H, W) or (H, W, C) becomes one column of
-the tall-skinny *snapshot matrix* X of P = H·W·C rows (the samples of a frame in C order) and N
-columns. Its economy SVD ``X = U Σ Vᵀ`` has r = min(P, N) = N terms (P ≫ N):
+the tall-skinny *snapshot matrix* X of P = H·W·C rows and N columns, row ``(c·H + y)·W + x``
+holding sample (y, x, c): channel after channel, exactly the X that the ``snapshot`` stack
+coding factorizes (layout 5, spec section 14.4; :func:`svdcodec.whole.snapshot.to_snapshot`).
+Its economy SVD ``X = U Σ Vᵀ`` has r = min(P, N) = N terms (P ≫ N):
 
 - the columns of U (P × N) are the *eigen-images*, orthonormal spatial modes of frame shape;
 - the rows of ΣVᵀ (N × N) are their *time courses*: frame j is
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..whole.linalg import truncated_svd
+from ..whole.snapshot import to_snapshot
 from ..whole.spectrum import ImageSpectrum, peak, rank_for_psnr, truncation_psnr
 
 __all__ = ["SnapshotSVD", "as_frames", "frame_ranks", "snapshot_svd"]
@@ -90,8 +93,14 @@ class SnapshotSVD:
     def eigen_images(self, k: int | None = None) -> np.ndarray:
         """The first ``k`` (default all) columns of U as (k, H, W[, C]) images."""
         k = len(self.s) if k is None else k
-        images: np.ndarray = self.u[:, :k].T.reshape((k, *self.frame_shape))
-        return images
+        return self._as_frames(self.u[:, :k].T)
+
+    def _as_frames(self, rows: np.ndarray) -> np.ndarray:
+        """(k, P) rows, each a column of X, as (k, H, W[, C]) images."""
+        h, w = self.frame_shape[:2]
+        c = self.frame_shape[2] if len(self.frame_shape) == 3 else 1
+        images: np.ndarray = rows.reshape(len(rows), c, h, w).transpose(0, 2, 3, 1)
+        return images.reshape((len(rows), *self.frame_shape))
 
     def time_courses(self, k: int | None = None) -> np.ndarray:
         """(k, N): row i is ``σ_i v_i``, mode i's weight in each frame."""
@@ -134,7 +143,7 @@ class SnapshotSVD:
     def reconstruct(self, k: int) -> np.ndarray:
         """The float64 frames (N, H, W[, C]) of the rank-k truncation (plus the mean)."""
         x = self.u[:, :k] @ self.time_courses(k)
-        frames: np.ndarray = x.T.reshape((self.frames, *self.frame_shape))
+        frames = self._as_frames(x.T)
         return frames if self.mean is None else frames + self.mean
 
 
@@ -156,12 +165,11 @@ def snapshot_svd(frames: np.ndarray | Sequence[np.ndarray], *, center: bool = Fa
     ((16, 3), 2, True)
     """
     stack = as_frames(frames)
-    x = stack.reshape(stack.shape[0], -1).T.astype(np.float64)  # (P, N): one frame per column
+    x = to_snapshot(stack if stack.ndim == 4 else stack[..., None])  # (P, N), float64
     mean = None
     if center:
-        mean_column = x.mean(axis=1)
-        x -= mean_column[:, None]
-        mean = mean_column.reshape(stack.shape[1:])
+        mean = stack.mean(axis=0, dtype=np.float64)
+        x -= x.mean(axis=1, keepdims=True)
     norm2 = float(np.vdot(x, x))
     if norm2 == 0:  # every frame alike (centred) or black: no modes, only fill
         r = min(x.shape)
