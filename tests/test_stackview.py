@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 import svdcodec
@@ -202,11 +205,13 @@ def test_bad_stacks_exit_1(gif: Path, tmp_path: Path,
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(small)
     np.save(tmp_path / "f.npy", np.zeros((3, 4, 4), np.float32))
     np.save(tmp_path / "one.npy", np.zeros((4, 4), np.uint8))
+    np.save(tmp_path / "deep.npy", np.zeros((2, 4, 4), np.uint16))
     cases = {(str(gif), str(small)): "every frame must have the first frame's shape",
              (str(tmp_path / "f.npy"),): "expected a uint8 or uint16 array, got float32",
              (str(tmp_path / "one.npy"),): "a stack needs at least 2 frames, got 1",
              (str(tmp_path / "missing.gif"),): "missing.gif: no such file",
-             (str(gif), str(tmp_path / "one.npy")): "image files or .npy arrays, not both"}
+             (str(gif), str(tmp_path / "one.npy")): "image files or .npy arrays, not both",
+             (str(tmp_path / "deep.npy"), "--webp"): "--webp needs 8-bit frames, got uint16"}
     for paths, message in cases.items():
         assert main(["stack", *paths]) == 1, paths
         err = capsys.readouterr().err
@@ -227,3 +232,21 @@ def test_stack_rows_are_encode_stack_files() -> None:
     assert auto is not None and auto.stored in ("frames", "tall", "snapshot")
     text = stackreport.format_stack_table(c)
     assert f"stack: auto = {auto.stored}" in text
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.sampled_from([np.uint8, np.uint16]).flatmap(lambda dtype: hnp.arrays(
+    dtype, st.tuples(st.integers(2, 4), st.integers(1, 5), st.integers(1, 5),
+                     st.integers(1, 4)))), st.booleans())
+def test_npy_stacks_load_as_saved(frames: np.ndarray, grey: bool) -> None:
+    import tempfile
+
+    if grey:
+        frames = frames[..., 0]
+    with tempfile.TemporaryDirectory() as folder:  # not tmp_path: one per example
+        path = Path(folder) / "s.npy"
+        np.save(path, frames)
+        loaded = load_stack([path])
+    expected = frames[..., 0] if frames.ndim == 4 and frames.shape[3] == 1 else frames
+    assert loaded.dtype == frames.dtype
+    np.testing.assert_array_equal(loaded, expected)  # (N, H, W, 1) is read as grey

@@ -4,7 +4,7 @@ codings, and its snapshot SVD (:mod:`svdcodec.teach.stackreport`, the figure
 
 A stack is read from several image files (every frame of each: an animated GIF, APNG or WebP,
 the pages of a TIFF, through Pillow's ``ImageSequence``) or from ``.npy`` arrays of shape
-(N, H, W) or (N, H, W, C), uint8 or uint16 (an (H, W[, C]) array is one frame). Every frame
+(N, H, W) or (N, H, W, C), uint8 or uint16 (an (H, W) array is one frame). Every frame
 must have the first one's size; 8-bit frames of different modes (a GIF's first frame is a
 palette image, the next ones RGB) are brought to one mode, and RGB frames whose three channels
 are equal everywhere are read as grey.
@@ -89,7 +89,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--plot", type=plot_file, metavar="OUT.png",
                    help="write the figure: spectrum, time courses, eigen-images, rank-k "
                    "frames (needs matplotlib: pip install 'svdcodec[plot]')")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output (keys: schema, "
+                   "shape, dtype, center, rows, snapshot, targets, notes; pydoc "
+                   "svdcodec.teach.stackreport)")
     p.add_argument("--force", action="store_true", help="replace an existing plot file")
     p.set_defaults(func=cmd_stack)
 
@@ -137,8 +139,8 @@ def _npy_frames(path: Path) -> list[np.ndarray]:
     if not isinstance(array, np.ndarray) or array.dtype not in (np.uint8, np.uint16):
         got = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
         raise CliError(f"{path}: expected a uint8 or uint16 array, got {got}")
-    if array.ndim in (2, 3) and not (array.ndim == 3 and array.shape[2] > 4):
-        array = array[None]  # one frame (H, W) or (H, W, C)
+    if array.ndim == 2:  # one grey frame; a 3-D array is (N, H, W), never (H, W, C)
+        array = array[None]
     if array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[3] not in (1, 2, 3, 4)):
         raise CliError(f"{path}: expected an array of shape (N, H, W) or (N, H, W, C) with C "
                        f"in 1..4, got {array.shape}")
