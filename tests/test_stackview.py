@@ -250,3 +250,9 @@ def test_npy_stacks_load_as_saved(frames: np.ndarray, grey: bool) -> None:
     expected = frames[..., 0] if frames.ndim == 4 and frames.shape[3] == 1 else frames
     assert loaded.dtype == frames.dtype
     np.testing.assert_array_equal(loaded, expected)  # (N, H, W, 1) is read as grey
+
+
+def test_an_svdi_stack_is_read_frame_by_frame(tmp_path: Path) -> None:
+    data = svdcodec.encode_stack(drifting(n=3), coding="tall")
+    (tmp_path / "s.svdi").write_bytes(data)
+    np.testing.assert_array_equal(load_stack([tmp_path / "s.svdi"]), svdcodec.decode_stack(data))

@@ -3,11 +3,11 @@ codings, and its snapshot SVD (:mod:`svdcodec.teach.stackreport`, the figure
 :mod:`svdcodec.teach.stackplots`; docs/stacks.md).
 
 A stack is read from several image files (every frame of each: an animated GIF, APNG or WebP,
-the pages of a TIFF, through Pillow's ``ImageSequence``) or from ``.npy`` arrays of shape
-(N, H, W) or (N, H, W, C), uint8 or uint16 (an (H, W) array is one frame). Every frame
-must have the first one's size; 8-bit frames of different modes (a GIF's first frame is a
-palette image, the next ones RGB) are brought to one mode, and RGB frames whose three channels
-are equal everywhere are read as grey.
+the pages of a TIFF, the frames of an ``.svdi`` stack, through Pillow's ``ImageSequence``) or
+from ``.npy`` arrays of shape (N, H, W) or (N, H, W, C), uint8 or uint16 (an (H, W) array is one
+frame). Every frame must have the first one's size; 8-bit frames of different modes (a GIF's
+first frame is a palette image, the next ones RGB) are brought to one mode, and RGB frames whose
+three channels are equal everywhere are read as grey.
 """
 
 from __future__ import annotations
