@@ -59,7 +59,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
            progressive: bool = False, entropy: str | None = None,
            icc_profile: bytes | None = None,
            exif: bytes | None = None, xmp: bytes | str | None = None,
-           dpi: tuple[float, float] | None = None,
+           dpi: tuple[float, float] | None = None, dicom: bytes | None = None,
            progress: Callable[[float], object] | None = None) -> bytes:
     """Encode an image as .svdi bytes.
 
@@ -69,8 +69,10 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
 
     Parameters
     ----------
-    image : (H, W) or (H, W, C) uint8 array (L, LA, RGB, RGBA) or (H, W) uint16 (I;16); an
-        (H, W, 1) array is stored as grey and decodes as (H, W).
+    image : (H, W) or (H, W, C) uint8 array (L, LA, RGB, RGBA), (H, W) uint16 (I;16) or
+        (H, W) int16 (I;16S, spec section 15.1: coded as I;16 of sample + 32768, so its
+        quality, PSNR and errors are those of I;16); an (H, W, 1) array is stored as grey and
+        decodes as (H, W).
     quality : 0..100 (default 50). Patch layout: sets the quantization step, so bytes and PSNR
         grow with it. Whole-image layouts: maps to ``target_psnr = 15 + 0.3 * quality``.
     target_psnr : patch layout: the lowest quality whose decoded image reaches this PSNR (a
@@ -102,6 +104,8 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
         No effect on the patch layout, whose files are not salvaged (as Pillow's savers ignore
         options that do not apply).
     icc_profile, exif, xmp, dpi : metadata stored in ancillary chunks.
+    dicom : a DICOM Part 10 file without pixel data, stored in the ancillary chunk ``dicm``
+        (spec section 15.2; :mod:`svdcodec.integrations.dicom` makes and reads it).
     progress : a callable, called from time to time with the fraction of the work done: floats
         in (0, 1], non-decreasing, the last one 1.0 (once the bytes are ready). For progress
         bars on large images (a 6 Mpixel photograph takes seconds); it runs in the encoding
@@ -130,7 +134,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
                        factors=factors, level=level, svd=svd, colour=colour,
                        subsampling=subsampling, patch_size=patch_size, progressive=progressive,
                        entropy=entropy, icc_profile=icc_profile, exif=exif, xmp=xmp, dpi=dpi,
-                       progress=reporter)
+                       dicom=dicom, progress=reporter)
     reporter.done()
     return data
 
@@ -141,14 +145,14 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
             colour: str | None, subsampling: int | None, patch_size: int, progressive: bool,
             entropy: str | None,
             icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
-            dpi: tuple[float, float] | None, progress: Progress) -> bytes:
+            dpi: tuple[float, float] | None, dicom: bytes | None, progress: Progress) -> bytes:
     image, mode = image_mode(image)
     if layout is None:
         layout = "per-channel" if (rank, energy, factors) != (None, None, None) else "patch"
     if level is not None and (isinstance(level, bool) or not isinstance(level, int)
                               or not 1 <= level <= 19):
         raise ValueError(f"zstd level must be in 1..19, got {level!r}")
-    meta = metadata_chunks(icc_profile, exif, xmp, dpi)
+    meta = metadata_chunks(icc_profile, exif, xmp, dpi, dicom)
     if not isinstance(progressive, bool):
         raise TypeError(f"progressive must be a bool, got {progressive!r}")
     if layout == "patch":  # progressive means nothing here: patch files are not salvaged

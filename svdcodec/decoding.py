@@ -99,13 +99,20 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
         out = wholecodec.decode_groups(container, rank)
         if reduce > 1:
             out = np.rint(block_mean(block_mean(out, reduce, 0), reduce, 1)).astype(out.dtype)
+    if h.mode == fmt.Mode.I16S:
+        out = offset_to_signed(out)
     return out[:, :, 0] if h.channels == 1 else out
+
+
+def offset_to_signed(u: np.ndarray) -> np.ndarray:
+    """Decoded u of mode I;16S as the int16 samples u - 32768 (spec section 15.1)."""
+    return (u.astype(np.int32) - fmt.SIGNED_OFFSET).astype(np.int16)
 
 
 def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
            allow_truncated: bool = False, reduce: int = 1) -> np.ndarray:
     """Decode .svdi bytes to an array of the encoded shape and dtype (an encoded (H, W, 1)
-    array comes back as (H, W): both are stored as one grey channel).
+    array comes back as (H, W): both are stored as one grey channel; mode I;16S as int16).
 
     ``rank`` decodes with only the first ``rank`` components of each matrix (a cheaper,
     coarser preview; a rank above the stored one decodes at the stored one). ``reduce`` = s > 1

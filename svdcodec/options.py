@@ -26,13 +26,16 @@ __all__ = [
     "metadata_chunks",
     "quality_to_psnr",
     "rate_criteria",
+    "signed_to_offset",
 ]
 
 DEFAULT_QUALITY = 50
 
 
 def image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
-    """Check a caller's array and return it as (H, W, C) with its mode."""
+    """Check a caller's array and return it as (H, W, C) with its mode: the samples the
+    layouts code, which for int16 (mode I;16S) are u = sample + 32768 as uint16 (spec section
+    15.1)."""
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
     if image.ndim == 2:
@@ -41,7 +44,7 @@ def image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
         raise ValueError(f"image must be H x W or H x W x C with H, W >= 1, got shape "
                          f"{image.shape}")
     channels = image.shape[2]
-    if image.dtype.kind == "u" and image.dtype.itemsize in (1, 2):
+    if image.dtype.kind in "ui" and image.dtype.itemsize in (1, 2):
         # Byte order, strides and memory order are the caller's storage, not the image: encode
         # a native, aligned, C-contiguous copy (only where the array is not one already), so
         # that the same samples give the same bytes.
@@ -50,12 +53,22 @@ def image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
         modes = {1: fmt.Mode.L, 2: fmt.Mode.LA, 3: fmt.Mode.RGB, 4: fmt.Mode.RGBA}
     elif image.dtype == np.uint16:
         modes = {1: fmt.Mode.I16}
+    elif image.dtype == np.int16:
+        modes = {1: fmt.Mode.I16S}
     else:
-        raise TypeError(f"image dtype must be uint8 or uint16, got {image.dtype}")
+        raise TypeError(f"image dtype must be uint8, uint16 or int16, got {image.dtype}")
     if channels not in modes:
         raise ValueError(f"{image.dtype} images must have {sorted(modes)} channels, "
                          f"got {channels}")
+    if modes[channels] == fmt.Mode.I16S:
+        image = signed_to_offset(image)
     return image, modes[channels]
+
+
+def signed_to_offset(samples: np.ndarray) -> np.ndarray:
+    """int16 samples as the uint16 u = sample + 32768 that mode I;16S codes (spec section
+    15.1); :func:`svdcodec.decoding.offset_to_signed` is the inverse."""
+    return (samples.astype(np.int32) + fmt.SIGNED_OFFSET).astype(np.uint16)
 
 
 def quality_to_psnr(quality: float) -> float:
@@ -115,8 +128,14 @@ def check_target_psnr(target_psnr: Any) -> float:
 
 
 def metadata_chunks(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
-              dpi: tuple[float, float] | None) -> dict[str, bytes]:
+                    dpi: tuple[float, float] | None, dicom: bytes | None = None
+                    ) -> dict[str, bytes]:
     meta: dict[str, bytes] = {}
+    if dicom is not None:
+        if not isinstance(dicom, (bytes, bytearray, memoryview)):
+            raise TypeError(f"dicom must be bytes, got {type(dicom).__name__}")
+        if dicom:
+            meta["dicom"] = bytes(dicom)
     if icc_profile:
         meta["icc_profile"] = bytes(icc_profile)
     if exif:

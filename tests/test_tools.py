@@ -116,6 +116,8 @@ def test_make_vectors(tmp_path: Path) -> None:
             with Image.open(path.with_suffix(".png")) as im:
                 expected = np.asarray(im)
             out_image = svdcodec.decode(path.read_bytes(), allow_truncated=True)
+            if out_image.dtype == np.int16:  # I;16S: the PNG holds sample + 32768 (15.1)
+                out_image = (out_image.astype(np.int32) + 32768).astype(np.uint16)
             assert np.array_equal(out_image, expected), path.name
         else:  # a vector that every decoder must reject
             with pytest.raises(svdcodec.SvdiError):
