@@ -31,6 +31,7 @@ from ..codec import atomic_write, decode, encode, read_header
 from ..errors import SvdiError, TruncatedError
 from ..options import metadata_chunks
 from ..pillow.convert import from_array, to_stored
+from . import dicom
 from .errors import CliError, os_reason
 from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_mode
 
@@ -122,8 +123,14 @@ def load_image(path: Path, notes: list[str] | None = None
     """An input image through Pillow, as the codec's array, and its metadata.
 
     Metadata the encoder cannot store is dropped; a note saying so is appended to ``notes``,
-    or printed to stderr when ``notes`` is None.
+    or printed to stderr when ``notes`` is None. A DICOM file (:mod:`.dicom`) gives its pixels
+    and its header as the ``dicom`` option.
     """
+    if dicom.is_dicom_path(path):
+        array, meta, dropped = dicom.load_dicom(path)
+        for note in dropped:
+            print_note(note) if notes is None else notes.append(note)
+        return array, meta
     try:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
@@ -174,6 +181,8 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
         "ranks": list(info.ranks), "bpp": 8 * len(data) / (info.width * info.height),
         "seconds": seconds, "psnr": None}
     notes += _encode_notes(image, data, options, record)
+    if "dicom" in meta:  # the error in stored and rescaled units (Hounsfield for CT)
+        record["dicom"] = dicom.error_record(image, decode(data), meta["dicom"])
     if options.get("level") is not None and info.compression == "arith":
         notes.append(f"--level {options['level']} has no effect on the arith payload (the "
                      f"patch layout's default; --entropy zstd uses a level)")
@@ -216,6 +225,8 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
                 allow_truncated: bool = False) -> Result:
     """Decode the .svdi file ``src`` to ``out`` (format from its extension)."""
     check_output(out, force, src)
+    if out.suffix.lower() in dicom.SUFFIXES:
+        return _decode_to_dicom(read_input(src), src, out, rank)
     fmt_name = Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None or fmt_name not in Image.SAVE:
         raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
@@ -252,6 +263,19 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
                         "width": im.width, "height": im.height, "mode": written,
                         "decoded_mode": info.mode, "bytes": buffer.tell(), "notes": notes},
                   notes)
+
+
+def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None) -> Result:
+    """``decode x.svdi y.dcm``: a DICOM file from the header the .svdi file keeps."""
+    try:
+        info = read_header(data)
+    except SvdiError as exc:
+        raise CliError(f"{src}: {exc}") from None
+    written = dicom.to_dicom(data, src, rank)
+    write_output(out, written)
+    return Result(out, {"input": str(src), "output": str(out), "format": "DICOM",
+                        "width": info.width, "height": info.height, "mode": info.mode,
+                        "decoded_mode": info.mode, "bytes": len(written), "notes": []})
 
 
 def salvage_hint(data: bytes, allow_truncated: bool) -> str:

@@ -1,0 +1,108 @@
+"""DICOM files on the command line: ``encode scan.dcm x.svdi``, ``decode x.svdi back.dcm`` and
+what ``info`` shows, through :mod:`svdcodec.integrations.dicom` (the extra ``svdcodec[dicom]``).
+
+Every failure is one :class:`CliError` line: pydicom missing (naming the extra), a transfer
+syntax without an installed pixel handler (naming the handlers), a multi-frame file (refused,
+never cut to its first frame), pixels svdcodec cannot store.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..integrations import dicom
+from .errors import CliError, os_reason
+
+SUFFIXES = (".dcm", ".dicom")
+
+
+def is_dicom_path(path: Path) -> bool:
+    """A DICOM input: named ``.dcm``/``.dicom``, or a Part 10 file whatever its name."""
+    if path.suffix.lower() in SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as f:
+            return dicom.is_dicom(f.read(dicom.PREAMBLE_SIZE + len(dicom.DICM_PREFIX)))
+    except OSError:
+        return False  # the image reader reports it
+
+
+def load_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any], list[str]]:
+    """The pixels of a DICOM file, the encode options that keep its header, and notes."""
+    try:
+        image = dicom.read_dicom(path)
+    except OSError as exc:
+        raise CliError(f"{path}: {os_reason(exc)}") from None
+    except (ImportError, dicom.DicomError) as exc:
+        raise CliError(f"{path}: {exc}") from None
+    if image.frames > 1:
+        raise CliError(f"{path}: multi-frame DICOM ({image.frames} frames): encoding them as "
+                       "one stack is not available in this svdcodec; a single frame is never "
+                       "chosen silently")
+    notes = [f"{path}: {note}" for note in image.notes]
+    return image.pixels, {"dicom": image.header}, notes
+
+
+def error_record(image: np.ndarray, decoded: np.ndarray, header: bytes) -> dict[str, Any]:
+    """The error of an encode in stored units and after Rescale Slope (Hounsfield units for
+    CT): what ``encode`` reports and the round trip keeps to."""
+    diff = decoded.astype(np.float64) - image.astype(np.float64)
+    facts = dicom.describe(header)
+    slope = facts["rescale_slope"] if isinstance(facts["rescale_slope"], float) else 1.0
+    rms = float(np.sqrt(np.mean(diff * diff)))
+    peak = float(np.iinfo(image.dtype).max - np.iinfo(image.dtype).min)
+    return {"max_error": int(np.abs(diff).max()), "rms_error": rms,
+            "psnr": math.inf if rms == 0 else 20 * math.log10(peak / rms),
+            "max_error_rescaled": float(np.abs(diff).max() * abs(slope)),
+            "units": "HU" if facts["modality"] == "CT" else "rescaled units"}
+
+
+def describe_error(err: dict[str, Any]) -> str:
+    return (f"max error {err['max_error']} ({err['max_error_rescaled']:g} "
+            f"{err['units']}), rms {err['rms_error']:.2f}, {err['psnr']:.2f} dB")
+
+
+def to_dicom(data: bytes, src: Path, rank: int | None) -> bytes:
+    """The DICOM file of an .svdi file that holds a DICOM header."""
+    try:
+        return dicom.decode_dicom(data, rank=rank)
+    except (ImportError, dicom.DicomError) as exc:
+        raise CliError(f"{src}: {exc}") from None
+
+
+def info_line(header: bytes) -> str:
+    """``DICOM: CT 128x128, 16 bits (16 stored, signed), rescale 1 x + -1024, window 40/400``"""
+    try:
+        f = dicom.describe(header)
+    except (ImportError, dicom.DicomError) as exc:
+        return f"DICOM header of {len(header):,} bytes ({exc})"
+    frames = f" x {f['frames']} frames" if f["frames"] > 1 else ""
+    sign = "signed" if f["signed"] else "unsigned"
+    text = (f"DICOM: {f['modality']} {f['columns']}x{f['rows']}{frames}, {f['photometric']}, "
+            f"{f['bits_allocated']} bits ({f['bits_stored']} stored, {sign})")
+    if f["rescale_slope"] is not None or f["rescale_intercept"] is not None:
+        text += f", rescale {_num(f['rescale_slope'])} x + {_num(f['rescale_intercept'])}"
+    if f["window_center"] is not None:
+        text += f", window {_num(f['window_center'])}/{_num(f['window_width'])}"
+    return text
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(_num(v) for v in value)
+    return f"{value:g}"
+
+
+def describe_header(header: bytes) -> dict[str, Any]:
+    """``info --json``'s ``dicom`` object: :func:`svdcodec.integrations.dicom.describe`, or
+    the reason it could not be read."""
+    try:
+        return dicom.describe(header)
+    except (ImportError, dicom.DicomError) as exc:
+        return {"error": str(exc)}
