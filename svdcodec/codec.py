@@ -32,6 +32,7 @@ from .decoding import (
 from .limits import Limits
 from .options import (
     DEFAULT_QUALITY,
+    check_bits,
     check_quality,
     check_target_psnr,
     check_target_size,
@@ -60,6 +61,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
            icc_profile: bytes | None = None,
            exif: bytes | None = None, xmp: bytes | str | None = None,
            dpi: tuple[float, float] | None = None, dicom: bytes | None = None,
+           bits: int | None = None,
            progress: Callable[[float], object] | None = None) -> bytes:
     """Encode an image as .svdi bytes.
 
@@ -104,6 +106,11 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
         No effect on the patch layout, whose files are not salvaged (as Pillow's savers ignore
         options that do not apply).
     icc_profile, exif, xmp, dpi : metadata stored in ancillary chunks.
+    bits : the significant bits of the samples, at most the mode's bit depth (None: all):
+        ``quality`` and ``target_psnr`` are then those of samples 0 .. 2^bits - 1, so a
+        12-bit scan stored as 16-bit samples gets at quality q the relative precision a
+        full-range image gets (steps 16 times finer than with bits 16). Not stored; the
+        decoder needs nothing of it.
     dicom : a DICOM Part 10 file without pixel data, stored in the ancillary chunk ``dicm``
         (spec section 15.2; :mod:`svdcodec.integrations.dicom` makes and reads it).
     progress : a callable, called from time to time with the fraction of the work done: floats
@@ -134,7 +141,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
                        factors=factors, level=level, svd=svd, colour=colour,
                        subsampling=subsampling, patch_size=patch_size, progressive=progressive,
                        entropy=entropy, icc_profile=icc_profile, exif=exif, xmp=xmp, dpi=dpi,
-                       dicom=dicom, progress=reporter)
+                       dicom=dicom, bits=bits, progress=reporter)
     reporter.done()
     return data
 
@@ -145,8 +152,10 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
             colour: str | None, subsampling: int | None, patch_size: int, progressive: bool,
             entropy: str | None,
             icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
-            dpi: tuple[float, float] | None, dicom: bytes | None, progress: Progress) -> bytes:
+            dpi: tuple[float, float] | None, dicom: bytes | None, bits: int | None,
+            progress: Progress) -> bytes:
     image, mode = image_mode(image)
+    bits = check_bits(bits, mode)
     if layout is None:
         layout = "per-channel" if (rank, energy, factors) != (None, None, None) else "patch"
     if level is not None and (isinstance(level, bool) or not isinstance(level, int)
@@ -159,7 +168,8 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
         return _encode_patch(image, mode, meta, rank=rank, energy=energy, factors=factors,
                              quality=quality, target_psnr=target_psnr, target_size=target_size,
                              level=level, colour=colour, subsampling=subsampling,
-                             patch_size=patch_size, entropy=entropy, progress=progress)
+                             patch_size=patch_size, entropy=entropy, bits=bits,
+                             progress=progress)
     if colour is not None or (subsampling, patch_size, entropy) != (None, 8, None):
         raise ValueError("colour, subsampling, patch_size and entropy need layout='patch'")
     factors = "int8" if factors is None else factors
@@ -181,14 +191,15 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
         return wholeencode.encode_to_size(image, header, meta, check_target_size(target_size),
                                           level, svd, progressive, progress)
     return fmt.pack(header, wholeencode.encode_groups(image, header, criteria, level, svd,
-                                                      progressive, progress), meta)
+                                                      progressive, progress, bits), meta)
 
 
 def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                   rank: int | str | None, energy: float | None, factors: str | None,
                   quality: float | None, target_psnr: float | None, target_size: int | None,
                   level: int | None, colour: str | None, subsampling: int | None,
-                  patch_size: int, entropy: str | None, progress: Progress) -> bytes:
+                  patch_size: int, entropy: str | None, bits: int | None,
+                  progress: Progress) -> bytes:
     """The patch layout (spec section 12): see :mod:`.patchcodec`."""
     if (rank, energy, factors) != (None, None, None):
         raise ValueError("rank, energy and factors are options of the whole-image layouts, "
@@ -200,7 +211,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
     encoder = patchcodec.PatchEncoder(image, mode, colour=colour, subsampling=subsampling,
                                       patch_size=patch_size,
                                       level=patchcodec.LEVEL if level is None else level,
-                                      entropy=entropy)
+                                      entropy=entropy, bits=bits)
     if target_size is not None:
         return encoder.search(meta, target_size=check_target_size(target_size),
                               progress=progress)

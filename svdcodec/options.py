@@ -19,6 +19,7 @@ from .info import EXIF_APP1_PREFIX, METRES_PER_INCH
 
 __all__ = [
     "DEFAULT_QUALITY",
+    "check_bits",
     "check_quality",
     "check_target_psnr",
     "check_target_size",
@@ -104,6 +105,18 @@ def _real(value: Any) -> bool:
     """A finite real number, not a bool."""
     return not isinstance(value, bool) and isinstance(value, numbers.Real) and \
         math.isfinite(value)
+
+
+def check_bits(bits: Any, mode: fmt.Mode) -> int | None:
+    """``bits`` None, or an int 1 .. the mode's bit depth (the samples' significant bits)."""
+    depth = fmt.MODE_INFO[mode][2]
+    if bits is None:
+        return None
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or \
+            not 1 <= bits <= depth:
+        raise ValueError(f"bits must be an int in 1..{depth} for mode "
+                         f"{fmt.MODE_INFO[mode][0]}, got {bits!r}")
+    return int(bits)
 
 
 def check_quality(quality: Any) -> float:

@@ -191,3 +191,37 @@ def test_cli_signed_tiff_round_trip(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err.strip()
     assert err.startswith("svdcodec: error: ") and "signed 16-bit" in err and ".tif" in err
     assert not (tmp_path / "back.png").exists()
+
+
+# --- bits: quality relative to the samples' significant bits ----------------------------------
+def test_bits_scales_quality_to_the_values_held() -> None:
+    """A 12-bit image in 16-bit samples: with bits=12, quality q gives errors about 16 times
+    smaller than with all 16 bits; the default is bits=16 (the same bytes)."""
+    image = (ct_slice(48, 64).astype(np.int32) + 1024).clip(0, 4095).astype(np.uint16)
+    errors = {}
+    for bits in (None, 16, 12):
+        data = svdcodec.encode(image, quality=70, bits=bits)
+        errors[bits] = float(np.abs(svdcodec.decode(data).astype(np.int32) - image).max())
+    assert svdcodec.encode(image, quality=70) == svdcodec.encode(image, quality=70, bits=16)
+    assert errors[12] * 4 < errors[16] == errors[None]
+
+
+def test_bits_sets_the_peak_of_target_psnr() -> None:
+    image = ct_slice(48, 64)
+    out = svdcodec.decode(svdcodec.encode(image, target_psnr=45.0, bits=12))
+    assert svdcodec.metrics.psnr(image, out, max_value=4095) >= 45.0 - 0.05
+    # whole-image layouts: the rank is chosen for that peak (float16: section 15.1's floor)
+    ranks = {bits: svdcodec.read_header(svdcodec.encode(image, target_psnr=45.0, bits=bits,
+                                                         factors="float16")).ranks[0]
+             for bits in (None, 12)}
+    assert ranks[12] > ranks[None]
+
+
+@pytest.mark.parametrize(("array", "bits"), [(np.zeros((4, 4), np.uint8), 9),
+                                             (np.zeros((4, 4), np.int16), 17),
+                                             (np.zeros((4, 4), np.uint16), 0),
+                                             (np.zeros((4, 4), np.uint16), 12.0),
+                                             (np.zeros((4, 4), np.uint16), True)])
+def test_bits_out_of_range_is_a_caller_mistake(array: np.ndarray, bits: object) -> None:
+    with pytest.raises(ValueError, match="bits must be an int"):
+        svdcodec.encode(array, bits=bits)

@@ -38,6 +38,8 @@ def _encode_options(args: argparse.Namespace) -> dict[str, Any]:
         options["patch_size"] = args.patch_size
     if getattr(args, "entropy", None) is not None:  # likewise
         options["entropy"] = args.entropy
+    if getattr(args, "bits", None) is not None:  # DICOM inputs choose theirs otherwise
+        options["bits"] = args.bits
     return options
 
 def cmd_encode(args: argparse.Namespace) -> int:

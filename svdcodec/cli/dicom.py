@@ -44,18 +44,20 @@ def load_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any], list[str]]:
                        "one stack is not available in this svdcodec; a single frame is never "
                        "chosen silently")
     notes = [f"{path}: {note}" for note in image.notes]
-    return image.pixels, {"dicom": image.header}, notes
+    return image.pixels, {"dicom": image.header, "bits": image.bits}, notes
 
 
-def error_record(image: np.ndarray, decoded: np.ndarray, header: bytes) -> dict[str, Any]:
+def error_record(image: np.ndarray, decoded: np.ndarray, header: bytes, bits: int
+                 ) -> dict[str, Any]:
     """The error of an encode in stored units and after Rescale Slope (Hounsfield units for
-    CT): what ``encode`` reports and the round trip keeps to."""
+    CT), and the PSNR with the peak 2^bits - 1 that quality was relative to: what ``encode``
+    reports and the round trip keeps to."""
     diff = decoded.astype(np.float64) - image.astype(np.float64)
     facts = dicom.describe(header)
     slope = facts["rescale_slope"] if isinstance(facts["rescale_slope"], float) else 1.0
     rms = float(np.sqrt(np.mean(diff * diff)))
-    peak = float(np.iinfo(image.dtype).max - np.iinfo(image.dtype).min)
-    return {"max_error": int(np.abs(diff).max()), "rms_error": rms,
+    peak = 2.0**bits - 1
+    return {"bits": bits, "max_error": int(np.abs(diff).max()), "rms_error": rms,
             "psnr": math.inf if rms == 0 else 20 * math.log10(peak / rms),
             "max_error_rescaled": float(np.abs(diff).max() * abs(slope)),
             "units": "HU" if facts["modality"] == "CT" else "rescaled units"}
@@ -63,7 +65,8 @@ def error_record(image: np.ndarray, decoded: np.ndarray, header: bytes) -> dict[
 
 def describe_error(err: dict[str, Any]) -> str:
     return (f"max error {err['max_error']} ({err['max_error_rescaled']:g} "
-            f"{err['units']}), rms {err['rms_error']:.2f}, {err['psnr']:.2f} dB")
+            f"{err['units']}), rms {err['rms_error']:.2f}, {err['psnr']:.2f} dB of "
+            f"{err['bits']}-bit samples")
 
 
 def to_dicom(data: bytes, src: Path, rank: int | None) -> bytes:

@@ -169,6 +169,8 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
     check_output(out, force, src)
     notes: list[str] = []
     image, meta = load_image(src, notes)
+    if "bits" in meta:  # a DICOM file: the bits its values span, unless --bits says
+        options = {**options, "bits": options.get("bits", meta.pop("bits"))}
     start = time.perf_counter()
     data = encode(image, **options, **meta, progress=progress)
     seconds = time.perf_counter() - start
@@ -182,7 +184,8 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
         "seconds": seconds, "psnr": None}
     notes += _encode_notes(image, data, options, record)
     if "dicom" in meta:  # the error in stored and rescaled units (Hounsfield for CT)
-        record["dicom"] = dicom.error_record(image, decode(data), meta["dicom"])
+        record["dicom"] = dicom.error_record(image, decode(data), meta["dicom"],
+                                             options["bits"])
     if options.get("level") is not None and info.compression == "arith":
         notes.append(f"--level {options['level']} has no effect on the arith payload (the "
                      f"patch layout's default; --entropy zstd uses a level)")
@@ -203,7 +206,8 @@ def _encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
     if target is not None:
         from ..metrics import psnr  # here: scipy.ndimage slows every command's start
 
-        measured = psnr(image, decode(data))
+        bits = options.get("bits")  # the peak that --target-psnr meant
+        measured = psnr(image, decode(data), None if bits is None else 2.0**bits - 1)
         record["psnr"] = measured if np.isfinite(measured) else None
         if measured < target - 0.005:
             best = "the full rank" if record["layout"] != "patch" else "quality 100"

@@ -75,6 +75,7 @@ class DicomImage:
     pixels: np.ndarray  # (H, W) uint8 / uint16 / int16, (H, W, 3) uint8; (N, ...) for frames
     header: bytes  # the dicm chunk: a Part 10 file without pixel data
     frames: int
+    bits: int  # significant_bits: the default ``bits`` of the encode
     notes: tuple[str, ...] = ()  # conversions made on the way (YBR to RGB, int8 to int16)
 
 
@@ -201,18 +202,46 @@ def read_dicom(source: PathLike | bytes) -> DicomImage:
         pixels, conversions = _pixels(ds)
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         header = header_bytes(ds)
-    return DicomImage(pixels, header, frames, tuple(conversions + notes))
+    stored = min(int(ds.get("BitsStored", ds.BitsAllocated)), 8 * pixels.itemsize)
+    bits = significant_bits(pixels, stored)
+    return DicomImage(pixels, header, frames, bits, tuple(conversions + notes))
+
+
+def significant_bits(pixels: np.ndarray, bits_stored: int) -> int:
+    """The bits the values of ``pixels`` span (max - min), at most ``bits_stored``, at least
+    1: :func:`encode_dicom`'s default ``bits``, so that quality means the same precision
+    relative to the values a scan holds (CT in 12 bits of 16-bit samples)."""
+    span = int(pixels.max()) - int(pixels.min())
+    return max(1, min(bits_stored, span.bit_length()))
 
 
 def encode_dicom(source: PathLike | bytes, **options: Any) -> bytes:
-    """A single-frame DICOM file as .svdi bytes with its header in ``dicm``; ``options`` as
-    :func:`svdcodec.encode`. A multi-frame file is refused (DicomError), never cut to its
-    first frame."""
+    """A DICOM file as .svdi bytes with its header in ``dicm``; ``options`` as
+    :func:`svdcodec.encode`, whose ``bits`` defaults here to :func:`significant_bits`. The
+    frames of a multi-frame file are one stack (:func:`svdcodec.encode_stack`, whose
+    ``coding`` option is taken too) where this svdcodec has stacks, and are refused
+    (DicomError) where it does not: never cut to the first frame."""
     image = read_dicom(source)
+    options.setdefault("bits", image.bits)
     if image.frames > 1:
-        raise DicomError(f"multi-frame DICOM ({image.frames} frames): this svdcodec stores "
-                         "single images only")
+        return _encode_frames(image, options)
     return codec.encode(image.pixels, dicom=image.header, **options)
+
+
+def _stack_api(name: str) -> Any:
+    """``svdcodec.encode_stack`` or ``decode_stack`` (spec section 14), None where this
+    svdcodec has no stacks."""
+    return getattr(codec, name, None)
+
+
+def _encode_frames(image: DicomImage, options: dict[str, Any]) -> bytes:
+    encode_stack = _stack_api("encode_stack")
+    if encode_stack is None:
+        raise DicomError(f"multi-frame DICOM ({image.frames} frames): this svdcodec stores "
+                         "single images only, and never a multi-frame file's first frame "
+                         "alone")
+    data: bytes = encode_stack(image.pixels, dicom=image.header, **options)
+    return data
 
 
 # --- writing DICOM -----------------------------------------------------------------------------
@@ -283,7 +312,9 @@ def decode_dicom(data: bytes, **options: Any) -> bytes:
     if not header:
         raise DicomError("the .svdi file holds no DICOM header (dicm chunk, spec section 15.2):"
                          " it was not encoded from a DICOM file")
-    pixels = codec.decode(data, **options)
+    frames = getattr(info, "frames", 1)  # a stack (spec section 14): every frame
+    pixels = codec.decode(data, **options) if frames == 1 else \
+        _stack_api("decode_stack")(data, **options)
     dicm = next(c for c in info.chunks if c.type == "dicm")
     with _warnings_as_notes():  # about elements the source had as they were: not ours to fix
         return write_dicom(pixels, header, len(data) - dicm.size)

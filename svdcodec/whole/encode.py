@@ -29,16 +29,17 @@ ZERO_SIGMA = 1e-9
 
 
 def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any], level: int,
-                  svd: str, progressive: bool = False, progress: Progress | None = None
-                  ) -> list[fmt.Group]:
-    """The FACT groups of an (H, W, C) image; ``criteria``: rank, energy or psnr (one each).
+                  svd: str, progressive: bool = False, progress: Progress | None = None,
+                  bits: int | None = None) -> list[fmt.Group]:
+    """The FACT groups of an (H, W, C) image; ``criteria``: rank, energy or psnr (one each;
+    psnr's peak is 2^bits - 1, ``bits`` None: the mode's bit depth).
     ``progressive``: one zstd block per record (see :func:`svdcodec.encode`); ``progress``
     hears of each matrix done."""
     progress = progress or Progress()
     factors = fmt.FACTOR_NAMES[header.factor_type]
     matrices = to_matrices(image, header.layout)
     if "psnr" in criteria:
-        peak = 2.0**header.bit_depth - 1
+        peak = 2.0 ** (header.bit_depth if bits is None else bits) - 1
         budget = image.size * peak**2 / 10 ** (criteria["psnr"] / 10)
         criteria = {"max_sse": budget / len(matrices)}  # an equal share per matrix
     groups = []
