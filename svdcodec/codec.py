@@ -39,6 +39,7 @@ from .options import (
     image_mode,
     metadata_chunks,
     rate_criteria,
+    signed_to_offset,
 )
 from .patch import codec as patchcodec
 from .progress import Progress
@@ -155,6 +156,8 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
             dpi: tuple[float, float] | None, dicom: bytes | None, bits: int | None,
             progress: Progress) -> bytes:
     image, mode = image_mode(image)
+    if mode == fmt.Mode.I16S:  # spec section 15.1: the layouts code u = sample + 32768
+        image = signed_to_offset(image)
     bits = check_bits(bits, mode)
     if layout is None:
         layout = "per-channel" if (rank, energy, factors) != (None, None, None) else "patch"

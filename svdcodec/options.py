@@ -34,9 +34,8 @@ DEFAULT_QUALITY = 50
 
 
 def image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
-    """Check a caller's array and return it as (H, W, C) with its mode: the samples the
-    layouts code, which for int16 (mode I;16S) are u = sample + 32768 as uint16 (spec section
-    15.1)."""
+    """Check a caller's array and return it as (H, W, C) with its mode (int16: I;16S, whose
+    layouts code :func:`signed_to_offset` of it, spec section 15.1)."""
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
     if image.ndim == 2:
@@ -61,8 +60,6 @@ def image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
     if channels not in modes:
         raise ValueError(f"{image.dtype} images must have {sorted(modes)} channels, "
                          f"got {channels}")
-    if modes[channels] == fmt.Mode.I16S:
-        image = signed_to_offset(image)
     return image, modes[channels]
 
 

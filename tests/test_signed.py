@@ -4,6 +4,7 @@ section 15.1), through the codec, Pillow and the command line."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,14 @@ def test_bits_sets_the_peak_of_target_psnr() -> None:
 def test_bits_out_of_range_is_a_caller_mistake(array: np.ndarray, bits: object) -> None:
     with pytest.raises(ValueError, match="bits must be an int"):
         svdcodec.encode(array, bits=bits)
+
+
+def test_lessons_take_signed_images(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """compare and spectrum on a signed TIFF: the u = sample + 32768 its layouts code, noted."""
+    src = tmp_path / "ct.tif"
+    Image.fromarray(ct_slice().astype(np.int32)).save(src)
+    capsys.readouterr()
+    assert main(["compare", str(src), "--no-ssim", "--ranks", "2,4", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["mode"] == "I;16" and "I;16S" in out.err
+    assert main(["spectrum", str(src)]) == 0
