@@ -103,6 +103,23 @@ def test_bench_rd(tmp_path: Path) -> None:
     assert "decode time" in out and "median of" in out  # the timing table, after the sweeps
 
 
+def test_bench_stack(tmp_path: Path) -> None:
+    """On a synthetic catData.mat (the real one is not read by tests): the table's rows."""
+    import scipy.io
+
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[:16, :16]
+    cats = [np.clip(90 + 4 * x + 3 * y + 20 * k + rng.normal(0, 6, (16, 16)), 0, 255)
+            for k in range(4)]
+    matrix = np.stack([c.astype(np.uint8).flatten(order="F") for c in cats], axis=1)
+    scipy.io.savemat(tmp_path / "cats.mat", {"cat": matrix})
+    out = run_tool("bench_stack", tmp_path / "cats.mat", "--quick", "--psnr", "30",
+                   cwd=tmp_path).stdout
+    assert out.startswith("4 frames of 16x16")
+    row = [line for line in out.splitlines() if line.startswith("| 30.00 dB")]
+    assert len(row) == 1 and row[0].endswith("% |")
+
+
 def test_make_vectors(tmp_path: Path) -> None:
     outdir = tmp_path / "vectors"
     out = run_tool("make_vectors", outdir, cwd=tmp_path).stdout
@@ -115,7 +132,11 @@ def test_make_vectors(tmp_path: Path) -> None:
         if path in decoded:  # each vector's expected decode beside it
             with Image.open(path.with_suffix(".png")) as im:
                 expected = np.asarray(im)
-            out_image = svdcodec.decode(path.read_bytes(), allow_truncated=True)
+            if path.name.startswith("stack-"):  # spec section 14: the frames one under another
+                frames = svdcodec.decode_stack(path.read_bytes())
+                out_image = frames.reshape(-1, *frames.shape[2:])
+            else:
+                out_image = svdcodec.decode(path.read_bytes(), allow_truncated=True)
             if out_image.dtype == np.int16:  # I;16S: the PNG holds sample + 32768 (15.1)
                 out_image = (out_image.astype(np.int32) + 32768).astype(np.uint16)
             assert np.array_equal(out_image, expected), path.name
@@ -160,3 +181,20 @@ def test_fuzz_atheris_libfuzzer(tmp_path: Path) -> None:
     done = run_tool("fuzz_atheris", tmp_path / "seeds", "-runs=300", cwd=tmp_path)
     assert "seeds written to" in done.stderr
     assert not list(tmp_path.glob("crash-*"))
+
+
+def test_bench_dicom_stack(tmp_path: Path) -> None:
+    """On pydicom's 2-frame RLE file (shipped in its wheel): one table row per quality."""
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("SC_rgb_rle_2frame.dcm", download=False)
+    if path is None:
+        pytest.skip("SC_rgb_rle_2frame.dcm is not shipped with this pydicom")
+    assert pydicom.dcmread(path).NumberOfFrames == 2
+    out = run_tool("bench_dicom_stack", path, "--quick", "--quality", "40", "80",
+                   cwd=tmp_path).stdout
+    assert out.startswith("SC_rgb_rle_2frame.dcm: 2 frames of 100x100 uint8 RGB")
+    rows = [line for line in out.splitlines() if line.startswith("| 40 | tall |")
+            or line.startswith("| 80 | tall |")]
+    assert len(rows) == 2 and all(r.endswith(" s |") for r in rows)

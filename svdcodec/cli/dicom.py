@@ -1,21 +1,29 @@
 """DICOM files on the command line: ``encode scan.dcm x.svdi``, ``decode x.svdi back.dcm`` and
 what ``info`` shows, through :mod:`svdcodec.integrations.dicom` (the extra ``svdcodec[dicom]``).
 
+A multi-frame file is encoded as one stack (spec section 14), never cut to its first frame.
 Every failure is one :class:`CliError` line: pydicom missing (naming the extra), a transfer
-syntax without an installed pixel handler (naming the handlers), a multi-frame file (refused,
-never cut to its first frame), pixels svdcodec cannot store.
+syntax without an installed pixel handler (naming the handlers), pixels svdcodec cannot
+store.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..codec import decode, decode_stack, encode, encode_stack, read_header
 from ..integrations import dicom
 from .errors import CliError, os_reason
+
+if TYPE_CHECKING:
+    from . import files
 
 SUFFIXES = (".dcm", ".dicom")
 
@@ -31,20 +39,54 @@ def is_dicom_path(path: Path) -> bool:
         return False  # the image reader reports it
 
 
-def load_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any], list[str]]:
-    """The pixels of a DICOM file, the encode options that keep its header, and notes."""
+def load_dicom(path: Path) -> dicom.DicomImage:
+    """A DICOM file's pixels (all frames) and header; its notes name the file."""
     try:
         image = dicom.read_dicom(path)
     except OSError as exc:
         raise CliError(f"{path}: {os_reason(exc)}") from None
     except (ImportError, dicom.DicomError) as exc:
         raise CliError(f"{path}: {exc}") from None
+    return dataclasses.replace(image, notes=tuple(f"{path}: {n}" for n in image.notes))
+
+
+def encode_dicom_file(src: Path, out: Path, options: dict[str, Any], force: bool,
+                      progress: Callable[[float], object] | None, coding: str | None
+                      ) -> files.Result:
+    """``encode scan.dcm x.svdi``: the pixels as one image, or every frame of a multi-frame
+    file as one stack (spec section 14, ``coding``), the header in ``dicm``; the record says
+    the error in stored and rescaled units."""
+    from . import files  # which imports this module
+
+    files.check_output(out, force, src)
+    image = load_dicom(src)
+    notes = list(image.notes)
+    options = {**options, "bits": options.get("bits") or image.bits}
+    start = time.perf_counter()
     if image.frames > 1:
-        raise CliError(f"{path}: multi-frame DICOM ({image.frames} frames): encoding them as "
-                       "one stack is not available in this svdcodec; a single frame is never "
-                       "chosen silently")
-    notes = [f"{path}: {note}" for note in image.notes]
-    return image.pixels, {"dicom": image.header, "bits": image.bits}, notes
+        data = encode_stack(image.pixels, coding=coding or "auto", dicom=image.header,
+                            **options, progress=progress)
+    else:
+        data = encode(image.pixels, dicom=image.header, **options, progress=progress)
+    seconds = time.perf_counter() - start
+    info = read_header(data)
+    decoded = decode_stack(data) if image.frames > 1 else decode(data)
+    record: dict[str, Any] = {
+        "input": str(src), "output": str(out), "bytes": len(data),
+        "input_bytes": src.stat().st_size, "width": info.width, "height": info.height,
+        "mode": info.mode, "layout": info.layout,
+        "factors": info.factors if info.layout != "patch" else None,
+        "ranks": list(info.ranks), "frames": info.frames, "stack_coding": info.stack_coding,
+        "bpp": 8 * len(data) / (info.width * info.height * info.frames),
+        "seconds": seconds, "psnr": None}
+    if image.frames == 1:
+        notes += files.encode_notes(image.pixels, data, options, record)
+    else:
+        notes.append(f"encoded {info.frames} frames as one stack (coding {info.stack_coding})")
+    record["dicom"] = error_record(image.pixels, decoded, image.header, options["bits"])
+    record["notes"] = notes
+    files.write_output(out, data)
+    return files.Result(out, record, notes)
 
 
 def error_record(image: np.ndarray, decoded: np.ndarray, header: bytes, bits: int

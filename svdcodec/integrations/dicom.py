@@ -219,8 +219,7 @@ def encode_dicom(source: PathLike | bytes, **options: Any) -> bytes:
     """A DICOM file as .svdi bytes with its header in ``dicm``; ``options`` as
     :func:`svdcodec.encode`, whose ``bits`` defaults here to :func:`significant_bits`. The
     frames of a multi-frame file are one stack (:func:`svdcodec.encode_stack`, whose
-    ``coding`` option is taken too) where this svdcodec has stacks, and are refused
-    (DicomError) where it does not: never cut to the first frame."""
+    ``coding`` option is taken too): never cut to the first frame."""
     image = read_dicom(source)
     options.setdefault("bits", image.bits)
     if image.frames > 1:
@@ -228,20 +227,9 @@ def encode_dicom(source: PathLike | bytes, **options: Any) -> bytes:
     return codec.encode(image.pixels, dicom=image.header, **options)
 
 
-def _stack_api(name: str) -> Any:
-    """``svdcodec.encode_stack`` or ``decode_stack`` (spec section 14), None where this
-    svdcodec has no stacks."""
-    return getattr(codec, name, None)
-
-
 def _encode_frames(image: DicomImage, options: dict[str, Any]) -> bytes:
-    encode_stack = _stack_api("encode_stack")
-    if encode_stack is None:
-        raise DicomError(f"multi-frame DICOM ({image.frames} frames): this svdcodec stores "
-                         "single images only, and never a multi-frame file's first frame "
-                         "alone")
-    data: bytes = encode_stack(image.pixels, dicom=image.header, **options)
-    return data
+    """Every frame, as one stack (spec section 14; ``coding`` among ``options``)."""
+    return codec.encode_stack(image.pixels, dicom=image.header, **options)
 
 
 # --- writing DICOM -----------------------------------------------------------------------------
@@ -312,9 +300,9 @@ def decode_dicom(data: bytes, **options: Any) -> bytes:
     if not header:
         raise DicomError("the .svdi file holds no DICOM header (dicm chunk, spec section 15.2):"
                          " it was not encoded from a DICOM file")
-    frames = getattr(info, "frames", 1)  # a stack (spec section 14): every frame
-    pixels = codec.decode(data, **options) if frames == 1 else \
-        _stack_api("decode_stack")(data, **options)
+    # a stack (spec section 14): every frame
+    pixels = codec.decode(data, **options) if info.frames == 1 else \
+        codec.decode_stack(data, **options)
     dicm = next(c for c in info.chunks if c.type == "dicm")
     with _warnings_as_notes():  # about elements the source had as they were: not ours to fix
         return write_dicom(pixels, header, len(data) - dicm.size)
