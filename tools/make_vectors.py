@@ -474,7 +474,25 @@ STACKS = {
                                           {"coding": "snapshot", "rank": 3},
                                           "stack of 4 RGB 37x23 frames, coding snapshot: X of "
                                           "2553x4 (channel after channel), int8, rank 3"),
+    # signed stacks (spec sections 14 and 15.1): every coding holds u = sample + 32768
+    "i16s-stack-snapshot-float16-rank3": (lambda: _signed_frames(4),
+                                          {"coding": "snapshot", "rank": 3,
+                                           "factors": "float16"},
+                                          "stack of 4 I;16S 32x24 frames, coding snapshot "
+                                          "(layout 5 of u), float16, rank 3"),
+    "i16s-stack-tall-patch-q60": (lambda: _signed_frames(3),
+                                  {"coding": "tall", "quality": 60},
+                                  "stack of 3 I;16S 32x24 frames, coding tall, patch 8x8, "
+                                  "quality 60, arith"),
 }
+
+
+def _signed_frames(n: int) -> np.ndarray:
+    """N CT-like int16 frames: the signed slice of the i16s-* vectors, shifted a pixel and a
+    little brighter per frame."""
+    base = _signed_sixteen_bit().astype(np.int32)
+    return np.stack([np.clip(np.roll(base, k, axis=1) + 25 * k, -32768, 32767)
+                     for k in range(n)]).astype(np.int16)
 
 
 def _stack_edit(coding: str, edit: str) -> bytes:
@@ -552,8 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         assert svdcodec.read_header(data).frames == len(frames) and \
             decoded.shape == frames.shape, name
         (args.outdir / f"{name}.svdi").write_bytes(data)
-        Image.fromarray(decoded.reshape(-1, *decoded.shape[2:])).save(
-            args.outdir / f"{name}.png")
+        expected_png(decoded.reshape(-1, *decoded.shape[2:])).save(args.outdir / f"{name}.png")
         call = ", ".join(f"{k}={v!r}" for k, v in options.items())
         rows.append(_row(name, description, data, f"`encode_stack(frames, {call})`"))
     for name, (data, description, calls) in REJECTED.items():
