@@ -313,3 +313,12 @@ def test_signed_multi_frame_in_every_stack_coding(coding: str) -> None:
     np.testing.assert_array_equal(back.pixel_array, svdcodec.decode_stack(data))
     bits = dicom.significant_bits(frames, 16)  # 11: quality 80 is relative to 0 .. 2047
     assert svdcodec.metrics.psnr(frames, back.pixel_array, max_value=2**bits - 1) > 30
+
+
+def test_dcm_output_holds_every_frame(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    svdi = tmp_path / "two.svdi"
+    assert main(["encode", str(shipped("SC_rgb_rle_2frame.dcm")), str(svdi)]) == 0
+    capsys.readouterr()
+    assert main(["decode", str(svdi), str(tmp_path / "one.dcm"), "--frame", "1"]) == 1
+    assert "holds every frame" in capsys.readouterr().err
+    assert main(["decode", str(svdi), str(tmp_path / "f1.png"), "--frame", "1"]) == 0

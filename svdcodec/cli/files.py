@@ -251,6 +251,8 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
 
     check_output(out, force, src)
     if out.suffix.lower() in dicom.SUFFIXES:
+        if frame is not None:
+            raise CliError(f"--frame {frame}: a DICOM output holds every frame of the stack")
         return _decode_to_dicom(read_input(src), src, out, rank)
     fmt_name = Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None or fmt_name not in Image.SAVE:
