@@ -5,6 +5,7 @@ subclass the spec names."""
 from __future__ import annotations
 
 import functools
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -82,7 +83,14 @@ def test_tall_frame_count_changes_the_coded_image() -> None:
 def test_huge_frame_counts_are_refused_before_allocating(coding: str, count: int) -> None:
     """Section 14.5: N · W · H above the pixel limit is LimitError when FRMS is read, whatever
     follows (a 12-byte field must not make the decoder allocate N frames)."""
-    assert_rejects(LimitError, edit_frms(stack(coding), frame_count=count))
+    data = edit_frms(stack(coding), frame_count=count)
+    tracemalloc.start()
+    try:
+        assert_rejects(LimitError, data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # refused from FRMS's 12 bytes, nothing sized by N allocated
 
 
 def test_stack_output_is_bounded_by_the_allocation_limit() -> None:
