@@ -322,3 +322,33 @@ def test_dcm_output_holds_every_frame(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["decode", str(svdi), str(tmp_path / "one.dcm"), "--frame", "1"]) == 1
     assert "holds every frame" in capsys.readouterr().err
     assert main(["decode", str(svdi), str(tmp_path / "f1.png"), "--frame", "1"]) == 0
+
+
+def test_a_dicom_series_is_not_joined_by_stack(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    src = str(shipped("MR_small.dcm"))
+    capsys.readouterr()
+    assert main(["encode", src, src, "--stack", str(tmp_path / "x.svdi")]) == 1
+    assert "DICOM files are encoded one file each" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("header", [b"garbage", b"\x00" * 128 + b"DICM" + b"\xff" * 40,
+                                    "no rows"])
+def test_a_damaged_dicm_header_is_one_error_line(header: Any, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    """The chunk's content is never checked on decode (15.2); writing a DICOM file from it
+    fails in one line, and info says what it could not read."""
+    if header == "no rows":  # a readable header that cannot describe the image
+        ds = pydicom.dcmread(io.BytesIO(synthetic(np.zeros((4, 4), np.uint8), 8, False)))
+        del ds.Rows
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        header = dicom.header_bytes(pydicom.dcmread(io.BytesIO(buffer.getvalue())))
+    svdi = tmp_path / "x.svdi"
+    svdi.write_bytes(svdcodec.encode(np.zeros((4, 4), np.uint8), dicom=header))
+    capsys.readouterr()
+    assert main(["decode", str(svdi), str(tmp_path / "x.dcm")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("svdcodec: error: ") and "\n" not in err and "internal" not in err
+    assert main(["info", str(svdi)]) == 0
+    assert "DICOM" in capsys.readouterr().out

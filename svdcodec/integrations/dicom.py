@@ -96,8 +96,10 @@ def _read(source: PathLike | bytes) -> Dataset:
     try:
         with _warnings_as_notes():
             return pydicom.dcmread(fp)
-    except (pydicom.errors.InvalidDicomError, EOFError, ValueError, KeyError) as exc:
-        raise DicomError(f"not a readable DICOM file: {exc}") from None
+    except OSError:
+        raise  # a file that cannot be read: the caller names it
+    except Exception as exc:  # pydicom on damaged bytes raises many kinds; all mean the same
+        raise DicomError(f"not a readable DICOM file: {exc or type(exc).__name__}") from None
 
 
 def _check_decodable(ds: Dataset) -> None:
@@ -137,6 +139,8 @@ def _sample_kind(ds: Dataset) -> tuple[int, int, int, str]:
         raise DicomError(f"the DICOM file has {kind} pixel data: svdcodec stores integer "
                          "images")
     samples = int(ds.get("SamplesPerPixel", 1))
+    if ds.get("BitsAllocated") is None:
+        raise DicomError("the DICOM file has pixel data but no Bits Allocated")
     bits = int(ds.BitsAllocated)
     signed = int(ds.get("PixelRepresentation", 0))
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
@@ -304,8 +308,15 @@ def decode_dicom(data: bytes, **options: Any) -> bytes:
     pixels = codec.decode(data, **options) if info.frames == 1 else \
         codec.decode_stack(data, **options)
     dicm = next(c for c in info.chunks if c.type == "dicm")
-    with _warnings_as_notes():  # about elements the source had as they were: not ours to fix
-        return write_dicom(pixels, header, len(data) - dicm.size)
+    try:
+        with _warnings_as_notes():  # about elements the source had as they were: not ours
+            return write_dicom(pixels, header, len(data) - dicm.size)
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+        if isinstance(exc, DicomError):
+            raise
+        # the chunk's content is never checked (spec section 15.2): it may describe nothing
+        raise DicomError(f"the dicm chunk's DICOM header cannot hold this image: "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 # --- what info shows ---------------------------------------------------------------------------
