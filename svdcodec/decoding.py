@@ -114,6 +114,7 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
     if container.stack is not None:
         out = _reduced(stackdecode.decode_frame(container, 0 if frame is None else frame, rank,
                                                 limits, _decode_image), reduce)
+        out = _samples(out, h)
         return out[:, :, 0] if h.channels == 1 else out
     if frame not in (None, 0) or isinstance(frame, bool):
         raise ValueError(f"frame: a single image has only frame 0, got {frame!r}")
@@ -122,14 +123,25 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
         out = wholecodec.decode_groups_reduced(container, reduce)
     else:
         out = _reduced(_decode_image(container, rank, limits), reduce)
+    out = _samples(out, h)
     return out[:, :, 0] if h.channels == 1 else out
+
+
+def offset_to_signed(u: np.ndarray) -> np.ndarray:
+    """Decoded u of mode I;16S as the int16 samples u - 32768 (spec section 15.1)."""
+    return (u.astype(np.int32) - fmt.SIGNED_OFFSET).astype(np.int16)
+
+
+def _samples(out: np.ndarray, h: fmt.Header) -> np.ndarray:
+    """The decoded samples of the layouts as the caller's: int16 for mode I;16S (15.1)."""
+    return offset_to_signed(out) if h.mode == fmt.Mode.I16S else out
 
 
 def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
            allow_truncated: bool = False, reduce: int = 1,
            frame: int | None = None) -> np.ndarray:
     """Decode .svdi bytes to an array of the encoded shape and dtype (an encoded (H, W, 1)
-    array comes back as (H, W): both are stored as one grey channel).
+    array comes back as (H, W): both are stored as one grey channel; mode I;16S as int16).
 
     ``rank`` decodes with only the first ``rank`` components of each matrix (a cheaper,
     coarser preview; a rank above the stored one decodes at the stored one). ``reduce`` = s > 1
@@ -164,7 +176,8 @@ def decode_stack_container(container: fmt.Container, rank: int | None,
     """Every frame of a parsed file (a single image: one); see :func:`decode_stack`."""
     if container.stack is None:
         return decode_container(container, rank=rank, limits=limits)[None]
-    out = stackdecode.decode_frames(container, rank, limits, _decode_image)
+    out = _samples(stackdecode.decode_frames(container, rank, limits, _decode_image),
+                   container.header)
     return out[..., 0] if container.header.channels == 1 else out
 
 

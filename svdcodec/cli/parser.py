@@ -88,6 +88,11 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entropy", choices=sorted(COMPRESSION_NAMES.values()), default=None,
                    help="patch layout: arith (default; spec section 13) or the older zstd "
                    "payload")
+    p.add_argument("--bits", type=positive_int, default=None,
+                   help="the samples' significant bits (a 12-bit scan in 16-bit samples): "
+                   "--quality and --target-psnr are then those of samples 0..2^BITS-1 "
+                   "(default: all of the mode's bits; DICOM inputs: the bits their values "
+                   "span, at most Bits Stored)")
     p.add_argument("--level", type=zstd_level, default=None,
                    help="zstd level 1..19 (default 19 for the patch layout's zstd payload, "
                    "else 3; the arith payload has none)")
