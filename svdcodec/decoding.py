@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -79,31 +80,78 @@ def check_decode_limits(container: fmt.Container, limits: Limits,
         wholecodec.check_limits(container, limits, rank)
 
 
+Progress = Callable[[int, int], object]  # progress(done, total): image rows decoded
+
+
+def _check_progress(progress: object) -> None:
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable, got {progress!r}")
+
+
+def _reduce(a: np.ndarray, scale: int) -> np.ndarray:
+    """The rounded means of scale x scale blocks (a reduced decode)."""
+    means: np.ndarray = np.rint(block_mean(block_mean(a, scale, 0), scale, 1))
+    return means.astype(a.dtype)
+
+
+def _decode_patch(container: fmt.Container, rank: int | None, reduce: int,
+                  progress: Progress | None) -> np.ndarray:
+    """The patch layout: arith planes in strips (a reduced decode averages each strip as it
+    comes, so the full-size image never exists), others whole."""
+    h = container.header
+    if not patchdecode.strips_available(container):
+        out = patchdecode.decode_planes(container, rank)
+        return _reduce(out, reduce) if reduce > 1 else out
+    if reduce == 1:
+        def tell(image: np.ndarray, y0: int, y1: int) -> None:
+            if progress is not None:
+                progress(y1, h.height)
+        return patchdecode.decode_strips(container, rank, patchdecode.STRIP_ROWS,
+                                         tell if progress is not None else None)
+    # R / 2 rows (or `reduce`) at a time: averaging takes about 17 bytes per sample, within the
+    # 16 R W C bytes that section 12.8 counts
+    rows = reduce * max(1, patchdecode.colour_rows(h.width) // (2 * reduce))
+    small = np.empty((-(-h.height // reduce), -(-h.width // reduce), h.channels),
+                     dtype=np.uint8 if h.bit_depth == 8 else np.dtype("<u2"))
+
+    def average(strip: np.ndarray, y0: int, y1: int) -> None:
+        small[y0 // reduce:-(-y1 // reduce)] = _reduce(strip[:y1 - y0], reduce)
+        if progress is not None:
+            progress(y1, h.height)
+
+    buffer = np.empty((min(rows, h.height), h.width, h.channels),
+                      dtype=np.uint8 if h.bit_depth == 8 else "=u2")
+    patchdecode.decode_strips(container, rank, len(buffer), average, out=buffer)
+    return small
+
+
 def decode_container(container: fmt.Container, *, rank: int | None = None,
-                     limits: Limits | None = None, reduce: int = 1) -> np.ndarray:
+                     limits: Limits | None = None, reduce: int = 1,
+                     progress: Progress | None = None) -> np.ndarray:
     """Decode a parsed container (spec section 7); see :func:`decode`."""
     check_rank(rank)
     _check_reduce(reduce)
+    _check_progress(progress)
     h = container.header
     if container.truncated and h.layout == fmt.Layout.PATCH:
         raise TruncatedError(f"{container.truncated} (files of layout patch are not salvaged)")
     check_decode_limits(container, limits or get_default_limits(), rank)
     if h.layout == fmt.Layout.PATCH:
-        out = patchdecode.decode_planes(container, rank)
-        if reduce > 1:
-            small = block_mean(block_mean(out, reduce, 0), reduce, 1)
-            out = np.rint(small).astype(out.dtype)
+        out = _decode_patch(container, rank, reduce, progress)
     elif reduce > 1 and rank is None:
         out = wholecodec.decode_groups_reduced(container, reduce)
     else:
         out = wholecodec.decode_groups(container, rank)
         if reduce > 1:
-            out = np.rint(block_mean(block_mean(out, reduce, 0), reduce, 1)).astype(out.dtype)
+            out = _reduce(out, reduce)
+    if progress is not None and not patchdecode.strips_available(container):
+        progress(h.height, h.height)
     return out[:, :, 0] if h.channels == 1 else out
 
 
 def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
-           allow_truncated: bool = False, reduce: int = 1) -> np.ndarray:
+           allow_truncated: bool = False, reduce: int = 1,
+           progress: Progress | None = None) -> np.ndarray:
     """Decode .svdi bytes to an array of the encoded shape and dtype (an encoded (H, W, 1)
     array comes back as (H, W): both are stored as one grey channel).
 
@@ -111,16 +159,21 @@ def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None
     coarser preview; a rank above the stored one decodes at the stored one). ``reduce`` = s > 1
     decodes a (ceil(H / s), ceil(W / s)[, C]) image whose samples are the rounded means of
     s x s blocks (whole-image layouts compute it from block means of U and Vᵀ, at about 1/s²
-    of the work; the patch layout decodes in full, then averages). ``limits`` bounds
+    of the work; the patch layout averages strips of rows as it decodes them, or, for its zstd
+    payload, the whole image). ``limits`` bounds
     size, memory and work (:class:`svdcodec.Limits`). ``allow_truncated`` decodes a
     whole-image file cut short (a partial download) from what precedes the cut: complete
     matrices in full, the one the file ends in at the rank its whole records give, missing
     ones as 0 (spec section 7.1); it raises TruncatedError only if HEAD itself is cut, or for
-    layout patch. Raises :class:`svdcodec.SvdiError`.
+    layout patch. ``progress(done, total)``, if given, is called from the caller's thread with
+    the image rows decoded so far and the image's height (the last call has done == total;
+    the patch layout's arith files report every strip of rows, others once at the end).
+    Raises :class:`svdcodec.SvdiError`.
     """
     container = fmt.unpack(_as_bytes(data), limits or get_default_limits(),
                            allow_truncated=allow_truncated)
-    return decode_container(container, rank=rank, limits=limits, reduce=reduce)
+    return decode_container(container, rank=rank, limits=limits, reduce=reduce,
+                            progress=progress)
 
 
 def verify_container(container: fmt.Container, limits: Limits | None = None) -> None:
@@ -150,7 +203,7 @@ class SvdiFile:
     container: fmt.Container
 
     def decode(self, *, limits: Limits | None = None, reduce: int = 1,
-               allow_truncated: bool = False) -> np.ndarray:
+               allow_truncated: bool = False, progress: Progress | None = None) -> np.ndarray:
         """The image; raises :attr:`error` unless it is a TruncatedError and
         ``allow_truncated`` (then what precedes the cut, as :func:`decode` gives it)."""
         if self.error is not None and not (isinstance(self.error, TruncatedError)
@@ -158,7 +211,8 @@ class SvdiFile:
             raise self.error
         limits = limits or get_default_limits()
         check_size(self.container.header, limits)
-        return decode_container(self.container, limits=limits, reduce=reduce)
+        return decode_container(self.container, limits=limits, reduce=reduce,
+                                progress=progress)
 
     def verify(self, *, limits: Limits | None = None) -> None:
         """See :func:`verify`; raises :attr:`error` first."""
