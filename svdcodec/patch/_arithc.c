@@ -71,6 +71,7 @@
 #endif
 
 static uint8_t RATE[COUNT_MAX + 1];
+static const int32_t ZEROS[256];  /* the coefficients of a patch outside the grid */
 static uint8_t J_CLASS[256];     /* min(bucket(j), J_CLASSES - 1) */
 static uint8_t COUNT_CLASS[511]; /* min(bucket(t), COUNT_CLASSES - 1), t <= 2 * 255 */
 
@@ -103,13 +104,17 @@ static int64_t med(int64_t a, int64_t b, int64_t c) {
 static int imin(int a, int b) { return a < b ? a : b; }
 
 /* --- the coder: one struct for both directions ------------------------------------------- */
+/* per context: probability and count, both uint16_t: stores of a uint8_t (a char type) or a
+   uint32_t may alias the range and code of a coder in memory, and the compiler would reload
+   them after every bin (measured 10-20 % slower) */
 typedef struct {
-    /* per context: probability and count, both uint16_t: stores of a uint8_t (a char type) or a
-       uint32_t may alias the range and code below, and the compiler would reload them after
-       every bin (measured 10-20 % slower) */
-    struct {
-        uint16_t p, n;
-    } state[CONTEXTS];
+    uint16_t p, n;
+} Ctx;
+
+/* The contexts live outside the coder (CONTEXTS_BYTES after a Syntax, or in a StripPlane), so
+   that code_row can keep a copy of the coder in registers (see there). */
+typedef struct {
+    Ctx *state;
     uint32_t range;
     /* decoder */
     uint32_t code;
@@ -125,7 +130,8 @@ typedef struct {
     int oom;
 } Coder;
 
-static void coder_init(Coder *c) {
+static void coder_init(Coder *c, Ctx *state) {
+    c->state = state;
     for (int i = 0; i < CONTEXTS; i++) {
         c->state[i].p = PROB_INIT;
         c->state[i].n = 0;
@@ -140,18 +146,19 @@ static inline void adapt(Coder *c, int ctx, int bit) {
     c->state[ctx].p = (uint16_t)(bit ? p - (p >> s) : p + (((1u << PROB_BITS) - p) >> s));
 }
 
+/* Without branches on the bin's value (unpredictable for significance bins): the interval's
+   update and the adaptation are selected with masks, the same arithmetic as adapt(). */
 static inline int dec_bit(Coder *c, int ctx) {
-    uint32_t bound = (c->range >> PROB_BITS) * c->state[ctx].p;
-    int bit;
-    if (c->code < bound) {
-        c->range = bound;
-        bit = 0;
-    } else {
-        c->code -= bound;
-        c->range -= bound;
-        bit = 1;
-    }
-    adapt(c, ctx, bit);
+    Ctx *st = &c->state[ctx];
+    uint32_t p = st->p, n = st->n;
+    uint32_t bound = (c->range >> PROB_BITS) * p;
+    uint32_t bit = c->code >= bound, mask = 0u - bit;
+    c->code -= bound & mask;
+    c->range = (bound & ~mask) | ((c->range - bound) & mask);
+    int sh = RATE[n];
+    uint32_t p1 = p - (p >> sh), p0 = p + (((1u << PROB_BITS) - p) >> sh);
+    st->n = (uint16_t)(n + (n < COUNT_MAX));
+    st->p = (uint16_t)((p1 & mask) | (p0 & ~mask));
     while (c->range < RANGE_TOP) {
         uint8_t byte = 0;
         if (c->pos < c->len)
@@ -162,7 +169,7 @@ static inline int dec_bit(Coder *c, int ctx) {
         c->range <<= 8;
         c->code = (c->code << 8) | byte;
     }
-    return bit;
+    return (int)bit;
 }
 
 static void put_byte(Coder *c, uint8_t b) {
@@ -214,6 +221,7 @@ typedef struct {
     int enc;
     const char *err;
 } Syntax;
+#define CONTEXTS_BYTES (sizeof(Ctx) * CONTEXTS)
 
 /* Every syntax function takes ENC as a constant argument and is inlined into the two
    entry points, so that each direction is compiled without the other's branches. */
@@ -319,8 +327,8 @@ typedef struct {
 
 /* Section 13.5: the patches of patch row gy, in raster order. Decoding, pd->total counts the
    coefficients so far, and pd->q (when not NULL) receives them packed. */
-static ALWAYS_INLINE const char *code_row(Syntax *s, const int enc, PlaneData *pd,
-                                          Py_ssize_t gy, const RowData *rd) {
+static ALWAYS_INLINE const char *code_row_in(Syntax *s, const int enc, PlaneData *pd,
+                                             Py_ssize_t gy, const RowData *rd) {
     const int k = pd->k;
     const Py_ssize_t gw = pd->gw;
     int ok = 1;
@@ -355,10 +363,11 @@ static ALWAYS_INLINE const char *code_row(Syntax *s, const int enc, PlaneData *p
         }
         /* 3. coefficients */
         int32_t *row = rd->current + gx * (Py_ssize_t)k;
-        const int32_t *ql = gx ? row - k : NULL, *qu = gy ? rd->above + gx * (Py_ssize_t)k : NULL;
+        /* a missing neighbour reads as zeros (its count, cl or cu, is 0 too) */
+        const int32_t *ql = gx ? row - k : ZEROS, *qu = gy ? rd->above + gx * (Py_ssize_t)k : ZEROS;
         const int64_t *src = enc ? rd->src + gx * (Py_ssize_t)k : NULL;
         for (int j = 0; j < (int)cnt; j++) {
-            int32_t vl = ql ? ql[j] : 0, vu = qu ? qu[j] : 0;
+            int32_t vl = ql[j], vu = qu[j];
             int jb = J_CLASS[j];
             row[j] = 0;
             if (j < cnt - 1) {
@@ -390,6 +399,18 @@ static ALWAYS_INLINE const char *code_row(Syntax *s, const int enc, PlaneData *p
         }
     }
     return NULL;
+}
+
+/* code_row_in on a local copy of the coder: its address does not escape (everything it is
+   passed to is inlined), so the compiler keeps range, code and the read position in registers,
+   whereas stores of coefficients (int32) or counts (uint8) may alias a coder in memory and
+   force a reload after each. */
+static ALWAYS_INLINE const char *code_row(Syntax *s, const int enc, PlaneData *pd,
+                                          Py_ssize_t gy, const RowData *rd) {
+    Syntax local = *s;
+    const char *err = code_row_in(&local, enc, pd, gy, rd);
+    *s = local;
+    return err;
 }
 
 /* A whole plane: the header, then every patch row (dc and counts: N entries, raster order). */
@@ -509,7 +530,7 @@ static const char *transcode(const PlaneData *pd, Transcoded *t) {
 static const char *decode_impl(const uint8_t *in, size_t len, PlaneData *pd, Transcoded *t) {
     const Py_ssize_t n_patches = pd->gh * pd->gw;
     const int k = pd->k;
-    Syntax *s = PyMem_RawMalloc(sizeof(Syntax));
+    Syntax *s = PyMem_RawMalloc(sizeof(Syntax) + CONTEXTS_BYTES);
     pd->mult = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * k + 1));
     pd->basis = PyMem_RawMalloc((size_t)k * pd->hh + 1);
     pd->dc = PyMem_RawMalloc(sizeof(int64_t) * (size_t)n_patches);
@@ -522,7 +543,7 @@ static const char *decode_impl(const uint8_t *in, size_t len, PlaneData *pd, Tra
         err = OUT_OF_MEMORY;
     } else {
         pd->parity = pd->mult + k;
-        coder_init(&s->c);
+        coder_init(&s->c, (Ctx *)(s + 1));
         s->enc = 0;
         s->err = NULL;
         s->c.in = in;
@@ -594,7 +615,7 @@ done:
 static const char *encode_impl(PlaneData *pd, Coder **out_coder, uint64_t *m_total) {
     const Py_ssize_t n_patches = pd->gh * pd->gw;
     const int k = pd->k;
-    Syntax *s = PyMem_RawMalloc(sizeof(Syntax));
+    Syntax *s = PyMem_RawMalloc(sizeof(Syntax) + CONTEXTS_BYTES);
     int32_t *rows = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * pd->gw * k + 1));
     pd->counts = PyMem_RawMalloc((size_t)n_patches + 1);
     if (s == NULL || rows == NULL || pd->counts == NULL) {
@@ -610,7 +631,7 @@ static const char *encode_impl(PlaneData *pd, Coder **out_coder, uint64_t *m_tot
         pd->counts[n] = (uint8_t)c;
         total += (uint64_t)c;
     }
-    coder_init(&s->c);
+    coder_init(&s->c, (Ctx *)(s + 1));
     s->enc = 1;
     s->err = NULL;
     s->c.low = 0;
@@ -744,6 +765,7 @@ done:
 typedef struct {
     PlaneData pd;        /* k, hh, gh, gw; mult, parity (2k), basis; ac_symbols, total */
     Syntax s;
+    Ctx states[CONTEXTS];
     int index, r, p, bd, shift, sx, sy;
     Py_ssize_t rows, cols, stride; /* the plane before padding; stride = gw P */
     uint32_t m_dc;
@@ -776,7 +798,7 @@ static const char *strip_plane_init(StripPlane *sp) {
         return OUT_OF_MEMORY;
     sp->pd.parity = sp->pd.mult + k;
     if (sp->len < INIT_BYTES) return "expected at least 4 bytes";
-    coder_init(&sp->s.c);
+    coder_init(&sp->s.c, sp->states);
     sp->s.enc = 0;
     sp->s.err = NULL;
     sp->s.c.in = sp->payload;
@@ -854,6 +876,16 @@ static void strip_reconstruct(const StripPlane *sp, const RowData *rd, int32_t *
     for (Py_ssize_t gx = 0; gx < sp->pd.gw; gx++) {
         int c = rd->cnt[gx] < sp->r ? rd->cnt[gx] : sp->r;
         const int32_t *qv = rd->current + gx * (Py_ssize_t)k;
+        double base = (double)rd->dc[gx] * (double)sp->m_dc + offset;
+        int32_t *patch = dst + gx * p;
+        if (c == 0) {  /* a flat patch: store_patch's value of every sample, (0 + base) scale */
+            double x = base * scale;
+            x = x < 0.0 ? 0.0 : x;
+            int32_t v = (int32_t)(x > top ? top : x);
+            for (int y = 0; y < p; y++)
+                for (int i = 0; i < p; i++) patch[y * sp->stride + i] = v;
+            continue;
+        }
         memset(s, 0, sizeof(double) * 4 * (size_t)hh);
         for (int j = 0; j < c; j++) {
             if (qv[j] == 0) continue;
@@ -864,11 +896,10 @@ static void strip_reconstruct(const StripPlane *sp, const RowData *rd, int32_t *
             else
                 axpy(acc, coef, quarters + (size_t)j * hh, hh);
         }
-        double base = (double)rd->dc[gx] * (double)sp->m_dc + offset;
         if (hh == 16)
-            store_patch(s, base, scale, top, 4, dst + gx * p, sp->stride);
+            store_patch(s, base, scale, top, 4, patch, sp->stride);
         else
-            store_patch(s, base, scale, top, half, dst + gx * p, sp->stride);
+            store_patch(s, base, scale, top, half, patch, sp->stride);
     }
 }
 
@@ -932,9 +963,9 @@ static const char *strips_decode(Strips *st, Py_ssize_t y0, Py_ssize_t y1) {
     for (Py_ssize_t y = y0; y < y1; y++) {
         for (int c = 0; c < st->channels; c++) {
             StripPlane *sp = st->planes[c];
-            Py_ssize_t i = sp->sy == 2 ? y >> 1 : y, i2 = sp->sy == 2 ? neighbour_row(y, sp->rows) : i;
-            pr[c].a = strip_row(sp, i > i2 ? i : i2, &err);
-            if (err != NULL) {
+            Py_ssize_t i = sp->sy == 2 ? y >> 1 : y;
+            Py_ssize_t i2 = sp->sy == 2 ? neighbour_row(y, sp->rows) : i;
+            if (strip_row(sp, i > i2 ? i : i2, &err) == NULL) {
                 st->failed = sp->index;
                 return err;
             }

@@ -21,61 +21,11 @@
 #define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define MULTIVERSION
-/* Image row y of `channels` int32 rows (samples in 0 .. 2^bd - 1) into the interleaved output:
-   uint8 for bd 8, native uint16 for bd 16. */
-static inline void write_row(const int32_t *const *row, int channels, int bd, Py_ssize_t width,
-                             void *out, Py_ssize_t y) {
-    if (bd == 8) {
-        uint8_t *o = (uint8_t *)out + (size_t)y * width * channels;
-        if (channels == 3) {
-            const int32_t *r0 = row[0], *r1 = row[1], *r2 = row[2];
-            for (Py_ssize_t x = 0; x < width; x++) {
-                o[3 * x] = (uint8_t)r0[x];
-                o[3 * x + 1] = (uint8_t)r1[x];
-                o[3 * x + 2] = (uint8_t)r2[x];
-            }
-        } else {
-            for (int c = 0; c < channels; c++) {
-                const int32_t *pc = row[c];
-                for (Py_ssize_t x = 0; x < width; x++) o[x * channels + c] = (uint8_t)pc[x];
-            }
-        }
-    } else {
-        uint16_t *o = (uint16_t *)out + (size_t)y * width * channels;
-        for (int c = 0; c < channels; c++) {
-            const int32_t *pc = row[c];
-            for (Py_ssize_t x = 0; x < width; x++) o[x * channels + c] = (uint16_t)pc[x];
-        }
-    }
-}
-
-/* What image row y needs of one plane: its plane row a and, if sy = 2, the row b it blends with
-   (section 12.7), both of cols samples. */
-typedef struct {
-    const int32_t *a, *b;
-    Py_ssize_t cols;
-    int sx, sy;
-} PlaneRow;
-
-/* One image row: upsampling, colour conversion, then out's row y_out. rows holds channels x
-   width int32, tmp the widest plane's cols. */
-static inline void compose_row(const PlaneRow *pr, int channels, int bd, int ycbcr,
-                               Py_ssize_t width, int32_t *rows, int32_t *tmp, void *out,
-                               Py_ssize_t y_out) {
-    const int32_t *row[4];
-    for (int c = 0; c < channels; c++) {
-        int32_t *dst = rows + (size_t)c * width;
-        row[c] = upsample_from(pr[c].a, pr[c].b, pr[c].cols, pr[c].sx, pr[c].sy, width, tmp,
-                               dst);
-        if (ycbcr && c < 3 && row[c] != dst) {  /* converted in place below */
-            memcpy(dst, row[c], sizeof(int32_t) * (size_t)width);
-            row[c] = dst;
-        }
-    }
-    if (ycbcr) ycbcr_row(rows, rows + width, rows + 2 * width, width);
-    write_row(row, channels, bd, width, out, y_out);
-}
-
+#endif
+#if defined(__GNUC__)
+#define SAMPLES_INLINE inline __attribute__((always_inline))
+#else
+#define SAMPLES_INLINE inline
 #endif
 
 /* section 12.7: JFIF YCbCr -> RGB in libjpeg's 16-bit fixed point */
@@ -100,7 +50,8 @@ static inline int32_t clip_i32(int32_t v, int32_t lo, int32_t hi) {
 /* One edge, p1 p0 | q0 q1 -> the four new samples, without branches: the test is data
    dependent and mispredicted half of the time. >> of a negative int32 is an arithmetic shift on
    every compiler CPython supports (floor division, as the spec's >>). */
-static inline void filter4(int32_t *p1, int32_t *p0, int32_t *q0, int32_t *q1, int32_t alpha,
+static SAMPLES_INLINE void filter4(int32_t *p1, int32_t *p0, int32_t *q0, int32_t *q1,
+                                   int32_t alpha,
                            int32_t beta, int32_t tc, int32_t top) {
     int32_t a = *p1, b = *p0, c = *q0, d = *q1;
     int32_t on = (abs(c - b) < alpha) & (abs(a - b) < beta) & (abs(d - c) < beta);
@@ -113,7 +64,8 @@ static inline void filter4(int32_t *p1, int32_t *p0, int32_t *q0, int32_t *q1, i
 }
 
 /* filter4 over n edges whose samples lie in four arrays: a loop the compiler vectorizes */
-static inline void filter_rows(int32_t *restrict a, int32_t *restrict b, int32_t *restrict c,
+static SAMPLES_INLINE void filter_rows(int32_t *restrict a, int32_t *restrict b,
+                                       int32_t *restrict c,
                                int32_t *restrict d, Py_ssize_t n, int32_t alpha, int32_t beta,
                                int32_t tc, int32_t top) {
     for (Py_ssize_t x = 0; x < n; x++)
@@ -125,7 +77,8 @@ static inline void filter_rows(int32_t *restrict a, int32_t *restrict b, int32_t
    A is an integer below 2^53 in magnitude, so x = A 2^-F is exact; clipping x to 0 .. 2^bd - 1
    before truncating gives clip(floor(x)), as truncation differs from floor only below 0. The
    loops over the quarter have no branches, so they vectorize; h is a constant once inlined. */
-static inline void store_patch(const double *restrict s, double base, double scale, double top,
+static SAMPLES_INLINE void store_patch(const double *restrict s, double base, double scale,
+                                       double top,
                                int h, int32_t *restrict dst, Py_ssize_t stride) {
     const int hh = h * h, p = 2 * h;
     int32_t q[4 * MAX_HALF * MAX_HALF];  /* TL, TR (x mirrored), BL (y), BR (both) */
@@ -152,17 +105,18 @@ static inline void store_patch(const double *restrict s, double base, double sca
 }
 
 /* acc[i] += coef * b[i]: a fixed trip count for P = 8 lets the compiler vectorize it */
-static inline void axpy16(double *restrict acc, double coef, const double *restrict b) {
+static SAMPLES_INLINE void axpy16(double *restrict acc, double coef, const double *restrict b) {
     for (int i = 0; i < 16; i++) acc[i] += coef * b[i];
 }
 
-static inline void axpy(double *restrict acc, double coef, const double *restrict b, int hh) {
+static SAMPLES_INLINE void axpy(double *restrict acc, double coef, const double *restrict b,
+                                int hh) {
     for (int i = 0; i < hh; i++) acc[i] += coef * b[i];
 }
 
 /* dst[x] = (3 v[x/2] + v[x/2 -+ 1] + round) >> shift for x < width <= 2 cols, neighbours clamped
    to the row: the inner loop has no branches, so the compiler can vectorize it */
-static inline void double_row(const int32_t *restrict v, Py_ssize_t cols, Py_ssize_t width,
+static SAMPLES_INLINE void double_row(const int32_t *restrict v, Py_ssize_t cols, Py_ssize_t width,
                        int32_t round, int shift, int32_t *restrict dst) {
     if (cols == 1) {
         dst[0] = (4 * v[0] + round) >> shift;
@@ -183,7 +137,7 @@ static inline void double_row(const int32_t *restrict v, Py_ssize_t cols, Py_ssi
 
 /* Pass 1 of section 12.6 on one row of `cols` samples: its vertical edges' samples are gathered
    into tmp (4 arrays of cols / p - 1), filtered by filter_rows and scattered back. */
-static inline void deblock_row_vertical(int32_t *row, Py_ssize_t cols, int p, int32_t alpha,
+static SAMPLES_INLINE void deblock_row_vertical(int32_t *row, Py_ssize_t cols, int p, int32_t alpha,
                                         int32_t beta, int32_t tc, int32_t top, int32_t *tmp) {
     const Py_ssize_t n = cols / p - 1;  /* vertical edges per row */
     int32_t *t0 = tmp, *t1 = tmp + n, *t2 = t1 + n, *t3 = t2 + n, *edge = row + p - 2;
@@ -213,7 +167,8 @@ static inline Py_ssize_t neighbour_row(Py_ssize_t y, Py_ssize_t rows) {
 /* Image row y of a plane at full resolution into dst[0 .. width - 1], from its plane row a (row
    y >> 1 if sy = 2, else y) and, if sy = 2, the row b = neighbour_row(y); tmp holds cols ints.
    Returns dst, or a itself when it needs no work. */
-static inline const int32_t *upsample_from(const int32_t *a, const int32_t *b, Py_ssize_t cols,
+static SAMPLES_INLINE const int32_t *upsample_from(const int32_t *a, const int32_t *b,
+                                                   Py_ssize_t cols,
                                            int sx, int sy, Py_ssize_t width,
                                            int32_t *restrict tmp, int32_t *restrict dst) {
     const int32_t *v = a;
@@ -235,7 +190,8 @@ static inline const int32_t *upsample_from(const int32_t *a, const int32_t *b, P
 
 /* Section 12.7's YCbCr -> RGB of one row into three int32 rows (written in place of y, cb, cr).
    +256 << 16 keeps every shifted value positive; the -256 after the shift removes it. */
-static inline void ycbcr_row(int32_t *restrict y, int32_t *restrict cb, int32_t *restrict cr,
+static SAMPLES_INLINE void ycbcr_row(int32_t *restrict y, int32_t *restrict cb,
+                                     int32_t *restrict cr,
                       Py_ssize_t width) {
     const int32_t lift = 256 << 16;
     for (Py_ssize_t x = 0; x < width; x++) {
@@ -252,7 +208,8 @@ static inline void ycbcr_row(int32_t *restrict y, int32_t *restrict cb, int32_t 
 
 /* Image row y of `channels` int32 rows (samples in 0 .. 2^bd - 1) into the interleaved output:
    uint8 for bd 8, native uint16 for bd 16. */
-static inline void write_row(const int32_t *const *row, int channels, int bd, Py_ssize_t width,
+static SAMPLES_INLINE void write_row(const int32_t *const *row, int channels, int bd,
+                                     Py_ssize_t width,
                              void *out, Py_ssize_t y) {
     if (bd == 8) {
         uint8_t *o = (uint8_t *)out + (size_t)y * width * channels;
@@ -288,7 +245,7 @@ typedef struct {
 
 /* One image row: upsampling, colour conversion, then out's row y_out. rows holds channels x
    width int32, tmp the widest plane's cols. */
-static inline void compose_row(const PlaneRow *pr, int channels, int bd, int ycbcr,
+static SAMPLES_INLINE void compose_row(const PlaneRow *pr, int channels, int bd, int ycbcr,
                                Py_ssize_t width, int32_t *rows, int32_t *tmp, void *out,
                                Py_ssize_t y_out) {
     const int32_t *row[4];
