@@ -1051,10 +1051,11 @@ static PyObject *decode_strips(PyObject *self, PyObject *args) {
     Strips st;
     memset(&st, 0, sizeof(st));
     channels = (int)PyTuple_GET_SIZE(planes);
-    Py_ssize_t row_bytes = width * channels * (bd / 8);
+    Py_ssize_t row_bytes = 0;  /* computed once width and channels are known to be sane */
     if (channels < 1 || channels > 4 || height < 1 || width < 1 || (bd != 8 && bd != 16) ||
         (ycbcr && (channels < 3 || bd != 8)) || width > PY_SSIZE_T_MAX / 8 / channels ||
-        out.len % row_bytes != 0 || out.len == 0 || step < 1 ||
+        (row_bytes = width * channels * (bd / 8), out.len % row_bytes != 0) || out.len == 0 ||
+        step < 1 ||
         (out.len / row_bytes < height && (out.len / row_bytes) % step != 0) ||
         (sink != Py_None && !PyCallable_Check(sink))) {
         PyErr_SetString(PyExc_ValueError, "decode_strips: bad image geometry, out or step");
