@@ -366,29 +366,34 @@ static ALWAYS_INLINE const char *code_row_in(Syntax *s, const int enc, PlaneData
         /* a missing neighbour reads as zeros (its count, cl or cu, is 0 too) */
         const int32_t *ql = gx ? row - k : ZEROS, *qu = gy ? rd->above + gx * (Py_ssize_t)k : ZEROS;
         const int64_t *src = enc ? rd->src + gx * (Py_ssize_t)k : NULL;
+        int pv = 0;  /* whether components j - 1 and j - 2 are non-zero, as a count */
         for (int j = 0; j < (int)cnt; j++) {
-            int32_t vl = ql[j], vu = qu[j];
-            int jb = J_CLASS[j];
-            row[j] = 0;
+            int32_t vl = ql[j], vu = qu[j], v = 0;
+            int jb = J_CLASS[j], significant = 1;
             if (j < cnt - 1) {
                 int sl = j >= cl ? 0 : (vl ? 2 : 1), su = j >= cu ? 0 : (vu ? 2 : 1);
-                int pv = (j >= 1 && row[j - 1] != 0) + (j >= 2 && row[j - 2] != 0);
                 int ctx = CTX_SIG + (jb * SIG_NEIGHBOURS + sl + su) * SIG_PREVIOUS + pv;
-                if (!code_bit(s, enc, ctx, src ? src[j] != 0 : 0)) continue;
+                significant = code_bit(s, enc, ctx, src ? src[j] != 0 : 0);
             }
-            int64_t mn = (int64_t)abs(vl) + abs(vu);
-            int mcls = mn < 3 ? (int)mn : (mn < 5 ? 3 : 4);
-            int mbase = CTX_MAG + (imin(jb, MAG_J - 1) * MAG_NEIGHBOURS + mcls) * UINT_SET;
-            int64_t m = code_uint(s, enc, src ? (uint64_t)(src[j] < 0 ? -src[j] : src[j]) - 1 : 0,
-                                  mbase);
-            if (m < 0) return s->err;
-            m += 1;
-            if (m > COEFFICIENT_MAX) return "coefficient magnitude out of range";
-            int sgn = (vl == 0 ? 0 : (vl > 0 ? 1 : 2)) * 3 + (vu == 0 ? 0 : (vu > 0 ? 1 : 2));
-            if (code_bit(s, enc, CTX_SIGN + imin(j, SIGN_J - 1) * SIGN_NEIGHBOURS + sgn,
-                         src ? src[j] < 0 : 0))
-                m = -m;
-            row[j] = (int32_t)m;
+            if (significant) {
+                int64_t mn = (int64_t)abs(vl) + abs(vu);
+                int mcls = mn < 3 ? (int)mn : (mn < 5 ? 3 : 4);
+                int mbase = CTX_MAG + (imin(jb, MAG_J - 1) * MAG_NEIGHBOURS + mcls) * UINT_SET;
+                int64_t m = code_uint(s, enc,
+                                      src ? (uint64_t)(src[j] < 0 ? -src[j] : src[j]) - 1 : 0,
+                                      mbase);
+                if (m < 0) return s->err;
+                m += 1;
+                if (m > COEFFICIENT_MAX) return "coefficient magnitude out of range";
+                int sgn = (vl == 0 ? 0 : (vl > 0 ? 1 : 2)) * 3 + (vu == 0 ? 0 : (vu > 0 ? 1 : 2));
+                if (code_bit(s, enc, CTX_SIGN + imin(j, SIGN_J - 1) * SIGN_NEIGHBOURS + sgn,
+                             src ? src[j] < 0 : 0))
+                    m = -m;
+                v = (int32_t)m;
+            }
+            row[j] = v;
+            /* row[j - 1] != 0 + row[j - 2] != 0 for the next component */
+            pv = (v != 0) + (j >= 1 && row[j - 1] != 0);
         }
         /* components beyond the count are zero for the neighbours' contexts */
         for (int j = (int)cnt; j < k; j++) row[j] = 0;
@@ -778,7 +783,8 @@ typedef struct {
     int32_t *ring;       /* 2 P rows of stride samples: plane row y in row y mod 2P */
     int32_t *edge;       /* 4 gw: the vertical deblocking's gathered samples */
     double *quarters;    /* r (P/2)^2 basis quarters, then r multipliers */
-    uint64_t bmax[256], qmax[256], dmax;
+    uint64_t bmax[256], dmax;
+    uint32_t qmax[256];  /* |q| < 2^30 (section 13.3) */
     Py_ssize_t next_gy, final; /* the next patch row to decode; rows < final are final */
 } StripPlane;
 
@@ -840,6 +846,7 @@ static void strip_plane_free(StripPlane *sp) {
 static int strip_bound_exceeded(StripPlane *sp, const RowData *rd) {
     const int k = sp->pd.k;
     int grew = 0;
+    uint32_t *qmax = sp->qmax;
     for (Py_ssize_t gx = 0; gx < sp->pd.gw; gx++) {
         uint64_t a = (uint64_t)(rd->dc[gx] < 0 ? -rd->dc[gx] : rd->dc[gx]);
         if (a > sp->dmax) {
@@ -848,12 +855,10 @@ static int strip_bound_exceeded(StripPlane *sp, const RowData *rd) {
         }
         int c = rd->cnt[gx] < sp->r ? rd->cnt[gx] : sp->r;
         const int32_t *qv = rd->current + gx * (Py_ssize_t)k;
-        for (int j = 0; j < c; j++) {
-            uint64_t m = (uint64_t)(qv[j] < 0 ? -(int64_t)qv[j] : qv[j]);
-            if (m > sp->qmax[j]) {
-                sp->qmax[j] = m;
-                grew = 1;
-            }
+        for (int j = 0; j < c; j++) {  /* without branches: |q| <= 2^30 - 1 */
+            uint32_t m = (uint32_t)(qv[j] < 0 ? -qv[j] : qv[j]), old = qmax[j];
+            grew |= m > old;
+            qmax[j] = m > old ? m : old;
         }
     }
     if (!grew && sp->next_gy > 0) return 0;
@@ -861,7 +866,8 @@ static int strip_bound_exceeded(StripPlane *sp, const RowData *rd) {
     uint64_t bound = UINT64_C(1) << (sp->shift + sp->bd);
     if (bound_add(&bound, sp->dmax, sp->m_dc)) return 1;
     for (int j = 0; j < sp->r; j++)  /* qmax < 2^30 and m_j < 2^32: the product fits */
-        if (bound_add(&bound, sp->qmax[j] * (uint64_t)sp->pd.mult[j], sp->bmax[j])) return 1;
+        if (bound_add(&bound, (uint64_t)sp->qmax[j] * (uint64_t)sp->pd.mult[j], sp->bmax[j]))
+            return 1;
     return 0;
 }
 
