@@ -8,7 +8,16 @@
 
 from __future__ import annotations
 
-from .codec import decode, encode, read, read_header, verify, write
+from .codec import (
+    decode,
+    decode_stack,
+    encode,
+    encode_stack,
+    read,
+    read_header,
+    verify,
+    write,
+)
 from .errors import (
     ChecksumError,
     CorruptError,
@@ -38,7 +47,9 @@ __all__ = [
     "UnsupportedError",
     "__version__",
     "decode",
+    "decode_stack",
     "encode",
+    "encode_stack",
     "get_default_limits",
     "read",
     "read_header",

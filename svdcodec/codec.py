@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -24,6 +24,7 @@ from .decoding import (
     check_decode_limits,
     decode,
     decode_container,
+    decode_stack,
     is_svdi,
     open_svdi,
     read_header,
@@ -41,6 +42,7 @@ from .options import (
 )
 from .patch import codec as patchcodec
 from .progress import Progress
+from .stack import encode as stackencode
 from .whole import encode as wholeencode
 from .whole.layout import LAYOUTS
 from .whole.linalg import one_blas_thread
@@ -207,6 +209,34 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
     return encoder.encode(quality, meta, progress)
 
 
+def encode_stack(frames: np.ndarray | Sequence[np.ndarray], *, coding: str = "auto",
+                 **options: Any) -> bytes:
+    """Encode N frames of one size and mode as one .svdi stack (spec section 14).
+
+    Parameters
+    ----------
+    frames : (N, H, W) or (N, H, W, C) uint8/uint16 array, or a sequence of N same-shape
+        arrays as :func:`encode` takes them. One frame gives a plain single-image file.
+    coding : "frames" (every frame coded alone, as :func:`encode` codes it), "tall" (the
+        frames as one image of W x N·Hp rows: one learned patch basis and one adaptive
+        context state for all of them), "snapshot" (layout 5: the frames as the columns of one
+        matrix, truncated SVD across frames; rank by rank, energy, quality, target_psnr or
+        target_size, as the whole-image layouts), or "auto" (default): the smallest of them at
+        the requested quality, measured (see :func:`svdcodec.stack.encode.encode_auto`).
+    options : as :func:`encode` (quality, target_psnr, target_size, layout, rank, ...).
+        ``target_size`` bounds the whole file (coding "frames": an equal share per frame).
+
+    Examples
+    --------
+    >>> import numpy as np, svdcodec
+    >>> frames = np.stack([np.full((16, 16), 10 * k, dtype=np.uint8) for k in range(3)])
+    >>> data = svdcodec.encode_stack(frames, coding="tall")
+    >>> svdcodec.read_header(data).frames, svdcodec.decode_stack(data).shape
+    (3, (3, 16, 16))
+    """
+    return stackencode.encode_stack(frames, coding, encode, options, decode_stack)
+
+
 def write(path: PathLike, image: np.ndarray, **options: Any) -> int:
     """Encode ``image`` (see :func:`encode` for options) and write it; returns the byte count.
 
@@ -235,10 +265,10 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def read(path: PathLike, *, rank: int | None = None, limits: Limits | None = None,
-         allow_truncated: bool = False) -> np.ndarray:
+         allow_truncated: bool = False, frame: int | None = None) -> np.ndarray:
     """Read and decode an .svdi file; see :func:`decode`."""
     return decode(Path(path).read_bytes(), rank=rank, limits=limits,
-                  allow_truncated=allow_truncated)
+                  allow_truncated=allow_truncated, frame=frame)
 
 
 __all__ = [
@@ -247,7 +277,9 @@ __all__ = [
     "check_decode_limits",
     "decode",
     "decode_container",
+    "decode_stack",
     "encode",
+    "encode_stack",
     "is_svdi",
     "open_svdi",
     "read",

@@ -17,11 +17,13 @@ from typing import Union
 import numpy as np
 
 from . import format as fmt
-from .errors import SvdiError, TruncatedError
+from .errors import LimitError, SvdiError, TruncatedError
 from .info import SvdiInfo, container_info
 from .limits import Limits, get_default_limits
 from .patch import decode as patchdecode
+from .stack import decode as stackdecode
 from .whole import codec as wholecodec
+from .whole import snapshot as wholesnapshot
 from .whole.layout import block_mean
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -73,11 +75,33 @@ def check_decode_limits(container: fmt.Container, limits: Limits,
                         rank: int | None = None) -> None:
     """Allocation and work of decoding ``container`` at ``rank`` (None: the stored ranks),
     by the rules of spec section 8 (whole-image layouts) or 12.8 (patch layout): LimitError
-    before anything is decompressed."""
-    if container.header.layout == fmt.Layout.PATCH:
-        patchdecode.check_limits(container, limits, rank)
+    before anything is decompressed. For a stack (section 14.5): of decoding its frame 0."""
+    stack = container.stack
+    if stack is None:
+        stackdecode.check_image_limits(container, limits, rank)
+    elif stack.coding == fmt.StackCoding.SNAPSHOT:
+        wholesnapshot.check_limits(container, limits, rank, 1)
+    elif stack.coding == fmt.StackCoding.TALL:
+        stackdecode.check_image_limits(stackdecode.coded_container(container), limits, rank)
     else:
-        wholecodec.check_limits(container, limits, rank)
+        stackdecode.check_image_limits(stackdecode.frame_container(container, 0), limits, rank)
+
+
+def _decode_image(container: fmt.Container, rank: int | None, limits: Limits) -> np.ndarray:
+    """One image (not a stack), (H, W, C), limits checked first."""
+    if container.truncated and container.header.layout == fmt.Layout.PATCH:
+        raise TruncatedError(f"{container.truncated} (files of layout patch are not salvaged)")
+    check_decode_limits(container, limits, rank)
+    if container.header.layout == fmt.Layout.PATCH:
+        return patchdecode.decode_planes(container, rank)
+    return wholecodec.decode_groups(container, rank)
+
+
+def _reduced(out: np.ndarray, reduce: int) -> np.ndarray:
+    if reduce == 1:
+        return out
+    small: np.ndarray = np.rint(block_mean(block_mean(out, reduce, 0), reduce, 1))
+    return small.astype(out.dtype)
 
 
 Progress = Callable[[int, int], object]  # progress(done, total): image rows decoded
@@ -88,20 +112,12 @@ def _check_progress(progress: object) -> None:
         raise TypeError(f"progress must be callable, got {progress!r}")
 
 
-def _reduce(a: np.ndarray, scale: int) -> np.ndarray:
-    """The rounded means of scale x scale blocks (a reduced decode)."""
-    means: np.ndarray = np.rint(block_mean(block_mean(a, scale, 0), scale, 1))
-    return means.astype(a.dtype)
-
-
-def _decode_patch(container: fmt.Container, rank: int | None, reduce: int,
-                  progress: Progress | None) -> np.ndarray:
-    """The patch layout: arith planes in strips (a reduced decode averages each strip as it
-    comes, so the full-size image never exists), others whole."""
+def _decode_strips(container: fmt.Container, rank: int | None, reduce: int,
+                   progress: Progress | None) -> np.ndarray:
+    """A patch-layout image of arith planes in strips (:func:`patchdecode.decode_strips`),
+    limits checked: a reduced decode averages each strip as it comes, so the full-size image
+    never exists; ``progress`` hears of every strip."""
     h = container.header
-    if not patchdecode.strips_available(container):
-        out = patchdecode.decode_planes(container, rank)
-        return _reduce(out, reduce) if reduce > 1 else out
     if reduce == 1:
         def tell(image: np.ndarray, y0: int, y1: int) -> None:
             if progress is not None:
@@ -115,7 +131,7 @@ def _decode_patch(container: fmt.Container, rank: int | None, reduce: int,
                      dtype=np.uint8 if h.bit_depth == 8 else np.dtype("<u2"))
 
     def average(strip: np.ndarray, y0: int, y1: int) -> None:
-        small[y0 // reduce:-(-y1 // reduce)] = _reduce(strip[:y1 - y0], reduce)
+        small[y0 // reduce:-(-y1 // reduce)] = _reduced(strip[:y1 - y0], reduce)
         if progress is not None:
             progress(y1, h.height)
 
@@ -127,31 +143,38 @@ def _decode_patch(container: fmt.Container, rank: int | None, reduce: int,
 
 def decode_container(container: fmt.Container, *, rank: int | None = None,
                      limits: Limits | None = None, reduce: int = 1,
-                     progress: Progress | None = None) -> np.ndarray:
+                     frame: int | None = None, progress: Progress | None = None) -> np.ndarray:
     """Decode a parsed container (spec section 7); see :func:`decode`."""
     check_rank(rank)
     _check_reduce(reduce)
     _check_progress(progress)
     h = container.header
-    if container.truncated and h.layout == fmt.Layout.PATCH:
-        raise TruncatedError(f"{container.truncated} (files of layout patch are not salvaged)")
-    check_decode_limits(container, limits or get_default_limits(), rank)
-    if h.layout == fmt.Layout.PATCH:
-        out = _decode_patch(container, rank, reduce, progress)
-    elif reduce > 1 and rank is None:
+    limits = limits or get_default_limits()
+    if container.stack is not None:
+        out = _reduced(stackdecode.decode_frame(container, 0 if frame is None else frame, rank,
+                                                limits, _decode_image), reduce)
+        if progress is not None:
+            progress(h.height, h.height)
+        return out[:, :, 0] if h.channels == 1 else out
+    if frame not in (None, 0) or isinstance(frame, bool):
+        raise ValueError(f"frame: a single image has only frame 0, got {frame!r}")
+    if patchdecode.strips_available(container) and not container.truncated:
+        check_decode_limits(container, limits, rank)
+        out = _decode_strips(container, rank, reduce, progress)
+        return out[:, :, 0] if h.channels == 1 else out
+    if h.layout != fmt.Layout.PATCH and reduce > 1 and rank is None:
+        check_decode_limits(container, limits, rank)  # from block means of U and Vᵀ
         out = wholecodec.decode_groups_reduced(container, reduce)
     else:
-        out = wholecodec.decode_groups(container, rank)
-        if reduce > 1:
-            out = _reduce(out, reduce)
-    if progress is not None and not patchdecode.strips_available(container):
+        out = _reduced(_decode_image(container, rank, limits), reduce)
+    if progress is not None:
         progress(h.height, h.height)
     return out[:, :, 0] if h.channels == 1 else out
 
 
 def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
            allow_truncated: bool = False, reduce: int = 1,
-           progress: Progress | None = None) -> np.ndarray:
+           frame: int | None = None, progress: Progress | None = None) -> np.ndarray:
     """Decode .svdi bytes to an array of the encoded shape and dtype (an encoded (H, W, 1)
     array comes back as (H, W): both are stored as one grey channel).
 
@@ -165,15 +188,36 @@ def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None
     whole-image file cut short (a partial download) from what precedes the cut: complete
     matrices in full, the one the file ends in at the rank its whole records give, missing
     ones as 0 (spec section 7.1); it raises TruncatedError only if HEAD itself is cut, or for
-    layout patch. ``progress(done, total)``, if given, is called from the caller's thread with
-    the image rows decoded so far and the image's height (the last call has done == total;
-    the patch layout's arith files report every strip of rows, others once at the end).
+    layout patch and for stacks. ``frame``: of a stack (spec section 14, :func:`decode_stack`),
+    frame k (0 ... N − 1; None: frame 0); a single image has only frame 0.
+    ``progress(done, total)``, if given, is called from the caller's thread with the image
+    rows decoded so far and the image's height (the last call has done == total; the patch
+    layout's arith files report every strip of rows, others once at the end).
     Raises :class:`svdcodec.SvdiError`.
     """
     container = fmt.unpack(_as_bytes(data), limits or get_default_limits(),
                            allow_truncated=allow_truncated)
-    return decode_container(container, rank=rank, limits=limits, reduce=reduce,
+    return decode_container(container, rank=rank, limits=limits, reduce=reduce, frame=frame,
                             progress=progress)
+
+
+def decode_stack(data: bytes, *, rank: int | None = None,
+                 limits: Limits | None = None) -> np.ndarray:
+    """Every frame of a stack (spec section 14) as one (N, H, W) or (N, H, W, C) array; a
+    single image gives N = 1. ``rank`` and ``limits`` as :func:`decode`; the limits bound the
+    whole stack's output (section 14.5). Raises :class:`svdcodec.SvdiError`."""
+    check_rank(rank)
+    limits = limits or get_default_limits()
+    return decode_stack_container(fmt.unpack(_as_bytes(data), limits), rank, limits)
+
+
+def decode_stack_container(container: fmt.Container, rank: int | None,
+                           limits: Limits) -> np.ndarray:
+    """Every frame of a parsed file (a single image: one); see :func:`decode_stack`."""
+    if container.stack is None:
+        return decode_container(container, rank=rank, limits=limits)[None]
+    out = stackdecode.decode_frames(container, rank, limits, _decode_image)
+    return out[..., 0] if container.header.channels == 1 else out
 
 
 def verify_container(container: fmt.Container, limits: Limits | None = None) -> None:
@@ -181,7 +225,9 @@ def verify_container(container: fmt.Container, limits: Limits | None = None) -> 
     pixels (SvdiError)."""
     limits = limits or get_default_limits()
     check_size(container.header, limits)
-    if container.header.layout == fmt.Layout.PATCH:
+    if container.stack is not None:
+        stackdecode.verify(container, limits)
+    elif container.header.layout == fmt.Layout.PATCH:
         patchdecode.verify_planes(container)
     else:
         wholecodec.verify_groups(container, limits)
@@ -196,14 +242,18 @@ def verify(data: bytes, *, limits: Limits | None = None) -> None:
 @dataclass(frozen=True)
 class SvdiFile:
     """A file parsed once (:func:`open_svdi`): what an image viewer reports before decoding,
-    and what :meth:`decode` decodes. Immutable, so threads may share it."""
+    and what :meth:`decode` decodes. Immutable, so threads may share it (but for a cache of
+    decoded frames, filled once: a viewer stepping through a tall stack decodes it once)."""
 
     info: SvdiInfo  # HEAD's facts; groups, planes and metadata only if the body is sound
     error: SvdiError | None  # damage found after a valid HEAD (a cut file: TruncatedError)
     container: fmt.Container
+    _frames: dict[tuple[int, Limits], np.ndarray] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False)
 
     def decode(self, *, limits: Limits | None = None, reduce: int = 1,
-               allow_truncated: bool = False, progress: Progress | None = None) -> np.ndarray:
+               allow_truncated: bool = False, frame: int | None = None,
+               progress: Progress | None = None) -> np.ndarray:
         """The image; raises :attr:`error` unless it is a TruncatedError and
         ``allow_truncated`` (then what precedes the cut, as :func:`decode` gives it)."""
         if self.error is not None and not (isinstance(self.error, TruncatedError)
@@ -211,8 +261,28 @@ class SvdiFile:
             raise self.error
         limits = limits or get_default_limits()
         check_size(self.container.header, limits)
-        return decode_container(self.container, limits=limits, reduce=reduce,
+        stack = self.container.stack
+        if stack is not None and stack.coding == fmt.StackCoding.TALL and frame and reduce == 1:
+            return self._tall_frame(limits, frame)
+        return decode_container(self.container, limits=limits, reduce=reduce, frame=frame,
                                 progress=progress)
+
+    def _tall_frame(self, limits: Limits, frame: int) -> np.ndarray:
+        """Frame k of a tall stack (spec section 14.3) from the whole stack, decoded once:
+        each frame alone would decode the whole coded image again."""
+        frames = self._frames.get((0, limits))
+        if frames is None:
+            try:
+                frames = decode_stack_container(self.container, None, limits)
+            except LimitError:  # the whole stack's output above the limit: frame by frame
+                return decode_container(self.container, limits=limits, frame=frame)
+            self._frames.clear()
+            self._frames[0, limits] = frames
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or \
+                not 0 <= frame < len(frames):
+            raise ValueError(f"frame must be an int in 0..{len(frames) - 1}, got {frame!r}")
+        one: np.ndarray = frames[frame]
+        return one
 
     def verify(self, *, limits: Limits | None = None) -> None:
         """See :func:`verify`; raises :attr:`error` first."""

@@ -63,6 +63,9 @@ class SvdiInfo:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
     planes: tuple[PlaneInfo, ...] = ()  # layout patch: its planes (groups lists them too)
     compression: str = "zstd"  # "zstd", or "arith" (layout patch, spec section 13)
+    frames: int = 1  # a stack (spec section 14): its frame count N
+    stack_coding: str | None = None  # "frames", "tall" or "snapshot"; None: one image
+    frame_pitch: int = 0  # stack coding tall: rows per frame in the coded image (Hp)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -78,7 +81,9 @@ class SvdiInfo:
 
 
 def container_info(container: fmt.Container, file_size: int) -> SvdiInfo:
-    h = container.header
+    """The report of a parsed file; with stack coding frames (spec section 14.2) the groups
+    and planes of every frame, in file order; with tall (14.3), planes of the coded image."""
+    h = container.coded_header
     name = fmt.MODE_INFO[h.mode][0]
     groups = tuple(GroupInfo(g.index, g.rows, g.cols, g.rank, g.raw_size, len(g.payload))
                    for g in container.groups)
@@ -91,10 +96,14 @@ def container_info(container: fmt.Container, file_size: int) -> SvdiInfo:
                              p.ac_symbols, p.escapes, p.deblock, p.raw_size(h), len(p.payload))
                    for p in container.planes)
     meta = metadata_info(container.metadata)
-    return SvdiInfo(h.width, h.height, name, h.bit_depth, h.channels, fmt.LAYOUT_NAMES[h.layout],
-                    fmt.FACTOR_NAMES[h.factor_type], tuple(g.rank for g in groups), groups,
-                    file_size, container.chunks, meta, planes,
-                    fmt.COMPRESSION_NAMES[h.compression])
+    stack = container.stack
+    coding = None if stack is None else fmt.STACK_CODING_NAMES[stack.coding]
+    head = container.header
+    return SvdiInfo(head.width, head.height, name, h.bit_depth, h.channels,
+                    fmt.LAYOUT_NAMES[h.layout], fmt.FACTOR_NAMES[h.factor_type],
+                    tuple(g.rank for g in groups), groups, file_size, container.chunks, meta,
+                    planes, fmt.COMPRESSION_NAMES[h.compression], container.frame_count, coding,
+                    0 if stack is None else stack.frame_pitch)
 
 
 def metadata_info(metadata: dict[str, bytes]) -> dict[str, Any]:

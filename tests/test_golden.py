@@ -52,6 +52,10 @@ DECODABLE, REJECTED, ERRORS = _readme()
 LISTED = {**DECODABLE, **REJECTED}
 
 
+STACKS = sorted(n for n in DECODABLE if n.startswith("stack-"))  # spec section 14
+SINGLE = sorted(n for n in DECODABLE if not n.startswith("stack-"))
+
+
 def _is_exact(name: str, data: bytes) -> bool:
     """Spec section 11: layout 4 and the exact-half vectors decode exactly, others within 1."""
     layout = fmt.unpack_head(data, svdcodec.Limits()).layout
@@ -80,7 +84,7 @@ def test_vector_bytes_match_the_readme(name: str) -> None:
     assert (len(data), hashlib.sha256(data).hexdigest()[:16]) == LISTED[name]
 
 
-@pytest.mark.parametrize("name", sorted(DECODABLE))
+@pytest.mark.parametrize("name", SINGLE)
 def test_vector_decodes_to_expected(name: str) -> None:
     data = (VECTORS / f"{name}.svdi").read_bytes()
     with Image.open(VECTORS / f"{name}.png") as im:
@@ -97,7 +101,7 @@ def test_vector_decodes_to_expected(name: str) -> None:
         assert np.abs(decoded.astype(np.int32) - expected.astype(np.int32)).max() <= 1
 
 
-@pytest.mark.parametrize("name", sorted(n for n in DECODABLE if "patch" in n))
+@pytest.mark.parametrize("name", sorted(n for n in SINGLE if "patch" in n))
 def test_patch_vector_reference_decoder_is_exact(name: str) -> None:
     """Section 12: integer decoding, so the numpy reference matches as exactly as the C one."""
     data = (VECTORS / f"{name}.svdi").read_bytes()
@@ -129,6 +133,9 @@ def test_vector_metadata_and_unknown_ancillary_chunk() -> None:
 @pytest.mark.parametrize("name", sorted(DECODABLE))
 def test_vector_header_matches_name(name: str) -> None:
     info = svdcodec.read_header(VECTORS / f"{name}.svdi", allow_truncated="truncated" in name)
+    assert (info.stack_coding is not None) == name.startswith("stack-")
+    if info.stack_coding is not None:  # stack-CODING-...
+        assert name.split("-")[1] == info.stack_coding
     if info.layout == "patch":  # spec section 12: named by layout and quality, not rank
         assert "patch" in name and info.factors == "coefficients"
         return
@@ -187,3 +194,36 @@ def test_vector_rawblock_truncated_salvages_the_records_before_the_cut() -> None
     assert len(whole_at[6]) == 6 * size
     with pytest.raises(svdcodec.SvdiError):
         _zstd.decompress(fact1.payload, fact1.raw_size, prefix=7 * size)
+
+
+# --- image stacks (spec section 14, issue 15) ------------------------------------------------
+@pytest.mark.parametrize("name", STACKS)
+def test_stack_vector_decodes_to_expected(name: str) -> None:
+    """NAME.png holds the frames one under another; frame k decodes alone to its rows."""
+    data = (VECTORS / f"{name}.svdi").read_bytes()
+    with Image.open(VECTORS / f"{name}.png") as im:
+        expected = np.asarray(im)
+    info = svdcodec.read_header(data)
+    n, h = info.frames, info.height
+    assert n >= 2 and expected.shape[0] == n * h
+    stack = svdcodec.decode_stack(data)
+    assert stack.shape == (n, *expected.reshape(n, h, *expected.shape[1:]).shape[1:])
+    exact = info.layout == "patch"
+    for k in range(n):
+        frame = svdcodec.decode(data, frame=k)
+        np.testing.assert_array_equal(frame, stack[k])
+        want = expected[k * h:(k + 1) * h]
+        if exact:
+            np.testing.assert_array_equal(frame, want)
+        else:
+            assert np.abs(frame.astype(np.int32) - want.astype(np.int32)).max() <= 1
+    svdcodec.verify(data)
+
+
+def test_stack_vectors_cover_every_coding_grey_rgb_and_odd_sizes() -> None:
+    infos = [svdcodec.read_header(VECTORS / f"{n}.svdi") for n in STACKS]
+    assert {(i.stack_coding, i.mode) for i in infos} >= {
+        (c, m) for c in ("frames", "tall", "snapshot") for m in ("L", "RGB")}
+    assert any(i.stack_coding == "tall" and i.frame_pitch > i.height and i.mode == "RGB"
+               for i in infos)
+    assert any(i.width % 2 and i.height % 2 for i in infos)

@@ -247,7 +247,7 @@ def test_08_enum_zero_is_corrupt(field: str) -> None:
 # compression 2 (arith, section 13) is defined for layout patch only: CorruptError elsewhere
 # (tests/test_arith.py::test_arith_needs_layout_patch_and_no_escapes)
 @pytest.mark.parametrize(("field", "value"), [
-    ("mode", 6), ("mode", 9), ("mode", 255), ("layout", 5), ("layout", 9),
+    ("mode", 6), ("mode", 9), ("mode", 255), ("layout", 6), ("layout", 9),
     ("factor_type", 4), ("factor_type", 9), ("compression", 3), ("compression", 9),
     ("colour_transform", 2), ("colour_transform", 9), ("colour_transform", 255)])
 def test_08_enum_unknown_code_is_unsupported(field: str, value: int) -> None:

@@ -106,6 +106,18 @@ def test_layouts_are_math_and_know_neither_each_other_nor_what_is_above(module: 
     assert not found, (module, found)
 
 
+@pytest.mark.parametrize("module", _modules("svdcodec.stack"))
+def test_stack_joins_the_layouts_below_the_public_codec(module: str) -> None:
+    """stack/ (spec section 14) joins whole/ and patch/ like codec.py, which it does not
+    import (codec.py hands it the single-image encoder); no Pillow, no edge."""
+    names = imports(module)
+    assert "PIL" not in names, module
+    above = ("svdcodec.codec", "svdcodec.pillow", "svdcodec.cli", "svdcodec.teach",
+             "svdcodec.integrations")
+    found = {n for n in _svdcodec(names) if _in(n, *above)}
+    assert not found, (module, found)
+
+
 def test_codec_imports_no_edge() -> None:
     found = {n for n in imports("svdcodec.codec")
              if _in(n, "svdcodec.pillow", "svdcodec.cli", "svdcodec.teach") or n == "PIL"}

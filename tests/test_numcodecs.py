@@ -139,3 +139,28 @@ def test_decode_into_out_checks_the_chunk_it_fills() -> None:
     flat = np.zeros(16, np.uint16)  # a flat buffer of the right size is filled in order
     codec.decode(wide, out=flat)
     assert np.array_equal(flat, out.reshape(-1))
+
+
+@pytest.mark.parametrize("entropy", ["zstd", "arith"])
+def test_the_entropy_option_reaches_the_chunks(entropy: str) -> None:
+    """Chunk codecs take the payload choice of svdcodec.encode (compression 1 or 2)."""
+    from svdcodec import read_header
+    from svdcodec.integrations.zarr import SvdiCodec
+    image = photo((40, 48), "uint8")
+    expected = encode(image, quality=60, layout="patch", entropy=entropy)
+    codec = Svdi(quality=60, layout="patch", entropy=entropy)
+    assert codec.encode(image) == expected
+    assert read_header(codec.encode(image)).compression == entropy
+    assert Svdi.from_config(json.loads(json.dumps(codec.get_config()))).encode(image) == expected
+    z = zarr.create_array(store={}, shape=image.shape, chunks=image.shape, dtype="uint8",
+                          serializer=SvdiCodec(quality=60, layout="patch", entropy=entropy),
+                          compressors=None)
+    z[:] = image
+    assert np.array_equal(z[:], decode(expected))
+
+
+def test_an_unknown_entropy_fails_when_the_array_is_created() -> None:
+    from svdcodec.integrations.zarr import SvdiCodec
+    with pytest.raises(ValueError, match="entropy"):
+        zarr.create_array(store={}, shape=(16, 16), chunks=(16, 16), dtype="uint8",
+                          serializer=SvdiCodec(entropy="huffman"), compressors=None)

@@ -266,20 +266,25 @@ def _frames(n: int) -> list[Image.Image]:
 
 
 @pytest.mark.parametrize(("suffix", "n"), [(".gif", 3), (".png", 2), (".tif", 4), (".webp", 2)])
-def test_cli_says_which_frame_of_a_multi_frame_input_it_encodes(
+def test_cli_encodes_every_frame_of_a_multi_frame_input(
         suffix: str, n: int, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """An animated GIF, APNG, multi-page TIFF or animated WebP becomes one stack (spec
+    section 14), with a note saying so."""
     src = tmp_path / f"anim{suffix}"
     first, *rest = _frames(n)
     first.save(src, save_all=True, append_images=rest, lossless=True)
     out = tmp_path / "x.svdi"
     assert main(["encode", str(src), str(out), "--rank", "6"]) == 0
-    line = f"svdcodec: note: {src}: encoding frame 1 of {n} (an .svdi file holds one image)"
-    assert capsys.readouterr().err.splitlines().count(line) == 1
-    decoded = svdcodec.decode(out.read_bytes())
-    assert_close(decoded[2, 4], np.array([0, 200, 90]), 4)  # the first frame
+    line = "svdcodec: note: encoded {} frames as one stack (coding {})"
+    info = svdcodec.read_header(out)
+    assert capsys.readouterr().err.splitlines().count(line.format(n, info.stack_coding)) == 1
+    frames = svdcodec.decode_stack(out.read_bytes())
+    assert frames.shape == (n, 6, 10, 3)
+    for k in range(n):
+        assert_close(frames[k, 2, 4], np.array([40 * k, 200 - 40 * k, 90]), 4)
     assert main(["encode", str(src), str(out), "--rank", "6", "--force", "--json"]) == 0
-    assert f"encoding frame 1 of {n} (an .svdi file holds one image)" in \
-        json.loads(capsys.readouterr().out)["notes"][0]
+    record = json.loads(capsys.readouterr().out)
+    assert record["frames"] == n and f"encoded {n} frames" in record["notes"][-1]
 
 
 def test_cli_is_quiet_about_single_frame_inputs(tmp_path: Path,

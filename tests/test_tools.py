@@ -123,6 +123,23 @@ def test_bench_rd(tmp_path: Path) -> None:
     assert "decode time" in out and "median of" in out  # the timing table, after the sweeps
 
 
+def test_bench_stack(tmp_path: Path) -> None:
+    """On a synthetic catData.mat (the real one is not read by tests): the table's rows."""
+    import scipy.io
+
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[:16, :16]
+    cats = [np.clip(90 + 4 * x + 3 * y + 20 * k + rng.normal(0, 6, (16, 16)), 0, 255)
+            for k in range(4)]
+    matrix = np.stack([c.astype(np.uint8).flatten(order="F") for c in cats], axis=1)
+    scipy.io.savemat(tmp_path / "cats.mat", {"cat": matrix})
+    out = run_tool("bench_stack", tmp_path / "cats.mat", "--quick", "--psnr", "30",
+                   cwd=tmp_path).stdout
+    assert out.startswith("4 frames of 16x16")
+    row = [line for line in out.splitlines() if line.startswith("| 30.00 dB")]
+    assert len(row) == 1 and row[0].endswith("% |")
+
+
 def test_make_vectors(tmp_path: Path) -> None:
     outdir = tmp_path / "vectors"
     out = run_tool("make_vectors", outdir, cwd=tmp_path).stdout
@@ -135,7 +152,11 @@ def test_make_vectors(tmp_path: Path) -> None:
         if path in decoded:  # each vector's expected decode beside it
             with Image.open(path.with_suffix(".png")) as im:
                 expected = np.asarray(im)
-            out_image = svdcodec.decode(path.read_bytes(), allow_truncated=True)
+            if path.name.startswith("stack-"):  # spec section 14: the frames one under another
+                frames = svdcodec.decode_stack(path.read_bytes())
+                out_image = frames.reshape(-1, *frames.shape[2:])
+            else:
+                out_image = svdcodec.decode(path.read_bytes(), allow_truncated=True)
             assert np.array_equal(out_image, expected), path.name
         else:  # a vector that every decoder must reject
             with pytest.raises(svdcodec.SvdiError):

@@ -59,11 +59,13 @@ if atheris is not None:
         from svdcodec import format as fmt
         from svdcodec.format.chunks import walk
         from svdcodec.patch import decode as patchdecode
+        from svdcodec.stack import decode as stackdecode
 else:
     import svdcodec
     from svdcodec import format as fmt
     from svdcodec.format.chunks import walk
     from svdcodec.patch import decode as patchdecode
+    from svdcodec.stack import decode as stackdecode
 
 import numpy as np
 import zstandard
@@ -111,6 +113,10 @@ def _differential(data: bytes, rank: int | None) -> None:
         container = fmt.unpack(data, svdcodec.get_default_limits())
         if container.header.layout != fmt.Layout.PATCH:
             return
+        if container.stack is not None:  # spec section 14: the image the chunks code
+            container = stackdecode.coded_container(container) \
+                if container.stack.coding == fmt.StackCoding.TALL else \
+                stackdecode.frame_container(container, 0)
         svdcodec.codec.check_decode_limits(container, svdcodec.get_default_limits(), rank)
     except svdcodec.SvdiError:
         return

@@ -32,6 +32,7 @@ from PIL import Image
 import svdcodec
 from svdcodec import _zstd
 from svdcodec import format as fmt
+from svdcodec.format.chunks import walk
 from svdcodec.patch import codec as patchcodec
 from svdcodec.patch import decode as patchdecode
 from svdcodec.patch import reconstruct, transform
@@ -402,10 +403,74 @@ BUILT: dict[str, tuple[Callable[[], tuple[bytes, np.ndarray]], str]] = {
         "RGB 8x6, stacked, int8, rank 1, hand-made factors: X̂ = (2i+1)(2j+1)/2, rounded half "
         "to even and clipped (section 7); expected image computed exactly"),
 }
+
+
+# --- image stacks (spec section 14): NAME.png holds the N frames one under another ----------
+def _pan(mode: str, n: int, height: int, width: int) -> np.ndarray:
+    """N frames of a slow pan over the Kodak photograph (2 rows, 3 columns per frame)."""
+    with Image.open(demo_image()) as im:
+        rgb = np.asarray(im.convert(mode))
+    return np.stack([rgb[150 + 2 * k:150 + 2 * k + height, 250 + 3 * k:250 + 3 * k + width]
+                     for k in range(n)])
+
+
+# name -> (frames maker, encode_stack options, description)
+STACKS = {
+    "stack-frames-l-int8-rank3": (lambda: _pan("L", 3, 24, 32),
+                                  {"coding": "frames", "rank": 3},
+                                  "stack of 3 L 32x24 frames, coding frames (14.2), "
+                                  "per-channel int8 rank 3 per frame"),
+    "stack-frames-rgb-patch-q50": (lambda: _pan("RGB", 3, 24, 32),
+                                   {"coding": "frames", "quality": 50},
+                                   "stack of 3 RGB 32x24 frames, coding frames, patch "
+                                   "YCbCr 4:2:0 arith per frame (plane indexes restart)"),
+    "stack-tall-l-patch-odd-q50": (lambda: _pan("L", 4, 23, 37),
+                                   {"coding": "tall", "quality": 50},
+                                   "stack of 4 L 37x23 frames, coding tall (14.3): one patch "
+                                   "image of 37x96, frame_pitch 24"),
+    "stack-tall-rgb-patch-odd-q40": (lambda: _pan("RGB", 3, 23, 37),
+                                     {"coding": "tall", "quality": 40},
+                                     "stack of 3 RGB 37x23 frames, coding tall, YCbCr 4:2:0, "
+                                     "frame_pitch 32 (2 x 8 for the chroma)"),
+    "stack-snapshot-l-float16-rank4": (lambda: _pan("L", 5, 24, 32),
+                                       {"coding": "snapshot", "rank": 4, "factors": "float16"},
+                                       "stack of 5 L 32x24 frames, coding snapshot (layout 5, "
+                                       "14.4): X of 768x5, float16, rank 4"),
+    "stack-snapshot-rgb-odd-int8-rank3": (lambda: _pan("RGB", 4, 23, 37),
+                                          {"coding": "snapshot", "rank": 3},
+                                          "stack of 4 RGB 37x23 frames, coding snapshot: X of "
+                                          "2553x4 (channel after channel), int8, rank 3"),
+}
+
+
+def _stack_edit(coding: str, edit: str) -> bytes:
+    """A small valid stack, then one thing made wrong (every CRC recomputed)."""
+    data = svdcodec.encode_stack(_pan("L", 2, 8, 8), coding=coding, rank=1) \
+        if coding == "snapshot" else svdcodec.encode_stack(_pan("L", 2, 8, 8), coding=coding)
+    chunks = [(c.type, c.body) for c in walk(data)]
+    count, pitch, code, flags, reserved = fmt.FRMS.unpack(chunks[1][1])
+    if edit == "drop":
+        del chunks[1]
+    else:
+        count = {"count1": 1, "huge": 2**32 - 1}[edit]
+        chunks[1] = (fmt.ChunkType.FRMS, fmt.FRMS.pack(count, pitch, code, flags, reserved))
+    return data[:fmt.PREFIX_SIZE] + b"".join(fmt.pack_chunk(t, b) for t, b in chunks)
+
+
 # name -> (file, description, [(decode options, error class name)]): files a decoder rejects
 REJECTED: dict[str, tuple[bytes, str, list[tuple[str, str]]]] = {
     "signature-only": (fmt.SIGNATURE, "the 9-byte signature and nothing else (section 2)",
                        [("", "TruncatedError"), ("allow_truncated=True", "TruncatedError")]),
+    "stack-frms-count1": (_stack_edit("tall", "count1"),
+                          "a tall stack whose FRMS says frame_count 1 (section 14.1)",
+                          [("", "CorruptError")]),
+    "stack-huge-frame-count": (_stack_edit("frames", "huge"),
+                               "a stack of 8x8 frames whose FRMS declares 2^32 − 1 of them: "
+                               "refused when FRMS is read (section 14.5)",
+                               [("", "LimitError"), ("frame=0", "LimitError")]),
+    "stack-snapshot-without-frms": (_stack_edit("snapshot", "drop"),
+                                    "layout 5 (snapshot) without its FRMS chunk (14.1 rule 1)",
+                                    [("", "CorruptError")]),
 }
 
 
@@ -444,6 +509,19 @@ def main(argv: list[str] | None = None) -> int:
         (args.outdir / f"{name}.svdi").write_bytes(data)
         Image.fromarray(expected).save(args.outdir / f"{name}.png")
         rows.append(_row(name, description, data, f"`tools/make_vectors.py` `{build.__name__}`"))
+    for name, (make_frames, options, description) in STACKS.items():
+        if (args.outdir / f"{name}.svdi").exists():
+            continue
+        frames = make_frames()
+        data = svdcodec.encode_stack(frames, **options)
+        decoded = svdcodec.decode_stack(data)
+        assert svdcodec.read_header(data).frames == len(frames) and \
+            decoded.shape == frames.shape, name
+        (args.outdir / f"{name}.svdi").write_bytes(data)
+        Image.fromarray(decoded.reshape(-1, *decoded.shape[2:])).save(
+            args.outdir / f"{name}.png")
+        call = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        rows.append(_row(name, description, data, f"`encode_stack(frames, {call})`"))
     for name, (data, description, calls) in REJECTED.items():
         if (args.outdir / f"{name}.svdi").exists():
             continue

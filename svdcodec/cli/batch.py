@@ -223,8 +223,12 @@ def _run_one(job: Job, task: Task) -> Outcome:
     """In a worker: run one task, turning its exception into the outcome's error."""
     try:
         result = job(task.source, task.output)
-        return Outcome(task, None, task.source.stat().st_size, task.output.stat().st_size,
-                       tuple(getattr(result, "notes", ())), getattr(result, "record", None))
+        record = getattr(result, "record", None)
+        # a stack decoded frame by frame writes NAME-000.png, ...: the record counts them all
+        written = record["bytes"] if isinstance(record, dict) and "bytes" in record else \
+            task.output.stat().st_size
+        return Outcome(task, None, task.source.stat().st_size, written,
+                       tuple(getattr(result, "notes", ())), record)
     except Exception as exc:  # one file's failure must not stop the batch
         return Outcome(task, _message(exc))
 

@@ -26,6 +26,7 @@ from .files import (
     print_note,
     read_input,
 )
+from .stackfiles import encode_stack_file
 
 
 def _encode_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -42,11 +43,16 @@ def _encode_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     if args.out_dir is not None:
-        job = functools.partial(encode_file, options=_encode_options(args), force=args.force)
+        job = functools.partial(encode_file, options=_encode_options(args), force=args.force,
+                                coding=args.coding)
         return _run_batch(args, job, ".svdi", "encoded")
-    with _encode_bar(args) as progress:
-        result = encode_file(Path(args.input), Path(args.output), _encode_options(args),
-                             args.force, progress)
+    if args.stack is not None:
+        result = encode_stack_file([Path(p) for p in args.inputs], Path(args.output),
+                                   _encode_options(args), args.coding, args.force)
+    else:
+        with _encode_bar(args) as progress:
+            result = encode_file(Path(args.input), Path(args.output), _encode_options(args),
+                                 args.force, progress, args.coding)
     for note in result.notes:
         print_note(note)
     r = result.record
@@ -54,6 +60,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         print(json.dumps(r, indent=2))
         return 0
     factors = "" if r["factors"] is None else f", {r['factors']}"
+    if r.get("frames", 1) > 1:
+        factors += f", {r['frames']} frames ({r['stack_coding']})"
     psnr = "" if r["psnr"] is None else f", {r['psnr']:.2f} dB"
     print(f"{r['output']}: {r['width']}x{r['height']} {r['mode']}, {r['layout']}{factors}, "
           f"ranks {r['ranks']}, {r['bytes']:,} bytes ({r['bpp']:.3f} bpp){psnr}, "
@@ -77,10 +85,11 @@ def _encode_bar(args: argparse.Namespace) -> Iterator[Callable[[float], object] 
 def cmd_decode(args: argparse.Namespace) -> int:
     if args.out_dir is not None:
         job = functools.partial(decode_file, rank=args.rank, force=args.force,
-                                allow_truncated=args.allow_truncated)
+                                allow_truncated=args.allow_truncated, frame=args.frame,
+                                all_frames=True)
         return _run_batch(args, job, "." + args.format, "decoded")
     result = decode_file(Path(args.input), Path(args.output), args.rank, args.force,
-                         args.allow_truncated)
+                         args.allow_truncated, args.frame)
     for note in result.notes:
         print_note(note)
     r = result.record
@@ -155,6 +164,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"{args.input}: {info.width}x{info.height} {info.mode} ({info.bit_depth}-bit), "
           f"layout {info.layout}, factors {info.factors}, {info.file_size:,} bytes")
+    if info.stack_coding is not None:  # spec section 14
+        pitch = f", {info.frame_pitch} rows per frame in the coded image of " \
+            f"{info.width}x{info.frames * info.frame_pitch}" if info.frame_pitch else ""
+        runs = ", one run of chunks per frame" if info.stack_coding == "frames" else ""
+        print(f"  {info.frames} frames, stack coding {info.stack_coding}{pitch}{runs}")
     for pl in info.planes:  # layout patch: what each plane stores (spec section 12)
         dense = pl.patches * pl.components
         share = f" of {dense:,} ({pl.coefficients / dense:.1%})" if dense else ""

@@ -146,7 +146,9 @@ def run_task(job: Job, source: Path, output: Path, cwd: str
         record = getattr(result, "record", None)
         if record is not None:
             record = {k: as_given(v) for k, v in record.items()}
-        return (None, paths[0][0].stat().st_size, paths[1][0].stat().st_size,
+        written = record["bytes"] if record is not None and "bytes" in record else \
+            paths[1][0].stat().st_size  # a stack decoded frame by frame: the record's sum
+        return (None, paths[0][0].stat().st_size, written,
                 tuple(as_given(n) for n in getattr(result, "notes", ())), record)
     except Exception as exc:  # one file's failure must not stop the batch
         return as_given(_first_line(exc)), 0, 0, (), None

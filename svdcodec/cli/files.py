@@ -29,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..codec import atomic_write, decode, encode, read_header
 from ..errors import SvdiError, TruncatedError
+from ..info import SvdiInfo
 from ..options import metadata_chunks
 from ..pillow.convert import from_array, to_stored
 from .errors import CliError, os_reason
@@ -137,8 +138,8 @@ def load_image(path: Path, notes: list[str] | None = None
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"{path}: {os_reason(exc)}") from None
-    if frames > 1:  # until .svdi holds more than one image (GIF, APNG, TIFF pages)
-        dropped.insert(0, f"encoding frame 1 of {frames} (an .svdi file holds one image)")
+    if frames > 1:  # callers that take one image (encode takes them all: cli.stackfiles)
+        dropped.insert(0, f"using frame 1 of {frames}")
     dropped = [f"{path}: {n}" for n in dropped]
     if notes is None:
         for note in dropped:
@@ -156,9 +157,15 @@ def print_note(note: str) -> None:
 
 # --- encode ------------------------------------------------------------------------------------
 def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = False,
-                progress: Callable[[float], object] | None = None) -> Result:
+                progress: Callable[[float], object] | None = None,
+                coding: str | None = None) -> Result:
     """Encode the image file ``src`` to ``out``; the result's record is ``encode --json``.
-    ``progress``: see :func:`svdcodec.encode`."""
+    ``progress``: see :func:`svdcodec.encode`. An input of several frames (GIF, APNG, TIFF
+    pages) is encoded as one stack (spec section 14; ``coding``: its stack coding)."""
+    if _frame_count(src) > 1:
+        from .stackfiles import encode_stack_file
+
+        return encode_stack_file([src], out, options, coding, force)
     check_output(out, force, src)
     notes: list[str] = []
     image, meta = load_image(src, notes)
@@ -180,6 +187,15 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
     record["notes"] = notes
     write_output(out, data)
     return Result(out, record, notes)
+
+
+def _frame_count(src: Path) -> int:
+    """The frames of an image file (1 if it cannot be opened: load_image then says why)."""
+    try:
+        with Image.open(src) as im:
+            return int(getattr(im, "n_frames", 1))
+    except Exception:
+        return 1
 
 
 def _encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
@@ -213,8 +229,13 @@ def _encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
 
 # --- decode ------------------------------------------------------------------------------------
 def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = False,
-                allow_truncated: bool = False) -> Result:
-    """Decode the .svdi file ``src`` to ``out`` (format from its extension)."""
+                allow_truncated: bool = False, frame: int | None = None,
+                all_frames: bool = False) -> Result:
+    """Decode the .svdi file ``src`` to ``out`` (format from its extension); of a stack (spec
+    section 14), frame ``frame`` (None: 0), or with ``all_frames`` every frame to
+    ``OUT-000.png``, ``OUT-001.png``, ... (:func:`svdcodec.cli.stackfiles.frame_path`)."""
+    from .stackfiles import decode_frame_array, frame_path
+
     check_output(out, force, src)
     fmt_name = Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None or fmt_name not in Image.SAVE:
@@ -222,12 +243,33 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     data = read_input(src)
     try:
         info = read_header(data, allow_truncated=allow_truncated)
-        array = decode(data, rank=rank, allow_truncated=allow_truncated)
+        if info.frames > 1 or frame is not None:
+            if all_frames and frame is None and info.frames > 1:
+                outputs = [frame_path(out, k, info.frames) for k in range(info.frames)]
+                for path in outputs:
+                    check_output(path, force, src)
+                results = [_write_image(decode(data, rank=rank, frame=k), info, path, fmt_name,
+                                        src, [], rank) for k, path in enumerate(outputs)]
+                record = dict(results[0].record, output=[str(p) for p in outputs],
+                              bytes=sum(r.record["bytes"] for r in results))
+                return Result(out, record, results[0].notes)
+            array = decode_frame_array(data, rank, frame)
+        else:
+            array = decode(data, rank=rank, allow_truncated=allow_truncated)
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
     except SvdiError as exc:  # name the file, as a batch does
         raise CliError(f"{src}: {exc}") from None
     notes = []
+    if info.frames > 1 and frame is None:
+        notes.append(f"decoded frame 0 of a stack of {info.frames} frames (--frame K for "
+                     f"another, --out-dir DIR for every frame)")
+    return _write_image(array, info, out, fmt_name, src, notes, rank)
+
+
+def _write_image(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, src: Path,
+                 notes: list[str], rank: int | None) -> Result:
+    """One decoded image written to ``out`` in ``fmt_name``, fitted to what it can hold."""
     if rank is not None and info.ranks and rank > max(info.ranks):
         notes.append(f"--rank {rank} is above the ranks stored ({list(info.ranks)}): decoded "
                      f"at the stored ranks")

@@ -7,7 +7,7 @@ import argparse
 import math
 
 from .. import __version__
-from ..format import COMPRESSION_NAMES, PATCH_SIZES
+from ..format import COMPRESSION_NAMES, PATCH_SIZES, STACK_CODING_BY_NAME
 from ..whole.layout import LAYOUTS
 from ..whole.quantize import FACTOR_TYPES
 from .argtypes import (
@@ -39,6 +39,10 @@ EXAMPLES = """examples:
   svdcodec encode photo.png photo.svdi --rank 40
   svdcodec encode photo.png photo.svdi --energy 0.99 --layout stacked --factors float16
   svdcodec decode photo.svdi back.png --rank 10
+  svdcodec encode anim.gif anim.svdi --coding tall
+  svdcodec encode frame*.png --stack frames.svdi
+  svdcodec decode frames.svdi third.png --frame 2
+  svdcodec decode frames.svdi --out-dir frames/
   svdcodec encode photos/*.png --out-dir svdi/ -j 2 --rank 50
   svdcodec decode svdi/*.svdi --out-dir png/ --format png
   svdcodec encode photos/*.png --out-dir svdi/ --scheduler tcp://scheduler:8786
@@ -119,7 +123,11 @@ def check_paths(args: argparse.Namespace) -> None:
         return
     if hasattr(args, "entropy"):
         _check_layout_options(args)
-    if args.out_dir is None:
+    if getattr(args, "stack", None) is not None:  # encode a.png b.png --stack x.svdi
+        if args.out_dir is not None:
+            args.subparser.error("--stack and --out-dir exclude each other")
+        args.inputs, args.output = args.paths, args.stack
+    elif args.out_dir is None:
         if len(args.paths) != 2:
             args.subparser.error(f"expected IN OUT (or inputs with --out-dir), got "
                                  f"{len(args.paths)} path(s)")
@@ -148,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="FILE",
                    help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.svdi)")
     _add_rank_options(p)
+    p.add_argument("--stack", metavar="OUT.svdi",
+                   help="encode every FILE (every frame of each) as one image stack in "
+                   "OUT.svdi (spec section 14); an animated input is a stack anyway")
+    p.add_argument("--coding", choices=("auto", *STACK_CODING_BY_NAME), default=None,
+                   help="stacks: frames (each alone), tall (one image, shared basis), "
+                   "snapshot (frames as matrix columns) or auto (the smallest; default)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of the "
                    "line: input, output, bytes, input_bytes, width, height, mode, layout, "
@@ -165,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decode with only this many components (preview)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="decode a cut whole-image file from what precedes the cut (spec 7.1)")
+    p.add_argument("--frame", type=int_at_least(0), metavar="K",
+                   help="of a stack: frame K (default 0; with --out-dir, no --frame writes "
+                   "every frame as NAME-000.png, NAME-001.png, ...)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     _add_batch_options(p)
     p.add_argument("--format", type=image_format,

@@ -2,7 +2,8 @@
 
 No numpy: this layer frames and checks fields, it computes nothing. One module per part of the
 spec -- :mod:`.header` (sections 2 and 4: prefix, HEAD), :mod:`.chunks` (3: framing, types),
-:mod:`.fact` (5: FACT), :mod:`.ptch` (12.2: PTCH), :mod:`.container` (the chunk walk, 7.1, 9) --
+:mod:`.fact` (5: FACT), :mod:`.ptch` (12.2: PTCH), :mod:`.frms` (14: FRMS), :mod:`.container`
+(the chunk walk, 7.1, 9) --
 and their public names re-exported here, so ``from svdcodec import format as fmt`` reads
 ``fmt.Header``, ``fmt.unpack``, ``fmt.Layout.PATCH``.
 """
@@ -32,6 +33,18 @@ from .fact import (
     Group,
     record_size,
     unpack_group,
+)
+from .frms import (
+    FRMS,
+    KNOWN_STACK_FLAGS,
+    MIN_FRAMES,
+    STACK_CODING_BY_NAME,
+    STACK_CODING_NAMES,
+    Stack,
+    StackCoding,
+    check_stack_size,
+    pack_stack,
+    unpack_stack,
 )
 from .header import (
     COMPRESSION_BY_NAME,
@@ -81,19 +94,24 @@ __all__ = [
     "FACTOR_BY_NAME",
     "FACTOR_NAMES",
     "FORMAT_VERSION",
+    "FRMS",
     "HEAD",
     "KNOWN_INCOMPATIBLE_FLAGS",
+    "KNOWN_STACK_FLAGS",
     "LAYOUT_BY_NAME",
     "LAYOUT_NAMES",
     "MAX_CHUNK_LENGTH",
     "MAX_PATCH_SHIFT",
     "METADATA_CHUNKS",
+    "MIN_FRAMES",
     "MODE_INFO",
     "PATCH_SIZES",
     "PHYS",
     "PREFIX_SIZE",
     "PTCH",
     "SIGNATURE",
+    "STACK_CODING_BY_NAME",
+    "STACK_CODING_NAMES",
     "SUBSAMPLING",
     "ChunkInfo",
     "ChunkType",
@@ -106,15 +124,19 @@ __all__ = [
     "Layout",
     "Mode",
     "Plane",
+    "Stack",
+    "StackCoding",
     "check_metadata",
     "check_prefix",
     "check_size",
+    "check_stack_size",
     "chunk_at",
     "is_critical",
     "pack",
     "pack_chunk",
     "pack_header",
     "pack_plane",
+    "pack_stack",
     "patch_raw_size",
     "plane_name",
     "record_size",
@@ -123,4 +145,5 @@ __all__ = [
     "unpack_head",
     "unpack_header",
     "unpack_plane",
+    "unpack_stack",
 ]

@@ -24,6 +24,7 @@ class ChunkType:
     FACT = b"FACT"
     IEND = b"IEND"
     PTCH = b"PTCH"  # section 12: one plane of the patch layout
+    FRMS = b"FRMS"  # section 14: the frames of a stack, right after HEAD
     ICCP = b"iccp"
     EXIF = b"exif"
     XMP = b"xmpd"

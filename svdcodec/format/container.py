@@ -21,6 +21,7 @@ from .chunks import (
     pack_chunk,
 )
 from .fact import FACT, Group, unpack_group
+from .frms import Stack, StackCoding, pack_stack, unpack_stack
 from .header import (
     FORMAT_VERSION,
     LAYOUT_NAMES,
@@ -57,6 +58,16 @@ class Container:
     # FACT chunk it ends in, whose payload is a cut zstd frame
     truncated: str = ""
     partial: Group | None = None
+    stack: Stack | None = None  # FRMS (section 14): a multi-frame file
+
+    @property
+    def frame_count(self) -> int:
+        return 1 if self.stack is None else self.stack.frame_count
+
+    @property
+    def coded_header(self) -> Header:
+        """The header of the image the FACT/PTCH chunks code (section 14.3: tall)."""
+        return self.header if self.stack is None else self.stack.coded_header(self.header)
 
     @property
     def decodable_groups(self) -> tuple[Group, ...]:
@@ -66,9 +77,12 @@ class Container:
 
 # --- writing ---------------------------------------------------------------------------------
 def pack(header: Header, groups: list[Group], metadata: dict[str, bytes] | None = None,
-         planes: tuple[Plane, ...] | list[Plane] = ()) -> bytes:
-    """Assemble a file: signature, HEAD, metadata, FACT (or PTCH) chunks, IEND (section 3)."""
+         planes: tuple[Plane, ...] | list[Plane] = (), stack: Stack | None = None) -> bytes:
+    """Assemble a file: signature, HEAD, FRMS (a stack, section 14), metadata, FACT (or PTCH)
+    chunks, IEND (section 3)."""
     parts = [SIGNATURE, bytes([FORMAT_VERSION]), pack_chunk(ChunkType.HEAD, pack_header(header))]
+    if stack is not None:
+        parts.append(pack_chunk(ChunkType.FRMS, pack_stack(stack)))
     keys = {key: ctype for ctype, key in METADATA_CHUNKS.items()}
     for key, value in (metadata or {}).items():
         if value:
@@ -113,9 +127,10 @@ def unpack(data: bytes | bytearray | memoryview, limits: Limits, *,
         try:
             ctype, body, next_offset = chunk_at(view, offset)
         except TruncatedError as exc:
-            if not allow_truncated or walk is None:
+            if not allow_truncated or walk is None or _cut_stack(view, offset, walk):
                 raise
-            partial = _partial_group(view, offset, walk.header, len(walk.groups))
+            partial = None if walk.stack is not None else \
+                _partial_group(view, offset, walk.header, len(walk.groups))
             return walk.container(chunks, truncated=str(exc), partial=partial)
         chunks.append(ChunkInfo(ctype.decode(), offset, next_offset - offset))
         offset = next_offset
@@ -140,9 +155,16 @@ class _Walk:
     planes: list[Plane] = field(default_factory=list)
     metadata: dict[str, bytes] = field(default_factory=dict)
     metadata_bytes: int = 0
+    stack: Stack | None = None
+    after_head: int = 0  # chunks read after HEAD
 
     def add(self, ctype: bytes, body: memoryview) -> None:
         """A chunk between HEAD and IEND (section 3: critical ones known, others skipped)."""
+        self.after_head += 1
+        if ctype == ChunkType.FRMS:
+            self._add_stack(body)
+            return
+        self._need_stack()
         if ctype == ChunkType.FACT:
             self._add_group(body)
         elif ctype == ChunkType.PTCH:
@@ -154,21 +176,54 @@ class _Walk:
         else:
             self._add_metadata(ctype, body)
 
+    @property
+    def expected_groups(self) -> int:
+        """FACT or PTCH chunks the file holds: group_count, N times for stack_coding
+        frames (section 14.2)."""
+        return self.header.group_count * (1 if self.stack is None else self.stack.runs)
+
+    def _add_stack(self, body: memoryview) -> None:
+        """FRMS (section 14.1): once, as the chunk right after HEAD."""
+        if self.stack is not None:
+            raise CorruptError("duplicate FRMS chunk")
+        if self.after_head != 1:
+            raise CorruptError("FRMS chunk not directly after HEAD (section 14.1)")
+        self.stack = unpack_stack(body, self.header, self.limits)
+
+    def _need_stack(self) -> None:
+        """Section 14.4: layout snapshot only in a stack (FRMS right after HEAD)."""
+        if self.stack is None and self.header.layout == Layout.SNAPSHOT:
+            raise CorruptError("layout snapshot without a FRMS chunk after HEAD (section 14.4)")
+
     def _add_group(self, body: memoryview) -> None:
         header = self.header
         if header.layout == Layout.PATCH:
             raise CorruptError("FACT chunk in a file of layout patch (section 12.1)")
-        if len(self.groups) >= header.group_count:
-            raise CorruptError(f"more FACT chunks than group_count {header.group_count}")
-        self.groups.append(unpack_group(body, header, len(self.groups)))
+        if len(self.groups) >= self.expected_groups:
+            raise CorruptError(f"more FACT chunks than {self.expected_groups}")
+        index = len(self.groups) % header.group_count  # section 14.2: restarts per frame
+        if self.stack is None:
+            self.groups.append(unpack_group(body, header, index))
+        else:
+            self.groups.append(unpack_group(body, header, index,
+                                            self.stack.group_shape(header)))
 
     def _add_plane(self, body: memoryview) -> None:
         header = self.header
         if header.layout != Layout.PATCH:
             raise CorruptError(f"PTCH chunk in a file of layout {LAYOUT_NAMES[header.layout]}")
-        if len(self.planes) >= header.group_count:
-            raise CorruptError(f"more PTCH chunks than group_count {header.group_count}")
-        self.planes.append(unpack_plane(body, header, len(self.planes)))
+        if len(self.planes) >= self.expected_groups:
+            raise CorruptError(f"more PTCH chunks than {self.expected_groups}")
+        index = len(self.planes) % header.group_count  # section 14.2: restarts per frame
+        coded = header if self.stack is None else self.stack.coded_header(header)
+        plane = unpack_plane(body, coded, index)
+        if self.stack is not None and self.stack.coding == StackCoding.TALL:
+            step = plane.patch_size * plane.subsample_y
+            if self.stack.frame_pitch % step:
+                raise CorruptError(f"FRMS frame_pitch {self.stack.frame_pitch} is not a "
+                                   f"multiple of PTCH {index}'s patch_size x subsample_y "
+                                   f"{step} (section 14.3)")
+        self.planes.append(plane)
 
     def _add_metadata(self, ctype: bytes, body: memoryview) -> None:
         self.metadata_bytes += len(body)
@@ -182,18 +237,30 @@ class _Walk:
 
     def end(self, body: memoryview, trailing: int) -> None:
         """IEND (section 3): empty, after every group, and the last bytes of the file."""
+        self.after_head += 1
+        self._need_stack()
         if len(body):
             raise CorruptError(f"IEND length: expected 0, got {len(body)}")
         found = len(self.groups) + len(self.planes)
-        if found != self.header.group_count:
-            raise CorruptError(f"factor groups: expected {self.header.group_count}, got {found}")
+        if found != self.expected_groups:
+            raise CorruptError(f"factor groups: expected {self.expected_groups}, got {found}")
         if trailing:
             raise CorruptError(f"{trailing} bytes of trailing data after IEND")
 
     def container(self, chunks: list[ChunkInfo], truncated: str = "",
                   partial: Group | None = None) -> Container:
         return Container(self.header, tuple(self.groups), self.metadata, tuple(chunks),
-                         tuple(self.planes), truncated=truncated, partial=partial)
+                         tuple(self.planes), truncated=truncated, partial=partial,
+                         stack=self.stack)
+
+
+def _cut_stack(view: memoryview, offset: int, walk: _Walk) -> bool:
+    """Section 14.4: a stack cut inside its FRMS (type visible) or a layout-5 file cut before
+    it is not salvaged: it cannot be decoded as the single image section 7.1 salvages."""
+    if walk.stack is not None or walk.header.layout == Layout.SNAPSHOT:
+        return walk.stack is None
+    return offset + CHUNK_PREFIX.size <= len(view) and \
+        CHUNK_PREFIX.unpack_from(view, offset)[1] == ChunkType.FRMS
 
 
 def _partial_group(view: memoryview, offset: int, header: Header, index: int) -> Group | None:

@@ -37,16 +37,18 @@ class Group:
     payload: bytes = field(repr=False)
 
 
-def unpack_group(data: bytes | memoryview, header: Header, expected_index: int) -> Group:
-    """Parse and validate a FACT chunk (section 5) against the header (section 6)."""
+def unpack_group(data: bytes | memoryview, header: Header, expected_index: int,
+                 shape: tuple[int, int] | None = None) -> Group:
+    """Parse and validate a FACT chunk (section 5) against the header (section 6), or
+    against ``shape`` (a stack's matrices, section 14)."""
     if len(data) < FACT.size:
         raise CorruptError(f"FACT length: expected at least {FACT.size}, got {len(data)}")
     index, rows, cols, rank, raw_size = FACT.unpack_from(data)
     if index != expected_index:
         raise CorruptError(f"FACT group_index: expected {expected_index}, got {index}")
-    if (rows, cols) != header.group_shape():
-        raise CorruptError(f"FACT {index} shape: expected {header.group_shape()}, "
-                           f"got {(rows, cols)}")
+    shape = header.group_shape() if shape is None else shape
+    if (rows, cols) != shape:
+        raise CorruptError(f"FACT {index} shape: expected {shape}, got {(rows, cols)}")
     if not 1 <= rank <= min(rows, cols):
         raise CorruptError(f"FACT {index} rank: expected 1..{min(rows, cols)}, got {rank}")
     expected_raw = rank * record_size(rows, cols, header.factor_type)

@@ -61,10 +61,12 @@ class Layout(IntEnum):
     STACKED = 2
     STACKED_VERTICAL = 3
     PATCH = 4  # section 12
+    SNAPSHOT = 5  # section 14.4: a stack's frames as the columns of one matrix (FRMS needed)
 
 
 LAYOUT_NAMES = {Layout.PER_CHANNEL: "per-channel", Layout.STACKED: "stacked",
-                Layout.STACKED_VERTICAL: "stacked-vertical", Layout.PATCH: "patch"}
+                Layout.STACKED_VERTICAL: "stacked-vertical", Layout.PATCH: "patch",
+                Layout.SNAPSHOT: "snapshot"}
 LAYOUT_BY_NAME = {name: layout for layout, name in LAYOUT_NAMES.items()}
 
 

@@ -33,6 +33,7 @@ ENCODE_OPTIONS: dict[str, tuple[type, ...]] = {
     "subsampling": (numbers.Integral,),
     "patch_size": (numbers.Integral,),
     "level": (numbers.Integral,),
+    "entropy": (str,),
 }
 
 # dtype -> the channel counts the codec stores for it (spec section 4: modes)

@@ -27,7 +27,7 @@ from .chunks import check_options, decode_chunk, encode_chunk
 
 class Svdi(Codec):
     """Each buffer is encoded as an .svdi file; keyword arguments are :func:`svdcodec.encode`'s
-    per-chunk options (quality, target_psnr, target_size, rank, energy, layout, factors,
+    per-chunk options (quality, target_psnr, target_size, rank, energy, layout, factors, entropy,
     colour, subsampling, patch_size, level).
 
     ``encode`` needs an array shaped like an image: (y, x) or (y, x, c), uint8 with c in 1..4,

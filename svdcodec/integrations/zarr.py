@@ -46,7 +46,7 @@ NAME = "svdcodec.svdi"
 @dataclass(frozen=True)
 class SvdiCodec(ArrayBytesCodec):
     """Stores each chunk as an .svdi file; keyword arguments are :func:`svdcodec.encode`'s
-    per-chunk options (quality, target_psnr, target_size, rank, energy, layout, factors,
+    per-chunk options (quality, target_psnr, target_size, rank, energy, layout, factors, entropy,
     colour, subsampling, patch_size, level)."""
 
     is_fixed_size = False

@@ -41,9 +41,15 @@ they are; others as :func:`svdcodec.pillow.convert.storage_mode` says (``P`` to 
 transparency else ``RGB``, ``1`` to ``L``, ``I`` to ``I;16`` when in range), else ``OSError``.
 The ICC profile follows the pixels (:mod:`svdcodec.pillow.convert`): ``CMYK`` with a CMYK
 profile is converted to sRGB through it and stored without a profile; a profile that does not
-describe the stored pixels (an RGB profile on an ``L`` image) is dropped. ``save_all`` saves
-one frame and raises ``OSError`` for more (``.svdi`` holds one image); without ``save_all`` the
+describe the stored pixels (an RGB profile on an ``L`` image) is dropped. ``save_all`` with
+more than one frame (``im``'s frames, then those of ``append_images``) writes a stack (spec
+section 14, :func:`svdcodec.encode_stack`; option ``coding``: "auto", "frames", "tall" or
+"snapshot"); frames of another size or stored mode raise ``OSError``. Without ``save_all`` the
 current frame is saved, as for every single-image format.
+
+**Stacks** open with ``n_frames`` = N and ``is_animated``; ``seek(k)``/``tell()`` and
+``ImageSequence`` give frame k, which ``load()`` decodes alone; ``info["stack_coding"]`` names
+the coding. imageio reads them with ``imread(index=k)``, ``imiter`` and ``index=...``.
 
 **info**: ``icc_profile``, ``exif`` (with the ``Exif\\0\\0`` prefix, as PNG and JPEG give it, so
 it can be passed to any plugin), ``xmp`` (bytes) and ``dpi`` when stored; always ``layout`` and
@@ -116,6 +122,7 @@ class _Plan:
 
     file: codec.SvdiFile
     scale: int = 1  # draft(): each output pixel is the mean of a scale x scale block
+    frame: int = 0  # seek(): the frame of a stack (spec section 14)
 
 
 # --- opening ---------------------------------------------------------------------------------
@@ -125,6 +132,7 @@ class SvdiImageFile(ImageFile.ImageFile):
     n_frames = 1
     is_animated = False
     _plan: _Plan
+    _frame = 0
 
     def _open(self) -> None:
         assert self.fp is not None
@@ -136,6 +144,13 @@ class SvdiImageFile(ImageFile.ImageFile):
         self._mode = info.mode
         self.info["layout"] = info.layout
         self.info["factors"] = info.factors
+        self.n_frames = info.frames
+        self.is_animated = info.frames > 1
+        if self.is_animated:  # load() drops fp; each frame's load needs it (as GIF does)
+            self._close_exclusive_fp_after_loading = False
+            self._fp = self.fp
+        if info.stack_coding is not None:
+            self.info["stack_coding"] = info.stack_coding
         if opened.error is None:
             self.info["rank"] = info.ranks
             self.info.update(_info_metadata(info.metadata))
@@ -161,6 +176,19 @@ class SvdiImageFile(ImageFile.ImageFile):
         if scale == 1:
             return None
         return self.mode, (0, 0, width / scale, height / scale)
+
+    def seek(self, frame: int) -> None:
+        """Frame ``frame`` of a stack (spec section 14): ``load()`` decodes it alone."""
+        if not self._seek_check(frame):
+            return
+        self._frame = frame
+        stream = getattr(self, "_fp", None)  # a DeferredError once closed
+        if hasattr(stream, "read"):
+            self.fp = stream
+        self._set_tile(dataclasses.replace(self._plan, frame=frame))  # draft()'s scale stays
+
+    def tell(self) -> int:
+        return self._frame
 
     def load_seek(self, pos: int) -> None:
         """Nothing to seek: ``_open`` read the file. (Also makes ImageFile.Parser wait for all
@@ -202,7 +230,8 @@ class SvdiDecoder(ImageFile.PyDecoder):
         plan = self.args[0]
         try:
             pixels = plan.file.decode(limits=_limits or get_default_limits(), reduce=plan.scale,
-                                      allow_truncated=bool(ImageFile.LOAD_TRUNCATED_IMAGES))
+                                      allow_truncated=bool(ImageFile.LOAD_TRUNCATED_IMAGES),
+                                      frame=plan.frame)
         except SvdiError as exc:
             raise _oserror(exc) from exc
         self.set_as_raw(pixels.tobytes())  # "I;16" is little-endian, as the array is
@@ -243,22 +272,40 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
 
 
 def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    """``save_all=True``: one frame is saved as :func:`_save` does; more raise ``OSError``, like
-    a mode SVDI cannot hold, rather than silently keeping the first (Pillow's own single-image
-    formats raise ``KeyError`` for any ``save_all``; one frame is a valid single image).
+    """``save_all=True``: every frame of ``im`` and of ``append_images`` in one stack (spec
+    section 14; :func:`svdcodec.encode_stack`, its ``coding`` option, default "auto"); one
+    frame is saved as :func:`_save` does. Frames of another size or stored mode than the first
+    raise ``OSError``.
 
     A stream refused once is refused again: imageio's Pillow plugin, when its batch write
     fails, retries from ``close()`` with the frames left, and would write the last frame alone.
     """
-    frames = getattr(im, "n_frames", 1) + sum(
-        getattr(extra, "n_frames", 1) for extra in im.encoderinfo.get("append_images", ()))
-    refused = _is_refused(fp)
-    if frames > 1 or refused:
-        _refuse(fp)
-        raise OSError(f"cannot write {frames} frames as SVDI: a file holds one image "
-                      "(save without save_all to store the current frame)" if not refused
-                      else "cannot write to an SVDI stream that refused a multi-frame save")
-    _save(im, fp, filename)
+    images = [im, *im.encoderinfo.get("append_images", ())]
+    count = sum(getattr(image, "n_frames", 1) for image in images)
+    if _is_refused(fp):
+        raise OSError("cannot write to an SVDI stream that refused a multi-frame save")
+    if count == 1:
+        _save(im, fp, filename)
+        return
+    storage_mode(im)
+    options = _encode_options(im, im.encoderinfo)
+    coding = im.encoderinfo.get("coding", "auto")
+    frames: list[Any] = []
+    icc = options["icc_profile"]
+    for image in images:
+        for k in range(getattr(image, "n_frames", 1)):
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(k)
+            array, profile = to_stored(image, options["icc_profile"])
+            if frames and (array.shape != frames[0].shape or array.dtype != frames[0].dtype):
+                _refuse(fp)
+                raise OSError(f"cannot write frames of different sizes or modes as one SVDI "
+                              f"stack: {array.shape} {array.dtype} after "
+                              f"{frames[0].shape} {frames[0].dtype}")
+            icc = profile if not frames else icc
+            frames.append(array)
+    options["icc_profile"] = icc
+    fp.write(codec.encode_stack(frames, coding=coding, **options))
 
 
 _refused: weakref.WeakSet[Any] = weakref.WeakSet()  # streams _save_all refused

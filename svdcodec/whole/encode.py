@@ -29,14 +29,16 @@ ZERO_SIGMA = 1e-9
 
 
 def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any], level: int,
-                  svd: str, progressive: bool = False, progress: Progress | None = None
-                  ) -> list[fmt.Group]:
+                  svd: str, progressive: bool = False, progress: Progress | None = None, *,
+                  matrices: list[np.ndarray] | None = None) -> list[fmt.Group]:
     """The FACT groups of an (H, W, C) image; ``criteria``: rank, energy or psnr (one each).
     ``progressive``: one zstd block per record (see :func:`svdcodec.encode`); ``progress``
-    hears of each matrix done."""
+    hears of each matrix done. ``matrices``: those of ``image`` when the layout is not one of
+    section 6 (a stack's snapshot matrix, section 14.4; ``image`` then gives only the number
+    of samples that a target PSNR counts)."""
     progress = progress or Progress()
     factors = fmt.FACTOR_NAMES[header.factor_type]
-    matrices = to_matrices(image, header.layout)
+    matrices = to_matrices(image, header.layout) if matrices is None else matrices
     if "psnr" in criteria:
         peak = 2.0**header.bit_depth - 1
         budget = image.size * peak**2 / 10 ** (criteria["psnr"] / 10)
@@ -55,7 +57,9 @@ def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any
 
 def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes],
                    target_size: int, level: int, svd: str, progressive: bool = False,
-                   progress: Progress | None = None) -> bytes:
+                   progress: Progress | None = None, *,
+                   matrices: list[np.ndarray] | None = None,
+                   stack: fmt.Stack | None = None) -> bytes:
     """The file of at most ``target_size`` bytes that keeps the most energy (ValueError if even
     rank 1 everywhere is larger).
 
@@ -64,10 +68,11 @@ def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes]
     grow in that merged order, and a bisection over t finds the largest file that fits. Records
     are quantized one component at a time (spec section 5), so a file of lower rank holds a
     prefix of the records: one factorization at a rank k (doubled from SIZE_FIRST_RANK until
-    no matrix needs all k) and zstd runs, cached per matrix and rank.
+    no matrix needs all k) and zstd runs, cached per matrix and rank. ``matrices`` and
+    ``stack``: a stack's snapshot matrix and its FRMS (section 14.4).
     """
     factors = fmt.FACTOR_NAMES[header.factor_type]
-    matrices = to_matrices(image, header.layout)
+    matrices = to_matrices(image, header.layout) if matrices is None else matrices
     rows, cols = matrices[0].shape
     size = fmt.record_size(rows, cols, header.factor_type)
     full = min(rows, cols)
@@ -92,7 +97,7 @@ def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes]
                     frames[i, r] = _zstd.compress(records[i][:r * size], level,
                                                   block=size if progressive else None)
                 groups.append(fmt.Group(i, rows, cols, r, r * size, frames[i, r]))
-            return fmt.pack(header, groups, meta)
+            return fmt.pack(header, groups, meta, stack=stack)
 
         # the merged order: after rank 1 everywhere, the next component of largest sigma²;
         # components of (numerically) zero sigma add bytes and nothing else, and are left out

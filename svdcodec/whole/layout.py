@@ -14,8 +14,10 @@ try:  # the optional C extension (svdcodec/_storec.c), bit-exact with write_rows
 except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
     _storec = None
 
-# spec section 6: the whole-image layouts, named as format.LAYOUT_NAMES names them
-LAYOUTS = tuple(name for layout, name in fmt.LAYOUT_NAMES.items() if layout != fmt.Layout.PATCH)
+# spec section 6: the whole-image layouts, named as format.LAYOUT_NAMES names them (layout 5,
+# snapshot, factorizes a stack of frames, section 14.4: svdcodec.stack)
+_NOT_WHOLE = (fmt.Layout.PATCH, fmt.Layout.SNAPSHOT)
+LAYOUTS = tuple(name for layout, name in fmt.LAYOUT_NAMES.items() if layout not in _NOT_WHOLE)
 # Which write_rows runs; SVDCODEC_PURE_PYTHON=1 selects the reference, as for the patch layout.
 ACCELERATED = _storec is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
 
@@ -25,10 +27,10 @@ LayoutLike = fmt.Layout | str  # the enum, or its name ("stacked")
 
 def as_layout(layout: LayoutLike) -> fmt.Layout:
     """A whole-image layout as the spec's enum (section 4), from the enum or its name."""
-    if isinstance(layout, fmt.Layout) and layout != fmt.Layout.PATCH:
+    if isinstance(layout, fmt.Layout) and layout not in _NOT_WHOLE:
         return layout
     found = fmt.LAYOUT_BY_NAME.get(layout) if isinstance(layout, str) else None
-    if found is None or found == fmt.Layout.PATCH:
+    if found is None or found in _NOT_WHOLE:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     return found
 

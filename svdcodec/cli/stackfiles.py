@@ -1,0 +1,92 @@
+"""Image stacks on the command line (spec section 14): the frames of an animated input (GIF,
+APNG, multi-page TIFF) or several inputs (``encode a.png b.png --stack x.svdi``) encoded as one
+stack, and a stack decoded one frame (``--frame K``) or every frame to its own file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from ..codec import decode, encode_stack, read_header
+from ..pillow.convert import to_stored
+from .errors import CliError, os_reason
+from .files import Result, check_output, usable_metadata, write_output
+
+
+def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Every frame of an image file as the codec's arrays, and the first frame's metadata."""
+    frames: list[np.ndarray] = []
+    try:
+        with Image.open(path) as im:
+            meta, dropped = usable_metadata(im.info)
+            icc = meta.pop("icc_profile", None)
+            for frame in ImageSequence.Iterator(im):
+                array, profile = to_stored(frame, icc)
+                if not frames and profile is not None:
+                    meta["icc_profile"] = profile
+                frames.append(array)
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{path}: {os_reason(exc)}") from None
+    notes.extend(f"{path}: {n}" for n in dropped)
+    return frames, meta
+
+
+def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
+                      coding: str | None, force: bool = False) -> Result:
+    """Encode every frame of ``sources``, in order, as one stack in ``out``."""
+    check_output(out, force, *sources)
+    notes: list[str] = []
+    frames: list[np.ndarray] = []
+    meta: dict[str, Any] = {}
+    for src in sources:
+        more, found = load_frames(src, notes)
+        if frames and (more[0].shape != frames[0].shape or more[0].dtype != frames[0].dtype):
+            raise CliError(f"{src}: frames of a stack share one size and mode: "
+                           f"{more[0].shape[1::-1]} {more[0].dtype} after "
+                           f"{frames[0].shape[1::-1]} {frames[0].dtype}")
+        meta = meta or found
+        frames += more
+    start = time.perf_counter()
+    try:
+        data = encode_stack(frames, coding=coding or "auto", **options, **meta)
+    except ValueError as exc:  # frames of different sizes within one animated input
+        raise CliError(str(exc)) from None
+    seconds = time.perf_counter() - start
+    info = read_header(data)
+    record: dict[str, Any] = {
+        "input": [str(s) for s in sources], "output": str(out), "bytes": len(data),
+        "input_bytes": sum(s.stat().st_size for s in sources), "width": info.width,
+        "height": info.height, "mode": info.mode, "layout": info.layout,
+        "factors": info.factors if info.layout not in ("patch",) else None,
+        "ranks": list(info.ranks), "frames": info.frames, "stack_coding": info.stack_coding,
+        "bpp": 8 * len(data) / (info.width * info.height * info.frames),
+        "seconds": seconds, "psnr": None, "notes": notes}
+    if info.frames > 1:
+        notes.append(f"encoded {info.frames} frames as one stack (coding "
+                     f"{info.stack_coding})")
+    write_output(out, data)
+    return Result(out, record, notes)
+
+
+def frame_path(out: Path, k: int, count: int) -> Path:
+    """``DIR/NAME-003.png``: frame k of ``count``, numbered with at least 3 digits."""
+    return out.with_name(f"{out.stem}-{k:0{max(3, len(str(count - 1)))}d}{out.suffix}")
+
+
+def frame_count(data: bytes) -> int:
+    return read_header(data).frames
+
+
+def decode_frame_array(data: bytes, rank: int | None, frame: int | None) -> np.ndarray:
+    """Frame ``frame`` (None: 0) of ``data``; a frame beyond the stack is the caller's error."""
+    count = frame_count(data)
+    if frame is not None and not 0 <= frame < count:
+        raise CliError(f"--frame {frame}: the file holds {count} frame"
+                       f"{'s' * (count != 1)} (0..{count - 1})")
+    return decode(data, rank=rank, frame=frame)

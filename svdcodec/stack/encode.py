@@ -1,0 +1,294 @@
+"""Encoding a stack (spec section 14): N frames of one size and mode -> one .svdi file.
+
+- ``frames`` (14.2): every frame encoded alone (the caller's single-image encoder and its
+  options), its FACT or PTCH chunks written after each other;
+- ``tall`` (14.3): the frames, each padded to Hp rows, as one W x N·Hp image, so that one
+  learned patch basis and one adaptive context state serve every frame;
+- ``snapshot`` (14.4, layout 5): the frames as the columns of one matrix, truncated SVD across
+  frames, rank by the options of the whole-image layouts;
+- ``auto``: the smallest of them at the requested quality (:func:`encode_auto`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _zstd
+from .. import format as fmt
+from ..limits import Limits
+from ..options import (
+    check_target_size,
+    image_mode,
+    metadata_chunks,
+    rate_criteria,
+)
+from ..progress import Progress
+from ..whole import encode as wholeencode
+from ..whole.quantize import FACTOR_TYPES
+from ..whole.snapshot import to_snapshot
+
+EncodeImage = Callable[..., bytes]  # svdcodec.encode(image, **options)
+CODINGS = ("auto", *fmt.STACK_CODING_BY_NAME)
+# the encoder's own files are parsed back without the decoder's limits
+_NO_LIMITS = Limits(max_width=2**40, max_height=2**40, max_pixels=2**62,
+                    max_alloc_bytes=2**62, max_work=2**62, max_chunks=2**40)
+# auto: a coding whose mean PSNR is this far below the reference still counts as equal
+AUTO_PSNR_SLACK = 0.05
+AUTO_SMALL_PATCH = 4  # auto also tries tall with this patch size
+# auto's candidates in order (frames, tall, tall 4x4, snapshot): their slices of the progress
+AUTO_PROGRESS = ((0.0, 0.4), (0.4, 0.6), (0.6, 0.85), (0.85, 1.0))
+_WHOLE_OPTIONS = ("rank", "energy", "factors")
+_FRMS_BYTES = fmt.CHUNK_OVERHEAD + fmt.FRMS.size  # what a stack adds to one image's framing
+_PATCH_OPTIONS = ("colour", "subsampling", "entropy")
+_META_OPTIONS = ("icc_profile", "exif", "xmp", "dpi")
+
+
+def as_frames(frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """The caller's frames as one (N, H, W, C) array (TypeError/ValueError if they are not
+    N >= 1 arrays of one shape and dtype)."""
+    if isinstance(frames, np.ndarray):
+        if frames.ndim not in (3, 4):
+            raise ValueError(f"frames must be (N, H, W) or (N, H, W, C), got shape "
+                             f"{frames.shape}")
+        arrays = list(frames)
+    elif isinstance(frames, (list, tuple)):
+        arrays = list(frames)
+    else:
+        raise TypeError(f"frames must be an array or a sequence of arrays, got "
+                        f"{type(frames).__name__}")
+    if not arrays:
+        raise ValueError("frames: expected at least one frame, got none")
+    checked = [image_mode(a) for a in arrays]
+    first, mode = checked[0]
+    for k, (image, m) in enumerate(checked):
+        if image.shape != first.shape or image.dtype != first.dtype or m != mode:
+            raise ValueError(f"frame {k}: expected shape {first.shape} and dtype "
+                             f"{first.dtype} like frame 0, got {image.shape} {image.dtype}")
+    return np.stack([image for image, _ in checked])
+
+
+def _layout(options: dict[str, Any]) -> str:
+    """The single-image layout the options select (as :func:`svdcodec.encode` does)."""
+    layout = options.get("layout")
+    if layout is None:
+        whole = any(options.get(n) is not None for n in _WHOLE_OPTIONS)
+        return "per-channel" if whole else "patch"
+    return str(layout)
+
+
+def _parse(data: bytes) -> fmt.Container:
+    return fmt.unpack(data, _NO_LIMITS)
+
+
+def _single(frame: np.ndarray) -> np.ndarray:
+    return frame[:, :, 0] if frame.shape[2] == 1 else frame
+
+
+def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
+                  options: dict[str, Any]) -> bytes:
+    """Section 14.2: frame after frame. A ``target_size`` gives every frame an equal share."""
+    n = frames.shape[0]
+    options = dict(options)
+    progress = options.pop("progress", None)
+    target = options.pop("target_size", None)
+    if target is not None:
+        target = check_target_size(target)
+        meta = metadata_chunks(*(options.get(k) for k in _META_OPTIONS))
+        single = len(fmt.pack(_probe_header(frames), [], meta))  # prefix, HEAD, meta, IEND
+        stack = single + _FRMS_BYTES
+        options["target_size"] = max(1, (target - stack) // n + single)
+    reporter = Progress(progress)
+    containers = []
+    for k in range(n):
+        containers.append(_parse(encode_image(_single(frames[k]), **options)))
+        reporter((k + 1) / n)
+    header = containers[0].header
+    if any(c.header != header for c in containers):
+        raise ValueError("frames: the frames' encodings disagree on HEAD; give the options "
+                         "explicitly (layout, colour, entropy)")
+    groups = [g for c in containers for g in c.groups]
+    planes = [p for c in containers for p in c.planes]
+    return fmt.pack(header, groups, containers[0].metadata, planes,
+                    stack=fmt.Stack(n, fmt.StackCoding.FRAMES))
+
+
+def _probe_header(frames: np.ndarray) -> fmt.Header:
+    _, mode = image_mode(frames[0])
+    return fmt.Header(frames.shape[2], frames.shape[1], mode, fmt.Layout.PER_CHANNEL,
+                      fmt.FactorType.INT8)
+
+
+def frame_pitch(frames: np.ndarray, options: dict[str, Any]) -> int:
+    """Section 14.3: Hp, H rounded up so that no patch or subsampled chroma sample straddles
+    two frames: a multiple of P (patch_size) times 2 where chroma may be subsampled."""
+    height = int(frames.shape[1])
+    if _layout(options) != "patch":
+        return height
+    p = int(options.get("patch_size", 8))
+    colour = frames.shape[3] >= 3 and options.get("colour") != "none" and \
+        options.get("subsampling") != 1
+    step = p * (2 if colour else 1)
+    pitch: int = -(-height // step) * step
+    return pitch
+
+
+def encode_tall(frames: np.ndarray, encode_image: EncodeImage,
+                options: dict[str, Any]) -> bytes:
+    """Section 14.3: one W x N·Hp image, each frame's rows repeated at its bottom to Hp."""
+    n, height = frames.shape[:2]
+    pitch = frame_pitch(frames, options)
+    padded = np.pad(frames, ((0, 0), (0, pitch - height), (0, 0), (0, 0)), mode="edge")
+    tall = padded.reshape(n * pitch, *frames.shape[2:])
+    options = dict(options)
+    if options.get("target_size") is not None:  # the FRMS chunk counts too
+        options["target_size"] = check_target_size(options["target_size"]) - _FRMS_BYTES
+    c = _parse(encode_image(_single(tall), **options))
+    header = dataclasses.replace(c.header, height=height)
+    return fmt.pack(header, list(c.groups), c.metadata, c.planes,
+                    stack=fmt.Stack(n, fmt.StackCoding.TALL, pitch))
+
+
+def encode_snapshot(frames: np.ndarray, options: dict[str, Any]) -> bytes:
+    """Section 14.4: layout 5, one FACT group of the (H·W·C, N) snapshot matrix."""
+    options = dict(options)
+    layout = options.pop("layout", None)
+    if layout not in (None, "snapshot"):
+        raise ValueError(f"coding='snapshot' has layout 'snapshot', got layout={layout!r}")
+    for name in (*_PATCH_OPTIONS, "patch_size"):
+        value = options.pop(name, None)
+        if value is not None and not (name == "patch_size" and value == 8):
+            raise ValueError(f"{name} is an option of the patch layout, not of "
+                             f"coding='snapshot'")
+    factors = options.pop("factors", None) or "int8"
+    if factors not in FACTOR_TYPES:
+        raise ValueError(f"factors must be one of {FACTOR_TYPES}, got {factors!r}")
+    level = options.pop("level", None)
+    level = _zstd.DEFAULT_LEVEL if level is None else level
+    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 19:
+        raise ValueError(f"zstd level must be in 1..19, got {level!r}")
+    svd = options.pop("svd", "auto")
+    progressive = bool(options.pop("progressive", False))
+    reporter = Progress(options.pop("progress", None))
+    meta = metadata_chunks(*(options.pop(k, None) for k in _META_OPTIONS))
+    target_size = options.pop("target_size", None)
+    criteria = {k: options.pop(k, None) for k in ("rank", "energy", "quality", "target_psnr")}
+    if options:
+        raise TypeError(f"unknown options {sorted(options)}")
+    _, mode = image_mode(frames[0])
+    n, height, width = frames.shape[:3]
+    header = fmt.Header(width, height, mode, fmt.Layout.SNAPSHOT, fmt.FACTOR_BY_NAME[factors])
+    stack = fmt.Stack(n, fmt.StackCoding.SNAPSHOT)
+    matrices = [to_snapshot(frames)]
+    if target_size is not None:
+        given = [k for k, v in criteria.items() if v is not None]
+        if given:
+            raise ValueError(f"target_size excludes {given}")
+        return wholeencode.encode_to_size(frames, header, meta, check_target_size(target_size),
+                                          level, svd, progressive, reporter,
+                                          matrices=matrices, stack=stack)
+    groups = wholeencode.encode_groups(frames, header, rate_criteria(**criteria), level, svd,
+                                       progressive, reporter, matrices=matrices)
+    return fmt.pack(header, groups, meta, stack=stack)
+
+
+def mean_psnr(frames: np.ndarray, decoded: np.ndarray) -> float:
+    """The mean over frames of each frame's PSNR in dB (an exact frame counts as 100 dB)."""
+    peak = 255.0 if frames.dtype == np.uint8 else 65535.0
+    n = frames.shape[0]
+    diff = frames.reshape(n, -1).astype(np.float64) - decoded.reshape(n, -1)
+    mse = np.mean(diff * diff, axis=1)
+    db = 10 * np.log10(peak**2 / np.maximum(mse, peak**2 * 1e-10))
+    return float(np.mean(db))
+
+
+def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str, Any],
+                decode_stack: Callable[[bytes], np.ndarray]) -> bytes:
+    """The smallest coding at the requested quality, measured (each coding is encoded and
+    decoded once):
+
+    - with ``target_size``: every coding at that size; the one of highest mean PSNR wins;
+    - with ``rank``, ``energy`` or ``factors`` (whole-image options): every coding with those
+      options; the smallest file wins;
+    - otherwise (``quality`` or ``target_psnr``, patch layout by default): ``frames`` and
+      ``tall`` with the options; their lower mean PSNR is the reference; then ``tall`` with
+      4 x 4 patches (unless a patch size is given) and ``snapshot``, both aimed at the
+      reference (``target_psnr``); of the files whose mean PSNR is within AUTO_PSNR_SLACK of
+      the reference, the smallest wins.
+    """
+    reporter = Progress(options.get("progress"))
+    tried = [0]  # candidates so far: each gets the next slice of the progress
+
+    def coded(coding: str, opts: dict[str, Any]) -> tuple[bytes, float] | None:
+        share = AUTO_PROGRESS[min(tried[0], len(AUTO_PROGRESS) - 1)]
+        tried[0] += 1
+        opts = {**opts, "progress": reporter.part(*share)}
+        try:
+            data = _ENCODERS[coding](frames, encode_image, opts)
+        except ValueError:  # this coding cannot meet the options (a target size too small)
+            return None
+        return data, mean_psnr(frames, decode_stack(data))
+
+    patch_only = any(options.get(n) is not None for n in (*_PATCH_OPTIONS, "patch_size"))
+    snapshot_ok = not patch_only and options.get("layout") in (None, "snapshot")
+    base = {k: v for k, v in options.items() if k != "layout" or v != "snapshot"}
+    if options.get("target_size") is not None or \
+            any(options.get(n) is not None for n in _WHOLE_OPTIONS):
+        found = [r for c in fmt.STACK_CODING_BY_NAME
+                 if c != "snapshot" or snapshot_ok
+                 for r in [coded(c, base if c != "snapshot" else options)] if r is not None]
+        if not found:
+            raise ValueError(f"no stack coding meets target_size {options['target_size']}")
+        if options.get("target_size") is not None:
+            return max(found, key=lambda r: r[1])[0]
+        return min(found, key=lambda r: len(r[0]))[0]
+    results = [r for r in (coded("frames", base), coded("tall", base)) if r is not None]
+    reference = min(p for _, p in results)
+    aimed = {k: v for k, v in options.items() if k not in ("quality", "target_psnr")}
+    aimed["target_psnr"] = min(reference, 100.0)  # a pooled PSNR: the mean one is no lower
+    if _layout(options) == "patch" and options.get("patch_size") is None:
+        small = coded("tall", {**aimed, "patch_size": AUTO_SMALL_PATCH})
+        if small is not None:  # on small frames 4x4 patches often pay (tools/bench_stack.py)
+            results.append(small)
+    if snapshot_ok:
+        snap = coded("snapshot", aimed)
+        if snap is not None:
+            results.append(snap)
+    fair = [r for r in results if r[1] >= reference - AUTO_PSNR_SLACK]
+    return min(fair, key=lambda r: len(r[0]))[0]
+
+
+def _snapshot(frames: np.ndarray, encode_image: EncodeImage, options: dict[str, Any]) -> bytes:
+    return encode_snapshot(frames, options)
+
+
+_ENCODERS: dict[str, Callable[[np.ndarray, EncodeImage, dict[str, Any]], bytes]] = {
+    "frames": encode_frames, "tall": encode_tall, "snapshot": _snapshot}
+
+
+def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
+                 encode_image: EncodeImage, options: dict[str, Any],
+                 decode_stack: Callable[[bytes], np.ndarray]) -> bytes:
+    """See :func:`svdcodec.encode_stack`; ``encode_image`` and ``decode_stack`` are the
+    single-image encoder and the stack decoder."""
+    if not isinstance(coding, str) or coding not in CODINGS:
+        raise ValueError(f"coding must be one of {CODINGS}, got {coding!r}")
+    array = as_frames(frames)
+    if array.shape[0] == 1:  # one frame is a single image: no FRMS (section 14.1)
+        if coding == "snapshot":
+            raise ValueError("coding='snapshot' needs at least 2 frames")
+        return encode_image(_single(array[0]), **options)
+    callback = options.get("progress")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"progress must be callable, got {callback!r}")
+    reporter = Progress(callback)  # one non-decreasing sequence over every encode below
+    options = {**options, "progress": reporter if callback is not None else None}
+    if coding == "auto":
+        data = encode_auto(array, encode_image, options, decode_stack)
+    else:
+        data = _ENCODERS[coding](array, encode_image, options)
+    reporter.done()
+    return data

@@ -1,0 +1,80 @@
+"""The command line on image stacks (spec section 14): animated inputs and ``--stack`` encode
+every frame, ``decode --frame K`` / ``--out-dir``, ``info`` lists the frames."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import svdcodec
+from svdcodec.cli import main
+
+COLOURS = [(30 * i, 200 - 30 * i, 90) for i in range(4)]
+
+
+@pytest.fixture()
+def gif(tmp_path: Path) -> Path:
+    frames = [Image.new("RGB", (20, 12), c) for c in COLOURS]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    return path
+
+
+def test_animated_input_encodes_every_frame(gif: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "a.svdi"
+    assert main(["encode", str(gif), str(out), "--coding", "tall", "--quality", "90"]) == 0
+    assert "encoded 4 frames as one stack (coding tall)" in capsys.readouterr().err
+    info = svdcodec.read_header(out)
+    assert (info.frames, info.stack_coding) == (4, "tall")
+    stack = svdcodec.decode_stack(out.read_bytes())
+    for k, colour in enumerate(COLOURS):
+        assert np.abs(stack[k, 5, 9].astype(int) - colour).max() <= 8
+    assert main(["info", str(out)]) == 0
+    assert "4 frames, stack coding tall, 16 rows per frame" in capsys.readouterr().out
+    assert main(["info", str(out), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["frames"], record["stack_coding"]) == (4, "tall")
+
+
+def test_stack_of_several_inputs_and_decode_by_frame(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    paths = []
+    for k, colour in enumerate(COLOURS[:3]):
+        paths.append(tmp_path / f"f{k}.png")
+        Image.new("RGB", (9, 7), colour).save(paths[-1])
+    out = tmp_path / "s.svdi"
+    assert main(["encode", *map(str, paths), "--stack", str(out), "--coding", "frames"]) == 0
+    assert svdcodec.read_header(out).frames == 3
+    third = tmp_path / "third.png"
+    assert main(["decode", str(out), str(third), "--frame", "2"]) == 0
+    with Image.open(third) as im:
+        assert np.abs(np.asarray(im)[3, 4].astype(int) - COLOURS[2]).max() <= 8
+    first = tmp_path / "first.png"
+    capsys.readouterr()
+    assert main(["decode", str(out), str(first)]) == 0
+    assert "decoded frame 0 of a stack of 3 frames" in capsys.readouterr().err
+    assert main(["decode", str(out), str(tmp_path / "x.png"), "--frame", "3"]) == 1
+    assert "--frame 3: the file holds 3 frames (0..2)" in capsys.readouterr().err
+    assert main(["decode", str(out), "--out-dir", str(tmp_path / "d")]) == 0
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == \
+        ["s-000.png", "s-001.png", "s-002.png"]
+
+
+def test_stack_inputs_must_share_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.new("L", (5, 5)).save(a)
+    Image.new("L", (6, 5)).save(b)
+    assert main(["encode", str(a), str(b), "--stack", str(tmp_path / "s.svdi")]) == 1
+    assert "frames of a stack share one size and mode" in capsys.readouterr().err
+    assert not (tmp_path / "s.svdi").exists()
+
+
+def test_stack_and_out_dir_exclude_each_other(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["encode", "a.png", "--stack", "s.svdi", "--out-dir", str(tmp_path)]) == 2
+    assert "--stack and --out-dir exclude each other" in capsys.readouterr().err

@@ -1,0 +1,249 @@
+"""Image stacks (spec section 14, issue 15): encode_stack, decode(frame=k), decode_stack,
+read_header().frames / .stack_coding, verify, for every stack coding."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import svdcodec
+from svdcodec import format as fmt
+from svdcodec.format.chunks import walk
+from svdcodec.stack.encode import frame_pitch, mean_psnr
+
+CODINGS = ("frames", "tall", "snapshot")
+
+
+def faces(n: int, h: int, w: int, c: int | None = None, seed: int = 0) -> np.ndarray:
+    """N related frames: a moving blob on a gradient, with a little noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:h, :w]
+    out = []
+    for k in range(n):
+        cy, cx = h * (0.3 + 0.4 * k / max(n - 1, 1)), w * 0.5
+        blob = 120 * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (0.1 * h * w + 1))
+        frame = 40 + 80 * x / max(w - 1, 1) + blob + rng.normal(0, 2, (h, w))
+        planes = [frame * (1 - 0.15 * i) for i in range(c or 1)]
+        out.append(np.clip(np.stack(planes, -1), 0, 255).astype(np.uint8))
+    stack = np.stack(out)
+    return stack[..., 0] if c is None else stack
+
+
+@functools.cache
+def stack_file(coding: str, colour: bool) -> bytes:
+    frames = faces(4, 19, 23, 3 if colour else None)
+    return svdcodec.encode_stack(frames, coding=coding)
+
+
+@pytest.mark.parametrize("colour", [False, True])
+@pytest.mark.parametrize("coding", CODINGS)
+def test_every_coding_round_trips_frame_by_frame(coding: str, colour: bool) -> None:
+    frames = faces(4, 19, 23, 3 if colour else None)
+    data = stack_file(coding, colour)
+    info = svdcodec.read_header(data)
+    assert (info.frames, info.stack_coding, info.size) == (4, coding, (23, 19))
+    assert info.layout == ("snapshot" if coding == "snapshot" else "patch")
+    stack = svdcodec.decode_stack(data)
+    assert stack.shape == frames.shape and stack.dtype == np.uint8
+    assert mean_psnr(frames, stack) > 28
+    for k in range(4):
+        np.testing.assert_array_equal(svdcodec.decode(data, frame=k), stack[k])
+    np.testing.assert_array_equal(svdcodec.decode(data), stack[0])  # frame None: frame 0
+    svdcodec.verify(data)
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_frms_is_the_critical_second_chunk(coding: str) -> None:
+    """Section 14.1 / 10: an old decoder meets FRMS (or layout 5) and refuses the stack."""
+    chunks = list(walk(stack_file(coding, False)))
+    assert [c.type for c in chunks[:2]] == [fmt.ChunkType.HEAD, fmt.ChunkType.FRMS]
+    assert fmt.is_critical(fmt.ChunkType.FRMS)
+    count, pitch, code, flags, reserved = fmt.FRMS.unpack(chunks[1].body)
+    assert (count, code, flags, reserved) == (4, fmt.STACK_CODING_BY_NAME[coding], 0, 0)
+    assert pitch == (24 if coding == "tall" else 0)  # 19 rows rounded up to 8 (grey)
+
+
+def test_frames_coding_restarts_indexes_per_frame() -> None:
+    data = svdcodec.encode_stack(faces(3, 8, 8, 3), coding="frames", rank=2)
+    fields = [fmt.FACT.unpack_from(c.body)[0] for c in walk(data) if c.type == b"FACT"]
+    assert fields == [0, 1, 2] * 3
+
+
+def test_tall_pitch_keeps_patches_and_chroma_inside_frames() -> None:
+    rgb = faces(2, 19, 5, 3)
+    assert frame_pitch(rgb, {}) == 32  # 2 x 8 for 4:2:0 chroma
+    assert frame_pitch(rgb, {"colour": "none"}) == 24
+    assert frame_pitch(rgb, {"patch_size": 4}) == 24
+    assert frame_pitch(rgb, {"rank": 2}) == 19  # whole-image layouts: no padding
+
+
+def test_tall_with_a_whole_image_layout(tmp_path: Path) -> None:
+    """Section 14.3: layouts 1-3 code the tall image too, with Hp = H (no padding)."""
+    frames = faces(3, 9, 11, 3)
+    data = svdcodec.encode_stack(frames, coding="tall", rank=6, layout="stacked")
+    info = svdcodec.read_header(data)
+    assert (info.layout, info.frame_pitch, info.groups[0].rows) == ("stacked", 9, 27)
+    stack = svdcodec.decode_stack(data)
+    assert mean_psnr(frames, stack) > 25
+    (tmp_path / "t.svdi").write_bytes(data)
+    np.testing.assert_array_equal(svdcodec.read(tmp_path / "t.svdi", frame=2), stack[2])
+
+
+def test_snapshot_prefix_is_a_lower_rank_stack() -> None:
+    frames = faces(6, 12, 10)
+    data = svdcodec.encode_stack(frames, coding="snapshot", rank=5, factors="float16")
+    assert svdcodec.read_header(data).ranks == (5,)
+    errors = [np.abs(svdcodec.decode_stack(data, rank=r).astype(float) - frames).mean()
+              for r in (1, 3, 5)]
+    assert errors[0] > errors[1] > errors[2]
+    np.testing.assert_array_equal(svdcodec.decode(data, frame=2, rank=3),
+                                  svdcodec.decode_stack(data, rank=3)[2])
+
+
+def test_snapshot_of_rank_one_frames_is_nearly_exact() -> None:
+    """Frames that are multiples of one image: X has rank 1, one component decodes them."""
+    base = np.add.outer(np.arange(9), np.arange(7)).astype(float) * 3
+    frames = np.stack([(base * (k + 1) / 4).round().astype(np.uint8) for k in range(5)])
+    data = svdcodec.encode_stack(frames, coding="snapshot", rank=1, factors="float16")
+    assert np.abs(svdcodec.decode_stack(data).astype(int) - frames).max() <= 2
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_target_size_bounds_the_whole_file(coding: str) -> None:
+    frames = faces(3, 16, 16)
+    data = svdcodec.encode_stack(frames, coding=coding, target_size=900)
+    assert len(data) <= 900
+    assert svdcodec.read_header(data).stack_coding == coding
+
+
+def test_auto_is_the_smallest_at_equal_quality() -> None:
+    frames = faces(5, 16, 16)
+    auto = svdcodec.encode_stack(frames, quality=40)
+    sizes = {c: len(svdcodec.encode_stack(frames, coding=c, quality=40))
+             for c in ("frames", "tall")}
+    assert len(auto) <= min(sizes.values())
+    assert svdcodec.read_header(auto).stack_coding in CODINGS
+
+
+@pytest.mark.parametrize("coding", ["auto", *CODINGS])
+def test_progress_is_non_decreasing_and_ends_at_one(coding: str) -> None:
+    seen: list[float] = []
+    svdcodec.encode_stack(faces(3, 12, 12), coding=coding, progress=seen.append)
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen) and 0 < seen[0]
+
+
+def test_sequence_of_arrays_and_one_frame() -> None:
+    frames = list(faces(2, 8, 9))
+    data = svdcodec.encode_stack(frames, coding="tall")
+    assert svdcodec.decode_stack(data).shape == (2, 8, 9)
+    one = svdcodec.encode_stack(frames[:1], coding="tall")  # one frame: a plain image
+    assert svdcodec.read_header(one).frames == 1
+    assert svdcodec.read_header(one).stack_coding is None
+    assert svdcodec.decode_stack(one).shape == (1, 8, 9)
+
+
+def test_sixteen_bit_stacks() -> None:
+    frames = (faces(3, 10, 12).astype(np.uint16) * 257)
+    for coding in CODINGS:
+        data = svdcodec.encode_stack(frames, coding=coding, quality=80)
+        out = svdcodec.decode_stack(data)
+        assert out.dtype == np.uint16 and out.shape == frames.shape
+        assert mean_psnr(frames, out) > 30, coding
+
+
+@pytest.mark.parametrize(("frames", "options", "error"), [
+    ([np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8)], {}, ValueError),
+    ([np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint16)], {}, ValueError),
+    (np.zeros((2, 4), np.uint8), {}, ValueError),
+    ([], {}, ValueError),
+    ("frames", {}, TypeError),
+    (np.zeros((2, 4, 4), np.float32), {}, TypeError),
+    (np.zeros((2, 4, 4), np.uint8), {"coding": "mosaic"}, ValueError),
+    (np.zeros((2, 4, 4), np.uint8), {"coding": "snapshot", "patch_size": 4}, ValueError),
+    (np.zeros((2, 4, 4), np.uint8), {"coding": "snapshot", "layout": "patch"}, ValueError),
+    (np.zeros((2, 4, 4), np.uint8), {"coding": "snapshot", "rank": 1, "quality": 3},
+     ValueError),
+    (np.zeros((1, 4, 4), np.uint8), {"coding": "snapshot"}, ValueError),
+])
+def test_caller_mistakes(frames: object, options: dict[str, object],
+                         error: type[Exception]) -> None:
+    with pytest.raises(error):
+        svdcodec.encode_stack(frames, **options)  # type: ignore[arg-type]
+
+
+def test_frame_out_of_range_is_a_caller_mistake() -> None:
+    data = stack_file("tall", False)
+    for k in (-1, 4, True, 1.0):
+        with pytest.raises(ValueError):
+            svdcodec.decode(data, frame=k)  # type: ignore[arg-type]
+    single = svdcodec.encode(faces(1, 8, 8)[0])
+    np.testing.assert_array_equal(svdcodec.decode(single, frame=0), svdcodec.decode(single))
+    with pytest.raises(ValueError):
+        svdcodec.decode(single, frame=1)
+
+
+def test_single_images_report_one_frame() -> None:
+    info = svdcodec.read_header(svdcodec.encode(faces(1, 8, 8)[0]))
+    assert (info.frames, info.stack_coding) == (1, None)
+
+
+# --- property: structured stacks of every coding ------------------------------------------------
+@st.composite
+def stacks(draw: st.DrawFn) -> np.ndarray:
+    n = draw(st.integers(2, 4))
+    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    c = draw(st.sampled_from([None, 3]))
+    kind = draw(st.sampled_from(["flat", "ramp", "specks"]))
+    value = draw(st.integers(0, 255))
+    shape = (n, h, w) + (() if c is None else (c,))
+    if kind == "flat":
+        return np.full(shape, value, np.uint8)
+    if kind == "ramp":
+        ramp = np.add.outer(np.arange(h), np.arange(w)) * 7 + value
+        frames = np.stack([ramp + 11 * k for k in range(n)]) % 256
+        frames = frames if c is None else np.repeat(frames[..., None], c, -1)
+        return frames.astype(np.uint8)
+    frames = np.zeros(shape, np.uint8)
+    rng = np.random.default_rng(value)
+    frames[rng.random(shape) < 0.1] = 255
+    return frames
+
+
+@settings(max_examples=25, deadline=None)
+@given(stacks(), st.sampled_from(CODINGS))
+def test_structured_stacks_round_trip(frames: np.ndarray, coding: str) -> None:
+    data = svdcodec.encode_stack(frames, coding=coding, quality=90)
+    info = svdcodec.read_header(data)
+    assert (info.frames, info.stack_coding) == (len(frames), coding)
+    out = svdcodec.decode_stack(data)
+    assert out.shape == frames.shape and out.dtype == frames.dtype
+    k = len(frames) - 1
+    np.testing.assert_array_equal(svdcodec.decode(data, frame=k), out[k])
+    svdcodec.verify(data)
+    if np.all(frames == frames.flat[0]):  # flat stacks decode almost exactly
+        assert np.abs(out.astype(int) - frames).max() <= 2
+
+
+def test_open_svdi_decodes_a_tall_stack_once_for_all_frames(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A viewer stepping through a tall stack (Pillow's seek) decodes the coded image once."""
+    from svdcodec import decoding
+
+    data = stack_file("tall", True)
+    opened = decoding.open_svdi(data)
+    calls = []
+    real = decoding.decode_stack_container
+    monkeypatch.setattr(decoding, "decode_stack_container",
+                        lambda *a: calls.append(1) or real(*a))
+    frames = [opened.decode(frame=k) for k in (1, 2, 3, 1)]
+    assert len(calls) == 1
+    stack = svdcodec.decode_stack(data)
+    for k, frame in zip((1, 2, 3, 1), frames, strict=True):
+        np.testing.assert_array_equal(frame, stack[k])
+    with pytest.raises(ValueError):
+        opened.decode(frame=4)
