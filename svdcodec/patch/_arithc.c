@@ -876,6 +876,7 @@ MULTIVERSION
 static void strip_reconstruct(const StripPlane *sp, const RowData *rd, int32_t *dst) {
     const int k = sp->pd.k, hh = sp->pd.hh, p = sp->p, half = p / 2;
     const double *quarters = sp->quarters, *mult = sp->quarters + (size_t)k * hh;
+    const int64_t *parity = sp->pd.parity;
     double s[4 * MAX_HALF * MAX_HALF];
     const double offset = ldexp(1.0, sp->shift - 1) + ldexp(1.0, sp->shift + sp->bd - 1);
     const double scale = ldexp(1.0, -sp->shift), top = (double)((1u << sp->bd) - 1u);
@@ -896,7 +897,7 @@ static void strip_reconstruct(const StripPlane *sp, const RowData *rd, int32_t *
         for (int j = 0; j < c; j++) {
             if (qv[j] == 0) continue;
             double coef = (double)qv[j] * mult[j];
-            double *acc = s + sp->pd.parity[j] * hh;
+            double *acc = s + parity[j] * hh;
             if (hh == 16)
                 axpy16(acc, coef, quarters + (size_t)j * 16);
             else
@@ -911,6 +912,20 @@ static void strip_reconstruct(const StripPlane *sp, const RowData *rd, int32_t *
 
 static inline int32_t *ring_row(const StripPlane *sp, Py_ssize_t y) {
     return sp->ring + (y % (2 * sp->p)) * sp->stride;
+}
+
+/* Section 12.6 on patch row gy (P rows at dst): its vertical edges, then the horizontal edge
+   above it; compiled for AVX2 too (the filter vectorizes). */
+MULTIVERSION
+static void strip_deblock(StripPlane *sp, Py_ssize_t gy, int32_t *dst) {
+    const int p = sp->p;
+    const int32_t top = (int32_t)((1u << sp->bd) - 1u);
+    for (int y = 0; y < p; y++)
+        deblock_row_vertical(dst + y * sp->stride, sp->stride, p, sp->alpha, sp->beta, sp->tc,
+                             top, sp->edge);
+    if (gy > 0)
+        filter_rows(ring_row(sp, gy * p - 2), ring_row(sp, gy * p - 1), dst, dst + sp->stride,
+                    sp->stride, sp->alpha, sp->beta, sp->tc, top);
 }
 
 /* Decode, check, reconstruct and deblock patch row next_gy; NULL or an error message */
@@ -929,15 +944,7 @@ static const char *strip_next_row(StripPlane *sp) {
     if (strip_bound_exceeded(sp, &rd)) return BOUND_EXCEEDED;
     int32_t *dst = ring_row(sp, gy * p);
     strip_reconstruct(sp, &rd, dst);
-    if (sp->alpha) {
-        const int32_t top = (int32_t)((1u << sp->bd) - 1u);
-        for (int y = 0; y < p; y++)
-            deblock_row_vertical(dst + y * sp->stride, sp->stride, p, sp->alpha, sp->beta, sp->tc,
-                                 top, sp->edge);
-        if (gy > 0)
-            filter_rows(ring_row(sp, gy * p - 2), ring_row(sp, gy * p - 1), dst,
-                        dst + sp->stride, sp->stride, sp->alpha, sp->beta, sp->tc, top);
-    }
+    if (sp->alpha) strip_deblock(sp, gy, dst);
     sp->next_gy = gy + 1;
     sp->final = sp->next_gy == sp->pd.gh || !sp->alpha ? sp->next_gy * p : sp->next_gy * p - 2;
     return NULL;
