@@ -79,6 +79,26 @@ def test_measure_memory(tmp_path: Path) -> None:
     assert len(bombs) == 2 and all("LimitError" in row for row in bombs)
 
 
+def test_measure_decode_memory(tmp_path: Path) -> None:
+    """Two small sizes through the strip decoder and the whole-plane one: a table row each,
+    the strip decoder's peak within issue 13's target."""
+    out = run_tool("measure_decode_memory", "--sizes", "96x64", "200x120", "--whole",
+                   "--source", photo(tmp_path / "src.png"), cwd=tmp_path).stdout
+    rows = [row for row in out.splitlines() if row.startswith("| 96x64") or
+            row.startswith("| 200x120")]
+    assert [row.split("|")[6].strip() for row in rows] == ["strips", "whole"] * 2
+    assert all(row.rstrip(" |").endswith("yes") for row in rows if "strips" in row)
+
+
+def test_bench_decode_speed(tmp_path: Path, corpus: Path) -> None:
+    out = run_tool("bench_decode_speed", corpus, "--cpu", "--repeats", "1",
+                   cwd=tmp_path).stdout
+    rows = [row.split("|") for row in out.splitlines() if row.startswith("| 0.") or
+            row.startswith("| 1 ")]
+    assert [row[1].strip() for row in rows] == ["0.25", "0.5", "1"]
+    assert all(float(row[7]) > 0 for row in rows)  # strips / WebP
+
+
 def test_bench_speed(tmp_path: Path) -> None:
     out = run_tool("bench_speed", photo(tmp_path / "a.png"), "--quick", cwd=tmp_path).stdout
     assert "96x64 RGB, rank 16" in out
