@@ -260,16 +260,22 @@ typedef struct {
     int64_t *dc;
     uint8_t *counts;
     int32_t *q;        /* decoding: packed values; encoding: unused */
-    const int64_t *qin; /* encoding: dense N x k */
+    const int64_t *qin; /* encoding: dense N x k, patch n at row n - qin_offset */
     uint64_t ac_symbols; /* decoding: the header's M, a bound while decoding */
+    Py_ssize_t qin_offset;
 } PlaneData;
 
+/* Rows gy0 .. gh - 1 of the plane (after the header if `header`). The encoder in strips
+   (StripEncoder) passes arrays whose row gy0 - 1 is the previous strip's last row; *above
+   holds that row's coefficients and holds the last coded row's on return. */
 static ALWAYS_INLINE const char *code_plane(Syntax *s, const int enc, PlaneData *pd,
-                                            int32_t *above, int32_t *current) {
+                                            int32_t **above_io, int32_t **current_io,
+                                            const Py_ssize_t gy0, const int header) {
     const int k = pd->k, hh = pd->hh;
+    int32_t *above = *above_io, *current = *current_io;
     int ok = 1;
     int64_t prev = 0;
-    for (int j = 0; j < k; j++) {
+    for (int j = 0; header && j < k; j++) {
         int64_t m;
         if (j == 0) {
             int64_t v = code_uint(s, enc, enc ? (uint64_t)(pd->mult[0] - 1) : 0, CTX_MULT_FIRST);
@@ -298,7 +304,7 @@ static ALWAYS_INLINE const char *code_plane(Syntax *s, const int enc, PlaneData 
     }
     const Py_ssize_t gw = pd->gw;
     uint64_t total = 0;
-    for (Py_ssize_t gy = 0; gy < pd->gh; gy++) {
+    for (Py_ssize_t gy = gy0; gy < pd->gh; gy++) {
         for (Py_ssize_t gx = 0; gx < gw; gx++) {
             Py_ssize_t n = gy * gw + gx;
             int cl = gx ? pd->counts[n - 1] : 0, cu = gy ? pd->counts[n - gw] : 0;
@@ -332,7 +338,7 @@ static ALWAYS_INLINE const char *code_plane(Syntax *s, const int enc, PlaneData 
             /* 3. coefficients */
             int32_t *row = current + gx * (Py_ssize_t)k;
             const int32_t *ql = gx ? row - k : NULL, *qu = gy ? above + gx * (Py_ssize_t)k : NULL;
-            const int64_t *src = enc ? pd->qin + n * (Py_ssize_t)k : NULL;
+            const int64_t *src = enc ? pd->qin + (n - pd->qin_offset) * (Py_ssize_t)k : NULL;
             for (int j = 0; j < (int)cnt; j++) {
                 int32_t vl = ql ? ql[j] : 0, vu = qu ? qu[j] : 0;
                 int jb = J_CLASS[j];
@@ -368,18 +374,25 @@ static ALWAYS_INLINE const char *code_plane(Syntax *s, const int enc, PlaneData 
         above = current;
         current = tmp;
     }
+    *above_io = above;
+    *current_io = current;
     if (!enc && total != pd->ac_symbols) return "ac_symbols: counts sum to less than it";
     return NULL;
 }
 
 static const char *decode_plane_syntax(Syntax *s, PlaneData *pd, int32_t *above,
                                        int32_t *current) {
-    return code_plane(s, 0, pd, above, current);
+    return code_plane(s, 0, pd, &above, &current, 0, 1);
 }
 
 static const char *encode_plane_syntax(Syntax *s, PlaneData *pd, int32_t *above,
                                        int32_t *current) {
-    return code_plane(s, 1, pd, above, current);
+    return code_plane(s, 1, pd, &above, &current, 0, 1);
+}
+
+static const char *encode_rows_syntax(Syntax *s, PlaneData *pd, int32_t **above,
+                                      int32_t **current, Py_ssize_t gy0, int header) {
+    return code_plane(s, 1, pd, above, current, gy0, header);
 }
 
 /* --- decode -------------------------------------------------------------------------------- */
@@ -529,7 +542,7 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         goto done;
     }
     PlaneData pd = {k, half * half, gh, gw, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                    ac_symbols};
+                    ac_symbols, 0};
     Transcoded t = {NULL, 0, 0};
     const char *err;
     Py_BEGIN_ALLOW_THREADS
@@ -660,7 +673,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     memcpy(mcopy + k, par, sizeof(int64_t) * (size_t)k);
     memcpy(bcopy, bb.buf, (size_t)(k * hh));
     memcpy(dcopy, dcv, sizeof(int64_t) * (size_t)n_patches);
-    PlaneData pd = {k, (int)hh, gh, gw, mcopy, mcopy + k, bcopy, dcopy, NULL, NULL, qv, 0};
+    PlaneData pd = {k, (int)hh, gh, gw, mcopy, mcopy + k, bcopy, dcopy, NULL, NULL, qv, 0, 0};
     Coder *c = NULL;
     uint64_t m_total = 0;
     const char *err;
@@ -691,9 +704,227 @@ done:
     return result;
 }
 
+/* --- encode in strips: a coder that keeps its state between calls --------------------------- */
+/* The encoder of a plane too large for its coefficients to be held at once (issue 13): the
+   header, then rows of patches as they are quantized, then the flush. The bits are those of
+   encode() on the whole plane. */
+typedef struct {
+    Syntax s; /* first member: the coder */
+    int k, hh;
+    Py_ssize_t gh, gw, next_row;
+    int64_t *prev_dc;   /* the last coded row's DC terms (gw) */
+    uint8_t *prev_counts;
+    int32_t *above, *current; /* the row buffers of code_plane */
+    uint64_t m_total;
+    int failed;
+} StripEncoder;
+
+static const char STRIP_CAPSULE[] = "svdcodec.patch._arithc.StripEncoder";
+
+static void strip_free(StripEncoder *e) {
+    if (e == NULL) return;
+    PyMem_RawFree(e->s.c.out);
+    PyMem_RawFree(e->prev_dc);
+    PyMem_RawFree(e->prev_counts);
+    PyMem_RawFree(e->above < e->current ? e->above : e->current);
+    PyMem_RawFree(e);
+}
+
+static void strip_capsule_free(PyObject *capsule) {
+    strip_free(PyCapsule_GetPointer(capsule, STRIP_CAPSULE));
+}
+
+PyDoc_STRVAR(encoder_start_doc,
+"encoder_start(multipliers, parities, basis, k, half, gh, gw) -> encoder\n\n"
+"Start the arithmetic-coded payload of a plane coded in strips: its header (int64 multipliers\n"
+"and parities, int8 basis quarters) is coded now, the patch rows by encoder_rows, in order.");
+
+static PyObject *encoder_start(PyObject *self, PyObject *args) {
+    Py_buffer mb, pb, bb;
+    int k, half;
+    Py_ssize_t gh, gw;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*y*iinn", &mb, &pb, &bb, &k, &half, &gh, &gw)) return NULL;
+    PyObject *result = NULL;
+    StripEncoder *e = NULL;
+    if (!(half == 0 || half == 2 || half == 4 || half == 8) || k < 0 || k > 255 ||
+        (k > 0 && k > 4 * half * half - 1) || gh < 1 || gw < 1 || gh > MAX_PATCHES / gw) {
+        PyErr_SetString(PyExc_ValueError, "encoder_start: parameters out of range");
+        goto done;
+    }
+    Py_ssize_t hh = (Py_ssize_t)half * half;
+    if (check_array(&mb, 8, k, "multipliers") || check_array(&pb, 8, k, "parities") ||
+        check_array(&bb, 1, k * hh, "basis"))
+        goto done;
+    const int64_t *mult = mb.buf, *par = pb.buf;
+    for (int j = 0; j < k; j++)
+        if (mult[j] < 1 || mult[j] > MULTIPLIER_MAX || par[j] < 0 || par[j] > 3) {
+            PyErr_SetString(PyExc_ValueError, "encode: multiplier or parity out of range");
+            goto done;
+        }
+    e = PyMem_RawCalloc(1, sizeof(StripEncoder));
+    int64_t *mcopy = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * k + 1));
+    int8_t *bcopy = PyMem_RawMalloc((size_t)(k * hh + 1));
+    int32_t *rows = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * gw * k + 1));
+    if (e != NULL) {
+        e->prev_dc = PyMem_RawMalloc(sizeof(int64_t) * (size_t)gw);
+        e->prev_counts = PyMem_RawMalloc((size_t)gw);
+        e->above = rows;
+        e->current = rows == NULL ? NULL : rows + gw * k;
+    }
+    if (e == NULL || mcopy == NULL || bcopy == NULL || rows == NULL || e->prev_dc == NULL ||
+        e->prev_counts == NULL) {
+        PyMem_RawFree(mcopy);
+        PyMem_RawFree(bcopy);
+        if (e == NULL) PyMem_RawFree(rows);
+        strip_free(e);
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(mcopy, mult, sizeof(int64_t) * (size_t)k);
+    memcpy(mcopy + k, par, sizeof(int64_t) * (size_t)k);
+    memcpy(bcopy, bb.buf, (size_t)(k * hh));
+    e->k = k;
+    e->hh = (int)hh;
+    e->gh = gh;
+    e->gw = gw;
+    coder_init(&e->s.c);
+    e->s.enc = 1;
+    e->s.c.cache_size = 1;
+    /* the header alone: no rows (gy0 = gh = 0) */
+    PlaneData pd = {k, (int)hh, 0, gw, mcopy, mcopy + k, bcopy, NULL, NULL, NULL, NULL, 0, 0};
+    const char *err = encode_rows_syntax(&e->s, &pd, &e->above, &e->current, 0, 1);
+    PyMem_RawFree(mcopy);
+    PyMem_RawFree(bcopy);
+    if (err == NULL && e->s.c.oom) err = OUT_OF_MEMORY;
+    if (err != NULL) {
+        strip_free(e);
+        if (err == OUT_OF_MEMORY) PyErr_NoMemory();
+        else PyErr_Format(PyExc_ValueError, "encode: %s", err);
+        goto done;
+    }
+    result = PyCapsule_New(e, STRIP_CAPSULE, strip_capsule_free);
+    if (result == NULL) strip_free(e);
+done:
+    PyBuffer_Release(&mb);
+    PyBuffer_Release(&pb);
+    PyBuffer_Release(&bb);
+    return result;
+}
+
+static const char *strip_rows_impl(StripEncoder *e, const int64_t *dcv, const int64_t *qv,
+                                   Py_ssize_t rows) {
+    const Py_ssize_t gw = e->gw, n = rows * gw;
+    const int k = e->k;
+    const Py_ssize_t first = e->next_row > 0; /* a row above, from the previous call */
+    int64_t *dc = PyMem_RawMalloc(sizeof(int64_t) * (size_t)((rows + first) * gw));
+    uint8_t *counts = PyMem_RawMalloc((size_t)((rows + first) * gw));
+    if (dc == NULL || counts == NULL) {
+        PyMem_RawFree(dc);
+        PyMem_RawFree(counts);
+        return OUT_OF_MEMORY;
+    }
+    if (first) {
+        memcpy(dc, e->prev_dc, sizeof(int64_t) * (size_t)gw);
+        memcpy(counts, e->prev_counts, (size_t)gw);
+    }
+    memcpy(dc + first * gw, dcv, sizeof(int64_t) * (size_t)n);
+    for (Py_ssize_t i = 0; i < n; i++) { /* 1 + the last non-zero component */
+        int c = k;
+        while (c > 0 && qv[i * (Py_ssize_t)k + c - 1] == 0) c--;
+        counts[first * gw + i] = (uint8_t)c;
+        e->m_total += (uint64_t)c;
+    }
+    PlaneData pd = {k, e->hh, rows + first, gw, NULL, NULL, NULL, dc, counts, NULL, qv, 0,
+                    first * gw};
+    const char *err = encode_rows_syntax(&e->s, &pd, &e->above, &e->current, first, 0);
+    if (err == NULL && e->s.c.oom) err = OUT_OF_MEMORY;
+    memcpy(e->prev_dc, dc + (rows + first - 1) * gw, sizeof(int64_t) * (size_t)gw);
+    memcpy(e->prev_counts, counts + (rows + first - 1) * gw, (size_t)gw);
+    PyMem_RawFree(dc);
+    PyMem_RawFree(counts);
+    return err;
+}
+
+PyDoc_STRVAR(encoder_rows_doc,
+"encoder_rows(encoder, dc, q, rows)\n\n"
+"Code the next `rows` patch rows: int64 DC terms (rows x gw) and int64 coefficients\n"
+"(rows gw x k), C-contiguous.");
+
+static PyObject *encoder_rows(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer db, qb;
+    Py_ssize_t rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*y*n", &capsule, &db, &qb, &rows)) return NULL;
+    PyObject *result = NULL;
+    StripEncoder *e = PyCapsule_GetPointer(capsule, STRIP_CAPSULE);
+    if (e == NULL) goto done;
+    if (e->failed || rows < 1 || rows > e->gh - e->next_row) {
+        PyErr_SetString(PyExc_ValueError, "encoder_rows: rows out of range or encoder failed");
+        goto done;
+    }
+    Py_ssize_t n = rows * e->gw;
+    if (check_array(&db, 8, n, "dc") || check_array(&qb, 8, n * e->k, "q")) goto done;
+    const int64_t *dcv = db.buf, *qv = qb.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (dcv[i] > DC_MAX || dcv[i] < -DC_MAX) {
+            PyErr_SetString(PyExc_ValueError, "encode: DC term out of range");
+            goto done;
+        }
+    for (Py_ssize_t i = 0; i < n * e->k; i++)
+        if (qv[i] > COEFFICIENT_MAX || qv[i] < -COEFFICIENT_MAX) {
+            PyErr_SetString(PyExc_ValueError, "encode: coefficient out of range");
+            goto done;
+        }
+    const char *err;
+    Py_BEGIN_ALLOW_THREADS
+    err = strip_rows_impl(e, dcv, qv, rows);
+    Py_END_ALLOW_THREADS
+    e->next_row += rows;
+    if (err != NULL) {
+        e->failed = 1;
+        if (err == OUT_OF_MEMORY) PyErr_NoMemory();
+        else PyErr_Format(PyExc_ValueError, "encode: %s", err);
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&qb);
+    return result;
+}
+
+PyDoc_STRVAR(encoder_finish_doc,
+"encoder_finish(encoder) -> (payload, ac_symbols)\n\n"
+"Flush the coder once every patch row is coded; the payload is encode()'s for the plane.");
+
+static PyObject *encoder_finish(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O", &capsule)) return NULL;
+    StripEncoder *e = PyCapsule_GetPointer(capsule, STRIP_CAPSULE);
+    if (e == NULL) return NULL;
+    if (e->failed || e->next_row != e->gh) {
+        PyErr_SetString(PyExc_ValueError, "encoder_finish: not every patch row was coded");
+        return NULL;
+    }
+    for (int i = 0; i < 5; i++) shift_low(&e->s.c);
+    e->failed = 1; /* finished: no more rows */
+    if (e->s.c.oom) return PyErr_NoMemory();
+    /* the first byte is always 0 and never read (section 13.2) */
+    PyObject *payload = PyBytes_FromStringAndSize((const char *)e->s.c.out + 1,
+                                                  (Py_ssize_t)e->s.c.out_len - 1);
+    if (payload == NULL) return NULL;
+    return Py_BuildValue("(NK)", payload, (unsigned long long)e->m_total);
+}
+
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS, decode_doc},
     {"encode", encode, METH_VARARGS, encode_doc},
+    {"encoder_start", encoder_start, METH_VARARGS, encoder_start_doc},
+    {"encoder_rows", encoder_rows, METH_VARARGS, encoder_rows_doc},
+    {"encoder_finish", encoder_finish, METH_VARARGS, encoder_finish_doc},
     {NULL, NULL, 0, NULL},
 };
 
