@@ -60,7 +60,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
            icc_profile: bytes | None = None,
            exif: bytes | None = None, xmp: bytes | str | None = None,
            dpi: tuple[float, float] | None = None,
-           progress: Callable[[float], object] | None = None) -> bytes:
+           progress: Callable[[int, int], object] | None = None) -> bytes:
     """Encode an image as .svdi bytes.
 
     The default layout is ``"patch"`` (spec section 12), the one that competes with JPEG; the
@@ -102,8 +102,10 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
         No effect on the patch layout, whose files are not salvaged (as Pillow's savers ignore
         options that do not apply).
     icc_profile, exif, xmp, dpi : metadata stored in ancillary chunks.
-    progress : a callable, called from time to time with the fraction of the work done: floats
-        in (0, 1], non-decreasing, the last one 1.0 (once the bytes are ready). For progress
+    progress : a callable ``progress(done, total)``, called from time to time with integers:
+        ``done`` increasing, ``total`` fixed (:data:`svdcodec.progress.UNITS`, thousandths of
+        the work), the last call ``done == total`` (once the bytes are ready). The patch
+        layout reports each strip of each plane and each rate-control trial. For progress
         bars on large images (a 6 Mpixel photograph takes seconds); it runs in the encoding
         thread, so it should return quickly. An exception it raises ends the encode.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -20,6 +21,7 @@ from .errors import SvdiError, TruncatedError
 from .info import SvdiInfo, container_info
 from .limits import Limits, get_default_limits
 from .patch import decode as patchdecode
+from .progress import Progress
 from .whole import codec as wholecodec
 from .whole.layout import block_mean
 
@@ -80,8 +82,12 @@ def check_decode_limits(container: fmt.Container, limits: Limits,
 
 
 def decode_container(container: fmt.Container, *, rank: int | None = None,
-                     limits: Limits | None = None, reduce: int = 1) -> np.ndarray:
+                     limits: Limits | None = None, reduce: int = 1,
+                     progress: Callable[[int, int], object] | None = None) -> np.ndarray:
     """Decode a parsed container (spec section 7); see :func:`decode`."""
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable, got {progress!r}")
+    reporter = Progress(progress)
     check_rank(rank)
     _check_reduce(reduce)
     h = container.header
@@ -89,21 +95,23 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
         raise TruncatedError(f"{container.truncated} (files of layout patch are not salvaged)")
     check_decode_limits(container, limits or get_default_limits(), rank)
     if h.layout == fmt.Layout.PATCH:
-        out = patchdecode.decode_planes(container, rank)
+        out = patchdecode.decode_planes(container, rank, reporter)
         if reduce > 1:
             small = block_mean(block_mean(out, reduce, 0), reduce, 1)
             out = np.rint(small).astype(out.dtype)
     elif reduce > 1 and rank is None:
         out = wholecodec.decode_groups_reduced(container, reduce)
     else:
-        out = wholecodec.decode_groups(container, rank)
+        out = wholecodec.decode_groups(container, rank, reporter)
         if reduce > 1:
             out = np.rint(block_mean(block_mean(out, reduce, 0), reduce, 1)).astype(out.dtype)
+    reporter.done()
     return out[:, :, 0] if h.channels == 1 else out
 
 
 def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
-           allow_truncated: bool = False, reduce: int = 1) -> np.ndarray:
+           allow_truncated: bool = False, reduce: int = 1,
+           progress: Callable[[int, int], object] | None = None) -> np.ndarray:
     """Decode .svdi bytes to an array of the encoded shape and dtype (an encoded (H, W, 1)
     array comes back as (H, W): both are stored as one grey channel).
 
@@ -116,11 +124,13 @@ def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None
     whole-image file cut short (a partial download) from what precedes the cut: complete
     matrices in full, the one the file ends in at the rank its whole records give, missing
     ones as 0 (spec section 7.1); it raises TruncatedError only if HEAD itself is cut, or for
-    layout patch. Raises :class:`svdcodec.SvdiError`.
+    layout patch. ``progress(done, total)``: as :func:`svdcodec.encode` calls it (each plane
+    or matrix). Raises :class:`svdcodec.SvdiError`.
     """
     container = fmt.unpack(_as_bytes(data), limits or get_default_limits(),
                            allow_truncated=allow_truncated)
-    return decode_container(container, rank=rank, limits=limits, reduce=reduce)
+    return decode_container(container, rank=rank, limits=limits, reduce=reduce,
+                            progress=progress)
 
 
 def verify_container(container: fmt.Container, limits: Limits | None = None) -> None:

@@ -1,4 +1,5 @@
-"""encode's progress hook and the command line's progress bar (issue 11.17)."""
+"""encode's and decode's progress(done, total) hook and the command line's progress bar
+(issues 11.17 and 13)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from PIL import Image
 import svdcodec
 from svdcodec.cli import commands as cli
 from svdcodec.cli import main
-from svdcodec.progress import Progress
+from svdcodec.patch import encode as patch_encode
+from svdcodec.progress import UNITS, Progress
 
 
 def image(h: int = 48, w: int = 64) -> np.ndarray:
@@ -26,17 +28,55 @@ def image(h: int = 48, w: int = 64) -> np.ndarray:
     {"quality": 40, "layout": "stacked-vertical"},
 ])
 def test_progress_is_monotone_and_reaches_one(options: dict) -> None:
-    seen: list[float] = []
-    data = svdcodec.encode(image(), progress=seen.append, **options)
+    seen: list[tuple[int, int]] = []
+    data = svdcodec.encode(image(), progress=lambda d, t: seen.append((d, t)), **options)
     assert data == svdcodec.encode(image(), **options)  # the hook changes nothing
-    assert seen and seen[-1] == 1.0 and seen.count(1.0) == 1
-    assert all(0 <= a < b <= 1 for a, b in zip([0.0, *seen[:-1]], seen, strict=True))
+    _check_calls(seen)
+
+
+def _check_calls(seen: list[tuple[int, int]]) -> None:
+    """Integers, done increasing to total, one total throughout, called once at the end."""
+    assert seen and seen[-1][0] == seen[-1][1] and [d for d, _ in seen].count(seen[-1][1]) == 1
+    assert {t for _, t in seen} == {seen[-1][1]}
+    done = [d for d, _ in seen]
+    assert all(isinstance(d, int) for d in done)
+    assert all(0 <= a < b for a, b in zip([0, *done[:-1]], done, strict=True))
 
 
 def test_progress_reports_each_plane_of_a_large_patch_encode() -> None:
-    seen: list[float] = []
-    svdcodec.encode(image(256, 256), quality=80, progress=seen.append)
+    seen: list[tuple[int, int]] = []
+    svdcodec.encode(image(256, 256), quality=80, progress=lambda d, t: seen.append((d, t)))
     assert len(seen) >= 6  # three analyses, three planes
+    assert seen[-1] == (UNITS, UNITS)
+
+
+@pytest.mark.parametrize("options", [{"quality": 60}, {"target_size": 3000},
+                                     {"entropy": "zstd", "quality": 80}])
+# (the chroma planes at full resolution: 8 strips each)
+def test_progress_reports_every_strip(options: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 64 x 64 pixels of patch rows 8 patches wide: strips of one patch row, 8 per plane
+    monkeypatch.setattr(patch_encode, "STRIP_SAMPLES", 8 * 64)
+    seen: list[tuple[int, int]] = []
+    svdcodec.encode(image(64, 64), progress=lambda d, t: seen.append((d, t)), subsampling=1,
+                    **options)
+    _check_calls(seen)
+    assert len(seen) >= 3 * 8 * 3  # planes x strips x passes
+
+
+@pytest.mark.parametrize("options", [{}, {"quality": 90, "subsampling": 1}, {"rank": 5},
+                                     {"rank": 5, "layout": "stacked"}])
+def test_decode_progress_is_monotone_and_reaches_total(options: dict) -> None:
+    data = svdcodec.encode(image(), **options)
+    seen: list[tuple[int, int]] = []
+    out = svdcodec.decode(data, progress=lambda d, t: seen.append((d, t)))
+    assert np.array_equal(out, svdcodec.decode(data))
+    _check_calls(seen)
+    assert len(seen) >= 2  # each plane or matrix, then the end
+
+
+def test_decode_progress_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="progress"):
+        svdcodec.decode(svdcodec.encode(image()), progress=1)  # type: ignore[arg-type]
 
 
 def test_progress_must_be_callable() -> None:
@@ -45,13 +85,14 @@ def test_progress_must_be_callable() -> None:
 
 
 def test_progress_parts_map_onto_their_slice() -> None:
-    seen: list[float] = []
-    p = Progress(seen.append)
+    seen: list[tuple[int, int]] = []
+    p = Progress(lambda d, t: seen.append((d, t)))
     second = p.part(0.5, 1.0)
     second.part(0.5, 1.0)(0.5)  # 0.5 + 0.5 * (0.5 + 0.5 * 0.5)
     p(0.6)  # below what was reported: not repeated
+    p(0.8755)  # less than a unit more: not reported
     p.done()
-    assert seen == [0.875, 1.0]
+    assert seen == [(875, UNITS), (UNITS, UNITS)]
     Progress()(0.5)  # no callback: nothing to do
 
 
@@ -87,3 +128,48 @@ def test_cli_encode_shows_a_bar_on_a_terminal(tmp_path: Path, capsys: pytest.Cap
     assert "encode:" in bar and "%|" in bar and bar.endswith("\r")  # drawn, then cleared
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "%" not in out.split("bpp")[0]  # stdout: the one line
+
+
+def test_cli_progress_flag_draws_a_bar_on_any_stream(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    assert main([*_encode(tmp_path), "--progress"]) == 0
+    assert "encode:" in capsys.readouterr().err
+    out = tmp_path / "back.png"
+    assert main(["decode", str(tmp_path / "out.svdi"), str(out), "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "decode:" in err and "%|" in err
+
+
+def test_cli_no_progress_flag_draws_nothing_on_a_terminal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    assert main([*_encode(tmp_path), "--no-progress"]) == 0
+    assert main(["decode", str(tmp_path / "out.svdi"), str(tmp_path / "b.png"),
+                 "--no-progress"]) == 0
+    assert "%|" not in terminal.getvalue()
+
+
+def test_cli_decode_shows_a_bar_on_a_terminal_only(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(_encode(tmp_path)) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    assert main(["decode", str(tmp_path / "out.svdi"), str(tmp_path / "a.png")]) == 0
+    assert "%|" not in capsys.readouterr().err  # captured stderr is not a terminal
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main(["decode", str(tmp_path / "out.svdi"), str(tmp_path / "b.png")]) == 0
+    shown = terminal.getvalue()
+    assert "decode:" in shown and "%|" in shown and shown.endswith("\r")
+
+
+def test_cli_bar_waits_for_the_delay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a quick encode (far below the default delay of a second) draws no bar on a terminal
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 3600.0)
+    assert main(_encode(tmp_path)) == 0
+    assert "%|" not in terminal.getvalue()

@@ -10,6 +10,10 @@ bits to 8 as round(v / 257), L to RGB, LA to RGBA; :mod:`svdcodec.cli.outformat`
 or a clear error (alpha in a format without alpha); an encode that could not give what was asked
 (a rank above the full rank, a PSNR or size not reached) or that grew the file says so. Notes
 are returned in ``notes`` for the caller to print, one line each.
+
+Arrays as ``.npy`` files (numpy's format) are images too, in and out: (H, W) or (H, W, C)
+uint8 or uint16, read memory-mapped. They hold images beyond what Pillow opens (about 179
+Mpixels) and beyond what PNG encodes in reasonable time: a gigapixel grey image is 1 GiB.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -29,6 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..codec import atomic_write, decode, encode, read_header
 from ..errors import SvdiError, TruncatedError
+from ..limits import Limits
 from ..options import metadata_chunks
 from ..pillow.convert import from_array, to_stored
 from .errors import CliError, os_reason
@@ -124,6 +130,8 @@ def load_image(path: Path, notes: list[str] | None = None
     Metadata the encoder cannot store is dropped; a note saying so is appended to ``notes``,
     or printed to stderr when ``notes`` is None.
     """
+    if path.suffix.lower() == NPY:
+        return load_npy(path), {}
     try:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
@@ -148,6 +156,39 @@ def load_image(path: Path, notes: list[str] | None = None
     return array, meta
 
 
+NPY = ".npy"
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """A .npy image, memory-mapped: pages are read as the encoder's strips reach them."""
+    try:
+        array: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise CliError(f"{path}: not a readable .npy array: {reason}") from None
+    if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3):
+        raise CliError(f"{path}: expected an (H, W) or (H, W, C) uint8 or uint16 array, got "
+                       f"{array.shape} {array.dtype}")
+    return array
+
+
+def save_npy(out: Path, array: np.ndarray) -> int:
+    """Write ``array`` to ``out`` as .npy through a temporary file and a rename; its size."""
+    with writing(out):
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                np.save(stream, array, allow_pickle=False)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, out)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    return out.stat().st_size
+
+
 def print_note(note: str) -> None:
     import sys
 
@@ -156,7 +197,7 @@ def print_note(note: str) -> None:
 
 # --- encode ------------------------------------------------------------------------------------
 def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = False,
-                progress: Callable[[float], object] | None = None) -> Result:
+                progress: Callable[[int, int], object] | None = None) -> Result:
     """Encode the image file ``src`` to ``out``; the result's record is ``encode --json``.
     ``progress``: see :func:`svdcodec.encode`."""
     check_output(out, force, src)
@@ -213,16 +254,22 @@ def _encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
 
 # --- decode ------------------------------------------------------------------------------------
 def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = False,
-                allow_truncated: bool = False) -> Result:
-    """Decode the .svdi file ``src`` to ``out`` (format from its extension)."""
+                allow_truncated: bool = False,
+                progress: Callable[[int, int], object] | None = None, *,
+                limits: Limits | None = None) -> Result:
+    """Decode the .svdi file ``src`` to ``out`` (format from its extension; .npy: the array
+    as decoded). ``progress``, ``limits``: see :func:`svdcodec.decode`."""
     check_output(out, force, src)
-    fmt_name = Image.registered_extensions().get(out.suffix.lower())
-    if fmt_name is None or fmt_name not in Image.SAVE:
-        raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
+    npy = out.suffix.lower() == NPY
+    fmt_name = "NPY" if npy else Image.registered_extensions().get(out.suffix.lower())
+    if fmt_name is None or (not npy and fmt_name not in Image.SAVE):
+        raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, "
+                       f".npy, ...")
     data = read_input(src)
     try:
-        info = read_header(data, allow_truncated=allow_truncated)
-        array = decode(data, rank=rank, allow_truncated=allow_truncated)
+        info = read_header(data, allow_truncated=allow_truncated, limits=limits)
+        array = decode(data, rank=rank, allow_truncated=allow_truncated, limits=limits,
+                       progress=progress)
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
     except SvdiError as exc:  # name the file, as a batch does
@@ -231,6 +278,12 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     if rank is not None and info.ranks and rank > max(info.ranks):
         notes.append(f"--rank {rank} is above the ranks stored ({list(info.ranks)}): decoded "
                      f"at the stored ranks")
+    if npy:
+        written_bytes = save_npy(out, array)
+        return Result(out, {"input": str(src), "output": str(out), "format": fmt_name,
+                            "width": info.width, "height": info.height, "mode": info.mode,
+                            "decoded_mode": info.mode, "bytes": written_bytes,
+                            "notes": notes}, notes)
     im, converted = fit_format(from_array(array), fmt_name)
     save = metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
     grey_to_rgb = info.mode in ("L", "LA", "I;16") and im.mode in ("RGB", "RGBA")

@@ -15,6 +15,7 @@ from .argtypes import (
     energy_list,
     image_format,
     int_at_least,
+    limit_setting,
     number_in,
     peer_list,
     positive_int,
@@ -86,6 +87,11 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    help="zstd level 1..19 (default 19 for the patch layout's zstd payload, "
                    "else 3; the arith payload has none)")
 
+def _add_progress_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr for a single file taking over a second "
+                   "(default: when stderr is a terminal)")
+
 def _add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", metavar="DIR",
                    help="convert every FILE into DIR (created if missing), in parallel")
@@ -153,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "line: input, output, bytes, input_bytes, width, height, mode, layout, "
                    "factors, ranks, bpp, seconds, psnr (measured for --target-psnr, else null), "
                    "notes; with --out-dir {files: [...], ok, failed}")
+    _add_progress_option(p)
     _add_batch_options(p)
     p.set_defaults(func=cmd_encode, subparser=p)
 
@@ -166,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-truncated", action="store_true",
                    help="decode a cut whole-image file from what precedes the cut (spec 7.1)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--limit", type=limit_setting, action="append", default=[],
+                   metavar="FIELD=N", dest="limit_settings",
+                   help="raise (or lower) one decoder limit of svdcodec.Limits, e.g. "
+                   "max_pixels=1100000000 for a gigapixel image (the defaults refuse images "
+                   "above 179 Mpixels); repeatable")
+    _add_progress_option(p)
     _add_batch_options(p)
     p.add_argument("--format", type=image_format,
                    help="with --out-dir: output format as an extension (default png)")
