@@ -25,6 +25,7 @@ as before.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -109,6 +110,7 @@ class PlaneAnalysis:
         self.gh, self.gw = patch.grid_shape(self.rows, self.cols, p)
         step = rows_per_strip or strip_rows(self.gw, p)
         self.strips = [(a, min(a + step, self.gh)) for a in range(0, self.gh, step)]
+        self.starts = [a for a, _ in self.strips]
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
         gram = np.zeros((p * p, p * p))
         for i in range(len(self.strips)):
@@ -330,12 +332,13 @@ class QuantizedPlane:
 
     def q_rows(self, a: int, b: int) -> np.ndarray:
         """Dense int64 (n, components) coefficients of patch rows a..b, stored ones only."""
-        gw = self.analysis.gw
+        gw, strips = self.analysis.gw, self.analysis.strips
         out = np.zeros(((b - a) * gw, len(self.used)), dtype=np.int64)
-        for (s0, s1), q in zip(self.analysis.strips, self.q_strips, strict=True):
+        first = bisect.bisect_right(self.analysis.starts, a) - 1
+        for (s0, s1), q in zip(strips[first:], self.q_strips[first:], strict=True):
             lo, hi = max(a, s0), min(b, s1)
             if lo >= hi:
-                continue
+                break
             inside = self.used < q.shape[1]
             out[(lo - a) * gw:(hi - a) * gw, inside] = \
                 q[(lo - s0) * gw:(hi - s0) * gw][:, self.used[inside]]
