@@ -256,3 +256,17 @@ def test_cli_decode_limit_flag(tmp_path: Path, capsys: pytest.CaptureFixture) ->
                  "max_pixels=1200"]) == 0
     assert main(["decode", str(svdi), str(tmp_path / "p.png"), "--limit", "pixels=5"]) == 2
     assert "FIELD=N" in capsys.readouterr().err
+
+
+def test_cli_encodes_npy_images_beyond_the_default_decoder_limits(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the encode reads its own file back (record, PSNR): not refused by the decoder's limits
+    monkeypatch.setattr(svdcodec.limits, "_default", svdcodec.Limits(max_pixels=500))
+    np.save(tmp_path / "in.npy", image(30, 41, "L"))
+    assert main(["encode", str(tmp_path / "in.npy"), str(tmp_path / "a.svdi"),
+                 "--target-psnr", "30"]) == 0
+    assert "a.svdi: 41x30 L" in capsys.readouterr().out
+    assert main(["decode", str(tmp_path / "a.svdi"), str(tmp_path / "o.npy")]) == 1
+    assert "500" in capsys.readouterr().err
+    assert main(["decode", str(tmp_path / "a.svdi"), str(tmp_path / "o.npy"),
+                 "--limit", "max_pixels=1230"]) == 0

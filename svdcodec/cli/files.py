@@ -19,6 +19,7 @@ Mpixels) and beyond what PNG encodes in reasonable time: a gigapixel grey image 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import tempfile
@@ -34,7 +35,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..codec import atomic_write, decode, encode, read_header
 from ..errors import SvdiError, TruncatedError
-from ..limits import Limits
+from ..limits import Limits, get_default_limits
 from ..options import metadata_chunks
 from ..pillow.convert import from_array, to_stored
 from .errors import CliError, os_reason
@@ -206,7 +207,7 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
     start = time.perf_counter()
     data = encode(image, **options, **meta, progress=progress)
     seconds = time.perf_counter() - start
-    info = read_header(data)
+    info = read_header(data, limits=own_limits(image))
     record: dict[str, Any] = {
         "input": str(src), "output": str(out), "bytes": len(data),
         "input_bytes": src.stat().st_size, "width": info.width, "height": info.height,
@@ -223,6 +224,18 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
     return Result(out, record, notes)
 
 
+def own_limits(image: np.ndarray) -> Limits:
+    """The default limits raised to admit ``image``'s size: the file just encoded from it is
+    read back (its record, a measured PSNR) even when it is larger than the default decoder
+    accepts (a gigapixel .npy input)."""
+    default = get_default_limits()
+    h, w = image.shape[:2]
+    return dataclasses.replace(default, max_width=max(default.max_width, w),
+                               max_height=max(default.max_height, h),
+                               max_pixels=max(default.max_pixels, h * w),
+                               max_alloc_bytes=max(default.max_alloc_bytes, 16 * image.size))
+
+
 def _encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
                   record: dict[str, Any]) -> list[str]:
     """What differs from what was asked; sets ``record['psnr']`` when it was measured."""
@@ -235,7 +248,7 @@ def _encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
     if target is not None:
         from ..metrics import psnr  # here: scipy.ndimage slows every command's start
 
-        measured = psnr(image, decode(data))
+        measured = psnr(image, decode(data, limits=own_limits(image)))
         record["psnr"] = measured if np.isfinite(measured) else None
         if measured < target - 0.005:
             best = "the full rank" if record["layout"] != "patch" else "quality 100"
