@@ -26,6 +26,7 @@ from .arith import J_CLASSES, MAG_J, MAG_NEIGHBOURS, SIG_NEIGHBOURS, SIG_PREVIOU
 
 MAG_CAP = 24  # magnitude histograms up to this; larger ones cost the cap's rate + Exp-Golomb
 PASSES = 1  # a second pass with the first one's statistics: +0.003 dB for 40 % of the encode
+# (encode.quantize_plane, which works in strips, makes one pass: this is rdo_quantize_arith's)
 SIGN_BITS = 1.0
 
 
