@@ -246,16 +246,16 @@ def _run_child(*args: str) -> dict[str, object]:
     return result
 
 
-def codec_table(sizes: list[float], giga: bool, traced: bool) -> None:
+def codec_table(sizes: list[float], whole: list[float], giga: bool, traced: bool) -> None:
     """The encode and decode table of issue 13 (see the module docstring)."""
     cases: list[tuple[str, int, int, int, dict[str, object], dict[str, int]]] = []
     for mp in sizes:
         side = round((mp * 1e6 / 1.5) ** 0.5)  # 3:2
         cases.append((f"{mp:g} MP RGB patch q50", 3 * side // 2, side, 3, {"quality": 50}, {}))
-    top = max(sizes)
-    side = round((top * 1e6 / 1.5) ** 0.5)
-    cases.append((f"{top:g} MP RGB per-channel r50", 3 * side // 2, side, 3,
-                  {"layout": "per-channel", "rank": 50}, {}))
+    for mp in whole:
+        side = round((mp * 1e6 / 1.5) ** 0.5)
+        cases.append((f"{mp:g} MP RGB per-channel r50", 3 * side // 2, side, 3,
+                      {"layout": "per-channel", "rank": 50}, {}))
     big = {"max_pixels": 2**31, "max_alloc_bytes": 2**36}
     if giga:
         cases.append(("1 GP grey 32768^2 patch q50", 32768, 32768, 1, {"quality": 50}, big))
@@ -310,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codec", action="store_true",
                         help="the encode and decode table of issue 13")
     parser.add_argument("--sizes", default="1,16,64", help="--codec: megapixels, comma-separated")
+    parser.add_argument("--whole", default=None,
+                        help="--codec: megapixels of the whole-image cases (per-channel, rank "
+                        "50); default the largest of --sizes, '' for none")
     parser.add_argument("--giga", action="store_true",
                         help="--codec: also 32768x32768 grey and 20000x20000 RGB (slow)")
     parser.add_argument("--no-traced", action="store_true",
@@ -330,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         decode_child(path, limits, traced == "1")
         return 0
     if args.codec:
-        codec_table([float(v) for v in args.sizes.split(",")], args.giga, not args.no_traced)
+        sizes = [float(v) for v in args.sizes.split(",")]
+        whole = [max(sizes)] if args.whole is None else \
+            [float(v) for v in args.whole.split(",") if v]
+        codec_table(sizes, whole, args.giga, not args.no_traced)
         return 0
     make = encoded_file if args.encode else synthetic_file
     cases = [(f"{args.width}x{args.height} RGB r{args.rank} {layout} {factors}",
