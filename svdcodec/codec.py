@@ -65,7 +65,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
            exif: bytes | None = None, xmp: bytes | str | None = None,
            dpi: tuple[float, float] | None = None, dicom: bytes | None = None,
            bits: int | None = None,
-           progress: Callable[[float], object] | None = None) -> bytes:
+           progress: Callable[[int, int], object] | None = None) -> bytes:
     """Encode an image as .svdi bytes.
 
     The default layout is ``"patch"`` (spec section 12), the one that competes with JPEG; the
@@ -116,8 +116,10 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
         decoder needs nothing of it.
     dicom : a DICOM Part 10 file without pixel data, stored in the ancillary chunk ``dicm``
         (spec section 15.2; :mod:`svdcodec.integrations.dicom` makes and reads it).
-    progress : a callable, called from time to time with the fraction of the work done: floats
-        in (0, 1], non-decreasing, the last one 1.0 (once the bytes are ready). For progress
+    progress : a callable ``progress(done, total)``, called from time to time with integers:
+        ``done`` increasing, ``total`` fixed (:data:`svdcodec.progress.UNITS`, thousandths of
+        the work), the last call ``done == total`` (once the bytes are ready). The patch
+        layout reports each strip of each plane and each rate-control trial. For progress
         bars on large images (a 6 Mpixel photograph takes seconds); it runs in the encoding
         thread, so it should return quickly. An exception it raises ends the encode.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -21,6 +20,7 @@ from .errors import LimitError, SvdiError, TruncatedError
 from .info import SvdiInfo, container_info
 from .limits import Limits, get_default_limits
 from .patch import decode as patchdecode
+from .progress import Callback, Progress
 from .stack import decode as stackdecode
 from .whole import codec as wholecodec
 from .whole import snapshot as wholesnapshot
@@ -87,14 +87,16 @@ def check_decode_limits(container: fmt.Container, limits: Limits,
         stackdecode.check_image_limits(stackdecode.frame_container(container, 0), limits, rank)
 
 
-def _decode_image(container: fmt.Container, rank: int | None, limits: Limits) -> np.ndarray:
-    """One image (not a stack), (H, W, C), limits checked first."""
+def _decode_image(container: fmt.Container, rank: int | None, limits: Limits,
+                  progress: Progress | None = None) -> np.ndarray:
+    """One image (not a stack), (H, W, C), limits checked first; ``progress`` hears of each
+    plane or matrix."""
     if container.truncated and container.header.layout == fmt.Layout.PATCH:
         raise TruncatedError(f"{container.truncated} (files of layout patch are not salvaged)")
     check_decode_limits(container, limits, rank)
     if container.header.layout == fmt.Layout.PATCH:
-        return patchdecode.decode_planes(container, rank)
-    return wholecodec.decode_groups(container, rank)
+        return patchdecode.decode_planes(container, rank, progress)
+    return wholecodec.decode_groups(container, rank, progress)
 
 
 def _reduced(out: np.ndarray, reduce: int) -> np.ndarray:
@@ -104,26 +106,25 @@ def _reduced(out: np.ndarray, reduce: int) -> np.ndarray:
     return small.astype(out.dtype)
 
 
-Progress = Callable[[int, int], object]  # progress(done, total): image rows decoded
-
-
-def _check_progress(progress: object) -> None:
+def _reporter(progress: Callback | None, h: fmt.Header) -> Progress:
+    """The Progress of a decode: ``progress(done, total)`` hears of the image rows decoded of
+    the image's height (:mod:`svdcodec.progress`)."""
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable, got {progress!r}")
+    return Progress(progress, total=h.height)
 
 
 def _decode_strips(container: fmt.Container, rank: int | None, reduce: int,
-                   progress: Progress | None) -> np.ndarray:
+                   progress: Progress) -> np.ndarray:
     """A patch-layout image of arith planes in strips (:func:`patchdecode.decode_strips`),
     limits checked: a reduced decode averages each strip as it comes, so the full-size image
-    never exists; ``progress`` hears of every strip."""
+    never exists; ``progress`` hears of every strip (the image rows decoded so far)."""
     h = container.header
     if reduce == 1:
         def tell(image: np.ndarray, y0: int, y1: int) -> None:
-            if progress is not None:
-                progress(y1, h.height)
+            progress.count(y1)
         return patchdecode.decode_strips(container, rank, patchdecode.STRIP_ROWS,
-                                         tell if progress is not None else None)
+                                         tell if progress.callback is not None else None)
     # R / 2 rows (or `reduce`) at a time: averaging takes about 17 bytes per sample, within the
     # 16 R W C bytes that section 12.8 counts
     rows = reduce * max(1, patchdecode.colour_rows(h.width) // (2 * reduce))
@@ -132,8 +133,7 @@ def _decode_strips(container: fmt.Container, rank: int | None, reduce: int,
 
     def average(strip: np.ndarray, y0: int, y1: int) -> None:
         small[y0 // reduce:-(-y1 // reduce)] = _reduced(strip[:y1 - y0], reduce)
-        if progress is not None:
-            progress(y1, h.height)
+        progress.count(y1)
 
     buffer = np.empty((min(rows, h.height), h.width, h.channels),
                       dtype=np.uint8 if h.bit_depth == 8 else "=u2")
@@ -143,34 +143,28 @@ def _decode_strips(container: fmt.Container, rank: int | None, reduce: int,
 
 def decode_container(container: fmt.Container, *, rank: int | None = None,
                      limits: Limits | None = None, reduce: int = 1,
-                     frame: int | None = None, progress: Progress | None = None) -> np.ndarray:
+                     frame: int | None = None, progress: Callback | None = None) -> np.ndarray:
     """Decode a parsed container (spec section 7); see :func:`decode`."""
     check_rank(rank)
     _check_reduce(reduce)
-    _check_progress(progress)
     h = container.header
+    reporter = _reporter(progress, h)
     limits = limits or get_default_limits()
     if container.stack is not None:
         out = _reduced(stackdecode.decode_frame(container, 0 if frame is None else frame, rank,
                                                 limits, _decode_image), reduce)
-        out = _samples(out, h)
-        if progress is not None:
-            progress(h.height, h.height)
-        return out[:, :, 0] if h.channels == 1 else out
-    if frame not in (None, 0) or isinstance(frame, bool):
+    elif frame not in (None, 0) or isinstance(frame, bool):
         raise ValueError(f"frame: a single image has only frame 0, got {frame!r}")
-    if patchdecode.strips_available(container) and not container.truncated:
+    elif patchdecode.strips_available(container) and not container.truncated:
         check_decode_limits(container, limits, rank)
-        out = _samples(_decode_strips(container, rank, reduce, progress), h)
-        return out[:, :, 0] if h.channels == 1 else out
-    if h.layout != fmt.Layout.PATCH and reduce > 1 and rank is None:
+        out = _decode_strips(container, rank, reduce, reporter)
+    elif h.layout != fmt.Layout.PATCH and reduce > 1 and rank is None:
         check_decode_limits(container, limits, rank)  # from block means of U and Vᵀ
         out = wholecodec.decode_groups_reduced(container, reduce)
     else:
-        out = _reduced(_decode_image(container, rank, limits), reduce)
+        out = _reduced(_decode_image(container, rank, limits, reporter), reduce)
     out = _samples(out, h)
-    if progress is not None:
-        progress(h.height, h.height)
+    reporter.done()
     return out[:, :, 0] if h.channels == 1 else out
 
 
@@ -186,7 +180,7 @@ def _samples(out: np.ndarray, h: fmt.Header) -> np.ndarray:
 
 def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
            allow_truncated: bool = False, reduce: int = 1,
-           frame: int | None = None, progress: Progress | None = None) -> np.ndarray:
+           frame: int | None = None, progress: Callback | None = None) -> np.ndarray:
     """Decode .svdi bytes to an array of the encoded shape and dtype (an encoded (H, W, 1)
     array comes back as (H, W): both are stored as one grey channel; mode I;16S as int16).
 
@@ -204,7 +198,8 @@ def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None
     frame k (0 ... N − 1; None: frame 0); a single image has only frame 0.
     ``progress(done, total)``, if given, is called from the caller's thread with the image
     rows decoded so far and the image's height (the last call has done == total; the patch
-    layout's arith files report every strip of rows, others once at the end).
+    layout's arith files report every strip of rows, the other decoders each plane or matrix
+    decoded, as that fraction of the height).
     Raises :class:`svdcodec.SvdiError`.
     """
     container = fmt.unpack(_as_bytes(data), limits or get_default_limits(),
@@ -266,7 +261,7 @@ class SvdiFile:
 
     def decode(self, *, limits: Limits | None = None, reduce: int = 1,
                allow_truncated: bool = False, frame: int | None = None,
-               progress: Progress | None = None) -> np.ndarray:
+               progress: Callback | None = None) -> np.ndarray:
         """The image; raises :attr:`error` unless it is a TruncatedError and
         ``allow_truncated`` (then what precedes the cut, as :func:`decode` gives it)."""
         if self.error is not None and not (isinstance(self.error, TruncatedError)
@@ -276,7 +271,10 @@ class SvdiFile:
         check_size(self.container.header, limits)
         stack = self.container.stack
         if stack is not None and stack.coding == fmt.StackCoding.TALL and frame and reduce == 1:
-            return self._tall_frame(limits, frame)
+            reporter = _reporter(progress, self.container.header)
+            out = self._tall_frame(limits, frame)
+            reporter.done()
+            return out
         return decode_container(self.container, limits=limits, reduce=reduce, frame=frame,
                                 progress=progress)
 

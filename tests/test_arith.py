@@ -537,10 +537,10 @@ def test_decode_reports_progress_per_strip() -> None:
     seen.clear()
     svdcodec.decode(data, reduce=3, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (200, 200) and [d for d, _ in seen] == sorted({d for d, _ in seen})
-    seen.clear()  # other layouts: once, at the end
+    seen.clear()  # other layouts: each matrix as a fraction of the rows, then the end
     svdcodec.decode(svdcodec.encode(_image(20, 30), rank=3, layout="per-channel"),
                     progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(20, 20)]
+    assert seen == [(3, 20), (6, 20), (10, 20), (20, 20)]
     with pytest.raises(TypeError, match="progress"):
         svdcodec.decode(data, progress=3)  # type: ignore[arg-type]
 

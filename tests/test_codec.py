@@ -527,7 +527,7 @@ def test_encode_runs_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(wholeencode, "select_rank", spy(wholeencode.select_rank))
     monkeypatch.setattr(wholeencode, "truncated_svd", spy(wholeencode.truncated_svd))
-    monkeypatch.setattr(patchcodec, "encode_plane", spy(patchcodec.encode_plane))
+    monkeypatch.setattr(patchcodec, "quantize_plane", spy(patchcodec.quantize_plane))
     monkeypatch.setattr(patchcodec, "PlaneAnalysis", spy(patchcodec.PlaneAnalysis))
     image = make_image(40, 60, "RGB")
     with threadpoolctl.threadpool_limits(2):

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import svdcodec
 from svdcodec import format as fmt
 from svdcodec.format.chunks import walk
+from svdcodec.progress import UNITS
 from svdcodec.stack.encode import frame_pitch, mean_psnr
 
 CODINGS = ("frames", "tall", "snapshot")
@@ -131,10 +132,13 @@ def test_auto_is_the_smallest_at_equal_quality() -> None:
 
 
 @pytest.mark.parametrize("coding", ["auto", *CODINGS])
-def test_progress_is_non_decreasing_and_ends_at_one(coding: str) -> None:
-    seen: list[float] = []
-    svdcodec.encode_stack(faces(3, 12, 12), coding=coding, progress=seen.append)
-    assert seen and seen[-1] == 1.0 and seen == sorted(seen) and 0 < seen[0]
+def test_progress_increases_and_ends_at_its_total(coding: str) -> None:
+    seen: list[tuple[int, int]] = []  # progress(done, total), as svdcodec.encode calls it
+    svdcodec.encode_stack(faces(3, 12, 12), coding=coding,
+                          progress=lambda done, total: seen.append((done, total)))
+    done = [d for d, _ in seen]
+    assert seen and seen[-1] == (UNITS, UNITS) and {t for _, t in seen} == {UNITS}
+    assert done == sorted(set(done)) and 0 < done[0]
 
 
 def test_sequence_of_arrays_and_one_frame() -> None:

@@ -231,7 +231,7 @@ def _patch_subsampled(sx: int, sy: int, quality: float) -> tuple[bytes, np.ndarr
     encoder = patchcodec.PatchEncoder(image, fmt.Mode.RGB, subsampling=1, entropy="zstd")
     step = patchcodec.quality_to_step(quality, 8)
     planes = []
-    for index, source in enumerate(encoder.sources):
+    for index, source in enumerate(transform.rgb_to_ycbcr(image)):
         s = (sx, sy) if index in (1, 2) else (1, 1)
         plane = transform.downsample(source, *s) if index in (1, 2) else source
         enc = encode_plane(PlaneAnalysis(plane, patchcodec.PATCH_SIZE, 8),

@@ -10,8 +10,27 @@ from typing import Any
 
 from PIL import Image
 
-__all__ = ["choice_list", "energy_list", "image_format", "int_at_least", "number_in",
-           "peer_list", "positive_int", "quality_list", "rank_list", "zstd_level"]
+__all__ = ["choice_list", "energy_list", "image_format", "int_at_least", "limit_setting",
+           "number_in", "peer_list", "positive_int", "quality_list", "rank_list", "zstd_level"]
+
+
+def limit_setting(text: str) -> tuple[str, int]:
+    """argparse type: "max_pixels=2000000000" -> ("max_pixels", 2000000000), a field of
+    :class:`svdcodec.Limits` and a positive int (underscores allowed)."""
+    from dataclasses import fields
+
+    from ..limits import Limits
+
+    names = [f.name for f in fields(Limits)]
+    name, _, value = text.partition("=")
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if name not in names or number < 1:
+        raise argparse.ArgumentTypeError(f"expected FIELD=N with FIELD one of "
+                                         f"{', '.join(names)} and N >= 1, got {text!r}")
+    return name, number
 
 
 def choice_list(choices: Sequence[str]) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import json
 import sys
@@ -18,6 +19,7 @@ from tqdm import tqdm
 
 from ..codec import read_header
 from ..errors import SvdiError, TruncatedError
+from ..limits import Limits, get_default_limits
 from . import batch, dask_batch, dicom, files
 from .errors import CliError, os_reason
 from .files import (
@@ -48,11 +50,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
         job = functools.partial(encode_file, options=_encode_options(args), force=args.force,
                                 coding=args.coding)
         return _run_batch(args, job, ".svdi", "encoded")
-    if args.stack is not None:
-        result = encode_stack_file([Path(p) for p in args.inputs], Path(args.output),
-                                   _encode_options(args), args.coding, args.force)
-    else:
-        with _encode_bar(args) as progress:
+    with _bar(args, "encode") as progress:
+        if args.stack is not None:
+            result = encode_stack_file([Path(p) for p in args.inputs], Path(args.output),
+                                       _encode_options(args), args.coding, args.force,
+                                       progress)
+        else:
             result = encode_file(Path(args.input), Path(args.output), _encode_options(args),
                                  args.force, progress, args.coding)
     for note in result.notes:
@@ -72,28 +75,42 @@ def cmd_encode(args: argparse.Namespace) -> int:
         print(f"  DICOM pixels: {dicom.describe_error(r['dicom'])}")
     return 0
 
-# A single encode shows a progress bar on a terminal once it has run this long (seconds).
+# A single encode or decode shows a progress bar once it has run this long (seconds).
 PROGRESS_DELAY = 1.0
 
 @contextlib.contextmanager
-def _encode_bar(args: argparse.Namespace) -> Iterator[Callable[[float], object] | None]:
-    """The progress callable of one encode: a tqdm bar on stderr when stderr is a terminal
-    (shown after PROGRESS_DELAY, removed when done); none for --json or other streams."""
-    if getattr(args, "json", False) or not sys.stderr.isatty():
+def _bar(args: argparse.Namespace, desc: str) -> Iterator[Callable[[int, int], object] | None]:
+    """The ``progress(done, total)`` callable of one encode or decode: a tqdm bar on stderr,
+    shown after PROGRESS_DELAY and removed when done. ``--progress``: always;
+    ``--no-progress``: never; neither: when stderr is a terminal (and not for --json)."""
+    wanted = getattr(args, "progress", None)
+    if wanted is None:
+        wanted = not getattr(args, "json", False) and sys.stderr.isatty()
+    if not wanted:
         yield None
         return
-    with tqdm(total=100, desc="encode", unit="%", file=sys.stderr, delay=PROGRESS_DELAY,
+    with tqdm(total=100, desc=desc, unit="%", file=sys.stderr, delay=PROGRESS_DELAY,
               leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}") as bar:
-        yield lambda fraction: bar.update(round(100 * fraction) - bar.n)
+        def update(done: int, total: int) -> None:
+            bar.update(100 * done // max(total, 1) - bar.n)
+        yield update
+
+def _limits(args: argparse.Namespace) -> Limits | None:
+    """decode --limit FIELD=N ...: the default limits with those fields changed."""
+    settings = dict(getattr(args, "limit_settings", None) or [])
+    return dataclasses.replace(get_default_limits(), **settings) if settings else None
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    args.limits = _limits(args)
     if args.out_dir is not None:
         job = functools.partial(decode_file, rank=args.rank, force=args.force,
                                 allow_truncated=args.allow_truncated, frame=args.frame,
-                                all_frames=True)
+                                all_frames=True, limits=args.limits)
         return _run_batch(args, job, "." + args.format, "decoded")
-    result = decode_file(Path(args.input), Path(args.output), args.rank, args.force,
-                         args.allow_truncated, args.frame)
+    with _bar(args, "decode") as progress:
+        result = decode_file(Path(args.input), Path(args.output), args.rank, args.force,
+                             args.allow_truncated, args.frame, progress=progress,
+                             limits=args.limits)
     for note in result.notes:
         print_note(note)
     r = result.record

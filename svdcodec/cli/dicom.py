@@ -51,7 +51,7 @@ def load_dicom(path: Path) -> dicom.DicomImage:
 
 
 def encode_dicom_file(src: Path, out: Path, options: dict[str, Any], force: bool,
-                      progress: Callable[[float], object] | None, coding: str | None
+                      progress: Callable[[int, int], object] | None, coding: str | None
                       ) -> files.Result:
     """``encode scan.dcm x.svdi``: the pixels as one image, or every frame of a multi-frame
     file as one stack (spec section 14, ``coding``), the header in ``dicm``; the record says

@@ -10,13 +10,19 @@ bits to 8 as round(v / 257), L to RGB, LA to RGBA; :mod:`svdcodec.cli.outformat`
 or a clear error (alpha in a format without alpha); an encode that could not give what was asked
 (a rank above the full rank, a PSNR or size not reached) or that grew the file says so. Notes
 are returned in ``notes`` for the caller to print, one line each.
+
+Arrays as ``.npy`` files (numpy's format) are images too, in and out: (H, W) or (H, W, C)
+uint8 or uint16, read memory-mapped. They hold images beyond what Pillow opens (about 179
+Mpixels) and beyond what PNG encodes in reasonable time: a gigapixel grey image is 1 GiB.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -30,6 +36,7 @@ from PIL import Image, UnidentifiedImageError
 from ..codec import atomic_write, decode, encode, read_header
 from ..errors import SvdiError, TruncatedError
 from ..info import SvdiInfo
+from ..limits import Limits, get_default_limits
 from ..options import metadata_chunks
 from ..pillow.convert import from_array, to_stored
 from . import dicom
@@ -127,6 +134,8 @@ def load_image(path: Path, notes: list[str] | None = None
     or printed to stderr when ``notes`` is None. A DICOM file (:mod:`.dicom`) gives its pixels
     (frame 1 of a multi-frame file, with a note) and its header as the ``dicom`` option.
     """
+    if path.suffix.lower() == NPY:
+        return load_npy(path), {}
     if dicom.is_dicom_path(path):
         image = dicom.load_dicom(path)
         dropped = list(image.notes)
@@ -159,6 +168,39 @@ def load_image(path: Path, notes: list[str] | None = None
     return array, meta
 
 
+NPY = ".npy"
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """A .npy image, memory-mapped: pages are read as the encoder's strips reach them."""
+    try:
+        array: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise CliError(f"{path}: not a readable .npy array: {reason}") from None
+    if array.dtype not in (np.uint8, np.uint16, np.int16) or array.ndim not in (2, 3):
+        raise CliError(f"{path}: expected an (H, W) or (H, W, C) uint8, uint16 or int16 array, "
+                       f"got {array.shape} {array.dtype}")
+    return array
+
+
+def save_npy(out: Path, array: np.ndarray) -> int:
+    """Write ``array`` to ``out`` as .npy through a temporary file and a rename; its size."""
+    with writing(out):
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                np.save(stream, array, allow_pickle=False)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, out)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    return out.stat().st_size
+
+
 def print_note(note: str) -> None:
     import sys
 
@@ -167,24 +209,24 @@ def print_note(note: str) -> None:
 
 # --- encode ------------------------------------------------------------------------------------
 def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = False,
-                progress: Callable[[float], object] | None = None,
+                progress: Callable[[int, int], object] | None = None,
                 coding: str | None = None) -> Result:
     """Encode the image file ``src`` to ``out``; the result's record is ``encode --json``.
     ``progress``: see :func:`svdcodec.encode`. An input of several frames (GIF, APNG, TIFF
     pages) is encoded as one stack (spec section 14; ``coding``: its stack coding)."""
     if dicom.is_dicom_path(src):  # one image or a stack, and the header (spec 15.2)
         return dicom.encode_dicom_file(src, out, options, force, progress, coding)
-    if _frame_count(src) > 1:
+    if src.suffix.lower() != NPY and _frame_count(src) > 1:
         from .stackfiles import encode_stack_file
 
-        return encode_stack_file([src], out, options, coding, force)
+        return encode_stack_file([src], out, options, coding, force, progress)
     check_output(out, force, src)
     notes: list[str] = []
     image, meta = load_image(src, notes)
     start = time.perf_counter()
     data = encode(image, **options, **meta, progress=progress)
     seconds = time.perf_counter() - start
-    info = read_header(data)
+    info = read_header(data, limits=own_limits(image))
     record: dict[str, Any] = {
         "input": str(src), "output": str(out), "bytes": len(data),
         "input_bytes": src.stat().st_size, "width": info.width, "height": info.height,
@@ -210,6 +252,18 @@ def _frame_count(src: Path) -> int:
         return 1
 
 
+def own_limits(image: np.ndarray) -> Limits:
+    """The default limits raised to admit ``image``'s size: the file just encoded from it is
+    read back (its record, a measured PSNR) even when it is larger than the default decoder
+    accepts (a gigapixel .npy input)."""
+    default = get_default_limits()
+    h, w = image.shape[:2]
+    return dataclasses.replace(default, max_width=max(default.max_width, w),
+                               max_height=max(default.max_height, h),
+                               max_pixels=max(default.max_pixels, h * w),
+                               max_alloc_bytes=max(default.max_alloc_bytes, 16 * image.size))
+
+
 def encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
                  record: dict[str, Any]) -> list[str]:
     """What differs from what was asked; sets ``record['psnr']`` when it was measured."""
@@ -223,7 +277,8 @@ def encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
         from ..metrics import psnr  # here: scipy.ndimage slows every command's start
 
         bits = options.get("bits")  # the peak that --target-psnr meant
-        measured = psnr(image, decode(data), None if bits is None else 2.0**bits - 1)
+        measured = psnr(image, decode(data, limits=own_limits(image)),
+                        None if bits is None else 2.0**bits - 1)
         record["psnr"] = measured if np.isfinite(measured) else None
         if measured < target - 0.005:
             best = "the full rank" if record["layout"] != "patch" else "quality 100"
@@ -243,10 +298,14 @@ def encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
 # --- decode ------------------------------------------------------------------------------------
 def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = False,
                 allow_truncated: bool = False, frame: int | None = None,
-                all_frames: bool = False) -> Result:
-    """Decode the .svdi file ``src`` to ``out`` (format from its extension); of a stack (spec
-    section 14), frame ``frame`` (None: 0), or with ``all_frames`` every frame to
-    ``OUT-000.png``, ``OUT-001.png``, ... (:func:`svdcodec.cli.stackfiles.frame_path`)."""
+                all_frames: bool = False,
+                progress: Callable[[int, int], object] | None = None, *,
+                limits: Limits | None = None) -> Result:
+    """Decode the .svdi file ``src`` to ``out`` (format from its extension; .npy: the array
+    as decoded); of a stack (spec section 14), frame ``frame`` (None: 0), or with
+    ``all_frames`` every frame to ``OUT-000.png``, ``OUT-001.png``, ...
+    (:func:`svdcodec.cli.stackfiles.frame_path`). ``progress``, ``limits``: see
+    :func:`svdcodec.decode`."""
     from .stackfiles import decode_frame_array, frame_path
 
     check_output(out, force, src)
@@ -254,25 +313,29 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
         if frame is not None:
             raise CliError(f"--frame {frame}: a DICOM output holds every frame of the stack")
         return _decode_to_dicom(read_input(src), src, out, rank)
-    fmt_name = Image.registered_extensions().get(out.suffix.lower())
-    if fmt_name is None or fmt_name not in Image.SAVE:
-        raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
+    npy = out.suffix.lower() == NPY
+    fmt_name = "NPY" if npy else Image.registered_extensions().get(out.suffix.lower())
+    if fmt_name is None or (not npy and fmt_name not in Image.SAVE):
+        raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, "
+                       f".npy, ...")
     data = read_input(src)
     try:
-        info = read_header(data, allow_truncated=allow_truncated)
+        info = read_header(data, allow_truncated=allow_truncated, limits=limits)
         if info.frames > 1 or frame is not None:
             if all_frames and frame is None and info.frames > 1:
                 outputs = [frame_path(out, k, info.frames) for k in range(info.frames)]
                 for path in outputs:
                     check_output(path, force, src)
-                results = [_write_image(decode(data, rank=rank, frame=k), info, path, fmt_name,
-                                        src, [], rank) for k, path in enumerate(outputs)]
+                results = [_write_image(decode(data, rank=rank, frame=k, limits=limits), info,
+                                        path, fmt_name, src, [], rank)
+                           for k, path in enumerate(outputs)]
                 record = dict(results[0].record, output=[str(p) for p in outputs],
                               bytes=sum(r.record["bytes"] for r in results))
                 return Result(out, record, results[0].notes)
-            array = decode_frame_array(data, rank, frame)
+            array = decode_frame_array(data, rank, frame, progress, limits=limits)
         else:
-            array = decode(data, rank=rank, allow_truncated=allow_truncated)
+            array = decode(data, rank=rank, allow_truncated=allow_truncated, limits=limits,
+                           progress=progress)
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
     except SvdiError as exc:  # name the file, as a batch does
@@ -290,6 +353,12 @@ def _write_image(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, sr
     if rank is not None and info.ranks and rank > max(info.ranks):
         notes.append(f"--rank {rank} is above the ranks stored ({list(info.ranks)}): decoded "
                      f"at the stored ranks")
+    if fmt_name == "NPY":
+        written_bytes = save_npy(out, array)
+        return Result(out, {"input": str(src), "output": str(out), "format": fmt_name,
+                            "width": info.width, "height": info.height, "mode": info.mode,
+                            "decoded_mode": info.mode, "bytes": written_bytes,
+                            "notes": notes}, notes)
     im, converted = fit_format(from_array(array), fmt_name)
     save = metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
     grey_to_rgb = info.mode in ("L", "LA", "I;16") and im.mode in ("RGB", "RGBA")

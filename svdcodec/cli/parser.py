@@ -15,6 +15,7 @@ from .argtypes import (
     energy_list,
     image_format,
     int_at_least,
+    limit_setting,
     number_in,
     peer_list,
     positive_int,
@@ -97,6 +98,11 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    help="zstd level 1..19 (default 19 for the patch layout's zstd payload, "
                    "else 3; the arith payload has none)")
 
+def _add_progress_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr for a single file taking over a second "
+                   "(default: when stderr is a terminal)")
+
 def _add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", metavar="DIR",
                    help="convert every FILE into DIR (created if missing), in parallel")
@@ -174,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "line: input, output, bytes, input_bytes, width, height, mode, layout, "
                    "factors, ranks, bpp, seconds, psnr (measured for --target-psnr, else null), "
                    "notes; with --out-dir {files: [...], ok, failed}")
+    _add_progress_option(p)
     _add_batch_options(p)
     p.set_defaults(func=cmd_encode, subparser=p)
 
@@ -190,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="of a stack: frame K (default 0; with --out-dir, no --frame writes "
                    "every frame as NAME-000.png, NAME-001.png, ...)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--limit", type=limit_setting, action="append", default=[],
+                   metavar="FIELD=N", dest="limit_settings",
+                   help="raise (or lower) one decoder limit of svdcodec.Limits, e.g. "
+                   "max_pixels=1100000000 for a gigapixel image (the defaults refuse images "
+                   "above 179 Mpixels); repeatable")
+    _add_progress_option(p)
     _add_batch_options(p)
     p.add_argument("--format", type=image_format,
                    help="with --out-dir: output format as an extension (default png)")

@@ -5,6 +5,7 @@ stack, and a stack decoded one frame (``--frame K``) or every frame to its own f
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ..codec import decode, encode_stack, read_header
+from ..limits import Limits
 from ..pillow.convert import to_stored
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
@@ -42,8 +44,10 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
 
 
 def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
-                      coding: str | None, force: bool = False) -> Result:
-    """Encode every frame of ``sources``, in order, as one stack in ``out``."""
+                      coding: str | None, force: bool = False,
+                      progress: Callable[[int, int], object] | None = None) -> Result:
+    """Encode every frame of ``sources``, in order, as one stack in ``out``; ``progress``: see
+    :func:`svdcodec.encode`."""
     check_output(out, force, *sources)
     notes: list[str] = []
     frames: list[np.ndarray] = []
@@ -58,7 +62,8 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         frames += more
     start = time.perf_counter()
     try:
-        data = encode_stack(frames, coding=coding or "auto", **options, **meta)
+        data = encode_stack(frames, coding=coding or "auto", **options, **meta,
+                            progress=progress)
     except ValueError as exc:  # frames of different sizes within one animated input
         raise CliError(str(exc)) from None
     seconds = time.perf_counter() - start
@@ -83,14 +88,13 @@ def frame_path(out: Path, k: int, count: int) -> Path:
     return out.with_name(f"{out.stem}-{k:0{max(3, len(str(count - 1)))}d}{out.suffix}")
 
 
-def frame_count(data: bytes) -> int:
-    return read_header(data).frames
-
-
-def decode_frame_array(data: bytes, rank: int | None, frame: int | None) -> np.ndarray:
-    """Frame ``frame`` (None: 0) of ``data``; a frame beyond the stack is the caller's error."""
-    count = frame_count(data)
+def decode_frame_array(data: bytes, rank: int | None, frame: int | None,
+                       progress: Callable[[int, int], object] | None = None, *,
+                       limits: Limits | None = None) -> np.ndarray:
+    """Frame ``frame`` (None: 0) of ``data``; a frame beyond the stack is the caller's error.
+    ``progress``, ``limits``: see :func:`svdcodec.decode`."""
+    count = read_header(data, limits=limits).frames
     if frame is not None and not 0 <= frame < count:
         raise CliError(f"--frame {frame}: the file holds {count} frame"
                        f"{'s' * (count != 1)} (0..{count - 1})")
-    return decode(data, rank=rank, frame=frame)
+    return decode(data, rank=rank, frame=frame, progress=progress, limits=limits)

@@ -617,6 +617,32 @@ done:
 }
 
 /* --- encode -------------------------------------------------------------------------------- */
+/* the coder of an encoder: empty output, contexts at their initial state */
+static void encoder_coder_init(Syntax *s, Ctx *states) {
+    coder_init(&s->c, states);
+    s->enc = 1;
+    s->err = NULL;
+    s->c.low = 0;
+    s->c.cache = 0;
+    s->c.cache_size = 1;
+    s->c.out = NULL;
+    s->c.out_len = s->c.out_cap = 0;
+    s->c.oom = 0;
+}
+
+/* Each patch's count (1 + its last non-zero component) of n dense patches of k coefficients;
+   returns their sum, the payload's M. */
+static uint64_t patch_counts(const int64_t *q, int k, Py_ssize_t n, uint8_t *counts) {
+    uint64_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int c = k;
+        while (c > 0 && q[i * (Py_ssize_t)k + c - 1] == 0) c--;
+        counts[i] = (uint8_t)c;
+        total += (uint64_t)c;
+    }
+    return total;
+}
+
 static const char *encode_impl(PlaneData *pd, Coder **out_coder, uint64_t *m_total) {
     const Py_ssize_t n_patches = pd->gh * pd->gw;
     const int k = pd->k;
@@ -629,22 +655,8 @@ static const char *encode_impl(PlaneData *pd, Coder **out_coder, uint64_t *m_tot
         PyMem_RawFree(pd->counts);
         return OUT_OF_MEMORY;
     }
-    uint64_t total = 0;
-    for (Py_ssize_t n = 0; n < n_patches; n++) {  /* 1 + the last non-zero component */
-        int c = k;
-        while (c > 0 && pd->qin[n * (Py_ssize_t)k + c - 1] == 0) c--;
-        pd->counts[n] = (uint8_t)c;
-        total += (uint64_t)c;
-    }
-    coder_init(&s->c, (Ctx *)(s + 1));
-    s->enc = 1;
-    s->err = NULL;
-    s->c.low = 0;
-    s->c.cache = 0;
-    s->c.cache_size = 1;
-    s->c.out = NULL;
-    s->c.out_len = s->c.out_cap = 0;
-    s->c.oom = 0;
+    uint64_t total = patch_counts(pd->qin, k, n_patches, pd->counts);
+    encoder_coder_init(s, (Ctx *)(s + 1));
     const char *err = encode_plane_syntax(s, pd, rows, rows + pd->gw * k);
     if (err == NULL)
         for (int i = 0; i < 5; i++) shift_low(&s->c);
@@ -667,6 +679,30 @@ static int check_array(Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t count, cons
                      count, itemsize);
         return -1;
     }
+    return 0;
+}
+
+/* The ranges the decoder enforces, so that an encoder error is a ValueError; -1 if not */
+static int check_header_values(const int64_t *mult, const int64_t *par, int k) {
+    for (int j = 0; j < k; j++)
+        if (mult[j] < 1 || mult[j] > MULTIPLIER_MAX || par[j] < 0 || par[j] > 3) {
+            PyErr_SetString(PyExc_ValueError, "encode: multiplier or parity out of range");
+            return -1;
+        }
+    return 0;
+}
+
+static int check_row_values(const int64_t *dcv, const int64_t *qv, Py_ssize_t n, int k) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (dcv[i] > DC_MAX || dcv[i] < -DC_MAX) {
+            PyErr_SetString(PyExc_ValueError, "encode: DC term out of range");
+            return -1;
+        }
+    for (Py_ssize_t i = 0; i < n * k; i++)
+        if (qv[i] > COEFFICIENT_MAX || qv[i] < -COEFFICIENT_MAX) {
+            PyErr_SetString(PyExc_ValueError, "encode: coefficient out of range");
+            return -1;
+        }
     return 0;
 }
 
@@ -697,21 +733,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
         goto done;
     /* the ranges the decoder enforces, so that an encoder error is a ValueError */
     const int64_t *mult = mb.buf, *par = pb.buf, *dcv = db.buf, *qv = qb.buf;
-    for (int j = 0; j < k; j++)
-        if (mult[j] < 1 || mult[j] > MULTIPLIER_MAX || par[j] < 0 || par[j] > 3) {
-            PyErr_SetString(PyExc_ValueError, "encode: multiplier or parity out of range");
-            goto done;
-        }
-    for (Py_ssize_t i = 0; i < n_patches; i++)
-        if (dcv[i] > DC_MAX || dcv[i] < -DC_MAX) {
-            PyErr_SetString(PyExc_ValueError, "encode: DC term out of range");
-            goto done;
-        }
-    for (Py_ssize_t i = 0; i < n_patches * k; i++)
-        if (qv[i] > COEFFICIENT_MAX || qv[i] < -COEFFICIENT_MAX) {
-            PyErr_SetString(PyExc_ValueError, "encode: coefficient out of range");
-            goto done;
-        }
+    if (check_header_values(mult, par, k) || check_row_values(dcv, qv, n_patches, k)) goto done;
     int64_t *mcopy = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * k + 1));
     int8_t *bcopy = PyMem_RawMalloc((size_t)(k * hh + 1));
     int64_t *dcopy = PyMem_RawMalloc(sizeof(int64_t) * (size_t)n_patches);
@@ -756,6 +778,191 @@ done:
     PyBuffer_Release(&db);
     PyBuffer_Release(&qb);
     return result;
+}
+
+/* --- encode in strips: a coder that keeps its state between calls --------------------------- */
+/* The encoder of a plane too large for its coefficients to be held at once (issue 13): the
+   header (code_header), then patch rows as they are quantized (code_row, as encode() and the
+   decoders code them), then the flush. It keeps what the next row's contexts read: the DC
+   terms, counts and coefficients of the last row coded (two-row buffers, as a StripPlane's), so
+   the bits are those of encode() on the whole plane. */
+typedef struct {
+    PlaneData pd;       /* k, hh, gh, gw (the header's arrays only while encoder_start runs) */
+    Syntax s;
+    Ctx states[CONTEXTS];
+    Py_ssize_t next_gy; /* the next patch row to code */
+    int64_t *dc;        /* 2 gw: the DC terms of patch rows gy - 1 and gy (by parity of gy) */
+    uint8_t *cnt;       /* 2 gw: their counts */
+    int32_t *q;         /* 2 gw k: their coefficients */
+    uint64_t m_total;
+    int failed, busy;
+} StripEncoder;
+
+static const char STRIP_ENCODER[] = "svdcodec.patch._arithc.StripEncoder";
+
+static void strip_encoder_free(StripEncoder *e) {
+    if (e == NULL) return;
+    PyMem_RawFree(e->s.c.out);
+    PyMem_RawFree(e->dc);
+    PyMem_RawFree(e->cnt);
+    PyMem_RawFree(e->q);
+    PyMem_RawFree(e);
+}
+
+static void strip_encoder_capsule_free(PyObject *capsule) {
+    strip_encoder_free(PyCapsule_GetPointer(capsule, STRIP_ENCODER));
+}
+
+PyDoc_STRVAR(encoder_start_doc,
+"encoder_start(multipliers, parities, basis, k, half, gh, gw) -> encoder\n\n"
+"Start the arithmetic-coded payload of a plane coded in strips: its header (int64 multipliers\n"
+"and parities, int8 basis quarters) is coded now, the patch rows by encoder_rows, in order.");
+
+static PyObject *encoder_start(PyObject *self, PyObject *args) {
+    Py_buffer mb, pb, bb;
+    int k, half;
+    Py_ssize_t gh, gw;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*y*iinn", &mb, &pb, &bb, &k, &half, &gh, &gw)) return NULL;
+    PyObject *result = NULL;
+    if (!(half == 0 || half == 2 || half == 4 || half == 8) || k < 0 || k > 255 ||
+        (k > 0 && k > 4 * half * half - 1) || gh < 1 || gw < 1 || gh > MAX_PATCHES / gw) {
+        PyErr_SetString(PyExc_ValueError, "encoder_start: parameters out of range");
+        goto done;
+    }
+    Py_ssize_t hh = (Py_ssize_t)half * half;
+    if (check_array(&mb, 8, k, "multipliers") || check_array(&pb, 8, k, "parities") ||
+        check_array(&bb, 1, k * hh, "basis") || check_header_values(mb.buf, pb.buf, k))
+        goto done;
+    StripEncoder *e = PyMem_RawCalloc(1, sizeof(StripEncoder));
+    int64_t *mcopy = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * k + 1));
+    int8_t *bcopy = PyMem_RawMalloc((size_t)(k * hh + 1));
+    if (e != NULL) {
+        e->dc = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * gw));
+        e->cnt = PyMem_RawMalloc((size_t)(2 * gw));
+        e->q = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * gw * k + 1));
+    }
+    if (e == NULL || mcopy == NULL || bcopy == NULL || e->dc == NULL || e->cnt == NULL ||
+        e->q == NULL) {
+        PyMem_RawFree(mcopy);
+        PyMem_RawFree(bcopy);
+        strip_encoder_free(e);
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* code_header writes back what it codes: it works on copies of the caller's arrays */
+    memcpy(mcopy, mb.buf, sizeof(int64_t) * (size_t)k);
+    memcpy(mcopy + k, pb.buf, sizeof(int64_t) * (size_t)k);
+    memcpy(bcopy, bb.buf, (size_t)(k * hh));
+    PlaneData pd = {k, (int)hh, gh, gw, mcopy, mcopy + k, bcopy, NULL, NULL, NULL, NULL, 0, 0};
+    e->pd = pd;
+    encoder_coder_init(&e->s, e->states);
+    const char *err = code_header(&e->s, 1, &e->pd);
+    if (err == NULL && e->s.c.oom) err = OUT_OF_MEMORY;
+    e->pd.mult = e->pd.parity = NULL;
+    e->pd.basis = NULL;
+    PyMem_RawFree(mcopy);
+    PyMem_RawFree(bcopy);
+    if (err != NULL) {
+        strip_encoder_free(e);
+        if (err == OUT_OF_MEMORY) PyErr_NoMemory();
+        else PyErr_Format(PyExc_ValueError, "encode: %s", err);
+        goto done;
+    }
+    result = PyCapsule_New(e, STRIP_ENCODER, strip_encoder_capsule_free);
+    if (result == NULL) strip_encoder_free(e);
+done:
+    PyBuffer_Release(&mb);
+    PyBuffer_Release(&pb);
+    PyBuffer_Release(&bb);
+    return result;
+}
+
+/* Code `rows` patch rows (DC terms rows x gw, dense coefficients rows gw x k), each with
+   code_row on the two-row buffers; NULL or an error message. */
+static const char *strip_encode_rows(StripEncoder *e, const int64_t *dcv, const int64_t *qv,
+                                     Py_ssize_t rows) {
+    const Py_ssize_t gw = e->pd.gw, k = e->pd.k;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        const Py_ssize_t gy = e->next_gy;
+        const int cur = (int)(gy & 1), up = cur ^ 1;
+        const int64_t *src = qv + i * gw * k;
+        memcpy(e->dc + cur * gw, dcv + i * gw, sizeof(int64_t) * (size_t)gw);
+        e->m_total += patch_counts(src, (int)k, gw, e->cnt + cur * gw);
+        RowData rd = {e->dc + up * gw, e->dc + cur * gw, e->cnt + up * gw, e->cnt + cur * gw,
+                      e->q + up * gw * k, e->q + cur * gw * k, src};
+        const char *err = code_row(&e->s, 1, &e->pd, gy, &rd);
+        if (err == NULL && e->s.c.oom) err = OUT_OF_MEMORY;
+        if (err != NULL) return err;
+        e->next_gy = gy + 1;
+    }
+    return NULL;
+}
+
+PyDoc_STRVAR(encoder_rows_doc,
+"encoder_rows(encoder, dc, q, rows)\n\n"
+"Code the next `rows` patch rows: int64 DC terms (rows x gw) and int64 coefficients\n"
+"(rows gw x k), C-contiguous.");
+
+static PyObject *encoder_rows(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer db, qb;
+    Py_ssize_t rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*y*n", &capsule, &db, &qb, &rows)) return NULL;
+    PyObject *result = NULL;
+    StripEncoder *e = PyCapsule_GetPointer(capsule, STRIP_ENCODER);
+    if (e == NULL) goto done;
+    if (e->failed || e->busy || rows < 1 || rows > e->pd.gh - e->next_gy) {
+        PyErr_SetString(PyExc_ValueError,
+                        "encoder_rows: rows out of range, or the encoder failed or is in use");
+        goto done;
+    }
+    const Py_ssize_t n = rows * e->pd.gw;
+    if (check_array(&db, 8, n, "dc") || check_array(&qb, 8, n * e->pd.k, "q") ||
+        check_row_values(db.buf, qb.buf, n, e->pd.k))
+        goto done;
+    const char *err;
+    e->busy = 1;  /* another thread may call while this one runs without the GIL */
+    Py_BEGIN_ALLOW_THREADS
+    err = strip_encode_rows(e, db.buf, qb.buf, rows);
+    Py_END_ALLOW_THREADS
+    e->busy = 0;
+    if (err != NULL) {
+        e->failed = 1;
+        if (err == OUT_OF_MEMORY) PyErr_NoMemory();
+        else PyErr_Format(PyExc_ValueError, "encode: %s", err);
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&qb);
+    return result;
+}
+
+PyDoc_STRVAR(encoder_finish_doc,
+"encoder_finish(encoder) -> (payload, ac_symbols)\n\n"
+"Flush the coder once every patch row is coded; the payload is encode()'s for the plane.");
+
+static PyObject *encoder_finish(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O", &capsule)) return NULL;
+    StripEncoder *e = PyCapsule_GetPointer(capsule, STRIP_ENCODER);
+    if (e == NULL) return NULL;
+    if (e->failed || e->busy || e->next_gy != e->pd.gh) {
+        PyErr_SetString(PyExc_ValueError, "encoder_finish: not every patch row was coded");
+        return NULL;
+    }
+    for (int i = 0; i < 5; i++) shift_low(&e->s.c);
+    e->failed = 1; /* finished: no more rows */
+    if (e->s.c.oom) return PyErr_NoMemory();
+    /* the first byte is always 0 and never read (section 13.2) */
+    PyObject *payload = PyBytes_FromStringAndSize((const char *)e->s.c.out + 1,
+                                                  (Py_ssize_t)e->s.c.out_len - 1);
+    if (payload == NULL) return NULL;
+    return Py_BuildValue("(NK)", payload, (unsigned long long)e->m_total);
 }
 
 /* --- strip decoding (sections 12.4-12.7 on arith planes, one patch row at a time) ----------- */
@@ -1142,6 +1349,9 @@ static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS, decode_doc},
     {"encode", encode, METH_VARARGS, encode_doc},
     {"decode_strips", decode_strips, METH_VARARGS, decode_strips_doc},
+    {"encoder_start", encoder_start, METH_VARARGS, encoder_start_doc},
+    {"encoder_rows", encoder_rows, METH_VARARGS, encoder_rows_doc},
+    {"encoder_finish", encoder_finish, METH_VARARGS, encoder_finish_doc},
     {NULL, NULL, 0, NULL},
 };
 

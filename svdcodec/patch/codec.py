@@ -18,8 +18,8 @@ from .. import format as fmt
 from ..metrics import psnr
 from ..progress import Progress
 from . import arith, decode, transform
-from .encode import ARITH_MULTIPLIER_BITS, PlaneAnalysis, encode_plane
-from .symbols import PlaneCoefficients, pack_payload
+from .encode import ARITH_MULTIPLIER_BITS, PlaneAnalysis, QuantizedPlane, quantize_plane
+from .symbols import PlaneCoefficients, pack_payload_strips
 
 PATCH_SIZE = 8
 # zstd level: level 9 costs 0.26 dB BD-PSNR (every third Kodak image), levels 20-22 gain nothing
@@ -98,11 +98,6 @@ class PatchEncoder:
         self.bit_depth = fmt.MODE_INFO[mode][2]
         self.bits = self.bit_depth if bits is None else bits  # the scale of quality and PSNR
         self.ycbcr = colour == "ycbcr"
-        half = 2.0 ** (self.bit_depth - 1)
-        first = 3 if self.ycbcr else 0
-        self.sources = transform.rgb_to_ycbcr(image[:, :, :3]) if self.ycbcr else []
-        self.sources += [image[:, :, c].astype(np.float64) - half
-                         for c in range(first, image.shape[2])]
         self._plans: dict[int, list[PlanePlan]] = {}
 
     def plans(self, quality: float, progress: Progress | None = None) -> list[PlanePlan]:
@@ -111,15 +106,16 @@ class PatchEncoder:
         sub = sub if self.ycbcr else 1
         if sub not in self._plans:
             plans = []
-            for index, plane in enumerate(self.sources):
+            count = self.image.shape[2]
+            for index in range(count):
                 chroma = self.ycbcr and index in (1, 2)
                 s = sub if chroma else 1
-                if s > 1:
-                    plane = transform.downsample(plane, s, s)
-                plans.append(PlanePlan(PlaneAnalysis(plane, self.patch_size, self.bit_depth), s,
+                source = transform.ImageSource(self.image, index, self.ycbcr, s, self.bit_depth)
+                part = None if progress is None else progress.part(index / count,
+                                                                   (index + 1) / count)
+                plans.append(PlanePlan(PlaneAnalysis(source, self.patch_size, self.bit_depth,
+                                                     progress=part), s,
                                        CHROMA_STEP if chroma else 1.0))
-                if progress is not None:
-                    progress((index + 1) / len(self.sources))
             self._plans[sub] = plans
         return self._plans[sub]
 
@@ -135,24 +131,28 @@ class PatchEncoder:
         progress = progress or Progress()
         step = quality_to_step(quality, self.bits)
         plans = self.plans(quality, progress.part(0.0, ANALYSIS_SHARE))
-        sizes = np.cumsum([plan.analysis.plane.size for plan in plans]) / \
-            sum(plan.analysis.plane.size for plan in plans)
+        sizes = np.cumsum([0] + [plan.analysis.size for plan in plans]) / \
+            sum(plan.analysis.size for plan in plans)
         out = []
         coded = self.entropy == "arith"
         for index, plan in enumerate(plans):
-            enc = encode_plane(plan.analysis, step * plan.step_factor,
-                               multiplier_bits=ARITH_MULTIPLIER_BITS if coded else None,
-                               arith_rates=coded and ARITH_RDO)
+            part = progress.part(ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * float(sizes[index]),
+                                 ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * float(sizes[index + 1]))
+            qp = quantize_plane(plan.analysis, step * plan.step_factor,
+                                multiplier_bits=ARITH_MULTIPLIER_BITS if coded else None,
+                                arith_rates=coded and ARITH_RDO, progress=part.part(0.0, 0.9))
             if coded:
-                payload, ac_symbols = arith_encode(enc.coefficients)
+                payload, ac_symbols = arith_encode_strips(qp)
                 escapes = 0
             else:
-                raw, ac_symbols, escapes = pack_payload(enc.coefficients)
+                raw, ac_symbols, escapes = pack_payload_strips(
+                    *qp.header(), qp.dc, (qp.q_rows(a, b) for a, b in plan.analysis.strips))
                 payload = _zstd.compress(raw, self.level)
+                del raw
             out.append(fmt.Plane(index, plan.analysis.p, plan.subsample, plan.subsample,
-                                 enc.coefficients.q.shape[1], enc.shift, enc.deblock,
-                                 enc.dc_multiplier, ac_symbols, escapes, payload))
-            progress(ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * float(sizes[index]))
+                                 qp.components, qp.shift, qp.deblock, qp.dc_multiplier,
+                                 ac_symbols, escapes, payload))
+            part(1.0)
         return out
 
     def encode(self, quality: float, metadata: dict[str, bytes],
@@ -242,6 +242,25 @@ def _refine(measure: Measure, lo: Trial, hi: Trial,
         else:
             hi = (q, h, planes)
     return lo, hi
+
+
+def arith_encode_strips(qp: QuantizedPlane) -> tuple[bytes, int]:
+    """:func:`arith_encode` of a plane quantized in strips, coded strip by strip in C."""
+    if not decode.ARITH_ACCELERATED:
+        return arith.encode_payload(qp.coefficients())
+    multipliers, parities, basis = qp.header()
+    k = qp.components
+    half = basis.shape[1] if k else 0
+    an = qp.analysis
+    encoder = decode._arithc.encoder_start(np.ascontiguousarray(multipliers, dtype=np.int64),
+                                           np.ascontiguousarray(parities, dtype=np.int64),
+                                           np.ascontiguousarray(basis, dtype=np.int8),
+                                           k, half, an.gh, an.gw)
+    for a, b in an.strips:
+        decode._arithc.encoder_rows(encoder, np.ascontiguousarray(qp.dc[a:b]), qp.q_rows(a, b),
+                                    b - a)
+    payload: tuple[bytes, int] = decode._arithc.encoder_finish(encoder)
+    return payload
 
 
 def arith_encode(pc: PlaneCoefficients) -> tuple[bytes, int]:

@@ -10,6 +10,8 @@ smaller, 0.4 % of the file, but needs a sequential loop that cost a fifth of the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from ..errors import CorruptError
@@ -130,6 +132,31 @@ def pack_payload(pc: PlaneCoefficients) -> tuple[bytes, int, int]:
     raw = b"".join([pc.multipliers.astype(MULTIPLIER).tobytes(),
                     pc.parities.astype(np.uint8).tobytes(), pc.basis.astype(np.int8).tobytes(),
                     dc_bytes, counts.astype(np.uint8).tobytes(), ac_bytes, escapes.tobytes()])
+    return raw, len(ac_bytes), int(escapes.size)
+
+
+def pack_payload_strips(multipliers: np.ndarray, parities: np.ndarray, basis: np.ndarray,
+                        dc: np.ndarray, strips: Iterable[np.ndarray]) -> tuple[bytes, int, int]:
+    """:func:`pack_payload` of a plane given as strips of coefficients (patch rows, in order):
+    the same bytes, with one strip's dense coefficients at a time."""
+    k = len(multipliers)
+    counts_parts: list[bytes] = []
+    ac_parts: list[list[bytes]] = [[] for _ in range(k)]  # component-major order
+    esc_parts: list[list[np.ndarray]] = [[] for _ in range(k)]
+    for q in strips:
+        counts = PlaneCoefficients(multipliers, parities, basis, dc, q).counts
+        counts_parts.append(counts.astype(np.uint8).tobytes())
+        for j in range(k):
+            symbols, esc = pack_symbols(q[counts > j, j])
+            ac_parts[j].append(symbols)
+            esc_parts[j].append(esc)
+    dc_bytes, dc_esc = pack_symbols(dc_residuals(dc))
+    ac_bytes = b"".join(part for parts in ac_parts for part in parts)
+    escapes = np.concatenate([dc_esc, *(e for parts in esc_parts for e in parts)]) \
+        .astype(MULTIPLIER)
+    raw = b"".join([multipliers.astype(MULTIPLIER).tobytes(), parities.astype(np.uint8).tobytes(),
+                    basis.astype(np.int8).tobytes(), dc_bytes, *counts_parts, ac_bytes,
+                    escapes.tobytes()])
     return raw, len(ac_bytes), int(escapes.size)
 
 

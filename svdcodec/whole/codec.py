@@ -15,6 +15,7 @@ from .. import _zstd
 from .. import format as fmt
 from ..errors import LimitError, SvdiError
 from ..limits import Limits
+from ..progress import Progress
 from .layout import block_mean, write_channels, write_rows
 from .quantize import dequantize, magnitude_bound
 
@@ -25,8 +26,10 @@ FLOAT32_SAFE_BOUND = 1e30
 STRIP_ROWS = 256
 
 
-def decode_groups(container: fmt.Container, rank: int | None = None) -> np.ndarray:
-    """Decode a parsed whole-image container whose limits were checked: (H, W, C) array."""
+def decode_groups(container: fmt.Container, rank: int | None = None,
+                  progress: Progress | None = None) -> np.ndarray:
+    """Decode a parsed whole-image container whose limits were checked: (H, W, C) array;
+    ``progress`` hears of each group's factors (then the products)."""
     h = container.header
     factors = fmt.FACTOR_NAMES[h.factor_type]
     layout = h.layout
@@ -41,6 +44,8 @@ def decode_groups(container: fmt.Container, rank: int | None = None) -> np.ndarr
         u, s, vt = dequantize(raw, g.rows, g.cols, factors, work)
         decoded.append((g.index, np.multiply(u, s, out=u), vt))  # in place: one m x k array
         del raw
+        if progress is not None:
+            progress(0.5 * len(decoded) / len(container.decodable_groups))
     if layout == fmt.Layout.PER_CHANNEL and len(decoded) > 1:
         reconstruct_channels(out, decoded)
         return out

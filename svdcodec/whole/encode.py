@@ -8,6 +8,7 @@ matrices), :mod:`.quantize` packs the factors and :mod:`._zstd` compresses the r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,12 +16,33 @@ import numpy as np
 from .. import _zstd
 from .. import format as fmt
 from ..progress import Progress
-from .layout import to_matrices
-from .linalg import truncated_svd
+from .layout import matrix_views, to_matrices
+from .linalg import StripMatrix, truncated_svd, truncated_svd_strips
 from .quantize import quantize
-from .rank import select_rank
+from .rank import STRIPS_ADVICE, select_rank, select_rank_strips
 
-__all__ = ["encode_groups", "encode_to_size"]
+__all__ = ["MAX_PIXELS", "STRIP_SAMPLES", "encode_groups", "encode_to_size"]
+
+# Images of more samples than this (H W C) are factorized by strips (issue 13): the matrices
+# stay integer views of the image and the randomized SVD's products widen a strip at a time;
+# below it, float64 matrices and LAPACK as before (the same bytes as before for these).
+STRIP_SAMPLES = 2**25
+# The whole-image layouts refuse images of more pixels than this: beyond it a factorization
+# takes minutes, and the patch layout, which encodes in strips, is the one to use.
+MAX_PIXELS = 2**28  # 268 Mpixels
+Matrix = np.ndarray | StripMatrix
+
+
+def _matrices(image: np.ndarray, layout: fmt.Layout) -> list[Matrix]:
+    """The matrices to factorize: float64 arrays, or StripMatrix views of a large image."""
+    h, w = image.shape[:2]
+    if h * w > MAX_PIXELS:
+        raise ValueError(f"the whole-image layouts encode at most {MAX_PIXELS:,} pixels, got "
+                         f"{w}x{h}: use layout='patch' (the default), which encodes any size "
+                         f"in strips")
+    if image.size > STRIP_SAMPLES:
+        return [StripMatrix(x) for x in matrix_views(image, layout)]
+    return list(to_matrices(image, layout))
 
 # encode_to_size's first factorization rank, doubled until the file outgrows the target
 SIZE_FIRST_RANK = 16
@@ -31,7 +53,7 @@ ZERO_SIGMA = 1e-9
 def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any], level: int,
                   svd: str, progressive: bool = False, progress: Progress | None = None,
                   bits: int | None = None, *,
-                  matrices: list[np.ndarray] | None = None) -> list[fmt.Group]:
+                  matrices: Sequence[Matrix] | None = None) -> list[fmt.Group]:
     """The FACT groups of an (H, W, C) image; ``criteria``: rank, energy or psnr (one each;
     psnr's peak is 2^bits - 1, ``bits`` None: the mode's bit depth).
     ``progressive``: one zstd block per record (see :func:`svdcodec.encode`); ``progress``
@@ -40,14 +62,15 @@ def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any
     of samples that a target PSNR counts)."""
     progress = progress or Progress()
     factors = fmt.FACTOR_NAMES[header.factor_type]
-    matrices = to_matrices(image, header.layout) if matrices is None else matrices
+    matrices = _matrices(image, header.layout) if matrices is None else list(matrices)
     if "psnr" in criteria:
         peak = 2.0 ** (header.bit_depth if bits is None else bits) - 1
         budget = image.size * peak**2 / 10 ** (criteria["psnr"] / 10)
         criteria = {"max_sse": budget / len(matrices)}  # an equal share per matrix
     groups = []
     for index, x in enumerate(matrices):
-        u, s, vt = select_rank(x, method=svd, **criteria)
+        u, s, vt = select_rank_strips(x, method=svd, **criteria) \
+            if isinstance(x, StripMatrix) else select_rank(x, method=svd, **criteria)
         raw = quantize(u, s, vt, factors)
         rows, cols = x.shape
         block = fmt.record_size(rows, cols, header.factor_type) if progressive else None
@@ -57,10 +80,26 @@ def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any
     return groups
 
 
+def _factorize(x: Matrix, k: int, svd: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """truncated_svd at rank k; by strips (randomized, k up to a fifth of the short side) for
+    a StripMatrix."""
+    if not isinstance(x, StripMatrix):
+        return truncated_svd(x, k, method=svd)
+    m, n = x.shape
+    if svd not in ("auto", "randomized"):
+        raise ValueError(f"svd={svd!r} needs the whole {m}x{n} matrix in memory: a matrix this "
+                         f"large is factorized with svd='auto' (randomized, by strips), "
+                         f"{STRIPS_ADVICE}")
+    if k > max(0.2 * min(m, n), SIZE_FIRST_RANK):
+        raise ValueError(f"target_size needs more than {k // 2} components of the {m}x{n} "
+                         f"matrix: give a rank or a smaller target_size, {STRIPS_ADVICE}")
+    return truncated_svd_strips(x, k)
+
+
 def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes],
                    target_size: int, level: int, svd: str, progressive: bool = False,
                    progress: Progress | None = None, *,
-                   matrices: list[np.ndarray] | None = None,
+                   matrices: Sequence[Matrix] | None = None,
                    stack: fmt.Stack | None = None) -> bytes:
     """The file of at most ``target_size`` bytes that keeps the most energy (ValueError if even
     rank 1 everywhere is larger).
@@ -74,7 +113,7 @@ def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes]
     ``stack``: a stack's snapshot matrix and its FRMS (section 14.4).
     """
     factors = fmt.FACTOR_NAMES[header.factor_type]
-    matrices = to_matrices(image, header.layout) if matrices is None else matrices
+    matrices = _matrices(image, header.layout) if matrices is None else list(matrices)
     rows, cols = matrices[0].shape
     size = fmt.record_size(rows, cols, header.factor_type)
     full = min(rows, cols)
@@ -86,7 +125,7 @@ def encode_to_size(image: np.ndarray, header: fmt.Header, meta: dict[str, bytes]
         rounds += 1
         factored = []
         for x in matrices:
-            factored.append(truncated_svd(x, k, method=svd))
+            factored.append(_factorize(x, k, svd))
             round_progress(len(factored) / len(matrices))
         records = [quantize(u, s, vt, factors) for u, s, vt in factored]
         frames: dict[tuple[int, int], bytes] = {}

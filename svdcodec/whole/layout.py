@@ -50,6 +50,21 @@ def to_matrices(image: np.ndarray, layout: LayoutLike) -> list[np.ndarray]:
     raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
 
 
+def matrix_views(image: np.ndarray, layout: LayoutLike) -> list[np.ndarray]:
+    """The matrices of :func:`to_matrices` in the image's integer type: views of the image
+    (per-channel) or one integer copy (the stacked layouts), for large images factorized by
+    strips (:class:`.linalg.StripMatrix`)."""
+    layout = as_layout(layout)
+    h, w, c = image.shape
+    if layout == fmt.Layout.PER_CHANNEL:
+        return [image[:, :, i] for i in range(c)]
+    if layout == fmt.Layout.STACKED:
+        return [np.ascontiguousarray(image.transpose(0, 2, 1)).reshape(h, c * w)]
+    if layout == fmt.Layout.STACKED_VERTICAL:
+        return [np.ascontiguousarray(image.transpose(2, 0, 1)).reshape(c * h, w)]
+    raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+
+
 def write_rows(out: np.ndarray, layout: LayoutLike, group: int, row0: int,
                block: np.ndarray) -> None:
     """Store rows ``row0 ..`` of group ``group``'s matrix into the (H, W, C) image ``out``.

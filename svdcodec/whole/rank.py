@@ -17,12 +17,67 @@ from .linalg import (
     _AUTO_EXACT_MAX_SIDE,
     _AUTO_EXACT_RANK_FRACTION,
     METHODS,
+    StripMatrix,
     _as_float_matrix,
     _truncate,
     truncated_svd,
+    truncated_svd_strips,
 )
 
-__all__ = ["select_rank"]
+__all__ = ["select_rank", "select_rank_strips"]
+
+STRIPS_ADVICE = "or use layout='patch' (the default), which encodes any size in strips"
+
+
+def select_rank_strips(
+    x: StripMatrix,
+    *,
+    rank: int | str | None = None,
+    energy: float | None = None,
+    max_sse: float | None = None,
+    method: str = "auto",
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`select_rank` for a large matrix given by strips (:class:`.linalg.StripMatrix`):
+    the randomized SVD only, its rank grown from 16 by doubling for ``energy`` and
+    ``max_sse`` up to ``0.2 * min(m, n)``. What needs an exact SVD of the whole matrix (the
+    exact backends, ``rank="optimal"``, a criterion not met by then) raises ValueError."""
+    given = [name for name, v in (("rank", rank), ("energy", energy), ("max_sse", max_sse))
+             if v is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of rank, energy, max_sse; got {given or 'none'}")
+    m, n = x.shape
+    if method not in ("auto", "randomized"):
+        raise ValueError(f"svd={method!r} needs the whole {m}x{n} matrix in memory: a matrix "
+                         f"this large is factorized with svd='auto' (randomized, by strips), "
+                         f"{STRIPS_ADVICE}")
+    r = min(m, n)
+    if isinstance(rank, str):
+        raise ValueError(f"rank={rank!r} needs every singular value of the {m}x{n} matrix (an "
+                         f"exact SVD): give a rank, energy or PSNR, {STRIPS_ADVICE}")
+    if rank is not None:
+        rank = operator.index(rank)
+        if rank < 1:
+            raise ValueError(f"rank must be >= 1, got {rank}")
+        return truncated_svd_strips(x, min(rank, r), seed=seed)
+    total = x.squared_norm()
+    target = _target_energy(total, energy, max_sse)
+    if target <= 0.0:
+        return truncated_svd_strips(x, 1, seed=seed)
+    target -= _ENERGY_RTOL * total
+    k = min(_FIRST_RANK, r)
+    while True:
+        u, s, vt = truncated_svd_strips(x, k, seed=seed)
+        k_hit = _first_reaching(s, total, target)
+        if k_hit is not None:
+            return _truncate(u, s, vt, k_hit)
+        if k == r:
+            return u, s, vt
+        if 2 * k > max(_AUTO_EXACT_RANK_FRACTION * r, _FIRST_RANK):
+            raise ValueError(f"the energy or PSNR asked needs more than {k} components of the "
+                             f"{m}x{n} matrix: give a rank, or a lower target, "
+                             f"{STRIPS_ADVICE}")
+        k = min(2 * k, r)
 
 # select_rank's first guess; doubled until the criterion is met.
 _FIRST_RANK = 16
