@@ -635,3 +635,26 @@ def test_imageio_table_that_changed_is_left_alone() -> None:
     changed = SimpleNamespace(known_extensions=None)  # not a dict any more
     imageio_support._add(changed)  # type: ignore[arg-type]
     assert changed.known_extensions is None
+
+
+# --- stacks cut or damaged, through Pillow (QA of issue 15) ---------------------------------
+def _stack_bytes(coding: str, **options: object) -> bytes:
+    frames = np.stack([photo(9, 10, seed)[..., :3] for seed in range(3)])
+    return svdcodec.encode_stack(frames, coding=coding, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("coding", "options"), [
+    ("tall", {}), ("frames", {}), ("frames", {"rank": 2, "progressive": True}),
+    ("tall", {"rank": 2, "layout": "stacked"})])
+def test_a_stack_cut_inside_frms_is_not_salvaged_by_load_truncated_images(
+        coding: str, options: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spec 14.4: a stack cut once FRMS's type is visible is never salvaged. Pillow with
+    LOAD_TRUNCATED_IMAGES raised ValueError from the patch C code (or showed an image made of
+    HEAD alone): it must raise OSError as for any file it cannot load."""
+    data = _stack_bytes(coding, **options)
+    frms = HEAD_END  # FRMS is the chunk after HEAD
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    for cut in range(frms + 8, frms + 24):
+        with Image.open(io.BytesIO(data[:cut])) as im:
+            with pytest.raises(OSError, match="truncated"):
+                im.load()
