@@ -247,3 +247,30 @@ def test_open_svdi_decodes_a_tall_stack_once_for_all_frames(monkeypatch: pytest.
         np.testing.assert_array_equal(frame, stack[k])
     with pytest.raises(ValueError):
         opened.decode(frame=4)
+
+
+# --- auto and the caller's mistakes (QA of issue 15) -----------------------------------------
+@pytest.mark.parametrize(("options", "message"), [
+    ({"rank": 2, "layout": "patch"}, "options of the whole-image layouts"),
+    ({"rank": 0}, "rank must be"),
+    ({"layout": "patch", "factors": "int8"}, "options of the whole-image layouts"),
+    ({"quality": 200}, "quality must be in 0..100"),
+    ({"entropy": "bogus"}, "entropy must be one of"),
+    ({"patch_size": 5}, "patch_size must be one of"),
+    ({"subsampling": 3}, "subsampling must be"),
+])
+def test_auto_reports_the_callers_mistake(options: dict[str, object], message: str) -> None:
+    """coding='auto' tries every coding; when none accepts the options it raised KeyError
+    ('target_size') or ValueError('min() arg is an empty sequence'): the caller must read
+    what is wrong with the options, as coding='frames' says it."""
+    frames = faces(2, 8, 8)
+    with pytest.raises(ValueError, match=message):
+        svdcodec.encode_stack(frames, coding="auto", **options)  # type: ignore[arg-type]
+
+
+@settings(max_examples=15, deadline=None)
+@given(quality=st.one_of(st.integers(-50, -1), st.integers(101, 500)),
+       coding=st.sampled_from(("auto", "frames", "tall", "snapshot")))
+def test_every_coding_refuses_a_bad_quality_alike(quality: int, coding: str) -> None:
+    with pytest.raises(ValueError, match=r"quality must be in 0\.\.100"):
+        svdcodec.encode_stack(faces(2, 8, 8), coding=coding, quality=quality)

@@ -221,6 +221,7 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
     """
     reporter = Progress(options.get("progress"))
     tried = [0]  # candidates so far: each gets the next slice of the progress
+    refusals: list[ValueError] = []  # why candidates failed: the first is the caller's answer
 
     def coded(coding: str, opts: dict[str, Any]) -> tuple[bytes, float] | None:
         share = AUTO_PROGRESS[min(tried[0], len(AUTO_PROGRESS) - 1)]
@@ -228,7 +229,8 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
         opts = {**opts, "progress": reporter.part(*share)}
         try:
             data = _ENCODERS[coding](frames, encode_image, opts)
-        except ValueError:  # this coding cannot meet the options (a target size too small)
+        except ValueError as exc:  # this coding cannot meet the options (a target too small)
+            refusals.append(exc)
             return None
         return data, mean_psnr(frames, decode_stack(data))
 
@@ -241,11 +243,13 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
                  if c != "snapshot" or snapshot_ok
                  for r in [coded(c, base if c != "snapshot" else options)] if r is not None]
         if not found:
-            raise ValueError(f"no stack coding meets target_size {options['target_size']}")
+            raise _refused(refusals)
         if options.get("target_size") is not None:
             return max(found, key=lambda r: r[1])[0]
         return min(found, key=lambda r: len(r[0]))[0]
     results = [r for r in (coded("frames", base), coded("tall", base)) if r is not None]
+    if not results:  # options that neither coding accepts (a quality of 200)
+        raise _refused(refusals)
     reference = min(p for _, p in results)
     aimed = {k: v for k, v in options.items() if k not in ("quality", "target_psnr")}
     aimed["target_psnr"] = min(reference, 100.0)  # a pooled PSNR: the mean one is no lower
@@ -259,6 +263,13 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
             results.append(snap)
     fair = [r for r in results if r[1] >= reference - AUTO_PSNR_SLACK]
     return min(fair, key=lambda r: len(r[0]))[0]
+
+
+def _refused(refusals: list[ValueError]) -> ValueError:
+    """The error of an auto encode that no coding accepted: the first coding's reason (what
+    coding='frames' would have said), with every coding's reason when they differ."""
+    reasons = list(dict.fromkeys(str(e) for e in refusals))
+    return ValueError("no stack coding accepts the options: " + "; ".join(reasons))
 
 
 def _snapshot(frames: np.ndarray, encode_image: EncodeImage, options: dict[str, Any]) -> bytes:
