@@ -78,3 +78,34 @@ def test_stack_and_out_dir_exclude_each_other(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["encode", "a.png", "--stack", "s.svdi", "--out-dir", str(tmp_path)]) == 2
     assert "--stack and --out-dir exclude each other" in capsys.readouterr().err
+
+
+# --- QA of issue 15: --out-dir collisions and failures -----------------------------------------
+def _stack_and_single(tmp_path: Path) -> tuple[Path, Path]:
+    frames = np.stack([np.full((6, 8, 3), c, np.uint8) for c in COLOURS[:3]])
+    stack = tmp_path / "st.svdi"
+    stack.write_bytes(svdcodec.encode_stack(frames, coding="frames", quality=90))
+    single = tmp_path / "st-001.svdi"  # its output, st-001.png, is also the stack's frame 1
+    single.write_bytes(svdcodec.encode(np.full((5, 5, 3), 255, np.uint8), quality=90))
+    return stack, single
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_out_dir_refuses_a_frame_name_that_another_input_writes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], order: int) -> None:
+    """st.svdi (3 frames: st-000.png ... st-002.png) and st-001.svdi (st-001.png) into one
+    --out-dir: with --force the second silently replaced the first's frame 1 and the batch
+    said "2 files ok"; the second claimant must be refused before anything runs."""
+    stack, single = _stack_and_single(tmp_path)
+    inputs = [stack, single][::1 - 2 * order]
+    out = tmp_path / "out"
+    assert main(["decode", *map(str, inputs), "--out-dir", str(out), "-j", "1", "--force"]) == 1
+    err = capsys.readouterr().err
+    assert f"{inputs[1]}: output {out / 'st-001.png'} is also the output of {inputs[0]}" in err
+    # the first claimant's files are whole and its own
+    if inputs[0] == stack:
+        with Image.open(out / "st-001.png") as im:
+            assert im.size == (8, 6)
+    else:
+        with Image.open(out / "st-001.png") as im:
+            assert im.size == (5, 5)

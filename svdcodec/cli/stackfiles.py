@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ..codec import decode, encode_stack, read_header
+from ..errors import SvdiError
 from ..pillow.convert import to_stored
 from .errors import CliError, os_reason
 from .files import Result, check_output, usable_metadata, write_output
@@ -77,6 +78,19 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
 def frame_path(out: Path, k: int, count: int) -> Path:
     """``DIR/NAME-003.png``: frame k of ``count``, numbered with at least 3 digits."""
     return out.with_name(f"{out.stem}-{k:0{max(3, len(str(count - 1)))}d}{out.suffix}")
+
+
+def decoded_outputs(source: Path, output: Path) -> list[Path]:
+    """What ``decode SOURCE --out-dir`` writes without ``--frame``: ``output``, or one file per
+    frame of a stack (:func:`frame_path`); ``[output]`` if ``source`` cannot be read (the
+    decode then says why)."""
+    try:
+        count = frame_count(source.read_bytes())
+    except (OSError, SvdiError):
+        return [output]
+    if count == 1:
+        return [output]
+    return [frame_path(output, k, count) for k in range(count)]
 
 
 def frame_count(data: bytes) -> int:
