@@ -13,6 +13,8 @@ from PIL import Image
 import svdcodec
 from svdcodec.cli import main
 
+from .hostile import build, split
+
 COLOURS = [(30 * i, 200 - 30 * i, 90) for i in range(4)]
 
 
@@ -109,3 +111,27 @@ def test_out_dir_refuses_a_frame_name_that_another_input_writes(
     else:
         with Image.open(out / "st-001.png") as im:
             assert im.size == (5, 5)
+
+
+def test_out_dir_writes_no_frame_of_a_stack_that_fails_to_decode(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A frames stack whose last run is corrupt (behind a valid CRC): frames 0 and 1 were
+    written (with --force over the files already there) before frame 2 failed. A failed
+    decode must leave the output directory as it was."""
+    frames = np.stack([np.full((6, 8), 40 * (k + 1), np.uint8) for k in range(3)])
+    chunks = split(svdcodec.encode_stack(frames, coding="frames", rank=1))
+    last = max(i for i, (ctype, _) in enumerate(chunks) if ctype == b"FACT")
+    body = bytearray(chunks[last][1])
+    body[-1] ^= 0xFF  # the zstd frame's content checksum
+    chunks[last] = (b"FACT", bytes(body))
+    src = tmp_path / "st.svdi"
+    src.write_bytes(build(chunks))
+    with pytest.raises(svdcodec.SvdiError):
+        svdcodec.decode(src.read_bytes(), frame=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "st-000.png").write_bytes(b"old")
+    assert main(["decode", str(src), "--out-dir", str(out), "--force"]) == 1
+    assert "st.svdi" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["st-000.png"]
+    assert (out / "st-000.png").read_bytes() == b"old"

@@ -248,8 +248,14 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
                 outputs = [frame_path(out, k, info.frames) for k in range(info.frames)]
                 for path in outputs:
                     check_output(path, force, src)
-                results = [_write_image(decode(data, rank=rank, frame=k), info, path, fmt_name,
-                                        src, [], rank) for k, path in enumerate(outputs)]
+                # every frame rendered before the first is written: a frame that fails
+                # leaves the directory as it was
+                rendered = [_render(decode(data, rank=rank, frame=k), info, path, fmt_name,
+                                    src, [], rank) for k, path in enumerate(outputs)]
+                results = []
+                for encoded, result in rendered:
+                    write_output(result.output, encoded)
+                    results.append(result)
                 record = dict(results[0].record, output=[str(p) for p in outputs],
                               bytes=sum(r.record["bytes"] for r in results))
                 return Result(out, record, results[0].notes)
@@ -270,6 +276,14 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
 def _write_image(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, src: Path,
                  notes: list[str], rank: int | None) -> Result:
     """One decoded image written to ``out`` in ``fmt_name``, fitted to what it can hold."""
+    encoded, result = _render(array, info, out, fmt_name, src, notes, rank)
+    write_output(out, encoded)
+    return result
+
+
+def _render(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, src: Path,
+            notes: list[str], rank: int | None) -> tuple[bytes, Result]:
+    """The bytes of ``out`` (see :func:`_write_image`) and its result, nothing written."""
     if rank is not None and info.ranks and rank > max(info.ranks):
         notes.append(f"--rank {rank} is above the ranks stored ({list(info.ranks)}): decoded "
                      f"at the stored ranks")
@@ -289,11 +303,10 @@ def _write_image(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, sr
     if size != im.size:  # ICO keeps at most 256 x 256
         raise CliError(f"{fmt_name} cannot hold a {im.width}x{im.height} image (it would be "
                        f"{size[0]}x{size[1]}): use .png or .tif")
-    write_output(out, buffer.getvalue())
-    return Result(out, {"input": str(src), "output": str(out), "format": fmt_name,
-                        "width": im.width, "height": im.height, "mode": written,
-                        "decoded_mode": info.mode, "bytes": buffer.tell(), "notes": notes},
-                  notes)
+    return buffer.getvalue(), Result(out, {
+        "input": str(src), "output": str(out), "format": fmt_name, "width": im.width,
+        "height": im.height, "mode": written, "decoded_mode": info.mode,
+        "bytes": buffer.tell(), "notes": notes}, notes)
 
 
 def salvage_hint(data: bytes, allow_truncated: bool) -> str:
