@@ -274,3 +274,9 @@ def test_auto_reports_the_callers_mistake(options: dict[str, object], message: s
 def test_every_coding_refuses_a_bad_quality_alike(quality: int, coding: str) -> None:
     with pytest.raises(ValueError, match=r"quality must be in 0\.\.100"):
         svdcodec.encode_stack(faces(2, 8, 8), coding=coding, quality=quality)
+
+
+def test_auto_names_the_callers_target_size() -> None:
+    with pytest.raises(ValueError, match=r"no stack coding meets target_size 60: .*below the "
+                                         r"smallest file"):
+        svdcodec.encode_stack(faces(3, 16, 16), coding="auto", target_size=60)

@@ -243,7 +243,7 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
                  if c != "snapshot" or snapshot_ok
                  for r in [coded(c, base if c != "snapshot" else options)] if r is not None]
         if not found:
-            raise _refused(refusals)
+            raise _refused(refusals, options.get("target_size"))
         if options.get("target_size") is not None:
             return max(found, key=lambda r: r[1])[0]
         return min(found, key=lambda r: len(r[0]))[0]
@@ -265,11 +265,13 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
     return min(fair, key=lambda r: len(r[0]))[0]
 
 
-def _refused(refusals: list[ValueError]) -> ValueError:
-    """The error of an auto encode that no coding accepted: the first coding's reason (what
-    coding='frames' would have said), with every coding's reason when they differ."""
-    reasons = list(dict.fromkeys(str(e) for e in refusals))
-    return ValueError("no stack coding accepts the options: " + "; ".join(reasons))
+def _refused(refusals: list[ValueError], target_size: object = None) -> ValueError:
+    """The error of an auto encode that no coding accepted: every coding's reason (the first
+    is what coding='frames' would have said), once each."""
+    reasons = "; ".join(dict.fromkeys(str(e) for e in refusals))
+    if target_size is not None:  # the codings' messages name their own shares of it
+        return ValueError(f"no stack coding meets target_size {target_size!r}: {reasons}")
+    return ValueError(f"no stack coding accepts the options: {reasons}")
 
 
 def _snapshot(frames: np.ndarray, encode_image: EncodeImage, options: dict[str, Any]) -> bytes:
