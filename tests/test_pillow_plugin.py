@@ -658,3 +658,13 @@ def test_a_stack_cut_inside_frms_is_not_salvaged_by_load_truncated_images(
         with Image.open(io.BytesIO(data[:cut])) as im:
             with pytest.raises(OSError, match="truncated"):
                 im.load()
+
+
+def test_save_all_leaves_every_source_at_its_frame(tmp_path: Path) -> None:
+    """Pillow's GIF, PNG, WebP and TIFF savers give the source back at the frame it was on;
+    save_all to .svdi left it (and every animated append_images) on its last frame."""
+    with animated_gif(3) as im, animated_gif(4) as more:
+        im.seek(1)
+        im.save(tmp_path / "x.svdi", save_all=True, append_images=[more], quality=20)
+        assert (im.tell(), more.tell()) == (1, 0)
+    assert svdcodec.read_header(tmp_path / "x.svdi").frames == 7
