@@ -135,3 +135,32 @@ def test_out_dir_writes_no_frame_of_a_stack_that_fails_to_decode(
     assert "st.svdi" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["st-000.png"]
     assert (out / "st-000.png").read_bytes() == b"old"
+
+
+@pytest.mark.parametrize(("second", "words"), [
+    (Image.new("L", (5, 4)), "5x4 L after 5x4 RGB"),
+    (Image.new("RGBA", (5, 4)), "5x4 RGBA after 5x4 RGB"),
+    (Image.new("RGB", (4, 5)), "4x5 RGB after 5x4 RGB"),
+])
+def test_stack_inputs_of_another_mode_name_the_modes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], second: Image.Image,
+        words: str) -> None:
+    """An L input after an RGB one was refused with '(5, 4) uint8 after (5, 4) uint8': the
+    sizes alike and the difference (the mode) not said."""
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.new("RGB", (5, 4)).save(a)
+    second.save(b)
+    assert main(["encode", str(a), str(b), "--stack", str(tmp_path / "s.svdi")]) == 1
+    assert f"{b}: frames of a stack share one size and mode: {words}" in \
+        capsys.readouterr().err
+
+
+def test_an_animated_input_with_frames_of_two_sizes_is_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tif = tmp_path / "pages.tif"
+    Image.new("RGB", (6, 4)).save(tif, save_all=True, append_images=[Image.new("RGB", (3, 3))])
+    out = tmp_path / "p.svdi"
+    assert main(["encode", str(tif), str(out)]) == 1
+    assert f"{tif}: frames of a stack share one size and mode: 3x3 RGB after 6x4 RGB" in \
+        capsys.readouterr().err
+    assert not out.exists()

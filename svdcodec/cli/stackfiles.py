@@ -38,6 +38,14 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
     return frames, meta
 
 
+def describe(frame: np.ndarray) -> str:
+    """``WxH MODE`` of a frame as the codec stores it (to_stored's arrays)."""
+    channels = frame.shape[2] if frame.ndim == 3 else 1
+    mode = "I;16" if frame.dtype == np.uint16 else \
+        {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels} channels")
+    return f"{frame.shape[1]}x{frame.shape[0]} {mode}"
+
+
 def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
                       coding: str | None, force: bool = False) -> Result:
     """Encode every frame of ``sources``, in order, as one stack in ``out``."""
@@ -47,10 +55,11 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
     meta: dict[str, Any] = {}
     for src in sources:
         more, found = load_frames(src, notes)
-        if frames and (more[0].shape != frames[0].shape or more[0].dtype != frames[0].dtype):
-            raise CliError(f"{src}: frames of a stack share one size and mode: "
-                           f"{more[0].shape[1::-1]} {more[0].dtype} after "
-                           f"{frames[0].shape[1::-1]} {frames[0].dtype}")
+        for frame in more:  # within an animated input too (TIFF pages of two sizes)
+            first = frames[0] if frames else more[0]
+            if frame.shape != first.shape or frame.dtype != first.dtype:
+                raise CliError(f"{src}: frames of a stack share one size and mode: "
+                               f"{describe(frame)} after {describe(first)}")
         meta = meta or found
         frames += more
     start = time.perf_counter()
