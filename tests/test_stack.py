@@ -280,3 +280,42 @@ def test_auto_names_the_callers_target_size() -> None:
     with pytest.raises(ValueError, match=r"no stack coding meets target_size 60: .*below the "
                                          r"smallest file"):
         svdcodec.encode_stack(faces(3, 16, 16), coding="auto", target_size=60)
+
+
+# --- many frames and section 8's chunk limit ---------------------------------------------------
+def test_auto_encodes_more_frames_than_the_chunk_limit_allows_runs() -> None:
+    """340 RGB frames: coding='frames' needs 3 chunks per frame, 1024 in all, above section
+    8's 1000; auto measured every candidate with the default decoder, whose LimitError
+    escaped: any GIF of 334 colour frames (999 grey) failed to encode. It must pick a coding
+    whose file the default decoder reads."""
+    frames = np.stack([faces(1, 4, 4, 3, seed=k)[0] for k in range(340)])
+    data = svdcodec.encode_stack(frames, coding="auto")
+    info = svdcodec.read_header(data)
+    assert info.frames == 340 and info.stack_coding != "frames"
+    assert svdcodec.decode_stack(data).shape == frames.shape
+
+
+@pytest.mark.parametrize(("n", "c"), [(999, None), (334, 3), (250, 4)])
+def test_frames_coding_refuses_a_file_the_default_decoder_would_refuse(
+        n: int, c: int | None) -> None:
+    """coding='frames' wrote files of more than 1000 chunks, which svdcodec.decode with the
+    default limits refuses (LimitError): the encoder says so instead."""
+    frames = np.zeros((n, 2, 2, c or 1), np.uint8)
+    with pytest.raises(ValueError, match="chunk limit"):
+        svdcodec.encode_stack(frames[..., 0] if c is None else frames, coding="frames",
+                              quality=10)
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(2, 400), c=st.sampled_from([None, 3]), meta=st.booleans())
+def test_frames_coding_files_stay_within_the_default_limits(n: int, c: int | None,
+                                                             meta: bool) -> None:
+    frames = np.zeros((n, 2, 2, c or 1), np.uint8)
+    frames = frames[..., 0] if c is None else frames
+    options = {"icc_profile": b"x" * 10, "xmp": "<x/>"} if meta else {}
+    try:
+        data = svdcodec.encode_stack(frames, coding="frames", quality=10, **options)
+    except ValueError as exc:
+        assert "chunk limit" in str(exc)
+        return
+    assert svdcodec.decode(data, frame=n - 1).shape == frames.shape[1:]

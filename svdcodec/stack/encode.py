@@ -105,6 +105,8 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
     containers = []
     for k in range(n):
         containers.append(_parse(encode_image(_single(frames[k]), **options)))
+        if k == 0:
+            _check_chunk_count(containers[0], n)
         reporter((k + 1) / n)
     header = containers[0].header
     if any(c.header != header for c in containers):
@@ -114,6 +116,19 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
     planes = [p for c in containers for p in c.planes]
     return fmt.pack(header, groups, containers[0].metadata, planes,
                     stack=fmt.Stack(n, fmt.StackCoding.FRAMES))
+
+
+def _check_chunk_count(first: fmt.Container, n: int) -> None:
+    """ValueError unless the frames file of ``n`` frames like ``first`` has at most the
+    chunks a decoder reads by default (section 8): it would write a file that
+    :func:`svdcodec.decode` refuses (LimitError)."""
+    runs = max(len(first.groups), len(first.planes))
+    chunks = len(first.chunks) + 1 + (n - 1) * runs  # and FRMS
+    limit = Limits().max_chunks
+    if chunks > limit:
+        raise ValueError(f"coding='frames' of {n} frames needs {chunks} chunks, above the "
+                         f"chunk limit of {limit} that decoders apply (spec section 8): use "
+                         f"coding='tall' or 'snapshot'")
 
 
 def _probe_header(frames: np.ndarray) -> fmt.Header:
@@ -227,9 +242,9 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
         share = AUTO_PROGRESS[min(tried[0], len(AUTO_PROGRESS) - 1)]
         tried[0] += 1
         opts = {**opts, "progress": reporter.part(*share)}
-        try:
+        try:  # the coding cannot meet the options (a target too small, too many chunks)
             data = _ENCODERS[coding](frames, encode_image, opts)
-        except ValueError as exc:  # this coding cannot meet the options (a target too small)
+        except ValueError as exc:
             refusals.append(exc)
             return None
         return data, mean_psnr(frames, decode_stack(data))
