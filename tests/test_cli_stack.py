@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 import svdcodec
 from svdcodec.cli import main
+from svdcodec.metrics import psnr
 
 from .hostile import build, split
 
@@ -164,3 +165,30 @@ def test_an_animated_input_with_frames_of_two_sizes_is_named(
     assert f"{tif}: frames of a stack share one size and mode: 3x3 RGB after 6x4 RGB" in \
         capsys.readouterr().err
     assert not out.exists()
+
+
+def test_stack_encode_measures_target_psnr_and_says_when_not_reached(
+        gif: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README: --json's psnr is "measured for --target-psnr", and a target not reached is a
+    note. A stack gave psnr null and no note however far the target was missed."""
+    out = tmp_path / "a.svdi"
+    assert main(["encode", str(gif), str(out), "--target-psnr", "99", "--json",
+                 "--coding", "tall"]) == 0
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    with Image.open(gif) as im:
+        stack = np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
+    assert record["psnr"] == pytest.approx(psnr(stack, svdcodec.decode_stack(out.read_bytes())))
+    assert record["psnr"] < 99
+    assert "--target-psnr 99 dB not reached" in captured.err
+
+
+def test_animated_input_says_its_timing_is_not_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing silent: an animated GIF's frame durations and loop count are not stored
+    (.svdi stacks have no timing), so the encode says so."""
+    frames = [Image.new("RGB", (8, 6), c) for c in COLOURS]
+    src = tmp_path / "anim.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=120, loop=0)
+    assert main(["encode", str(src), str(tmp_path / "a.svdi")]) == 0
+    assert "frame durations and loop count are not stored" in capsys.readouterr().err

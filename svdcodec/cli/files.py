@@ -180,7 +180,7 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
         "factors": info.factors if info.layout != "patch" else None,
         "ranks": list(info.ranks), "bpp": 8 * len(data) / (info.width * info.height),
         "seconds": seconds, "psnr": None}
-    notes += _encode_notes(image, data, options, record)
+    notes += encode_notes(image, data, options, record)
     if options.get("level") is not None and info.compression == "arith":
         notes.append(f"--level {options['level']} has no effect on the arith payload (the "
                      f"patch layout's default; --entropy zstd uses a level)")
@@ -198,9 +198,11 @@ def _frame_count(src: Path) -> int:
         return 1
 
 
-def _encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
-                  record: dict[str, Any]) -> list[str]:
-    """What differs from what was asked; sets ``record['psnr']`` when it was measured."""
+def encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
+                  record: dict[str, Any],
+                  decoder: Callable[[bytes], np.ndarray] = decode) -> list[str]:
+    """What differs from what was asked; sets ``record['psnr']`` when it was measured
+    (``decoder``: :func:`svdcodec.decode_stack` for a stack, its PSNR over every sample)."""
     notes = []
     rank = options.get("rank")
     if rank is not None and record["ranks"] and min(record["ranks"]) < rank:
@@ -210,7 +212,7 @@ def _encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
     if target is not None:
         from ..metrics import psnr  # here: scipy.ndimage slows every command's start
 
-        measured = psnr(image, decode(data))
+        measured = psnr(image, decoder(data))
         record["psnr"] = measured if np.isfinite(measured) else None
         if measured < target - 0.005:
             best = "the full rank" if record["layout"] != "patch" else "quality 100"

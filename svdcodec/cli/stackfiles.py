@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from ..codec import decode, encode_stack, read_header
+from ..codec import decode, decode_stack, encode_stack, read_header
 from ..errors import SvdiError
 from ..pillow.convert import to_stored
 from .errors import CliError, os_reason
-from .files import Result, check_output, usable_metadata, write_output
+from .files import Result, check_output, encode_notes, usable_metadata, write_output
 
 
 def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[str, Any]]:
@@ -35,6 +35,9 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
     except OSError as exc:
         raise CliError(f"{path}: {os_reason(exc)}") from None
     notes.extend(f"{path}: {n}" for n in dropped)
+    if len(frames) > 1 and any(k in im.info for k in ("duration", "loop")):
+        notes.append(f"{path}: the frame durations and loop count are not stored (an .svdi "
+                     f"stack has no timing)")
     return frames, meta
 
 
@@ -77,6 +80,7 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         "ranks": list(info.ranks), "frames": info.frames, "stack_coding": info.stack_coding,
         "bpp": 8 * len(data) / (info.width * info.height * info.frames),
         "seconds": seconds, "psnr": None, "notes": notes}
+    notes += encode_notes(np.stack(frames), data, options, record, decode_stack)
     if info.frames > 1:
         notes.append(f"encoded {info.frames} frames as one stack (coding "
                      f"{info.stack_coding})")
