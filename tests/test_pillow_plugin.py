@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import struct
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageFile, ImageSequence, UnidentifiedImageError
 
 import svdcodec
@@ -668,3 +671,40 @@ def test_save_all_leaves_every_source_at_its_frame(tmp_path: Path) -> None:
         im.save(tmp_path / "x.svdi", save_all=True, append_images=[more], quality=20)
         assert (im.tell(), more.tell()) == (1, 0)
     assert svdcodec.read_header(tmp_path / "x.svdi").frames == 7
+
+
+@pytest.mark.parametrize(("coding", "options"), [
+    ("tall", {}), ("frames", {"rank": 2, "progressive": True}), ("snapshot", {"rank": 2})])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), salvage=st.booleans())
+def test_cut_or_mutated_stacks_through_pillow_raise_what_pillow_expects(
+        coding: str, options: dict[str, object], data: st.DataObject, salvage: bool) -> None:
+    """Any cut or byte change of a stack: Image.open refuses with UnidentifiedImageError
+    (SyntaxError inside), every seek/load/verify raises OSError (EOFError past the end),
+    never another exception, LOAD_TRUNCATED_IMAGES or not."""
+    original = _stack_bytes(coding, **options)
+    if data.draw(st.booleans()):
+        damaged = original[:data.draw(st.integers(0, len(original) - 1))]
+    else:
+        body = bytearray(original)
+        for _ in range(data.draw(st.integers(1, 3))):
+            body[data.draw(st.integers(0, len(body) - 1))] = data.draw(st.integers(0, 255))
+        damaged = bytes(body)
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = salvage
+    try:
+        try:
+            im = Image.open(io.BytesIO(damaged))
+        except UnidentifiedImageError:
+            return
+        with im:
+            for k in range(im.n_frames):
+                try:
+                    im.seek(k)
+                    im.load()
+                except OSError:
+                    pass
+        with Image.open(io.BytesIO(damaged)) as im, contextlib.suppress(OSError):
+            im.verify()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
