@@ -218,11 +218,17 @@ def run(tasks: Sequence[Task], job: Job, jobs: int, *, desc: str = ""
 
 def remove_temporaries(tasks: Sequence[Task]) -> None:
     """Remove what a worker killed inside :func:`svdcodec.codec.atomic_write` left behind: its
-    temporary file ``.NAME.XXXX.tmp`` next to the output."""
+    temporary file ``.NAME.XXXX.tmp`` next to the output, or ``.STEM-NNN.SUFFIX.XXXX.tmp``
+    next to a stack's frame files (:func:`svdcodec.cli.stackfiles.frame_path`)."""
     for task in tasks:
-        for tmp in task.output.parent.glob(f".{glob.escape(task.output.name)}.*.tmp"):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        out = task.output
+        stem, suffix = glob.escape(out.stem), glob.escape(out.suffix)
+        patterns = (f".{glob.escape(out.name)}.*.tmp", f".{stem}-[0-9][0-9][0-9]*{suffix}.*.tmp")
+        for tmp in (t for p in patterns for t in out.parent.glob(p)):
+            frame = tmp.name[len(out.stem) + 2:].split(".", 1)[0]
+            if tmp.name.startswith(f".{out.name}.") or frame.isdigit():
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
 
 
