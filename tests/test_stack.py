@@ -4,6 +4,7 @@ read_header().frames / .stack_coding, verify, for every stack coding."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -319,3 +320,37 @@ def test_frames_coding_files_stay_within_the_default_limits(n: int, c: int | Non
         assert "chunk limit" in str(exc)
         return
     assert svdcodec.decode(data, frame=n - 1).shape == frames.shape[1:]
+
+
+@pytest.fixture()
+def small_pixel_limit() -> Iterator[int]:
+    """Default limits of 2,000 pixels (section 14.5 counts N·W·H), restored afterwards."""
+    previous = svdcodec.set_default_limits(max_pixels=2000)
+    try:
+        yield 2000
+    finally:
+        svdcodec.set_default_limits(previous)
+
+
+@pytest.mark.parametrize("coding", ["auto", "frames", "tall", "snapshot"])
+def test_no_coding_writes_a_stack_above_the_pixel_limit(small_pixel_limit: int,
+                                                        coding: str) -> None:
+    """Section 14.5: a decoder refuses N·W·H above its pixel limit when FRMS is read. The
+    encoder wrote such stacks (a default decoder then refused them; auto's measuring decode
+    raised LimitError): it refuses them, naming the limit."""
+    frames = faces(9, 15, 15)  # 2,025 pixels
+    with pytest.raises(ValueError, match=r"the pixel limit of spec section 14\.5") as raised:
+        svdcodec.encode_stack(frames, coding=coding, quality=30)
+    assert not isinstance(raised.value, svdcodec.SvdiError)
+
+
+def test_auto_skips_tall_when_its_padded_image_is_above_the_limit(
+        small_pixel_limit: int) -> None:
+    """Section 14.5 also bounds the tall coded image (N·Hp·W): 8 frames of 16x15 are 1,920
+    pixels, but tall pads each to 16 rows, 2,048: tall is refused and auto takes another."""
+    frames = faces(8, 15, 16)  # 1,920 pixels; tall pads 15 rows to 16: 2,048
+    with pytest.raises(ValueError, match=r"the pixel limit of spec section 14\.5"):
+        svdcodec.encode_stack(frames, coding="tall", quality=30)
+    data = svdcodec.encode_stack(frames, coding="auto", quality=30)
+    assert svdcodec.read_header(data).stack_coding != "tall"
+    assert svdcodec.decode_stack(data).shape == frames.shape

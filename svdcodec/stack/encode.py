@@ -19,7 +19,8 @@ import numpy as np
 
 from .. import _zstd
 from .. import format as fmt
-from ..limits import Limits
+from ..errors import LimitError
+from ..limits import Limits, get_default_limits
 from ..options import (
     check_target_size,
     image_mode,
@@ -124,11 +125,25 @@ def _check_chunk_count(first: fmt.Container, n: int) -> None:
     :func:`svdcodec.decode` refuses (LimitError)."""
     runs = max(len(first.groups), len(first.planes))
     chunks = len(first.chunks) + 1 + (n - 1) * runs  # and FRMS
-    limit = Limits().max_chunks
+    limit = get_default_limits().max_chunks
     if chunks > limit:
         raise ValueError(f"coding='frames' of {n} frames needs {chunks} chunks, above the "
                          f"chunk limit of {limit} that decoders apply (spec section 8): use "
                          f"coding='tall' or 'snapshot'")
+
+
+def check_stack_limits(frames: np.ndarray, coding: fmt.StackCoding, pitch: int = 0) -> None:
+    """ValueError unless a decoder with the default limits reads the stack's FRMS (section
+    14.5: N·W·H, and the tall coded image of N·Hp rows); :func:`svdcodec.set_default_limits`
+    moves them. Without it the encoder writes what :func:`svdcodec.decode` refuses."""
+    n, height, width = (int(x) for x in frames.shape[:3])
+    header = fmt.Header(width, height, image_mode(frames[0])[1], fmt.Layout.PER_CHANNEL,
+                        fmt.FactorType.INT8)
+    try:
+        fmt.check_stack_size(header, fmt.Stack(n, coding, pitch), get_default_limits())
+    except LimitError as exc:
+        raise ValueError(f"{exc}: decoders refuse such a stack (the pixel limit of spec "
+                         f"section 14.5; svdcodec.set_default_limits)") from None
 
 
 def _probe_header(frames: np.ndarray) -> fmt.Header:
@@ -156,6 +171,7 @@ def encode_tall(frames: np.ndarray, encode_image: EncodeImage,
     """Section 14.3: one W x N·Hp image, each frame's rows repeated at its bottom to Hp."""
     n, height = frames.shape[:2]
     pitch = frame_pitch(frames, options)
+    check_stack_limits(frames, fmt.StackCoding.TALL, pitch)
     padded = np.pad(frames, ((0, 0), (0, pitch - height), (0, 0), (0, 0)), mode="edge")
     tall = padded.reshape(n * pitch, *frames.shape[2:])
     options = dict(options)
@@ -309,6 +325,7 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
         if coding == "snapshot":
             raise ValueError("coding='snapshot' needs at least 2 frames")
         return encode_image(_single(array[0]), **options)
+    check_stack_limits(array, fmt.StackCoding.FRAMES)  # N·W·H, whatever the coding
     callback = options.get("progress")
     if callback is not None and not callable(callback):
         raise TypeError(f"progress must be callable, got {callback!r}")
