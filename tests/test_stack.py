@@ -354,3 +354,20 @@ def test_auto_skips_tall_when_its_padded_image_is_above_the_limit(
     data = svdcodec.encode_stack(frames, coding="auto", quality=30)
     assert svdcodec.read_header(data).stack_coding != "tall"
     assert svdcodec.decode_stack(data).shape == frames.shape
+
+
+def test_auto_measures_a_stack_whose_whole_output_is_above_the_allocation_limit() -> None:
+    """decode_stack counts N·W·H·C bytes against the allocation limit (14.5), decode(frame=k)
+    one frame: a valid stack can be above the first and not the second. auto measured its
+    candidates with decode_stack under the default limits, and its LimitError escaped. It
+    must measure regardless, and keep only files whose frames the default decoder reads."""
+    frames = faces(40, 16, 16, 4)  # 40,960 bytes of samples
+    previous = svdcodec.set_default_limits(max_alloc_bytes=30_000)
+    try:
+        with pytest.raises(svdcodec.LimitError):
+            svdcodec.decode_stack(svdcodec.encode_stack(frames, coding="frames", rank=2))
+        data = svdcodec.encode_stack(frames, coding="auto", rank=2)
+        for k in (0, 39):
+            assert svdcodec.decode(data, frame=k).shape == frames.shape[1:]
+    finally:
+        svdcodec.set_default_limits(previous)

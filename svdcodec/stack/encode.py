@@ -29,10 +29,13 @@ from ..options import (
 )
 from ..progress import Progress
 from ..whole import encode as wholeencode
+from ..whole import snapshot
 from ..whole.quantize import FACTOR_TYPES
 from ..whole.snapshot import to_snapshot
+from . import decode as stackdecode
 
 EncodeImage = Callable[..., bytes]  # svdcodec.encode(image, **options)
+DecodeStack = Callable[..., np.ndarray]  # svdcodec.decode_stack(data, limits=...)
 CODINGS = ("auto", *fmt.STACK_CODING_BY_NAME)
 # the encoder's own files are parsed back without the decoder's limits
 _NO_LIMITS = Limits(max_width=2**40, max_height=2**40, max_pixels=2**62,
@@ -117,6 +120,21 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
     planes = [p for c in containers for p in c.planes]
     return fmt.pack(header, groups, containers[0].metadata, planes,
                     stack=fmt.Stack(n, fmt.StackCoding.FRAMES))
+
+
+def check_frame_limits(data: bytes) -> None:
+    """LimitError unless a decoder with the default limits decodes a frame of ``data``
+    (sections 8, 12.8 and 14.5): what auto keeps must be readable frame by frame."""
+    limits = get_default_limits()
+    container = fmt.unpack(data, limits)
+    stack = container.stack
+    assert stack is not None
+    if stack.coding == fmt.StackCoding.SNAPSHOT:
+        snapshot.check_limits(container, limits, None, 1)
+    else:
+        image = stackdecode.coded_container(container) if stack.coding == fmt.StackCoding.TALL \
+            else stackdecode.frame_container(container, 0)
+        stackdecode.check_image_limits(image, limits, None)
 
 
 def _check_chunk_count(first: fmt.Container, n: int) -> None:
@@ -237,7 +255,7 @@ def mean_psnr(frames: np.ndarray, decoded: np.ndarray) -> float:
 
 
 def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str, Any],
-                decode_stack: Callable[[bytes], np.ndarray]) -> bytes:
+                decode_stack: DecodeStack) -> bytes:
     """The smallest coding at the requested quality, measured (each coding is encoded and
     decoded once):
 
@@ -260,10 +278,12 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
         opts = {**opts, "progress": reporter.part(*share)}
         try:  # the coding cannot meet the options (a target too small, too many chunks)
             data = _ENCODERS[coding](frames, encode_image, opts)
+            check_frame_limits(data)
         except ValueError as exc:
             refusals.append(exc)
             return None
-        return data, mean_psnr(frames, decode_stack(data))
+        # measured whole: above the allocation limit, decode_stack refuses what decode reads
+        return data, mean_psnr(frames, decode_stack(data, limits=_NO_LIMITS))
 
     patch_only = any(options.get(n) is not None for n in (*_PATCH_OPTIONS, "patch_size"))
     snapshot_ok = not patch_only and options.get("layout") in (None, "snapshot")
@@ -315,7 +335,7 @@ _ENCODERS: dict[str, Callable[[np.ndarray, EncodeImage, dict[str, Any]], bytes]]
 
 def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
                  encode_image: EncodeImage, options: dict[str, Any],
-                 decode_stack: Callable[[bytes], np.ndarray]) -> bytes:
+                 decode_stack: DecodeStack) -> bytes:
     """See :func:`svdcodec.encode_stack`; ``encode_image`` and ``decode_stack`` are the
     single-image encoder and the stack decoder."""
     if not isinstance(coding, str) or coding not in CODINGS:
