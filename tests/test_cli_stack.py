@@ -192,3 +192,18 @@ def test_animated_input_says_its_timing_is_not_kept(
     frames[0].save(src, save_all=True, append_images=frames[1:], duration=120, loop=0)
     assert main(["encode", str(src), str(tmp_path / "a.svdi")]) == 0
     assert "frame durations and loop count are not stored" in capsys.readouterr().err
+
+
+def test_stack_inputs_whose_metadata_differ_say_which_is_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stack stores one set of metadata, the first input's: a later input with another
+    dpi (or ICC profile, Exif, XMP) lost its own without a word."""
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.new("RGB", (5, 4), (9, 9, 9)).save(a, dpi=(72, 72))
+    Image.new("RGB", (5, 4), (9, 9, 9)).save(b, dpi=(300, 300))
+    out = tmp_path / "s.svdi"
+    assert main(["encode", str(a), str(b), "--stack", str(out)]) == 0
+    assert f"{b}: its dpi differs from the first input's; the stack keeps the first's" in \
+        capsys.readouterr().err
+    assert main(["encode", str(a), str(a), "--stack", str(out), "--force"]) == 0
+    assert "differs" not in capsys.readouterr().err

@@ -41,6 +41,13 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
     return frames, meta
 
 
+def _differs(a: Any, b: Any) -> bool:
+    """Whether two metadata values differ (dpi as numbers: Pillow reads 72 as 72.009)."""
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return any(round(float(x)) != round(float(y)) for x, y in zip(a, b, strict=True))
+    return bool(a != b)
+
+
 def describe(frame: np.ndarray) -> str:
     """``WxH MODE`` of a frame as the codec stores it (to_stored's arrays)."""
     channels = frame.shape[2] if frame.ndim == 3 else 1
@@ -63,7 +70,12 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
             if frame.shape != first.shape or frame.dtype != first.dtype:
                 raise CliError(f"{src}: frames of a stack share one size and mode: "
                                f"{describe(frame)} after {describe(first)}")
-        meta = meta or found
+        if frames:  # one set of metadata per file: the first input's
+            notes.extend(f"{src}: its {key} differs from the first input's; the stack keeps "
+                         f"the first's" for key in sorted(set(meta) | set(found))
+                         if _differs(meta.get(key), found.get(key)))
+        else:
+            meta = found
         frames += more
     start = time.perf_counter()
     try:
