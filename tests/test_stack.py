@@ -371,3 +371,39 @@ def test_auto_measures_a_stack_whose_whole_output_is_above_the_allocation_limit(
             assert svdcodec.decode(data, frame=k).shape == frames.shape[1:]
     finally:
         svdcodec.set_default_limits(previous)
+
+
+# --- property: every coding x mode x option: a file within its options, or a ValueError -------
+OPTION_SETS = st.one_of(
+    st.just({}), st.builds(dict, quality=st.integers(0, 100)),
+    st.builds(dict, rank=st.integers(1, 4)), st.builds(dict, energy=st.floats(0.5, 0.999)),
+    st.builds(dict, target_psnr=st.floats(15, 60)),
+    st.builds(dict, target_size=st.integers(150, 2500)),
+    st.builds(dict, patch_size=st.sampled_from([4, 8, 16])), st.just({"entropy": "zstd"}),
+    st.builds(dict, subsampling=st.sampled_from([1, 2])),
+    st.builds(dict, layout=st.sampled_from(["stacked", "stacked-vertical"]), rank=st.just(2)),
+    st.just({"rank": 2, "progressive": True, "factors": "float16"}))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 4), h=st.integers(1, 14), w=st.integers(1, 14),
+       mode=st.sampled_from(["L", "LA", "RGB", "RGBA", "I;16"]), options=OPTION_SETS,
+       coding=st.sampled_from(("auto", *CODINGS)), seed=st.integers(0, 99))
+def test_every_coding_mode_and_option(n: int, h: int, w: int, mode: str,
+                                      options: dict[str, object], coding: str,
+                                      seed: int) -> None:
+    channels = {"L": None, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": None}[mode]
+    frames = faces(n, h, w, channels, seed=seed)
+    if mode == "I;16":
+        frames = frames.astype(np.uint16) * 257
+    try:
+        data = svdcodec.encode_stack(frames, coding=coding, **options)  # type: ignore[arg-type]
+    except ValueError as exc:  # the options do not fit this coding: said, not crashed
+        assert not isinstance(exc, svdcodec.SvdiError)
+        return
+    out = svdcodec.decode_stack(data)
+    assert out.shape == frames.shape and out.dtype == frames.dtype
+    np.testing.assert_array_equal(svdcodec.decode(data, frame=n - 1), out[n - 1])
+    svdcodec.verify(data)
+    if "target_size" in options:
+        assert len(data) <= options["target_size"]  # type: ignore[operator]
