@@ -207,3 +207,16 @@ def test_stack_inputs_whose_metadata_differ_say_which_is_kept(
         capsys.readouterr().err
     assert main(["encode", str(a), str(a), "--stack", str(out), "--force"]) == 0
     assert "differs" not in capsys.readouterr().err
+
+
+def test_coding_on_a_single_frame_input_is_a_note(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--coding snapshot on a one-frame PNG wrote a single patch-layout image without a word
+    (encode_stack refuses one frame with coding='snapshot')."""
+    src = tmp_path / "one.png"
+    Image.new("RGB", (6, 5), (1, 2, 3)).save(src)
+    out = tmp_path / "one.svdi"
+    assert main(["encode", str(src), str(out), "--coding", "snapshot"]) == 0
+    assert "--coding snapshot applies to stacks: one.png has one frame, encoded as a single " \
+        "image" in capsys.readouterr().err
+    assert svdcodec.read_header(out).frames == 1

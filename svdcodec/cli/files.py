@@ -169,6 +169,9 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
     check_output(out, force, src)
     notes: list[str] = []
     image, meta = load_image(src, notes)
+    if coding is not None:
+        notes.append(f"--coding {coding} applies to stacks: {src.name} has one frame, "
+                     f"encoded as a single image")
     start = time.perf_counter()
     data = encode(image, **options, **meta, progress=progress)
     seconds = time.perf_counter() - start
