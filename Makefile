@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py svdcodec/patch/_patchc.c svdcodec/whole/_storec.c \
-		svdcodec/patch/_arithc.c
+		svdcodec/patch/_arithc.c svdcodec/patch/_samples.h
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 

@@ -14,6 +14,8 @@ from setuptools import Extension, setup
 
 flags = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-Wall", "-Wextra"]
 EXTENSIONS = (("patch", "_patchc"), ("patch", "_arithc"), ("whole", "_storec"))
+# _samples.h: the sample arithmetic that _patchc.c and _arithc.c share
 setup(ext_modules=[Extension(f"svdcodec.{pkg}.{name}", [f"svdcodec/{pkg}/{name}.c"],
-                             optional=True, extra_compile_args=flags)
+                             depends=["svdcodec/patch/_samples.h"], optional=True,
+                             extra_compile_args=flags)
                    for pkg, name in EXTENSIONS])

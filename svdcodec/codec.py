@@ -33,12 +33,14 @@ from .decoding import (
 from .limits import Limits
 from .options import (
     DEFAULT_QUALITY,
+    check_bits,
     check_quality,
     check_target_psnr,
     check_target_size,
     image_mode,
     metadata_chunks,
     rate_criteria,
+    signed_to_offset,
 )
 from .patch import codec as patchcodec
 from .progress import Progress
@@ -61,7 +63,8 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
            progressive: bool = False, entropy: str | None = None,
            icc_profile: bytes | None = None,
            exif: bytes | None = None, xmp: bytes | str | None = None,
-           dpi: tuple[float, float] | None = None,
+           dpi: tuple[float, float] | None = None, dicom: bytes | None = None,
+           bits: int | None = None,
            progress: Callable[[float], object] | None = None) -> bytes:
     """Encode an image as .svdi bytes.
 
@@ -71,8 +74,10 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
 
     Parameters
     ----------
-    image : (H, W) or (H, W, C) uint8 array (L, LA, RGB, RGBA) or (H, W) uint16 (I;16); an
-        (H, W, 1) array is stored as grey and decodes as (H, W).
+    image : (H, W) or (H, W, C) uint8 array (L, LA, RGB, RGBA), (H, W) uint16 (I;16) or
+        (H, W) int16 (I;16S, spec section 15.1: coded as I;16 of sample + 32768, so its
+        quality, PSNR and errors are those of I;16); an (H, W, 1) array is stored as grey and
+        decodes as (H, W).
     quality : 0..100 (default 50). Patch layout: sets the quantization step, so bytes and PSNR
         grow with it. Whole-image layouts: maps to ``target_psnr = 15 + 0.3 * quality``.
     target_psnr : patch layout: the lowest quality whose decoded image reaches this PSNR (a
@@ -104,6 +109,13 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
         No effect on the patch layout, whose files are not salvaged (as Pillow's savers ignore
         options that do not apply).
     icc_profile, exif, xmp, dpi : metadata stored in ancillary chunks.
+    bits : the significant bits of the samples, at most the mode's bit depth (None: all):
+        ``quality`` and ``target_psnr`` are then those of samples 0 .. 2^bits - 1, so a
+        12-bit scan stored as 16-bit samples gets at quality q the relative precision a
+        full-range image gets (steps 16 times finer than with bits 16). Not stored; the
+        decoder needs nothing of it.
+    dicom : a DICOM Part 10 file without pixel data, stored in the ancillary chunk ``dicm``
+        (spec section 15.2; :mod:`svdcodec.integrations.dicom` makes and reads it).
     progress : a callable, called from time to time with the fraction of the work done: floats
         in (0, 1], non-decreasing, the last one 1.0 (once the bytes are ready). For progress
         bars on large images (a 6 Mpixel photograph takes seconds); it runs in the encoding
@@ -132,7 +144,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
                        factors=factors, level=level, svd=svd, colour=colour,
                        subsampling=subsampling, patch_size=patch_size, progressive=progressive,
                        entropy=entropy, icc_profile=icc_profile, exif=exif, xmp=xmp, dpi=dpi,
-                       progress=reporter)
+                       dicom=dicom, bits=bits, progress=reporter)
     reporter.done()
     return data
 
@@ -143,21 +155,26 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
             colour: str | None, subsampling: int | None, patch_size: int, progressive: bool,
             entropy: str | None,
             icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
-            dpi: tuple[float, float] | None, progress: Progress) -> bytes:
+            dpi: tuple[float, float] | None, dicom: bytes | None, bits: int | None,
+            progress: Progress) -> bytes:
     image, mode = image_mode(image)
+    if mode == fmt.Mode.I16S:  # spec section 15.1: the layouts code u = sample + 32768
+        image = signed_to_offset(image)
+    bits = check_bits(bits, mode)
     if layout is None:
         layout = "per-channel" if (rank, energy, factors) != (None, None, None) else "patch"
     if level is not None and (isinstance(level, bool) or not isinstance(level, int)
                               or not 1 <= level <= 19):
         raise ValueError(f"zstd level must be in 1..19, got {level!r}")
-    meta = metadata_chunks(icc_profile, exif, xmp, dpi)
+    meta = metadata_chunks(icc_profile, exif, xmp, dpi, dicom)
     if not isinstance(progressive, bool):
         raise TypeError(f"progressive must be a bool, got {progressive!r}")
     if layout == "patch":  # progressive means nothing here: patch files are not salvaged
         return _encode_patch(image, mode, meta, rank=rank, energy=energy, factors=factors,
                              quality=quality, target_psnr=target_psnr, target_size=target_size,
                              level=level, colour=colour, subsampling=subsampling,
-                             patch_size=patch_size, entropy=entropy, progress=progress)
+                             patch_size=patch_size, entropy=entropy, bits=bits,
+                             progress=progress)
     if colour is not None or (subsampling, patch_size, entropy) != (None, 8, None):
         raise ValueError("colour, subsampling, patch_size and entropy need layout='patch'")
     factors = "int8" if factors is None else factors
@@ -179,14 +196,15 @@ def _encode(image: np.ndarray, *, rank: int | str | None, energy: float | None,
         return wholeencode.encode_to_size(image, header, meta, check_target_size(target_size),
                                           level, svd, progressive, progress)
     return fmt.pack(header, wholeencode.encode_groups(image, header, criteria, level, svd,
-                                                      progressive, progress), meta)
+                                                      progressive, progress, bits), meta)
 
 
 def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                   rank: int | str | None, energy: float | None, factors: str | None,
                   quality: float | None, target_psnr: float | None, target_size: int | None,
                   level: int | None, colour: str | None, subsampling: int | None,
-                  patch_size: int, entropy: str | None, progress: Progress) -> bytes:
+                  patch_size: int, entropy: str | None, bits: int | None,
+                  progress: Progress) -> bytes:
     """The patch layout (spec section 12): see :mod:`.patchcodec`."""
     if (rank, energy, factors) != (None, None, None):
         raise ValueError("rank, energy and factors are options of the whole-image layouts, "
@@ -198,7 +216,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
     encoder = patchcodec.PatchEncoder(image, mode, colour=colour, subsampling=subsampling,
                                       patch_size=patch_size,
                                       level=patchcodec.LEVEL if level is None else level,
-                                      entropy=entropy)
+                                      entropy=entropy, bits=bits)
     if target_size is not None:
         return encoder.search(meta, target_size=check_target_size(target_size),
                               progress=progress)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -103,50 +104,113 @@ def _reduced(out: np.ndarray, reduce: int) -> np.ndarray:
     return small.astype(out.dtype)
 
 
+Progress = Callable[[int, int], object]  # progress(done, total): image rows decoded
+
+
+def _check_progress(progress: object) -> None:
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable, got {progress!r}")
+
+
+def _decode_strips(container: fmt.Container, rank: int | None, reduce: int,
+                   progress: Progress | None) -> np.ndarray:
+    """A patch-layout image of arith planes in strips (:func:`patchdecode.decode_strips`),
+    limits checked: a reduced decode averages each strip as it comes, so the full-size image
+    never exists; ``progress`` hears of every strip."""
+    h = container.header
+    if reduce == 1:
+        def tell(image: np.ndarray, y0: int, y1: int) -> None:
+            if progress is not None:
+                progress(y1, h.height)
+        return patchdecode.decode_strips(container, rank, patchdecode.STRIP_ROWS,
+                                         tell if progress is not None else None)
+    # R / 2 rows (or `reduce`) at a time: averaging takes about 17 bytes per sample, within the
+    # 16 R W C bytes that section 12.8 counts
+    rows = reduce * max(1, patchdecode.colour_rows(h.width) // (2 * reduce))
+    small = np.empty((-(-h.height // reduce), -(-h.width // reduce), h.channels),
+                     dtype=np.uint8 if h.bit_depth == 8 else np.dtype("<u2"))
+
+    def average(strip: np.ndarray, y0: int, y1: int) -> None:
+        small[y0 // reduce:-(-y1 // reduce)] = _reduced(strip[:y1 - y0], reduce)
+        if progress is not None:
+            progress(y1, h.height)
+
+    buffer = np.empty((min(rows, h.height), h.width, h.channels),
+                      dtype=np.uint8 if h.bit_depth == 8 else "=u2")
+    patchdecode.decode_strips(container, rank, len(buffer), average, out=buffer)
+    return small
+
+
 def decode_container(container: fmt.Container, *, rank: int | None = None,
                      limits: Limits | None = None, reduce: int = 1,
-                     frame: int | None = None) -> np.ndarray:
+                     frame: int | None = None, progress: Progress | None = None) -> np.ndarray:
     """Decode a parsed container (spec section 7); see :func:`decode`."""
     check_rank(rank)
     _check_reduce(reduce)
+    _check_progress(progress)
     h = container.header
     limits = limits or get_default_limits()
     if container.stack is not None:
         out = _reduced(stackdecode.decode_frame(container, 0 if frame is None else frame, rank,
                                                 limits, _decode_image), reduce)
+        out = _samples(out, h)
+        if progress is not None:
+            progress(h.height, h.height)
         return out[:, :, 0] if h.channels == 1 else out
     if frame not in (None, 0) or isinstance(frame, bool):
         raise ValueError(f"frame: a single image has only frame 0, got {frame!r}")
+    if patchdecode.strips_available(container) and not container.truncated:
+        check_decode_limits(container, limits, rank)
+        out = _samples(_decode_strips(container, rank, reduce, progress), h)
+        return out[:, :, 0] if h.channels == 1 else out
     if h.layout != fmt.Layout.PATCH and reduce > 1 and rank is None:
         check_decode_limits(container, limits, rank)  # from block means of U and Vᵀ
         out = wholecodec.decode_groups_reduced(container, reduce)
     else:
         out = _reduced(_decode_image(container, rank, limits), reduce)
+    out = _samples(out, h)
+    if progress is not None:
+        progress(h.height, h.height)
     return out[:, :, 0] if h.channels == 1 else out
+
+
+def offset_to_signed(u: np.ndarray) -> np.ndarray:
+    """Decoded u of mode I;16S as the int16 samples u - 32768 (spec section 15.1)."""
+    return (u.astype(np.int32) - fmt.SIGNED_OFFSET).astype(np.int16)
+
+
+def _samples(out: np.ndarray, h: fmt.Header) -> np.ndarray:
+    """The decoded samples of the layouts as the caller's: int16 for mode I;16S (15.1)."""
+    return offset_to_signed(out) if h.mode == fmt.Mode.I16S else out
 
 
 def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None,
            allow_truncated: bool = False, reduce: int = 1,
-           frame: int | None = None) -> np.ndarray:
+           frame: int | None = None, progress: Progress | None = None) -> np.ndarray:
     """Decode .svdi bytes to an array of the encoded shape and dtype (an encoded (H, W, 1)
-    array comes back as (H, W): both are stored as one grey channel).
+    array comes back as (H, W): both are stored as one grey channel; mode I;16S as int16).
 
     ``rank`` decodes with only the first ``rank`` components of each matrix (a cheaper,
     coarser preview; a rank above the stored one decodes at the stored one). ``reduce`` = s > 1
     decodes a (ceil(H / s), ceil(W / s)[, C]) image whose samples are the rounded means of
     s x s blocks (whole-image layouts compute it from block means of U and Vᵀ, at about 1/s²
-    of the work; the patch layout decodes in full, then averages). ``limits`` bounds
+    of the work; the patch layout averages strips of rows as it decodes them, or, for its zstd
+    payload, the whole image). ``limits`` bounds
     size, memory and work (:class:`svdcodec.Limits`). ``allow_truncated`` decodes a
     whole-image file cut short (a partial download) from what precedes the cut: complete
     matrices in full, the one the file ends in at the rank its whole records give, missing
     ones as 0 (spec section 7.1); it raises TruncatedError only if HEAD itself is cut, or for
     layout patch and for stacks. ``frame``: of a stack (spec section 14, :func:`decode_stack`),
     frame k (0 ... N − 1; None: frame 0); a single image has only frame 0.
+    ``progress(done, total)``, if given, is called from the caller's thread with the image
+    rows decoded so far and the image's height (the last call has done == total; the patch
+    layout's arith files report every strip of rows, others once at the end).
     Raises :class:`svdcodec.SvdiError`.
     """
     container = fmt.unpack(_as_bytes(data), limits or get_default_limits(),
                            allow_truncated=allow_truncated)
-    return decode_container(container, rank=rank, limits=limits, reduce=reduce, frame=frame)
+    return decode_container(container, rank=rank, limits=limits, reduce=reduce, frame=frame,
+                            progress=progress)
 
 
 def decode_stack(data: bytes, *, rank: int | None = None,
@@ -164,7 +228,8 @@ def decode_stack_container(container: fmt.Container, rank: int | None,
     """Every frame of a parsed file (a single image: one); see :func:`decode_stack`."""
     if container.stack is None:
         return decode_container(container, rank=rank, limits=limits)[None]
-    out = stackdecode.decode_frames(container, rank, limits, _decode_image)
+    out = _samples(stackdecode.decode_frames(container, rank, limits, _decode_image),
+                   container.header)
     return out[..., 0] if container.header.channels == 1 else out
 
 
@@ -200,7 +265,8 @@ class SvdiFile:
         default_factory=dict, compare=False, repr=False)
 
     def decode(self, *, limits: Limits | None = None, reduce: int = 1,
-               allow_truncated: bool = False, frame: int | None = None) -> np.ndarray:
+               allow_truncated: bool = False, frame: int | None = None,
+               progress: Progress | None = None) -> np.ndarray:
         """The image; raises :attr:`error` unless it is a TruncatedError and
         ``allow_truncated`` (then what precedes the cut, as :func:`decode` gives it)."""
         # salvage only what unpack salvaged (section 7.1): a stack cut inside or after FRMS
@@ -213,7 +279,8 @@ class SvdiFile:
         stack = self.container.stack
         if stack is not None and stack.coding == fmt.StackCoding.TALL and frame and reduce == 1:
             return self._tall_frame(limits, frame)
-        return decode_container(self.container, limits=limits, reduce=reduce, frame=frame)
+        return decode_container(self.container, limits=limits, reduce=reduce, frame=frame,
+                                progress=progress)
 
     def _tall_frame(self, limits: Limits, frame: int) -> np.ndarray:
         """Frame k of a tall stack (spec section 14.3) from the whole stack, decoded once:

@@ -51,7 +51,7 @@ class SvdiInfo:
 
     width: int
     height: int
-    mode: str  # "L", "LA", "RGB", "RGBA" or "I;16"
+    mode: str  # "L", "LA", "RGB", "RGBA", "I;16" or "I;16S"
     bit_depth: int
     channels: int
     layout: str

@@ -2,6 +2,17 @@
 
 The defaults can be changed for the whole process with :func:`set_default_limits` or passed per
 call as ``limits=Limits(...)``.
+
+``max_alloc_bytes`` bounds what a decode allocates, counted from the file's header fields by the
+formulas of spec sections 8 (layouts 1-3) and 12.8 (patch): the output samples plus the
+decoder's working memory. For the patch layout's arith payload (the default) that working
+memory is the strip decoder's, O(width) per plane, so the count is about the output itself.
+The default, 1 GiB, admits every image Pillow opens by default (``max_pixels``, 4 bytes a pixel
+for RGBA: 716 MB, plus the strips), while a header declaring more is refused in microseconds.
+``max_work`` bounds the reconstruction's multiply-adds (for the patch layout P^2 per patch and
+per stored coefficient used, P^2 (N + min(M, N r))): 2^36 admits 178,956,970 RGBA pixels even
+if every patch stored 63 coefficients (4.6e10), and refuses a 33 KB file declaring 65535^2
+pixels at rank 4096.
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ class Limits:
     max_width: int = 1_000_000  # as libpng
     max_height: int = 1_000_000
     max_pixels: int = 2 * 89_478_485  # twice Pillow's MAX_IMAGE_PIXELS: where Pillow errors
-    max_alloc_bytes: int = 512 * 1024 * 1024  # as image-rs
+    max_alloc_bytes: int = 1024 * 1024 * 1024  # max_pixels of RGBA (716 MB) and the strips
     max_work: int = 2**36  # multiply-adds sum(m * n * r): the SVD-specific compute bomb
     max_metadata_bytes: int = 8 * 1024 * 1024
     max_chunks: int = 1000

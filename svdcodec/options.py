@@ -19,6 +19,7 @@ from .info import EXIF_APP1_PREFIX, METRES_PER_INCH
 
 __all__ = [
     "DEFAULT_QUALITY",
+    "check_bits",
     "check_quality",
     "check_target_psnr",
     "check_target_size",
@@ -26,13 +27,15 @@ __all__ = [
     "metadata_chunks",
     "quality_to_psnr",
     "rate_criteria",
+    "signed_to_offset",
 ]
 
 DEFAULT_QUALITY = 50
 
 
 def image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
-    """Check a caller's array and return it as (H, W, C) with its mode."""
+    """Check a caller's array and return it as (H, W, C) with its mode (int16: I;16S, whose
+    layouts code :func:`signed_to_offset` of it, spec section 15.1)."""
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
     if image.ndim == 2:
@@ -41,7 +44,7 @@ def image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
         raise ValueError(f"image must be H x W or H x W x C with H, W >= 1, got shape "
                          f"{image.shape}")
     channels = image.shape[2]
-    if image.dtype.kind == "u" and image.dtype.itemsize in (1, 2):
+    if image.dtype.kind in "ui" and image.dtype.itemsize in (1, 2):
         # Byte order, strides and memory order are the caller's storage, not the image: encode
         # a native, aligned, C-contiguous copy (only where the array is not one already), so
         # that the same samples give the same bytes.
@@ -50,12 +53,20 @@ def image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
         modes = {1: fmt.Mode.L, 2: fmt.Mode.LA, 3: fmt.Mode.RGB, 4: fmt.Mode.RGBA}
     elif image.dtype == np.uint16:
         modes = {1: fmt.Mode.I16}
+    elif image.dtype == np.int16:
+        modes = {1: fmt.Mode.I16S}
     else:
-        raise TypeError(f"image dtype must be uint8 or uint16, got {image.dtype}")
+        raise TypeError(f"image dtype must be uint8, uint16 or int16, got {image.dtype}")
     if channels not in modes:
         raise ValueError(f"{image.dtype} images must have {sorted(modes)} channels, "
                          f"got {channels}")
     return image, modes[channels]
+
+
+def signed_to_offset(samples: np.ndarray) -> np.ndarray:
+    """int16 samples as the uint16 u = sample + 32768 that mode I;16S codes (spec section
+    15.1); :func:`svdcodec.decoding.offset_to_signed` is the inverse."""
+    return (samples.astype(np.int32) + fmt.SIGNED_OFFSET).astype(np.uint16)
 
 
 def quality_to_psnr(quality: float) -> float:
@@ -93,6 +104,18 @@ def _real(value: Any) -> bool:
         math.isfinite(value)
 
 
+def check_bits(bits: Any, mode: fmt.Mode) -> int | None:
+    """``bits`` None, or an int 1 .. the mode's bit depth (the samples' significant bits)."""
+    depth = fmt.MODE_INFO[mode][2]
+    if bits is None:
+        return None
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or \
+            not 1 <= bits <= depth:
+        raise ValueError(f"bits must be an int in 1..{depth} for mode "
+                         f"{fmt.MODE_INFO[mode][0]}, got {bits!r}")
+    return int(bits)
+
+
 def check_quality(quality: Any) -> float:
     """``quality`` 0..100 (every layout: the patch layout's step, the whole-image layouts'
     target PSNR)."""
@@ -115,8 +138,14 @@ def check_target_psnr(target_psnr: Any) -> float:
 
 
 def metadata_chunks(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | str | None,
-              dpi: tuple[float, float] | None) -> dict[str, bytes]:
+                    dpi: tuple[float, float] | None, dicom: bytes | None = None
+                    ) -> dict[str, bytes]:
     meta: dict[str, bytes] = {}
+    if dicom is not None:
+        if not isinstance(dicom, (bytes, bytearray, memoryview)):
+            raise TypeError(f"dicom must be bytes, got {type(dicom).__name__}")
+        if dicom:
+            meta["dicom"] = bytes(dicom)
     if icc_profile:
         meta["icc_profile"] = bytes(icc_profile)
     if exif:

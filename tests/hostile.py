@@ -38,7 +38,10 @@ Chunk = tuple[bytes, bytes]
 
 # --- images and files ----------------------------------------------------------------------------
 def image(h: int, w: int, c: int | None, dtype: type = np.uint8, seed: int = 0) -> np.ndarray:
-    """A smooth gradient plus noise: low rank, but not exactly (fixed seed)."""
+    """A smooth gradient plus noise: low rank, but not exactly (fixed seed); int16 is the
+    uint16 image shifted by -32768 (negative and positive samples)."""
+    if dtype == np.int16:
+        return (image(h, w, c, np.uint16, seed).astype(np.int32) - 32768).astype(np.int16)
     peak = np.iinfo(dtype).max
     i, j = np.mgrid[:h, :w]
     base = (0.2 + 0.5 * i / h + 0.3 * (j / w) ** 2) * peak
@@ -53,6 +56,7 @@ PICTURES: dict[str, tuple[int, int, int | None, type]] = {
     "rgb": (9, 12, 3, np.uint8),  # 12x9 RGB
     "grey": (5, 7, None, np.uint8),  # 7x5 L
     "grey16": (6, 5, None, np.uint16),
+    "grey16s": (6, 5, None, np.int16),  # mode I;16S (spec section 15.1)
     "rgba": (4, 6, 4, np.uint8),
 }
 META = {"icc_profile": b"not really an ICC profile", "exif": b"II*\x00" + bytes(10),
@@ -63,6 +67,7 @@ FILES: dict[str, tuple[str, dict[str, Any]]] = {
     "rgb-meta": ("rgb", {"rank": 2, **META}),  # HEAD, iccp, exif, xmpd, phys, FACT x3, IEND
     "grey-f16": ("grey", {"rank": 2, "factors": "float16"}),
     "grey16-f16": ("grey16", {"rank": 3, "factors": "float16"}),
+    "grey16s-int8": ("grey16s", {"rank": 3, "dicom": b"DICM and anything: never checked"}),
     "rgba-stacked": ("rgba", {"rank": 2, "layout": "stacked"}),
     "rgb-vertical-f16": ("rgb", {"rank": 3, "layout": "stacked-vertical", "factors": "float16"}),
 }

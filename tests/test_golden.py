@@ -54,8 +54,8 @@ DECODABLE, REJECTED, ERRORS = _readme()
 LISTED = {**DECODABLE, **REJECTED}
 
 
-STACKS = sorted(n for n in DECODABLE if n.startswith("stack-"))  # spec section 14
-SINGLE = sorted(n for n in DECODABLE if not n.startswith("stack-"))
+STACKS = sorted(n for n in DECODABLE if "stack-" in n)  # spec section 14 (i16s-stack-*: 15.1)
+SINGLE = sorted(n for n in DECODABLE if "stack-" not in n)
 
 
 def _is_exact(name: str, data: bytes) -> bool:
@@ -86,17 +86,27 @@ def test_vector_bytes_match_the_readme(name: str) -> None:
     assert (len(data), hashlib.sha256(data).hexdigest()[:16]) == LISTED[name]
 
 
+def _expected(name: str) -> np.ndarray:
+    """NAME.png as the decoded array: for I;16S (``i16s-*``) the PNG holds u = sample + 32768
+    (spec section 15.1), turned back into int16 here."""
+    with Image.open(VECTORS / f"{name}.png") as im:
+        expected = np.asarray(im)
+    if name.startswith("i16s-"):
+        return (expected.astype(np.int32) - fmt.SIGNED_OFFSET).astype(np.int16)
+    return expected
+
+
 @pytest.mark.parametrize("name", SINGLE)
 def test_vector_decodes_to_expected(name: str) -> None:
     data = (VECTORS / f"{name}.svdi").read_bytes()
-    with Image.open(VECTORS / f"{name}.png") as im:
-        expected = np.asarray(im)
+    expected = _expected(name)
     if "truncated" in name:  # spec section 7.1
         with pytest.raises(svdcodec.TruncatedError):
             svdcodec.decode(data)
     decoded = svdcodec.decode(data, allow_truncated="truncated" in name)
     assert decoded.shape == expected.shape
-    assert decoded.dtype == (np.uint16 if name.startswith("i16") else np.uint8)
+    dtypes = {"i16s-": np.int16, "i16-": np.uint16}
+    assert decoded.dtype == next((t for p, t in dtypes.items() if name.startswith(p)), np.uint8)
     if _is_exact(name, data):
         np.testing.assert_array_equal(decoded, expected)
     else:  # spec section 7: conforming decoders may differ by 1 at rounding boundaries
@@ -135,9 +145,9 @@ def test_vector_metadata_and_unknown_ancillary_chunk() -> None:
 @pytest.mark.parametrize("name", sorted(DECODABLE))
 def test_vector_header_matches_name(name: str) -> None:
     info = svdcodec.read_header(VECTORS / f"{name}.svdi", allow_truncated="truncated" in name)
-    assert (info.stack_coding is not None) == name.startswith("stack-")
-    if info.stack_coding is not None:  # stack-CODING-...
-        assert name.split("-")[1] == info.stack_coding
+    assert (info.stack_coding is not None) == ("stack-" in name)
+    if info.stack_coding is not None:  # [i16s-]stack-CODING-...
+        assert name.partition("stack-")[2].split("-")[0] == info.stack_coding
     if info.layout == "patch":  # spec section 12: named by layout and quality, not rank
         assert "patch" in name and info.factors == "coefficients"
         return
@@ -198,13 +208,44 @@ def test_vector_rawblock_truncated_salvages_the_records_before_the_cut() -> None
         _zstd.decompress(fact1.payload, fact1.raw_size, prefix=7 * size)
 
 
+# --- mode 6, I;16S (spec section 15.1, issue 15) ----------------------------------------------
+I16S = sorted(n for n in DECODABLE if n.startswith("i16s-"))
+
+
+def test_signed_vectors_cover_every_payload() -> None:
+    """Whole-image (float16, int8) and patch (zstd, arith) files of mode I;16S, holding the
+    extremes of the range."""
+    infos = [_info(name) for name in I16S]
+    assert {i.mode for i in infos} == {"I;16S"}
+    assert {(i.layout, i.factors, i.compression) for i in infos} >= {
+        ("per-channel", "float16", "zstd"), ("per-channel", "int8", "zstd"),
+        ("patch", "coefficients", "zstd"), ("patch", "coefficients", "arith")}
+    decoded = [svdcodec.decode((VECTORS / f"{n}.svdi").read_bytes()) for n in I16S]
+    assert min(int(d.min()) for d in decoded) < 0 < max(int(d.max()) for d in decoded)
+
+
+@pytest.mark.parametrize("name", I16S)
+def test_signed_vector_is_unsigned_vector_of_offset_samples(name: str) -> None:
+    """Section 15.1: the file with mode 5 in HEAD (and HEAD's CRC fixed) decodes to u, the
+    signed decode plus 32768, sample for sample."""
+    data = (VECTORS / f"{name}.svdi").read_bytes()
+    head = fmt.PREFIX_SIZE + fmt.CHUNK_PREFIX.size
+    body = bytearray(data[head:head + fmt.HEAD.size])
+    body[8] = fmt.Mode.I16
+    unsigned = data[:fmt.PREFIX_SIZE] + fmt.pack_chunk(b"HEAD", bytes(body)) + \
+        data[head + fmt.HEAD.size + fmt.CHUNK_CRC.size:]
+    u = svdcodec.decode(unsigned)
+    assert u.dtype == np.uint16
+    np.testing.assert_array_equal(u.astype(np.int32) - fmt.SIGNED_OFFSET,
+                                  svdcodec.decode(data))
+
+
 # --- image stacks (spec section 14, issue 15) ------------------------------------------------
 @pytest.mark.parametrize("name", STACKS)
 def test_stack_vector_decodes_to_expected(name: str) -> None:
     """NAME.png holds the frames one under another; frame k decodes alone to its rows."""
     data = (VECTORS / f"{name}.svdi").read_bytes()
-    with Image.open(VECTORS / f"{name}.png") as im:
-        expected = np.asarray(im)
+    expected = _expected(name)
     info = svdcodec.read_header(data)
     n, h = info.frames, info.height
     assert n >= 2 and expected.shape[0] == n * h
@@ -261,7 +302,7 @@ def _spec14_frames(data: bytes) -> np.ndarray:
     assert chunks[0][0] == b"HEAD" and chunks[1][0] == b"FRMS" and chunks[-1][0] == b"IEND"
     head = bytearray(chunks[0][1])
     width, height = struct.unpack_from("<II", head)
-    _, bit_depth, channels, layout, _, _, _, groups = head[8:16]
+    mode, _, channels, layout, _, _, _, groups = head[8:16]
     count, pitch, coding, flags, reserved = struct.unpack("<IIBBH", chunks[1][1])
     assert count >= 2 and flags == 0 and reserved == 0
     body = [c for c in chunks[2:-1] if c[0] in (b"FACT", b"PTCH")]
@@ -278,7 +319,7 @@ def _spec14_frames(data: bytes) -> np.ndarray:
         return np.stack([coded[k * pitch:k * pitch + height] for k in range(count)])
     assert coding == 3 and layout == 5 and len(body) == 1
     m = height * width * channels
-    grey = 5 if bit_depth == 16 else 1  # mode I;16 or L: one channel of the same depth
+    grey = mode if channels == 1 else 1  # one channel of the same samples (L, I;16, I;16S)
     struct.pack_into("<II", head, 0, count, m)  # width N, height m: X itself
     head[8], head[10], head[11] = grey, 1, 1  # layout 1 per-channel, one group
     x = svdcodec.decode(_file([(b"HEAD", bytes(head)), *body, (b"IEND", b"")]))
@@ -289,8 +330,7 @@ def _spec14_frames(data: bytes) -> np.ndarray:
 @pytest.mark.parametrize("name", STACKS)
 def test_stack_vector_decodes_by_section_14_alone(name: str) -> None:
     data = (VECTORS / f"{name}.svdi").read_bytes()
-    with Image.open(VECTORS / f"{name}.png") as im:
-        expected = np.asarray(im)
+    expected = _expected(name)
     frames = _spec14_frames(data)
     assert frames.shape[0] * frames.shape[1] == expected.shape[0]
     got = frames.reshape(expected.shape).astype(np.int32)

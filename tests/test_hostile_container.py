@@ -247,7 +247,7 @@ def test_08_enum_zero_is_corrupt(field: str) -> None:
 # compression 2 (arith, section 13) is defined for layout patch only: CorruptError elsewhere
 # (tests/test_arith.py::test_arith_needs_layout_patch_and_no_escapes)
 @pytest.mark.parametrize(("field", "value"), [
-    ("mode", 6), ("mode", 9), ("mode", 255), ("layout", 6), ("layout", 9),
+    ("mode", 7), ("mode", 9), ("mode", 255), ("layout", 6), ("layout", 9),
     ("factor_type", 4), ("factor_type", 9), ("compression", 3), ("compression", 9),
     ("colour_transform", 2), ("colour_transform", 9), ("colour_transform", 255)])
 def test_08_enum_unknown_code_is_unsupported(field: str, value: int) -> None:
@@ -260,7 +260,11 @@ def test_08_enum_unknown_code_is_unsupported(field: str, value: int) -> None:
     ("rgb-int8", {"group_count": 1}), ("rgb-int8", {"group_count": 0}),
     ("rgba-stacked", {"group_count": 4}), ("grey16-f16", {"bit_depth": 8}),
     ("rgb-int8", {"mode": 4}),  # RGBA with RGB's bit_depth 8 but channels 3
-    ("grey-f16", {"mode": 5})])  # I;16 with L's bit_depth 8
+    ("grey-f16", {"mode": 5}),  # I;16 with L's bit_depth 8
+    ("grey-f16", {"mode": 6}),  # I;16S with L's bit_depth 8
+    ("grey16s-int8", {"bit_depth": 8}), ("grey16s-int8", {"channels": 3}),
+    ("grey16s-int8", {"layout": 4}),  # I;16S keeps mode 5's combinations: patch needs coeffs
+    ("rgb-int8", {"mode": 6})])  # I;16S with RGB's channels
 def test_08_bit_depth_channels_group_count_mismatch(name: str, fields: dict[str, int]) -> None:
     assert_rejects(CorruptError, edit_head(file(name), **fields))
 
@@ -400,3 +404,21 @@ def test_15_exif_content_is_not_checked(body: bytes) -> None:
     assert svdcodec.decode(build(chunks)).shape == picture("rgb").shape
 
 
+
+
+# --- dicm (spec section 15.2): known, not repeated, its content never checked -----------------
+def test_15_dicm_repeated() -> None:
+    chunks = split(file("grey16s-int8"))
+    k = index_of(chunks, b"dicm")
+    chunks.insert(k + 1, chunks[k])
+    assert_rejects(CorruptError, build(chunks))
+
+
+@pytest.mark.parametrize("body", [b"", b"garbage", b"\x00" * 128 + b"DICM", b"\xff" * 300])
+def test_15_dicm_content_is_not_checked(body: bytes) -> None:
+    """Section 15.2: decoders MUST NOT reject a dicm chunk for its content."""
+    chunks = split(file("grey16s-int8"))
+    chunks[index_of(chunks, b"dicm")] = (b"dicm", body)
+    data = build(chunks)
+    assert svdcodec.read_header(data).metadata["dicom"] == body
+    np.testing.assert_array_equal(svdcodec.decode(data), svdcodec.decode(file("grey16s-int8")))

@@ -39,7 +39,9 @@ def check_contract(data: bytes) -> None:
             continue
         assert info is not None, "decode succeeded where read_header failed"
         assert out.shape == info.shape
-        assert out.dtype == (np.uint16 if info.bit_depth == 16 else np.uint8)
+        signed = info.mode == "I;16S"  # spec section 15.1
+        assert out.dtype == (np.int16 if signed else np.uint16 if info.bit_depth == 16
+                             else np.uint8)
 
 
 @st.composite

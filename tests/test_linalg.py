@@ -343,3 +343,22 @@ def test_select_rank_1x1() -> None:
 def test_select_rank_bad_arguments(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         select_rank(np.ones((4, 4)), **kwargs)  # type: ignore[arg-type]
+
+
+def test_gram_fill_of_a_tall_rank_deficient_matrix_stays_small() -> None:
+    # A 30000 x 6 matrix of rank 2 (a centred or repeated stack of frames): the four lost
+    # components get orthonormal fill without the complete QR's 30000 x 30000 Q (7.2 GB).
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((30000, 2)) @ rng.standard_normal((2, 6))
+    tracemalloc.start()
+    try:
+        u, s, vt = truncated_svd(x, 6, method="gram")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20
+    _assert_orthonormal_columns(u, atol=1e-8)
+    assert s[2:].max() == 0.0
+    np.testing.assert_allclose((u * s) @ vt, x, atol=1e-9)

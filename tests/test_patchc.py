@@ -59,7 +59,7 @@ def decode_both(container: fmt.Container, rank: int | None = None) -> np.ndarray
 
 @needs_c
 @pytest.mark.parametrize("name", sorted(p.stem for p in VECTORS.glob("*patch*.svdi")
-                                         if not p.stem.startswith("stack-")))  # test_golden
+                                         if "stack-" not in p.stem))  # test_golden
 def test_golden_vectors_are_exact(name: str) -> None:
     container = fmt.unpack((VECTORS / f"{name}.svdi").read_bytes(), Limits())
     with Image.open(VECTORS / f"{name}.png") as im:

@@ -419,7 +419,7 @@ def test_palette_with_transparency_becomes_rgba() -> None:
     Image.new("F", (4, 4), 0.5),
     Image.new("RGBX", (4, 4)),
     Image.fromarray(np.full((4, 4), 70000, dtype=np.int32)),  # I beyond the I;16 range
-    Image.fromarray(np.full((4, 4), -1, dtype=np.int32)),
+    Image.fromarray(np.full((4, 4), -40000, dtype=np.int32)),  # and the I;16S range
 ], ids=["F", "RGBX", "I-high", "I-negative"])
 def test_unsupported_modes(original: Image.Image, tmp_path: Path) -> None:
     with pytest.raises(OSError, match=f"cannot write mode {original.mode} as SVDI"):

@@ -79,6 +79,26 @@ def test_measure_memory(tmp_path: Path) -> None:
     assert len(bombs) == 2 and all("LimitError" in row for row in bombs)
 
 
+def test_measure_decode_memory(tmp_path: Path) -> None:
+    """Two small sizes through the strip decoder and the whole-plane one: a table row each,
+    the strip decoder's peak within issue 13's target."""
+    out = run_tool("measure_decode_memory", "--sizes", "96x64", "200x120", "--whole",
+                   "--source", photo(tmp_path / "src.png"), cwd=tmp_path).stdout
+    rows = [row for row in out.splitlines() if row.startswith("| 96x64") or
+            row.startswith("| 200x120")]
+    assert [row.split("|")[6].strip() for row in rows] == ["strips", "whole"] * 2
+    assert all(row.rstrip(" |").endswith("yes") for row in rows if "strips" in row)
+
+
+def test_bench_decode_speed(tmp_path: Path, corpus: Path) -> None:
+    out = run_tool("bench_decode_speed", corpus, "--cpu", "--repeats", "1",
+                   cwd=tmp_path).stdout
+    rows = [row.split("|") for row in out.splitlines() if row.startswith("| 0.") or
+            row.startswith("| 1 ")]
+    assert [row[1].strip() for row in rows] == ["0.25", "0.5", "1"]
+    assert all(float(row[7]) > 0 for row in rows)  # strips / WebP
+
+
 def test_bench_speed(tmp_path: Path) -> None:
     out = run_tool("bench_speed", photo(tmp_path / "a.png"), "--quick", cwd=tmp_path).stdout
     assert "96x64 RGB, rank 16" in out
@@ -132,11 +152,13 @@ def test_make_vectors(tmp_path: Path) -> None:
         if path in decoded:  # each vector's expected decode beside it
             with Image.open(path.with_suffix(".png")) as im:
                 expected = np.asarray(im)
-            if path.name.startswith("stack-"):  # spec section 14: the frames one under another
+            if "stack-" in path.name:  # spec section 14: the frames one under another
                 frames = svdcodec.decode_stack(path.read_bytes())
                 out_image = frames.reshape(-1, *frames.shape[2:])
             else:
                 out_image = svdcodec.decode(path.read_bytes(), allow_truncated=True)
+            if out_image.dtype == np.int16:  # I;16S: the PNG holds sample + 32768 (15.1)
+                out_image = (out_image.astype(np.int32) + 32768).astype(np.uint16)
             assert np.array_equal(out_image, expected), path.name
         else:  # a vector that every decoder must reject
             with pytest.raises(svdcodec.SvdiError):
@@ -179,3 +201,35 @@ def test_fuzz_atheris_libfuzzer(tmp_path: Path) -> None:
     done = run_tool("fuzz_atheris", tmp_path / "seeds", "-runs=300", cwd=tmp_path)
     assert "seeds written to" in done.stderr
     assert not list(tmp_path.glob("crash-*"))
+
+
+def test_stack_examples(tmp_path: Path, corpus: Path) -> None:
+    import scipy.io
+
+    faces = np.random.default_rng(2).integers(0, 256, (5, 4, 4), dtype=np.uint8)
+    # the book's layout: one face per column, each in Fortran (column-major) order
+    scipy.io.savemat(tmp_path / "cats.mat", {"cat": np.stack([f.ravel(order="F") for f in faces],
+                                                             axis=1)})
+    out = run_tool("stack_examples", tmp_path / "ex", "--cats", tmp_path / "cats.mat",
+                   "--kodak", corpus, "--frames", "3", cwd=tmp_path).stdout
+    assert "cats.npy: (5, 4, 4) uint8" in out and "lapse.npy: (3, 128, 128, 3) uint8" in out
+    np.testing.assert_array_equal(np.load(tmp_path / "ex" / "cats.npy"), faces)
+    assert np.load(tmp_path / "ex" / "shaky.npy").shape == (3, 128, 128, 3)
+    assert np.load(tmp_path / "ex" / "unrelated.npy").shape == (2, 128, 128, 3)
+
+
+def test_bench_dicom_stack(tmp_path: Path) -> None:
+    """On pydicom's 2-frame RLE file (shipped in its wheel): one table row per quality."""
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("SC_rgb_rle_2frame.dcm", download=False)
+    if path is None:
+        pytest.skip("SC_rgb_rle_2frame.dcm is not shipped with this pydicom")
+    assert pydicom.dcmread(path).NumberOfFrames == 2
+    out = run_tool("bench_dicom_stack", path, "--quick", "--quality", "40", "80",
+                   cwd=tmp_path).stdout
+    assert out.startswith("SC_rgb_rle_2frame.dcm: 2 frames of 100x100 uint8 RGB")
+    rows = [line for line in out.splitlines() if line.startswith("| 40 | tall |")
+            or line.startswith("| 80 | tall |")]
+    assert len(rows) == 2 and all(r.endswith(" s |") for r in rows)

@@ -68,6 +68,28 @@ def _sixteen_bit() -> np.ndarray:
     return np.clip(image, 0, 65535).astype(np.uint16)
 
 
+def _signed_sixteen_bit() -> np.ndarray:
+    """A small CT-like int16 slice (spec section 15.1): air at -1000, a disc of soft tissue
+    around +40 with a bright insert, a negative ramp, noise, and the extremes -32768 and 32767."""
+    yy, xx = np.mgrid[0:24, 0:32]
+    rng = np.random.default_rng(1516)
+    image = np.full((24, 32), -1000.0) - 30 * xx
+    disc = (yy - 12) ** 2 + (xx - 16) ** 2 < 100
+    image[disc] = 40 + 15 * rng.standard_normal(int(disc.sum()))
+    image[(yy - 10) ** 2 + (xx - 18) ** 2 < 6] = 1200
+    image += 8 * rng.standard_normal(image.shape)
+    image[0, 0], image[23, 31] = -32768, 32767
+    return np.clip(np.rint(image), -32768, 32767).astype(np.int16)
+
+
+def expected_png(image: np.ndarray) -> Image.Image:
+    """The expected decode as PNG: int16 (I;16S) as the 16-bit u = sample + 32768 (spec
+    sections 11 and 15.1), which PNG can hold; other images as they are."""
+    if image.dtype == np.int16:
+        image = (image.astype(np.int32) + fmt.SIGNED_OFFSET).astype(np.uint16)
+    return Image.fromarray(image)
+
+
 def _with_unknown_ancillary(data: bytes) -> bytes:
     """Insert an ancillary chunk a version-1 decoder does not know (it MUST skip it)."""
     head_end = fmt.PREFIX_SIZE + fmt.CHUNK_OVERHEAD + fmt.HEAD.size
@@ -369,6 +391,18 @@ VECTORS = {
     "i16-patch-q30-deblock": (_sixteen_bit, {"quality": 30, "entropy": "zstd"},
                               "I;16, patch 8x8, quality 30: deblocking at 16-bit depth, "
                               "thresholds above 255 (section 12.6)"),
+    # mode 6, I;16S (spec section 15.1): coded as I;16 of sample + 32768
+    "i16s-float16-rank4": (_signed_sixteen_bit, {"rank": 4, "factors": "float16"},
+                           "I;16S (signed, CT-like, with -32768 and 32767), per-channel, "
+                           "float16, rank 4"),
+    "i16s-int8-rank6": (_signed_sixteen_bit, {"rank": 6},
+                        "I;16S, per-channel, int8, rank 6"),
+    "i16s-patch-q70": (_signed_sixteen_bit, {"quality": 70, "entropy": "zstd"},
+                       "I;16S, patch 8x8, quality 70"),
+    "i16s-patch-arith-q70": (_signed_sixteen_bit, {"quality": 70, "entropy": "arith"},
+                             "I;16S, patch 8x8, quality 70, arith"),
+    "i16s-patch-arith-q30": (_signed_sixteen_bit, {"quality": 30, "entropy": "arith"},
+                             "I;16S, patch 8x8, quality 30, arith"),
 }
 # name -> a check that the encoder's file exercises what the vector claims
 CHECKS: dict[str, Callable[[bytes], None]] = {
@@ -440,7 +474,25 @@ STACKS = {
                                           {"coding": "snapshot", "rank": 3},
                                           "stack of 4 RGB 37x23 frames, coding snapshot: X of "
                                           "2553x4 (channel after channel), int8, rank 3"),
+    # signed stacks (spec sections 14 and 15.1): every coding holds u = sample + 32768
+    "i16s-stack-snapshot-float16-rank3": (lambda: _signed_frames(4),
+                                          {"coding": "snapshot", "rank": 3,
+                                           "factors": "float16"},
+                                          "stack of 4 I;16S 32x24 frames, coding snapshot "
+                                          "(layout 5 of u), float16, rank 3"),
+    "i16s-stack-tall-patch-q60": (lambda: _signed_frames(3),
+                                  {"coding": "tall", "quality": 60},
+                                  "stack of 3 I;16S 32x24 frames, coding tall, patch 8x8, "
+                                  "quality 60, arith"),
 }
+
+
+def _signed_frames(n: int) -> np.ndarray:
+    """N CT-like int16 frames: the signed slice of the i16s-* vectors, shifted a pixel and a
+    little brighter per frame."""
+    base = _signed_sixteen_bit().astype(np.int32)
+    return np.stack([np.clip(np.roll(base, k, axis=1) + 25 * k, -32768, 32767)
+                     for k in range(n)]).astype(np.int16)
 
 
 def _stack_edit(coding: str, edit: str) -> bytes:
@@ -497,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
             CHECKS[name](data)
         (args.outdir / f"{name}.svdi").write_bytes(data)
         image = svdcodec.decode(data, allow_truncated="truncated" in name)
-        Image.fromarray(image).save(args.outdir / f"{name}.png")
+        expected_png(image).save(args.outdir / f"{name}.png")
         call = ", ".join(f"{k}={v!r}" for k, v in options.items())
         rows.append(_row(name, description, data, f"`encode(image, {call})`"))
     for name, (build, description) in BUILT.items():
@@ -507,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         decoded = svdcodec.decode(data, allow_truncated="truncated" in name)
         assert decoded.dtype == expected.dtype and np.array_equal(decoded, expected), name
         (args.outdir / f"{name}.svdi").write_bytes(data)
-        Image.fromarray(expected).save(args.outdir / f"{name}.png")
+        expected_png(expected).save(args.outdir / f"{name}.png")
         rows.append(_row(name, description, data, f"`tools/make_vectors.py` `{build.__name__}`"))
     for name, (make_frames, options, description) in STACKS.items():
         if (args.outdir / f"{name}.svdi").exists():
@@ -518,8 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         assert svdcodec.read_header(data).frames == len(frames) and \
             decoded.shape == frames.shape, name
         (args.outdir / f"{name}.svdi").write_bytes(data)
-        Image.fromarray(decoded.reshape(-1, *decoded.shape[2:])).save(
-            args.outdir / f"{name}.png")
+        expected_png(decoded.reshape(-1, *decoded.shape[2:])).save(args.outdir / f"{name}.png")
         call = ", ".join(f"{k}={v!r}" for k, v in options.items())
         rows.append(_row(name, description, data, f"`encode_stack(frames, {call})`"))
     for name, (data, description, calls) in REJECTED.items():

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ..codec import read_header
 from ..errors import SvdiError, TruncatedError
-from . import batch, dask_batch, files
+from . import batch, dask_batch, dicom, files
 from .errors import CliError, os_reason
 from .files import (
     decode_file,
@@ -39,6 +39,8 @@ def _encode_options(args: argparse.Namespace) -> dict[str, Any]:
         options["patch_size"] = args.patch_size
     if getattr(args, "entropy", None) is not None:  # likewise
         options["entropy"] = args.entropy
+    if getattr(args, "bits", None) is not None:  # DICOM inputs choose theirs otherwise
+        options["bits"] = args.bits
     return options
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -66,6 +68,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     print(f"{r['output']}: {r['width']}x{r['height']} {r['mode']}, {r['layout']}{factors}, "
           f"ranks {r['ranks']}, {r['bytes']:,} bytes ({r['bpp']:.3f} bpp){psnr}, "
           f"{r['seconds']:.2f} s")
+    if "dicom" in r:
+        print(f"  DICOM pixels: {dicom.describe_error(r['dicom'])}")
     return 0
 
 # A single encode shows a progress bar on a terminal once it has run this long (seconds).
@@ -162,6 +166,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         record = asdict(info)
         record["metadata"] = {k: (len(v) if isinstance(v, bytes) else v)
                               for k, v in info.metadata.items()}
+        if info.metadata.get("dicom"):
+            record["dicom"] = dicom.describe_header(info.metadata["dicom"])
         print(json.dumps(record, indent=2))
         return 0
     print(f"{args.input}: {info.width}x{info.height} {info.mode} ({info.bit_depth}-bit), "
@@ -188,4 +194,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     for key, value in info.metadata.items():
         print(f"  {key}: {len(value):,} bytes" if isinstance(value, bytes) else
               f"  {key}: {value}")
+    if info.metadata.get("dicom"):
+        print(f"  {dicom.info_line(info.metadata['dicom'])}")
     return 0

@@ -32,6 +32,7 @@ from ..errors import SvdiError, TruncatedError
 from ..info import SvdiInfo
 from ..options import metadata_chunks
 from ..pillow.convert import from_array, to_stored
+from . import dicom
 from .errors import CliError, os_reason
 from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_mode
 
@@ -123,8 +124,17 @@ def load_image(path: Path, notes: list[str] | None = None
     """An input image through Pillow, as the codec's array, and its metadata.
 
     Metadata the encoder cannot store is dropped; a note saying so is appended to ``notes``,
-    or printed to stderr when ``notes`` is None.
+    or printed to stderr when ``notes`` is None. A DICOM file (:mod:`.dicom`) gives its pixels
+    (frame 1 of a multi-frame file, with a note) and its header as the ``dicom`` option.
     """
+    if dicom.is_dicom_path(path):
+        image = dicom.load_dicom(path)
+        dropped = list(image.notes)
+        if image.frames > 1:
+            dropped.insert(0, f"{path}: using frame 1 of {image.frames}")
+        for note in dropped:
+            print_note(note) if notes is None else notes.append(note)
+        return (image.pixels[0] if image.frames > 1 else image.pixels), {"dicom": image.header}
     try:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
@@ -162,6 +172,8 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
     """Encode the image file ``src`` to ``out``; the result's record is ``encode --json``.
     ``progress``: see :func:`svdcodec.encode`. An input of several frames (GIF, APNG, TIFF
     pages) is encoded as one stack (spec section 14; ``coding``: its stack coding)."""
+    if dicom.is_dicom_path(src):  # one image or a stack, and the header (spec 15.2)
+        return dicom.encode_dicom_file(src, out, options, force, progress, coding)
     if _frame_count(src) > 1:
         from .stackfiles import encode_stack_file
 
@@ -202,8 +214,8 @@ def _frame_count(src: Path) -> int:
 
 
 def encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
-                  record: dict[str, Any],
-                  decoder: Callable[[bytes], np.ndarray] = decode) -> list[str]:
+                 record: dict[str, Any],
+                 decoder: Callable[[bytes], np.ndarray] = decode) -> list[str]:
     """What differs from what was asked; sets ``record['psnr']`` when it was measured
     (``decoder``: :func:`svdcodec.decode_stack` for a stack, its PSNR over every sample)."""
     notes = []
@@ -215,7 +227,8 @@ def encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
     if target is not None:
         from ..metrics import psnr  # here: scipy.ndimage slows every command's start
 
-        measured = psnr(image, decoder(data))
+        bits = options.get("bits")  # the peak that --target-psnr meant
+        measured = psnr(image, decoder(data), None if bits is None else 2.0**bits - 1)
         record["psnr"] = measured if np.isfinite(measured) else None
         if measured < target - 0.005:
             best = "the full rank" if record["layout"] != "patch" else "quality 100"
@@ -242,6 +255,10 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     from .stackfiles import decode_frame_array, frame_path
 
     check_output(out, force, src)
+    if out.suffix.lower() in dicom.SUFFIXES:
+        if frame is not None:
+            raise CliError(f"--frame {frame}: a DICOM output holds every frame of the stack")
+        return _decode_to_dicom(read_input(src), src, out, rank)
     fmt_name = Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None or fmt_name not in Image.SAVE:
         raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
@@ -312,6 +329,19 @@ def _render(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, src: Pa
         "input": str(src), "output": str(out), "format": fmt_name, "width": im.width,
         "height": im.height, "mode": written, "decoded_mode": info.mode,
         "bytes": buffer.tell(), "notes": notes}, notes)
+
+
+def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None) -> Result:
+    """``decode x.svdi y.dcm``: a DICOM file from the header the .svdi file keeps."""
+    try:
+        info = read_header(data)
+    except SvdiError as exc:
+        raise CliError(f"{src}: {exc}") from None
+    written = dicom.to_dicom(data, src, rank)
+    write_output(out, written)
+    return Result(out, {"input": str(src), "output": str(out), "format": "DICOM",
+                        "width": info.width, "height": info.height, "mode": info.mode,
+                        "decoded_mode": info.mode, "bytes": len(written), "notes": []})
 
 
 def salvage_hint(data: bytes, allow_truncated: bool) -> str:

@@ -8,19 +8,37 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from ..codec import encode
 from ..format import SIGNATURE
+from ..options import signed_to_offset
 from ..teach import demo
 from . import files
 from .errors import CliError
 from .files import (
     check_output,
-    load_image,
+    print_note,
     read_input,
 )
+from .files import load_image as _load_any
+
+
+def load_image(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """An input as the lessons take it: a signed 16-bit image (I;16S) as the unsigned u =
+    sample + 32768 that its layouts code (spec section 15.1), with a note; its bytes and errors
+    are those of the signed image."""
+    image, meta = _load_any(path)
+    if image.dtype == np.int16:
+        print_note(f"{path}: signed 16-bit (I;16S): shown as I;16 of sample + 32768, the "
+                   "samples its layouts code")
+        image = signed_to_offset(image)
+    meta.pop("dicom", None)  # the lessons write no DICOM
+    meta.pop("bits", None)
+    return image, meta
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -30,12 +30,15 @@ METADATA_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "AVIF")
 # (round(v / 257)) only where 16 cannot be stored, grey becomes RGB where grey cannot, and
 # alpha is never dropped.
 FALLBACK_MODES = {"I;16": ("I;16", "L", "RGB"), "L": ("L", "RGB"), "LA": ("LA", "RGBA"),
-                  "RGB": ("RGB",), "RGBA": ("RGBA",)}
+                  "RGB": ("RGB",), "RGBA": ("RGBA",), "I": ("I",)}
 # Formats Pillow writes but cannot read back, so that fits_mode cannot check them.
 WRITE_ONLY_MODES = {"PDF": ("L", "LA", "RGB", "RGBA"), "PALM": ("L",), "EPS": ("L", "RGB")}
 # One flat sample value per band of the probe image of each mode.
 _PROBE = {"I;16": (40000,), "L": (100,), "LA": (100, 50), "RGB": (200, 100, 50),
-          "RGBA": (200, 100, 50, 128)}
+          "RGBA": (200, 100, 50, 128), "I": (-1000,)}
+# The dtype of each probe: I is signed 16-bit grey (I;16S, spec section 15.1), kept signed:
+# no format that cannot hold negative values gets a shifted or clipped copy.
+_PROBE_DTYPES = {"I;16": np.uint16, "I": np.int16}
 
 
 @functools.cache
@@ -45,7 +48,7 @@ def fits_mode(fmt_name: str, mode: str) -> bool:
     if fmt_name in WRITE_ONLY_MODES:
         return mode in WRITE_ONLY_MODES[fmt_name]
     values = _PROBE[mode]
-    dtype = np.uint16 if mode == "I;16" else np.uint8
+    dtype = _PROBE_DTYPES.get(mode, np.uint8)
     probe = np.broadcast_to(np.array(values, dtype), (16, 16, len(values)))
     buffer = io.BytesIO()
     try:
@@ -59,7 +62,7 @@ def fits_mode(fmt_name: str, mode: str) -> bool:
     except Exception:  # any refusal, in writing or reading, means: not this mode
         return False
     back = back if back.ndim == 3 else back[:, :, None]
-    tolerance = 4 * (257 if mode == "I;16" else 1)
+    tolerance = 4 * (1 if dtype == np.uint8 else 257)
     return back.dtype == dtype and back.shape == probe.shape and \
         int(np.abs(back.astype(np.int64) - probe.astype(np.int64)).max()) <= tolerance
 
@@ -79,6 +82,8 @@ def fit_format(im: Image.Image, fmt_name: str) -> tuple[Image.Image, str]:
                 steps.append(f"{im.mode} -> {mode}")
                 im = im.convert(mode)
             return im, "; ".join(steps)
+    if im.mode == "I":
+        raise CliError(f"{fmt_name} cannot hold signed 16-bit (I;16S) images: use .tif or .dcm")
     alpha = " (alpha)" if "A" in im.mode else ""
     raise CliError(f"{fmt_name} cannot hold {im.mode}{alpha} images: use .png or .tif")
 

@@ -32,6 +32,7 @@ from .lessons import (
     cmd_denoise,
     cmd_spectrum,
 )
+from .stackview import add_parser as add_stack_parser
 
 EXAMPLES = """examples:
   svdcodec encode photo.png photo.svdi --quality 30
@@ -53,8 +54,9 @@ EXAMPLES = """examples:
   svdcodec basis photo.png basis.png
   svdcodec spectrum a.png b.png --plot spectra.png
   svdcodec denoise noisy.png clean.png --sigma 20 --reference original.png
+  svdcodec stack frame*.png --plot eigen-images.png
 
-matplotlib (pip install 'svdcodec[plot]') is needed by: basis, compare --plot.
+matplotlib (pip install 'svdcodec[plot]') is needed by: basis, compare --plot, stack --plot.
 
 threads: numpy's BLAS uses every core by default; on a busy machine OPENBLAS_NUM_THREADS=1 is
 often faster and always steadier. --out-dir batches run -j processes of one BLAS thread each.
@@ -86,6 +88,11 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entropy", choices=sorted(COMPRESSION_NAMES.values()), default=None,
                    help="patch layout: arith (default; spec section 13) or the older zstd "
                    "payload")
+    p.add_argument("--bits", type=positive_int, default=None,
+                   help="the samples' significant bits (a 12-bit scan in 16-bit samples): "
+                   "--quality and --target-psnr are then those of samples 0..2^BITS-1 "
+                   "(default: all of the mode's bits; DICOM inputs: the bits their values "
+                   "span, at most Bits Stored)")
     p.add_argument("--level", type=zstd_level, default=None,
                    help="zstd level 1..19 (default 19 for the patch layout's zstd payload, "
                    "else 3; the arith payload has none)")
@@ -297,4 +304,5 @@ def build_parser() -> argparse.ArgumentParser:
                    "best rank by search")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_denoise)
+    add_stack_parser(sub)
     return parser

@@ -14,12 +14,16 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from ..codec import decode, decode_stack, encode_stack, read_header
 from ..errors import SvdiError
 from ..pillow.convert import to_stored
+from .dicom import is_dicom_path
 from .errors import CliError, os_reason
 from .files import Result, check_output, encode_notes, usable_metadata, write_output
 
 
 def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Every frame of an image file as the codec's arrays, and the first frame's metadata."""
+    if is_dicom_path(path):  # one header per file: a series is not one DICOM file
+        raise CliError(f"{path}: --stack joins image files; DICOM files are encoded one file "
+                       "each (a multi-frame DICOM file becomes one stack)")
     frames: list[np.ndarray] = []
     try:
         with Image.open(path) as im:

@@ -29,11 +29,12 @@ class ChunkType:
     EXIF = b"exif"
     XMP = b"xmpd"
     PHYS = b"phys"
+    DICM = b"dicm"  # section 15.2: a DICOM Part 10 file without its pixel data
 
 
 # Known ancillary chunks and the metadata key each one fills.
 METADATA_CHUNKS = {ChunkType.ICCP: "icc_profile", ChunkType.EXIF: "exif", ChunkType.XMP: "xmp",
-                   ChunkType.PHYS: "phys"}
+                   ChunkType.PHYS: "phys", ChunkType.DICM: "dicom"}
 PHYS = struct.Struct("<II")  # section 3: x_ppm, y_ppm
 
 

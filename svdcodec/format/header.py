@@ -44,6 +44,7 @@ class Mode(IntEnum):
     RGB = 3
     RGBA = 4
     I16 = 5
+    I16S = 6  # section 15.1: signed, coded as I16 of u = sample + SIGNED_OFFSET
 
 
 # mode -> (name, channels, bit_depth)
@@ -53,7 +54,10 @@ MODE_INFO = {
     Mode.RGB: ("RGB", 3, 8),
     Mode.RGBA: ("RGBA", 4, 8),
     Mode.I16: ("I;16", 1, 16),
+    Mode.I16S: ("I;16S", 1, 16),
 }
+# section 15.1: mode I;16S stores u = sample + SIGNED_OFFSET as mode I;16 stores its samples
+SIGNED_OFFSET = 32768
 
 
 class Layout(IntEnum):

@@ -14,9 +14,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <math.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "_samples.h"
 
 /* section 13.2: the range coder */
 #define PROB_BITS 16
@@ -67,6 +71,7 @@
 #endif
 
 static uint8_t RATE[COUNT_MAX + 1];
+static const int32_t ZEROS[256];  /* the coefficients of a patch outside the grid */
 static uint8_t J_CLASS[256];     /* min(bucket(j), J_CLASSES - 1) */
 static uint8_t COUNT_CLASS[511]; /* min(bucket(t), COUNT_CLASSES - 1), t <= 2 * 255 */
 
@@ -99,13 +104,17 @@ static int64_t med(int64_t a, int64_t b, int64_t c) {
 static int imin(int a, int b) { return a < b ? a : b; }
 
 /* --- the coder: one struct for both directions ------------------------------------------- */
+/* per context: probability and count, both uint16_t: stores of a uint8_t (a char type) or a
+   uint32_t may alias the range and code of a coder in memory, and the compiler would reload
+   them after every bin (measured 10-20 % slower) */
 typedef struct {
-    /* per context: probability and count, both uint16_t: stores of a uint8_t (a char type) or a
-       uint32_t may alias the range and code below, and the compiler would reload them after
-       every bin (measured 10-20 % slower) */
-    struct {
-        uint16_t p, n;
-    } state[CONTEXTS];
+    uint16_t p, n;
+} Ctx;
+
+/* The contexts live outside the coder (CONTEXTS_BYTES after a Syntax, or in a StripPlane), so
+   that code_row can keep a copy of the coder in registers (see there). */
+typedef struct {
+    Ctx *state;
     uint32_t range;
     /* decoder */
     uint32_t code;
@@ -121,7 +130,8 @@ typedef struct {
     int oom;
 } Coder;
 
-static void coder_init(Coder *c) {
+static void coder_init(Coder *c, Ctx *state) {
+    c->state = state;
     for (int i = 0; i < CONTEXTS; i++) {
         c->state[i].p = PROB_INIT;
         c->state[i].n = 0;
@@ -136,18 +146,19 @@ static inline void adapt(Coder *c, int ctx, int bit) {
     c->state[ctx].p = (uint16_t)(bit ? p - (p >> s) : p + (((1u << PROB_BITS) - p) >> s));
 }
 
+/* Without branches on the bin's value (unpredictable for significance bins): the interval's
+   update and the adaptation are selected with masks, the same arithmetic as adapt(). */
 static inline int dec_bit(Coder *c, int ctx) {
-    uint32_t bound = (c->range >> PROB_BITS) * c->state[ctx].p;
-    int bit;
-    if (c->code < bound) {
-        c->range = bound;
-        bit = 0;
-    } else {
-        c->code -= bound;
-        c->range -= bound;
-        bit = 1;
-    }
-    adapt(c, ctx, bit);
+    Ctx *st = &c->state[ctx];
+    uint32_t p = st->p, n = st->n;
+    uint32_t bound = (c->range >> PROB_BITS) * p;
+    uint32_t bit = c->code >= bound, mask = 0u - bit;
+    c->code -= bound & mask;
+    c->range = (bound & ~mask) | ((c->range - bound) & mask);
+    int sh = RATE[n];
+    uint32_t p1 = p - (p >> sh), p0 = p + (((1u << PROB_BITS) - p) >> sh);
+    st->n = (uint16_t)(n + (n < COUNT_MAX));
+    st->p = (uint16_t)((p1 & mask) | (p0 & ~mask));
     while (c->range < RANGE_TOP) {
         uint8_t byte = 0;
         if (c->pos < c->len)
@@ -158,7 +169,7 @@ static inline int dec_bit(Coder *c, int ctx) {
         c->range <<= 8;
         c->code = (c->code << 8) | byte;
     }
-    return bit;
+    return (int)bit;
 }
 
 static void put_byte(Coder *c, uint8_t b) {
@@ -210,6 +221,7 @@ typedef struct {
     int enc;
     const char *err;
 } Syntax;
+#define CONTEXTS_BYTES (sizeof(Ctx) * CONTEXTS)
 
 /* Every syntax function takes ENC as a constant argument and is inlined into the two
    entry points, so that each direction is compiled without the other's branches. */
@@ -262,10 +274,11 @@ typedef struct {
     int32_t *q;        /* decoding: packed values; encoding: unused */
     const int64_t *qin; /* encoding: dense N x k */
     uint64_t ac_symbols; /* decoding: the header's M, a bound while decoding */
+    uint64_t total;      /* decoding: the counts so far */
 } PlaneData;
 
-static ALWAYS_INLINE const char *code_plane(Syntax *s, const int enc, PlaneData *pd,
-                                            int32_t *above, int32_t *current) {
+/* Section 13.5: the multipliers, parities and basis quarters that start a plane. */
+static ALWAYS_INLINE const char *code_header(Syntax *s, const int enc, PlaneData *pd) {
     const int k = pd->k, hh = pd->hh;
     int ok = 1;
     int64_t prev = 0;
@@ -296,57 +309,78 @@ static ALWAYS_INLINE const char *code_plane(Syntax *s, const int enc, PlaneData 
         if (!nonzero) return "basis vectors must not be zero";
         if (!enc && s->c.past_end) return "payload ends early";
     }
+    return NULL;
+}
+
+/* The arrays of one patch row gy being coded: its DC terms and counts (row), those of the row
+   above (up, unused when gy = 0), its coefficients (current: gw x k, zero beyond each count)
+   and those above; src: the encoder's dense gw x k input. */
+typedef struct {
+    const int64_t *dc_up;
+    int64_t *dc;
+    const uint8_t *cnt_up;
+    uint8_t *cnt;
+    const int32_t *above;
+    int32_t *current;
+    const int64_t *src;
+} RowData;
+
+/* Section 13.5: the patches of patch row gy, in raster order. Decoding, pd->total counts the
+   coefficients so far, and pd->q (when not NULL) receives them packed. */
+static ALWAYS_INLINE const char *code_row_in(Syntax *s, const int enc, PlaneData *pd,
+                                             Py_ssize_t gy, const RowData *rd) {
+    const int k = pd->k;
     const Py_ssize_t gw = pd->gw;
-    uint64_t total = 0;
-    for (Py_ssize_t gy = 0; gy < pd->gh; gy++) {
-        for (Py_ssize_t gx = 0; gx < gw; gx++) {
-            Py_ssize_t n = gy * gw + gx;
-            int cl = gx ? pd->counts[n - 1] : 0, cu = gy ? pd->counts[n - gw] : 0;
-            int t = gx && gy ? cl + cu : (gx ? 2 * cl : (gy ? 2 * cu : 0));
-            /* 1. DC term (section 13.5) */
-            int64_t pred, act = 0;
-            if (gx && gy) {
-                int64_t a = pd->dc[n - 1], b = pd->dc[n - gw], c = pd->dc[n - gw - 1];
-                pred = med(a, b, c);
-                act = (a > c ? a - c : c - a) + (b > c ? b - c : c - b);
-            } else {
-                pred = gx ? pd->dc[n - 1] : (gy ? pd->dc[n - gw] : 0);
+    int ok = 1;
+    for (Py_ssize_t gx = 0; gx < gw; gx++) {
+        int cl = gx ? rd->cnt[gx - 1] : 0, cu = gy ? rd->cnt_up[gx] : 0;
+        int t = gx && gy ? cl + cu : (gx ? 2 * cl : (gy ? 2 * cu : 0));
+        /* 1. DC term (section 13.5) */
+        int64_t pred, act = 0;
+        if (gx && gy) {
+            int64_t a = rd->dc[gx - 1], b = rd->dc_up[gx], c = rd->dc_up[gx - 1];
+            pred = med(a, b, c);
+            act = (a > c ? a - c : c - a) + (b > c ? b - c : c - b);
+        } else {
+            pred = gx ? rd->dc[gx - 1] : (gy ? rd->dc_up[gx] : 0);
+        }
+        int base = CTX_DC + (imin(bit_length((uint64_t)act), DC_CLASSES - 1) *
+                             DC_NEIGHBOURS + (t > 0)) * SIGNED_SET;
+        int64_t r = code_sint(s, enc, enc ? rd->dc[gx] - pred : 0, base, &ok);
+        if (!ok) return s->err;
+        int64_t d = pred + r;
+        if (d > DC_MAX || d < -DC_MAX) return "DC term out of range";
+        rd->dc[gx] = d;
+        /* 2. count */
+        int cls = COUNT_CLASS[t];
+        int64_t cnt = code_uint(s, enc, enc ? rd->cnt[gx] : 0, CTX_COUNT + cls * UINT_SET);
+        if (cnt < 0) return s->err;
+        if (cnt > k) return "counts must be <= components";
+        rd->cnt[gx] = (uint8_t)cnt;
+        if (!enc) {
+            pd->total += (uint64_t)cnt;
+            if (pd->total > pd->ac_symbols) return "ac_symbols: counts sum to more than it";
+        }
+        /* 3. coefficients */
+        int32_t *row = rd->current + gx * (Py_ssize_t)k;
+        /* a missing neighbour reads as zeros (its count, cl or cu, is 0 too) */
+        const int32_t *ql = gx ? row - k : ZEROS, *qu = gy ? rd->above + gx * (Py_ssize_t)k : ZEROS;
+        const int64_t *src = enc ? rd->src + gx * (Py_ssize_t)k : NULL;
+        int pv = 0;  /* whether components j - 1 and j - 2 are non-zero, as a count */
+        for (int j = 0; j < (int)cnt; j++) {
+            int32_t vl = ql[j], vu = qu[j], v = 0;
+            int jb = J_CLASS[j], significant = 1;
+            if (j < cnt - 1) {
+                int sl = j >= cl ? 0 : (vl ? 2 : 1), su = j >= cu ? 0 : (vu ? 2 : 1);
+                int ctx = CTX_SIG + (jb * SIG_NEIGHBOURS + sl + su) * SIG_PREVIOUS + pv;
+                significant = code_bit(s, enc, ctx, src ? src[j] != 0 : 0);
             }
-            int base = CTX_DC + (imin(bit_length((uint64_t)act), DC_CLASSES - 1) *
-                                 DC_NEIGHBOURS + (t > 0)) * SIGNED_SET;
-            int64_t r = code_sint(s, enc, enc ? pd->dc[n] - pred : 0, base, &ok);
-            if (!ok) return s->err;
-            int64_t d = pred + r;
-            if (d > DC_MAX || d < -DC_MAX) return "DC term out of range";
-            pd->dc[n] = d;
-            /* 2. count */
-            int cls = COUNT_CLASS[t];
-            int64_t cnt = code_uint(s, enc, enc ? pd->counts[n] : 0, CTX_COUNT + cls * UINT_SET);
-            if (cnt < 0) return s->err;
-            if (cnt > k) return "counts must be <= components";
-            pd->counts[n] = (uint8_t)cnt;
-            if (!enc) {
-                total += (uint64_t)cnt;
-                if (total > pd->ac_symbols) return "ac_symbols: counts sum to more than it";
-            }
-            /* 3. coefficients */
-            int32_t *row = current + gx * (Py_ssize_t)k;
-            const int32_t *ql = gx ? row - k : NULL, *qu = gy ? above + gx * (Py_ssize_t)k : NULL;
-            const int64_t *src = enc ? pd->qin + n * (Py_ssize_t)k : NULL;
-            for (int j = 0; j < (int)cnt; j++) {
-                int32_t vl = ql ? ql[j] : 0, vu = qu ? qu[j] : 0;
-                int jb = J_CLASS[j];
-                row[j] = 0;
-                if (j < cnt - 1) {
-                    int sl = j >= cl ? 0 : (vl ? 2 : 1), su = j >= cu ? 0 : (vu ? 2 : 1);
-                    int pv = (j >= 1 && row[j - 1] != 0) + (j >= 2 && row[j - 2] != 0);
-                    int ctx = CTX_SIG + (jb * SIG_NEIGHBOURS + sl + su) * SIG_PREVIOUS + pv;
-                    if (!code_bit(s, enc, ctx, src ? src[j] != 0 : 0)) continue;
-                }
+            if (significant) {
                 int64_t mn = (int64_t)abs(vl) + abs(vu);
                 int mcls = mn < 3 ? (int)mn : (mn < 5 ? 3 : 4);
                 int mbase = CTX_MAG + (imin(jb, MAG_J - 1) * MAG_NEIGHBOURS + mcls) * UINT_SET;
-                int64_t m = code_uint(s, enc, src ? (uint64_t)(src[j] < 0 ? -src[j] : src[j]) - 1 : 0,
+                int64_t m = code_uint(s, enc,
+                                      src ? (uint64_t)(src[j] < 0 ? -src[j] : src[j]) - 1 : 0,
                                       mbase);
                 if (m < 0) return s->err;
                 m += 1;
@@ -355,20 +389,52 @@ static ALWAYS_INLINE const char *code_plane(Syntax *s, const int enc, PlaneData 
                 if (code_bit(s, enc, CTX_SIGN + imin(j, SIGN_J - 1) * SIGN_NEIGHBOURS + sgn,
                              src ? src[j] < 0 : 0))
                     m = -m;
-                row[j] = (int32_t)m;
+                v = (int32_t)m;
             }
-            /* components beyond the count are zero for the neighbours' contexts */
-            for (int j = (int)cnt; j < k; j++) row[j] = 0;
-            if (!enc) {
-                memcpy(pd->q + (total - (uint64_t)cnt), row, sizeof(int32_t) * (size_t)cnt);
-                if (s->c.past_end) return "payload ends early";
-            }
+            row[j] = v;
+            /* row[j - 1] != 0 + row[j - 2] != 0 for the next component */
+            pv = (v != 0) + (j >= 1 && row[j - 1] != 0);
         }
+        /* components beyond the count are zero for the neighbours' contexts */
+        for (int j = (int)cnt; j < k; j++) row[j] = 0;
+        if (!enc) {
+            if (pd->q != NULL)
+                memcpy(pd->q + (pd->total - (uint64_t)cnt), row, sizeof(int32_t) * (size_t)cnt);
+            if (s->c.past_end) return "payload ends early";
+        }
+    }
+    return NULL;
+}
+
+/* code_row_in on a local copy of the coder: its address does not escape (everything it is
+   passed to is inlined), so the compiler keeps range, code and the read position in registers,
+   whereas stores of coefficients (int32) or counts (uint8) may alias a coder in memory and
+   force a reload after each. */
+static ALWAYS_INLINE const char *code_row(Syntax *s, const int enc, PlaneData *pd,
+                                          Py_ssize_t gy, const RowData *rd) {
+    Syntax local = *s;
+    const char *err = code_row_in(&local, enc, pd, gy, rd);
+    *s = local;
+    return err;
+}
+
+/* A whole plane: the header, then every patch row (dc and counts: N entries, raster order). */
+static ALWAYS_INLINE const char *code_plane(Syntax *s, const int enc, PlaneData *pd,
+                                            int32_t *above, int32_t *current) {
+    const char *err = code_header(s, enc, pd);
+    if (err != NULL) return err;
+    const Py_ssize_t gw = pd->gw;
+    for (Py_ssize_t gy = 0; gy < pd->gh; gy++) {
+        RowData rd = {gy ? pd->dc + (gy - 1) * gw : NULL, pd->dc + gy * gw,
+                      gy ? pd->counts + (gy - 1) * gw : NULL, pd->counts + gy * gw, above,
+                      current, enc ? pd->qin + gy * gw * (Py_ssize_t)pd->k : NULL};
+        err = code_row(s, enc, pd, gy, &rd);
+        if (err != NULL) return err;
         int32_t *tmp = above;
         above = current;
         current = tmp;
     }
-    if (!enc && total != pd->ac_symbols) return "ac_symbols: counts sum to less than it";
+    if (!enc && pd->total != pd->ac_symbols) return "ac_symbols: counts sum to less than it";
     return NULL;
 }
 
@@ -384,6 +450,7 @@ static const char *encode_plane_syntax(Syntax *s, PlaneData *pd, int32_t *above,
 
 /* --- decode -------------------------------------------------------------------------------- */
 static const char OUT_OF_MEMORY[] = "out of memory";
+static const char BOUND_EXCEEDED[] = "accumulator bound >= 2^53";
 
 static void put_u32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v;
@@ -468,7 +535,7 @@ static const char *transcode(const PlaneData *pd, Transcoded *t) {
 static const char *decode_impl(const uint8_t *in, size_t len, PlaneData *pd, Transcoded *t) {
     const Py_ssize_t n_patches = pd->gh * pd->gw;
     const int k = pd->k;
-    Syntax *s = PyMem_RawMalloc(sizeof(Syntax));
+    Syntax *s = PyMem_RawMalloc(sizeof(Syntax) + CONTEXTS_BYTES);
     pd->mult = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * k + 1));
     pd->basis = PyMem_RawMalloc((size_t)k * pd->hh + 1);
     pd->dc = PyMem_RawMalloc(sizeof(int64_t) * (size_t)n_patches);
@@ -481,7 +548,7 @@ static const char *decode_impl(const uint8_t *in, size_t len, PlaneData *pd, Tra
         err = OUT_OF_MEMORY;
     } else {
         pd->parity = pd->mult + k;
-        coder_init(&s->c);
+        coder_init(&s->c, (Ctx *)(s + 1));
         s->enc = 0;
         s->err = NULL;
         s->c.in = in;
@@ -529,7 +596,7 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         goto done;
     }
     PlaneData pd = {k, half * half, gh, gw, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                    ac_symbols};
+                    ac_symbols, 0};
     Transcoded t = {NULL, 0, 0};
     const char *err;
     Py_BEGIN_ALLOW_THREADS
@@ -553,7 +620,7 @@ done:
 static const char *encode_impl(PlaneData *pd, Coder **out_coder, uint64_t *m_total) {
     const Py_ssize_t n_patches = pd->gh * pd->gw;
     const int k = pd->k;
-    Syntax *s = PyMem_RawMalloc(sizeof(Syntax));
+    Syntax *s = PyMem_RawMalloc(sizeof(Syntax) + CONTEXTS_BYTES);
     int32_t *rows = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * pd->gw * k + 1));
     pd->counts = PyMem_RawMalloc((size_t)n_patches + 1);
     if (s == NULL || rows == NULL || pd->counts == NULL) {
@@ -569,7 +636,7 @@ static const char *encode_impl(PlaneData *pd, Coder **out_coder, uint64_t *m_tot
         pd->counts[n] = (uint8_t)c;
         total += (uint64_t)c;
     }
-    coder_init(&s->c);
+    coder_init(&s->c, (Ctx *)(s + 1));
     s->enc = 1;
     s->err = NULL;
     s->c.low = 0;
@@ -660,7 +727,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     memcpy(mcopy + k, par, sizeof(int64_t) * (size_t)k);
     memcpy(bcopy, bb.buf, (size_t)(k * hh));
     memcpy(dcopy, dcv, sizeof(int64_t) * (size_t)n_patches);
-    PlaneData pd = {k, (int)hh, gh, gw, mcopy, mcopy + k, bcopy, dcopy, NULL, NULL, qv, 0};
+    PlaneData pd = {k, (int)hh, gh, gw, mcopy, mcopy + k, bcopy, dcopy, NULL, NULL, qv, 0, 0};
     Coder *c = NULL;
     uint64_t m_total = 0;
     const char *err;
@@ -691,9 +758,390 @@ done:
     return result;
 }
 
+/* --- strip decoding (sections 12.4-12.7 on arith planes, one patch row at a time) ----------- */
+/* Section 13.5 codes a plane's patches in raster order with contexts from the left and upper
+   patches only, so a plane decodes one patch row at a time; deblocking (12.6) changes at most
+   two rows on each side of an edge and upsampling (12.7) reads one plane row above and below.
+   Each plane keeps the samples of two patch rows (a ring of 2 P rows of the padded width), the
+   coefficients, DC terms and counts of the patch row above, and its coder: O(width) memory.
+   The accumulator bound of section 12.5 is kept over the patch rows decoded so far and checked
+   before each one is reconstructed: it only grows, so a plane whose bound reaches 2^53 is
+   refused as the whole-plane decoders refuse it, and every patch reconstructed before is exact. */
+typedef struct {
+    PlaneData pd;        /* k, hh, gh, gw; mult, parity (2k), basis; ac_symbols, total */
+    Syntax s;
+    Ctx states[CONTEXTS];
+    int index, r, p, bd, shift, sx, sy;
+    Py_ssize_t rows, cols, stride; /* the plane before padding; stride = gw P */
+    uint32_t m_dc;
+    int32_t alpha, beta, tc;
+    const uint8_t *payload;
+    size_t len;
+    int64_t *dc;         /* 2 gw: the DC terms of patch rows gy - 1 and gy (by parity of gy) */
+    uint8_t *cnt;        /* 2 gw: their counts */
+    int32_t *q;          /* 2 gw k: their coefficients */
+    int32_t *ring;       /* 2 P rows of stride samples: plane row y in row y mod 2P */
+    int32_t *edge;       /* 4 gw: the vertical deblocking's gathered samples */
+    double *quarters;    /* r (P/2)^2 basis quarters, then r multipliers */
+    uint64_t bmax[256], dmax;
+    uint32_t qmax[256];  /* |q| < 2^30 (section 13.3) */
+    Py_ssize_t next_gy, final; /* the next patch row to decode; rows < final are final */
+} StripPlane;
+
+static const char *strip_plane_init(StripPlane *sp) {
+    const int k = sp->pd.k, hh = sp->pd.hh;
+    const Py_ssize_t gw = sp->pd.gw;
+    sp->pd.mult = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * k + 1));
+    sp->pd.basis = PyMem_RawMalloc((size_t)k * hh + 1);
+    sp->dc = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * gw));
+    sp->cnt = PyMem_RawMalloc((size_t)(2 * gw));
+    sp->q = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * gw * k + 1));
+    sp->ring = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * sp->p) * (size_t)sp->stride);
+    sp->edge = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(4 * gw));
+    sp->quarters = PyMem_RawMalloc(sizeof(double) * (size_t)(k * (hh + 1) + 1));
+    if (sp->pd.mult == NULL || sp->pd.basis == NULL || sp->dc == NULL || sp->cnt == NULL ||
+        sp->q == NULL || sp->ring == NULL || sp->edge == NULL || sp->quarters == NULL)
+        return OUT_OF_MEMORY;
+    sp->pd.parity = sp->pd.mult + k;
+    if (sp->len < INIT_BYTES) return "expected at least 4 bytes";
+    coder_init(&sp->s.c, sp->states);
+    sp->s.enc = 0;
+    sp->s.err = NULL;
+    sp->s.c.in = sp->payload;
+    sp->s.c.len = sp->len;
+    sp->s.c.pos = INIT_BYTES;
+    sp->s.c.past_end = 0;
+    const uint8_t *in = sp->payload;
+    sp->s.c.code = (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
+    const char *err = code_header(&sp->s, 0, &sp->pd);
+    if (err != NULL) return err;
+    for (int j = 0; j < sp->r; j++) {
+        uint64_t b = 0;
+        for (int i = 0; i < hh; i++) {
+            int8_t v = sp->pd.basis[j * hh + i];
+            sp->quarters[j * hh + i] = (double)v;
+            if ((uint64_t)abs(v) > b) b = (uint64_t)abs(v);
+        }
+        sp->bmax[j] = b;
+        sp->qmax[j] = 0;
+        sp->quarters[(size_t)k * hh + j] = (double)sp->pd.mult[j];
+    }
+    sp->dmax = 0;
+    return NULL;
+}
+
+static void strip_plane_free(StripPlane *sp) {
+    PyMem_RawFree(sp->pd.mult);
+    PyMem_RawFree(sp->pd.basis);
+    PyMem_RawFree(sp->dc);
+    PyMem_RawFree(sp->cnt);
+    PyMem_RawFree(sp->q);
+    PyMem_RawFree(sp->ring);
+    PyMem_RawFree(sp->edge);
+    PyMem_RawFree(sp->quarters);
+}
+
+/* Section 12.5's bound over the patch rows so far, with this row's DC terms and coefficients:
+   1 if it reaches 2^53. */
+static int strip_bound_exceeded(StripPlane *sp, const RowData *rd) {
+    const int k = sp->pd.k;
+    int grew = 0;
+    uint32_t *qmax = sp->qmax;
+    for (Py_ssize_t gx = 0; gx < sp->pd.gw; gx++) {
+        uint64_t a = (uint64_t)(rd->dc[gx] < 0 ? -rd->dc[gx] : rd->dc[gx]);
+        if (a > sp->dmax) {
+            sp->dmax = a;
+            grew = 1;
+        }
+        int c = rd->cnt[gx] < sp->r ? rd->cnt[gx] : sp->r;
+        const int32_t *qv = rd->current + gx * (Py_ssize_t)k;
+        for (int j = 0; j < c; j++) {  /* without branches: |q| <= 2^30 - 1 */
+            uint32_t m = (uint32_t)(qv[j] < 0 ? -qv[j] : qv[j]), old = qmax[j];
+            grew |= m > old;
+            qmax[j] = m > old ? m : old;
+        }
+    }
+    if (!grew && sp->next_gy > 0) return 0;
+    if (sp->shift + sp->bd >= 53) return 1;
+    uint64_t bound = UINT64_C(1) << (sp->shift + sp->bd);
+    if (bound_add(&bound, sp->dmax, sp->m_dc)) return 1;
+    for (int j = 0; j < sp->r; j++)  /* qmax < 2^30 and m_j < 2^32: the product fits */
+        if (bound_add(&bound, (uint64_t)sp->qmax[j] * (uint64_t)sp->pd.mult[j], sp->bmax[j]))
+            return 1;
+    return 0;
+}
+
+/* Section 12.5 for one patch row into dst (P rows of stride samples), as _patchc's reconstruct */
+MULTIVERSION
+static void strip_reconstruct(const StripPlane *sp, const RowData *rd, int32_t *dst) {
+    const int k = sp->pd.k, hh = sp->pd.hh, p = sp->p, half = p / 2;
+    const double *quarters = sp->quarters, *mult = sp->quarters + (size_t)k * hh;
+    const int64_t *parity = sp->pd.parity;
+    double s[4 * MAX_HALF * MAX_HALF];
+    const double offset = ldexp(1.0, sp->shift - 1) + ldexp(1.0, sp->shift + sp->bd - 1);
+    const double scale = ldexp(1.0, -sp->shift), top = (double)((1u << sp->bd) - 1u);
+    for (Py_ssize_t gx = 0; gx < sp->pd.gw; gx++) {
+        int c = rd->cnt[gx] < sp->r ? rd->cnt[gx] : sp->r;
+        const int32_t *qv = rd->current + gx * (Py_ssize_t)k;
+        double base = (double)rd->dc[gx] * (double)sp->m_dc + offset;
+        int32_t *patch = dst + gx * p;
+        if (c == 0) {  /* a flat patch: store_patch's value of every sample, (0 + base) scale */
+            double x = base * scale;
+            x = x < 0.0 ? 0.0 : x;
+            int32_t v = (int32_t)(x > top ? top : x);
+            for (int y = 0; y < p; y++)
+                for (int i = 0; i < p; i++) patch[y * sp->stride + i] = v;
+            continue;
+        }
+        memset(s, 0, sizeof(double) * 4 * (size_t)hh);
+        for (int j = 0; j < c; j++) {
+            if (qv[j] == 0) continue;
+            double coef = (double)qv[j] * mult[j];
+            double *acc = s + parity[j] * hh;
+            if (hh == 16)
+                axpy16(acc, coef, quarters + (size_t)j * 16);
+            else
+                axpy(acc, coef, quarters + (size_t)j * hh, hh);
+        }
+        if (hh == 16)
+            store_patch(s, base, scale, top, 4, patch, sp->stride);
+        else
+            store_patch(s, base, scale, top, half, patch, sp->stride);
+    }
+}
+
+static inline int32_t *ring_row(const StripPlane *sp, Py_ssize_t y) {
+    return sp->ring + (y % (2 * sp->p)) * sp->stride;
+}
+
+/* Section 12.6 on patch row gy (P rows at dst): its vertical edges, then the horizontal edge
+   above it; compiled for AVX2 too (the filter vectorizes). */
+MULTIVERSION
+static void strip_deblock(StripPlane *sp, Py_ssize_t gy, int32_t *dst) {
+    const int p = sp->p;
+    const int32_t top = (int32_t)((1u << sp->bd) - 1u);
+    for (int y = 0; y < p; y++)
+        deblock_row_vertical(dst + y * sp->stride, sp->stride, p, sp->alpha, sp->beta, sp->tc,
+                             top, sp->edge);
+    if (gy > 0)
+        filter_rows(ring_row(sp, gy * p - 2), ring_row(sp, gy * p - 1), dst, dst + sp->stride,
+                    sp->stride, sp->alpha, sp->beta, sp->tc, top);
+}
+
+/* Decode, check, reconstruct and deblock patch row next_gy; NULL or an error message */
+static const char *strip_next_row(StripPlane *sp) {
+    const Py_ssize_t gy = sp->next_gy, gw = sp->pd.gw, k = sp->pd.k;
+    const int p = sp->p, cur = (int)(gy & 1), up = cur ^ 1;
+    RowData rd = {sp->dc + up * gw, sp->dc + cur * gw, sp->cnt + up * gw, sp->cnt + cur * gw,
+                  sp->q + up * gw * k, sp->q + cur * gw * k, NULL};
+    const char *err = code_row(&sp->s, 0, &sp->pd, gy, &rd);
+    if (err != NULL) return err;
+    if (gy == sp->pd.gh - 1) {  /* the plane's end, checked as decode() checks it */
+        if (sp->pd.total != sp->pd.ac_symbols) return "ac_symbols: counts sum to less than it";
+        if (sp->s.c.past_end) return "payload ends early";
+        if (sp->s.c.pos != sp->len) return "bytes after the last symbol";
+    }
+    if (strip_bound_exceeded(sp, &rd)) return BOUND_EXCEEDED;
+    int32_t *dst = ring_row(sp, gy * p);
+    strip_reconstruct(sp, &rd, dst);
+    if (sp->alpha) strip_deblock(sp, gy, dst);
+    sp->next_gy = gy + 1;
+    sp->final = sp->next_gy == sp->pd.gh || !sp->alpha ? sp->next_gy * p : sp->next_gy * p - 2;
+    return NULL;
+}
+
+/* plane row y once final (decoding patch rows as needed), or NULL with *err set */
+static const int32_t *strip_row(StripPlane *sp, Py_ssize_t y, const char **err) {
+    while (sp->final <= y) {
+        *err = strip_next_row(sp);
+        if (*err != NULL) return NULL;
+    }
+    return ring_row(sp, y);
+}
+
+typedef struct {
+    StripPlane *planes[4];
+    int channels, bd, ycbcr;
+    Py_ssize_t height, width, buf_rows;
+    int32_t *rows;  /* (channels + 1) x max(width, cols) */
+    void *out;
+    int failed;     /* the plane whose error is reported */
+} Strips;
+
+/* Image rows y0 .. y1 - 1 into out's rows y mod buf_rows; NULL or an error message */
+MULTIVERSION
+static const char *strips_decode(Strips *st, Py_ssize_t y0, Py_ssize_t y1) {
+    PlaneRow pr[4];
+    const char *err = NULL;
+    for (Py_ssize_t y = y0; y < y1; y++) {
+        for (int c = 0; c < st->channels; c++) {
+            StripPlane *sp = st->planes[c];
+            Py_ssize_t i = sp->sy == 2 ? y >> 1 : y;
+            Py_ssize_t i2 = sp->sy == 2 ? neighbour_row(y, sp->rows) : i;
+            if (strip_row(sp, i > i2 ? i : i2, &err) == NULL) {
+                st->failed = sp->index;
+                return err;
+            }
+            pr[c].a = ring_row(sp, i);
+            pr[c].b = ring_row(sp, i2);
+            pr[c].cols = sp->cols;
+            pr[c].sx = sp->sx;
+            pr[c].sy = sp->sy;
+        }
+        compose_row(pr, st->channels, st->bd, st->ycbcr, st->width, st->rows,
+                    st->rows + (size_t)st->channels * st->width, st->out, y % st->buf_rows);
+    }
+    return NULL;
+}
+
+/* Parse one plane tuple of decode_strips (GIL held); -1 with an exception set */
+static int strip_plane_parse(PyObject *t, StripPlane *sp, Py_buffer *buf, Py_ssize_t height,
+                             Py_ssize_t width, int bd) {
+    int k, r, p, sx, sy, shift, alpha, beta, tc;
+    Py_ssize_t gh, gw;
+    unsigned long long ac_symbols;
+    unsigned int m_dc;
+    if (!PyTuple_Check(t) ||
+        !PyArg_ParseTuple(t, "y*iiiiinnKIiiii", buf, &k, &r, &p, &sx, &sy, &gh, &gw, &ac_symbols,
+                          &m_dc, &shift, &alpha, &beta, &tc)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "decode_strips: planes");
+        return -1;
+    }
+    Py_ssize_t rows = (height + sy - 1) / sy, cols = (width + sx - 1) / sx;
+    if (!(p == 4 || p == 8 || p == 16) || k < 0 || k > p * p - 1 || r < 0 || r > k ||
+        sx < 1 || sx > 2 || sy < 1 || sy > 2 || gh != (rows + p - 1) / p ||
+        gw != (cols + p - 1) / p || gh > MAX_PATCHES / gw ||
+        ac_symbols > (unsigned long long)(gh * gw) * k || shift < 1 || shift > 52 || m_dc < 1 ||
+        alpha < 0 || beta < 0 || tc < 0 || alpha > 65535 || beta > 65535 || tc > 65535) {
+        PyBuffer_Release(buf);
+        PyErr_SetString(PyExc_ValueError, "decode_strips: plane parameters out of range");
+        return -1;
+    }
+    memset(sp, 0, sizeof(*sp));
+    PlaneData pd = {k, (p / 2) * (p / 2), gh, gw, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                    ac_symbols, 0};
+    sp->pd = pd;
+    sp->r = r;
+    sp->p = p;
+    sp->bd = bd;
+    sp->shift = shift;
+    sp->sx = sx;
+    sp->sy = sy;
+    sp->rows = rows;
+    sp->cols = cols;
+    sp->stride = gw * p;
+    sp->m_dc = m_dc;
+    sp->alpha = alpha;
+    sp->beta = beta;
+    sp->tc = tc;
+    sp->payload = buf->buf;
+    sp->len = (size_t)buf->len;
+    return 0;
+}
+
+PyDoc_STRVAR(decode_strips_doc,
+"decode_strips(planes, height, width, bit_depth, ycbcr, out, step, sink) -> str | None\n\n"
+"Decode a patch-layout image of arith planes (spec sections 12.4-12.7, 13) in strips into\n"
+"``out``, a writable C-contiguous buffer of S rows of width x C samples (uint8 for bit_depth\n"
+"8, native uint16 for 16): image row y goes to out's row y mod S; S >= height or a multiple\n"
+"of ``step``. ``planes`` holds C tuples (payload, k, rank, P, sx, sy, gh, gw, ac_symbols,\n"
+"dc_multiplier, shift, alpha, beta, tc). After each ``step`` rows, ``sink(y0, y1)`` (if not\n"
+"None) is called with the GIL held; an exception it raises stops the decode. Returns None,\n"
+"or the message of the CorruptError the file deserves.");
+
+static PyObject *decode_strips(PyObject *self, PyObject *args) {
+    PyObject *planes, *sink;
+    Py_ssize_t height, width, step;
+    int bd, ycbcr;
+    Py_buffer out, bufs[4];
+    StripPlane *sps[4] = {NULL, NULL, NULL, NULL};
+    int got = 0, channels;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!nniiw*nO", &PyTuple_Type, &planes, &height, &width, &bd,
+                          &ycbcr, &out, &step, &sink))
+        return NULL;
+    PyObject *result = NULL;
+    Strips st;
+    memset(&st, 0, sizeof(st));
+    channels = (int)PyTuple_GET_SIZE(planes);
+    Py_ssize_t row_bytes = 0;  /* computed once width and channels are known to be sane */
+    if (channels < 1 || channels > 4 || height < 1 || width < 1 || (bd != 8 && bd != 16) ||
+        (ycbcr && (channels < 3 || bd != 8)) || width > PY_SSIZE_T_MAX / 8 / channels ||
+        (row_bytes = width * channels * (bd / 8), out.len % row_bytes != 0) || out.len == 0 ||
+        step < 1 ||
+        (out.len / row_bytes < height && (out.len / row_bytes) % step != 0) ||
+        (sink != Py_None && !PyCallable_Check(sink))) {
+        PyErr_SetString(PyExc_ValueError, "decode_strips: bad image geometry, out or step");
+        goto done;
+    }
+    Py_ssize_t widest = width;
+    for (; got < channels; got++) {
+        sps[got] = PyMem_RawMalloc(sizeof(StripPlane));
+        if (sps[got] == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (strip_plane_parse(PyTuple_GET_ITEM(planes, got), sps[got], &bufs[got], height, width,
+                              bd) < 0) {
+            PyMem_RawFree(sps[got]);
+            sps[got] = NULL;
+            goto done;
+        }
+        sps[got]->index = got;
+        if (sps[got]->cols > widest) widest = sps[got]->cols;
+    }
+    st.channels = channels;
+    st.bd = bd;
+    st.ycbcr = ycbcr;
+    st.height = height;
+    st.width = width;
+    st.buf_rows = out.len / row_bytes;
+    st.out = out.buf;
+    const char *err = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st.rows = PyMem_RawMalloc(sizeof(int32_t) * (size_t)widest * (size_t)(channels + 1));
+    if (st.rows == NULL) err = OUT_OF_MEMORY;
+    for (int c = 0; c < channels && err == NULL; c++) {
+        st.planes[c] = sps[c];
+        err = strip_plane_init(sps[c]);
+        st.failed = c;
+    }
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t y0 = 0; y0 < height && err == NULL; y0 += step) {
+        Py_ssize_t y1 = y0 + step < height ? y0 + step : height;
+        Py_BEGIN_ALLOW_THREADS
+        err = strips_decode(&st, y0, y1);
+        Py_END_ALLOW_THREADS
+        if (err == NULL && sink != Py_None) {
+            PyObject *r = PyObject_CallFunction(sink, "nn", y0, y1);
+            if (r == NULL) goto done;
+            Py_DECREF(r);
+        }
+    }
+    if (err == OUT_OF_MEMORY)
+        PyErr_NoMemory();
+    else if (err == BOUND_EXCEEDED)
+        result = PyUnicode_FromFormat("PTCH %d: values too large: accumulator bound >= 2^53",
+                                      st.failed);
+    else if (err != NULL)
+        result = PyUnicode_FromFormat("PTCH %d: arith payload: %s", st.failed, err);
+    else
+        result = Py_NewRef(Py_None);
+done:
+    PyMem_RawFree(st.rows);
+    for (int c = 0; c < got; c++) {
+        strip_plane_free(sps[c]);
+        PyMem_RawFree(sps[c]);
+        PyBuffer_Release(&bufs[c]);
+    }
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS, decode_doc},
     {"encode", encode, METH_VARARGS, encode_doc},
+    {"decode_strips", decode_strips, METH_VARARGS, decode_strips_doc},
     {NULL, NULL, 0, NULL},
 };
 

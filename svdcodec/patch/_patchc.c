@@ -26,28 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_samples.h"
+
 #define ESCAPE 255u                      /* section 12.3: symbol byte taken from the escapes */
 #define ESCAPE_MAX (2147483647u - 255u)  /* section 12.3: 255 + e < 2^31 */
-#define EXACT_LIMIT (UINT64_C(1) << 53)  /* section 12.5 */
-#define MAX_HALF 8                       /* P <= 16 (section 12.2) */
 #define MAX_PARITY 3u
 #define MAX_PATCHES ((Py_ssize_t)1 << 36)  /* far above the limits; keeps sizes from overflowing */
-
-/* The hot loops are compiled twice on x86-64 Linux with GCC, for AVX2 machines and for the
-   baseline (SSE2), and the loader picks one: measured 0.96 -> 0.26 ms for a Kodak image's
-   upsampling and colour conversion. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define MULTIVERSION
-#endif
-
-/* section 12.7: JFIF YCbCr -> RGB in libjpeg's 16-bit fixed point */
-#define FIX_CR_R 91881
-#define FIX_CB_G 22554
-#define FIX_CR_G 46802
-#define FIX_CB_B 116130
-#define FIX_HALF 32768
 
 static uint32_t read_u32(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
@@ -59,67 +43,15 @@ static int64_t unzigzag(uint32_t u) {
     return (u & 1u) ? -(int64_t)((u >> 1) + 1) : (int64_t)(u >> 1);
 }
 
-/* acc += a * b, or return -1 once the sum would reach EXACT_LIMIT */
-static int bound_add(uint64_t *acc, uint64_t a, uint64_t b) {
-    if (a == 0 || b == 0) return 0;
-    if (a >= EXACT_LIMIT || b > (EXACT_LIMIT - *acc) / a) return -1;
-    *acc += a * b;
-    return *acc >= EXACT_LIMIT ? -1 : 0;
-}
-
 /* --- deblocking (section 12.6) ---------------------------------------------------------- */
-static inline int32_t clip_i32(int32_t v, int32_t lo, int32_t hi) {
-    return v < lo ? lo : (v > hi ? hi : v);
-}
-
-/* One edge, p1 p0 | q0 q1 -> the four new samples, without branches: the test is data
-   dependent and mispredicted half of the time. >> of a negative int32 is an arithmetic shift on
-   every compiler CPython supports (floor division, as the spec's >>). */
-static inline void filter4(int32_t *p1, int32_t *p0, int32_t *q0, int32_t *q1, int32_t alpha,
-                           int32_t beta, int32_t tc, int32_t top) {
-    int32_t a = *p1, b = *p0, c = *q0, d = *q1;
-    int32_t on = (abs(c - b) < alpha) & (abs(a - b) < beta) & (abs(d - c) < beta);
-    int32_t delta = clip_i32((4 * (c - b) + (a - d) + 4) >> 3, -tc, tc) * on;
-    int32_t eps = delta / 2; /* C division truncates towards zero */
-    *p1 = clip_i32(a + eps, 0, top);
-    *p0 = clip_i32(b + delta, 0, top);
-    *q0 = clip_i32(c - delta, 0, top);
-    *q1 = clip_i32(d - eps, 0, top);
-}
-
-/* filter4 over n edges whose samples lie in four arrays: a loop the compiler vectorizes */
-static inline void filter_rows(int32_t *restrict a, int32_t *restrict b, int32_t *restrict c,
-                               int32_t *restrict d, Py_ssize_t n, int32_t alpha, int32_t beta,
-                               int32_t tc, int32_t top) {
-    for (Py_ssize_t x = 0; x < n; x++)
-        filter4(a + x, b + x, c + x, d + x, alpha, beta, tc, top);
-}
-
-/* Pass 1 (vertical edges) gathers each row's edge samples into tmp (4 arrays of cols / p), so
-   both passes run as filter_rows. */
+/* Pass 1 (vertical edges) row by row, then pass 2 (horizontal edges), as filter_rows. */
 MULTIVERSION
 static void deblock_plane(int32_t *plane, Py_ssize_t rows, Py_ssize_t cols, int p, int32_t alpha,
                           int32_t beta, int32_t tc, int bd, int32_t *tmp) {
     const int32_t top = (int32_t)((1u << bd) - 1u);
-    const Py_ssize_t n = cols / p - 1;  /* vertical edges per row */
-    int32_t *t0 = tmp, *t1 = tmp + n, *t2 = t1 + n, *t3 = t2 + n;
     if (alpha == 0) return;
-    for (Py_ssize_t y = 0; y < rows && n > 0; y++) {
-        int32_t *row = plane + y * cols + p - 2;
-        for (Py_ssize_t e = 0; e < n; e++) {
-            t0[e] = row[e * p];
-            t1[e] = row[e * p + 1];
-            t2[e] = row[e * p + 2];
-            t3[e] = row[e * p + 3];
-        }
-        filter_rows(t0, t1, t2, t3, n, alpha, beta, tc, top);
-        for (Py_ssize_t e = 0; e < n; e++) {
-            row[e * p] = t0[e];
-            row[e * p + 1] = t1[e];
-            row[e * p + 2] = t2[e];
-            row[e * p + 3] = t3[e];
-        }
-    }
+    for (Py_ssize_t y = 0; y < rows; y++)
+        deblock_row_vertical(plane + y * cols, cols, p, alpha, beta, tc, top, tmp);
     for (Py_ssize_t y = p; y < rows; y += p) {  /* pass 2: horizontal edges */
         int32_t *r0 = plane + (y - 2) * cols;
         filter_rows(r0, r0 + cols, r0 + 2 * cols, r0 + 3 * cols, cols, alpha, beta, tc, top);
@@ -134,46 +66,6 @@ typedef struct {
     const uint8_t *mult, *parity, *basis, *dc, *counts, *ac, *esc;
     uint32_t n_esc;
 } Plane;
-
-/* Unfold the four quarter sums s[parity][hh] (even or odd in x and in y) into one P x P patch
-   and store its samples (section 12.4's mirror rule, then section 12.5's rounding and clip).
-   A is an integer below 2^53 in magnitude, so x = A 2^-F is exact; clipping x to 0 .. 2^bd - 1
-   before truncating gives clip(floor(x)), as truncation differs from floor only below 0. The
-   loops over the quarter have no branches, so they vectorize; h is a constant once inlined. */
-static inline void store_patch(const double *restrict s, double base, double scale, double top,
-                               int h, int32_t *restrict dst, Py_ssize_t stride) {
-    const int hh = h * h, p = 2 * h;
-    int32_t q[4 * MAX_HALF * MAX_HALF];  /* TL, TR (x mirrored), BL (y), BR (both) */
-    for (int i = 0; i < hh; i++) {
-        double e = s[i] + s[2 * hh + i], o = s[hh + i] + s[3 * hh + i];
-        double e2 = s[i] - s[2 * hh + i], o2 = s[hh + i] - s[3 * hh + i];
-        double v[4] = {e + o, e - o, e2 + o2, e2 - o2};
-        for (int c = 0; c < 4; c++) {
-            double x = (v[c] + base) * scale;
-            x = x < 0.0 ? 0.0 : x;
-            q[c * hh + i] = (int32_t)(x > top ? top : x);
-        }
-    }
-    for (int y = 0; y < h; y++) {
-        int32_t *r0 = dst + (Py_ssize_t)y * stride, *r1 = dst + (Py_ssize_t)(p - 1 - y) * stride;
-        for (int x = 0; x < h; x++) {
-            int i = y * h + x;
-            r0[x] = q[i];
-            r0[p - 1 - x] = q[hh + i];
-            r1[x] = q[2 * hh + i];
-            r1[p - 1 - x] = q[3 * hh + i];
-        }
-    }
-}
-
-/* acc[i] += coef * b[i]: a fixed trip count for P = 8 lets the compiler vectorize it */
-static inline void axpy16(double *restrict acc, double coef, const double *restrict b) {
-    for (int i = 0; i < 16; i++) acc[i] += coef * b[i];
-}
-
-static inline void axpy(double *restrict acc, double coef, const double *restrict b, int hh) {
-    for (int i = 0; i < hh; i++) acc[i] += coef * b[i];
-}
 
 /* Section 12.5 for every patch in raster order. The AC streams are component-major and each in
    raster order, so patch n's q[n, j] is the next unread symbol of component j: cur[j] and
@@ -458,106 +350,20 @@ typedef struct {
     int sx, sy;
 } Source;
 
-/* dst[x] = (3 v[x/2] + v[x/2 -+ 1] + round) >> shift for x < width <= 2 cols, neighbours clamped
-   to the row: the inner loop has no branches, so the compiler can vectorize it */
-static inline void double_row(const int32_t *restrict v, Py_ssize_t cols, Py_ssize_t width,
-                       int32_t round, int shift, int32_t *restrict dst) {
-    if (cols == 1) {
-        dst[0] = (4 * v[0] + round) >> shift;
-        if (width > 1) dst[1] = dst[0];
-        return;
-    }
-    dst[0] = (4 * v[0] + round) >> shift;
-    dst[1] = (3 * v[0] + v[1] + round) >> shift;
-    for (Py_ssize_t j = 1; j < cols - 1; j++) {
-        int32_t m = 3 * v[j] + round;
-        dst[2 * j] = (m + v[j - 1]) >> shift;
-        dst[2 * j + 1] = (m + v[j + 1]) >> shift;
-    }
-    Py_ssize_t j = cols - 1;
-    dst[2 * j] = (3 * v[j] + v[j - 1] + round) >> shift;
-    if (2 * j + 1 < width) dst[2 * j + 1] = (4 * v[j] + round) >> shift;
-}
-
-/* Image row y of a plane at full resolution into dst[0 .. width - 1]; tmp holds cols ints.
-   Returns dst, or the plane's own row when it needs no work. */
-static inline const int32_t *upsample_row(const Source *s, Py_ssize_t y, Py_ssize_t width,
-                                   int32_t *restrict tmp, int32_t *restrict dst) {
-    const int32_t *v;
-    int shift = 2 * ((s->sx == 2) + (s->sy == 2));
-    if (s->sy == 2) {
-        Py_ssize_t i = y >> 1, i2 = (y & 1) ? i + 1 : i - 1;
-        if (i2 < 0) i2 = 0;
-        if (i2 > s->rows - 1) i2 = s->rows - 1;
-        const int32_t *a = s->c + i * s->stride, *b = s->c + i2 * s->stride;
-        for (Py_ssize_t j = 0; j < s->cols; j++) tmp[j] = 3 * a[j] + b[j];
-        v = tmp;
-    } else {
-        v = s->c + y * s->stride;
-    }
-    int32_t round = shift ? 1 << (shift - 1) : 0;
-    if (s->sx == 2) {
-        double_row(v, s->cols, width, round, shift, dst);
-    } else if (shift) {
-        for (Py_ssize_t x = 0; x < width; x++) dst[x] = (v[x] + round) >> shift;
-    } else {
-        return v;
-    }
-    return dst;
-}
-
-/* Section 12.7's YCbCr -> RGB of one row into three int32 rows (written in place of y, cb, cr).
-   +256 << 16 keeps every shifted value positive; the -256 after the shift removes it. */
-static inline void ycbcr_row(int32_t *restrict y, int32_t *restrict cb, int32_t *restrict cr,
-                      Py_ssize_t width) {
-    const int32_t lift = 256 << 16;
-    for (Py_ssize_t x = 0; x < width; x++) {
-        int32_t b = cb[x] - 128, r = cr[x] - 128, l = y[x] - 256;
-        int32_t vr = l + ((FIX_CR_R * r + FIX_HALF + lift) >> 16);
-        int32_t vg = l + ((-FIX_CB_G * b - FIX_CR_G * r + FIX_HALF + lift) >> 16);
-        int32_t vb = l + ((FIX_CB_B * b + FIX_HALF + lift) >> 16);
-        y[x] = vr < 0 ? 0 : (vr > 255 ? 255 : vr);
-        cb[x] = vg < 0 ? 0 : (vg > 255 ? 255 : vg);
-        cr[x] = vb < 0 ? 0 : (vb > 255 ? 255 : vb);
-    }
-}
-
 MULTIVERSION
 static void compose_rows(const Source *src, int channels, int bd, int ycbcr, Py_ssize_t height,
                          Py_ssize_t width, int32_t *rows, int32_t *tmp, void *out) {
-    const int32_t *row[4];
+    PlaneRow pr[4];
     for (Py_ssize_t y = 0; y < height; y++) {
         for (int c = 0; c < channels; c++) {
-            int32_t *dst = rows + (size_t)c * width;
-            row[c] = upsample_row(&src[c], y, width, tmp, dst);
-            if (ycbcr && c < 3 && row[c] != dst) {  /* converted in place below */
-                memcpy(dst, row[c], sizeof(int32_t) * (size_t)width);
-                row[c] = dst;
-            }
+            const Source *s = &src[c];
+            pr[c].a = s->c + (s->sy == 2 ? y >> 1 : y) * s->stride;
+            pr[c].b = s->sy == 2 ? s->c + neighbour_row(y, s->rows) * s->stride : pr[c].a;
+            pr[c].cols = s->cols;
+            pr[c].sx = s->sx;
+            pr[c].sy = s->sy;
         }
-        if (ycbcr) ycbcr_row(rows, rows + width, rows + 2 * width, width);
-        if (bd == 8) {
-            uint8_t *o = (uint8_t *)out + (size_t)y * width * channels;
-            if (channels == 3) {
-                const int32_t *r0 = row[0], *r1 = row[1], *r2 = row[2];
-                for (Py_ssize_t x = 0; x < width; x++) {
-                    o[3 * x] = (uint8_t)r0[x];
-                    o[3 * x + 1] = (uint8_t)r1[x];
-                    o[3 * x + 2] = (uint8_t)r2[x];
-                }
-            } else {
-                for (int c = 0; c < channels; c++) {
-                    const int32_t *pc = row[c];
-                    for (Py_ssize_t x = 0; x < width; x++) o[x * channels + c] = (uint8_t)pc[x];
-                }
-            }
-        } else {
-            uint16_t *o = (uint16_t *)out + (size_t)y * width * channels;
-            for (int c = 0; c < channels; c++) {
-                const int32_t *pc = row[c];
-                for (Py_ssize_t x = 0; x < width; x++) o[x * channels + c] = (uint16_t)pc[x];
-            }
-        }
+        compose_row(pr, channels, bd, ycbcr, width, rows, tmp, out, y);
     }
 }
 

@@ -68,13 +68,16 @@ class PatchEncoder:
     colour : "ycbcr" (RGB and RGBA; the default for them) or "none".
     subsampling : 2 to halve the chroma planes in x and y (YCbCr only), 1 not to, None for
         2 below quality ``FULL_CHROMA_QUALITY`` and 1 from there on.
+    bits : the samples' significant bits (at most the mode's bit depth; None: all of them):
+        quality's step and target_psnr's peak are those of samples 0 .. 2^bits - 1.
     patch_size : 4, 8 or 16.
     entropy : "arith" (spec section 13) or "zstd" (section 12.3); None for DEFAULT_ENTROPY.
     """
 
     def __init__(self, image: np.ndarray, mode: fmt.Mode, *, colour: str | None = None,
                  subsampling: int | None = None, patch_size: int = PATCH_SIZE,
-                 level: int = LEVEL, entropy: str | None = None) -> None:
+                 level: int = LEVEL, entropy: str | None = None,
+                 bits: int | None = None) -> None:
         entropy = DEFAULT_ENTROPY if entropy is None else entropy
         if entropy not in ENTROPIES:
             raise ValueError(f"entropy must be one of {ENTROPIES}, got {entropy!r}")
@@ -93,6 +96,7 @@ class PatchEncoder:
         self.patch_size = patch_size
         self.subsampling = subsampling
         self.bit_depth = fmt.MODE_INFO[mode][2]
+        self.bits = self.bit_depth if bits is None else bits  # the scale of quality and PSNR
         self.ycbcr = colour == "ycbcr"
         half = 2.0 ** (self.bit_depth - 1)
         first = 3 if self.ycbcr else 0
@@ -129,7 +133,7 @@ class PatchEncoder:
         """The PTCH chunks of the image at ``quality``; ``progress`` hears of each step (the
         analysis, a third of the work where it is not cached yet, then each plane)."""
         progress = progress or Progress()
-        step = quality_to_step(quality, self.bit_depth)
+        step = quality_to_step(quality, self.bits)
         plans = self.plans(quality, progress.part(0.0, ANALYSIS_SHARE))
         sizes = np.cumsum([plan.analysis.plane.size for plan in plans]) / \
             sum(plan.analysis.plane.size for plan in plans)
@@ -178,7 +182,7 @@ class PatchEncoder:
             container = fmt.Container(header, (), {}, (), tuple(planes))
             decoded = decode.decode_planes(container).reshape(self.image.shape)
             assert target_psnr is not None  # the caller gives one of the two targets
-            return psnr(self.image, decoded) - target_psnr, planes
+            return psnr(self.image, decoded, 2.0**self.bits - 1) - target_psnr, planes
 
         lo, hi = _bracket(measure)
         if hi is None:  # even quality 100 is small enough, or not good enough

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
@@ -33,7 +34,13 @@ except ImportError:  # pragma: no cover - built by setup.py wherever a C compile
 ACCELERATED = _patchc is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
 # Whether arith payloads are coded in C (encoder and decoder); the same variable turns it off.
 ARITH_ACCELERATED = _arithc is not None and os.environ.get("SVDCODEC_PURE_PYTHON", "") != "1"
+# Whether the C decoder decodes arith files in strips (else whole planes, transcoded): tests
+# compare both.
+STRIPS = True
 
+
+
+Sink = Callable[[np.ndarray, int, int], None]
 
 
 def decode_planes(container: fmt.Container, rank: int | None = None) -> np.ndarray:
@@ -41,6 +48,52 @@ def decode_planes(container: fmt.Container, rank: int | None = None) -> np.ndarr
     if ACCELERATED:
         return _decode_planes_c(container, rank)
     return decode_planes_reference(container, rank)
+
+
+def strips_available(container: fmt.Container) -> bool:
+    """Whether :func:`decode_strips` decodes ``container`` in strips (arith planes, C built):
+    then the allocation of section 12.8 is the strip decoder's."""
+    return STRIPS and ARITH_ACCELERATED and \
+        container.header.compression == fmt.Compression.ARITH
+
+
+def decode_strips(container: fmt.Container, rank: int | None, rows: int,
+                  sink: Sink | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """Decode an arith-coded container (:func:`strips_available`) in strips of ``rows`` image
+    rows through ``_arithc.decode_strips``: about the output plus O(width) of memory.
+
+    With ``out`` (rows x W x C, of the image's dtype) the strips go there in turn and
+    ``sink(out, y0, y1)`` receives each one (rows y0..y1 of the image in out[:y1 - y0]);
+    without it the image is decoded into a new (H, W, C) array, which is returned, and
+    ``sink(image, y0, y1)`` is told of each strip done. CorruptError for a bad payload."""
+    h = container.header
+    bd = h.bit_depth
+    image = out
+    if image is None:
+        image = np.empty((h.height, h.width, h.channels), dtype=np.uint8 if bd == 8 else "=u2")
+    elif image.shape != (rows, h.width, h.channels):
+        raise ValueError(f"out must be ({rows}, {h.width}, {h.channels}), got {image.shape}")
+    planes = []
+    for pl in container.planes:
+        gh, gw = pl.grid(h)
+        planes.append((pl.payload, pl.components,
+                       pl.components if rank is None else min(rank, pl.components),
+                       pl.patch_size, pl.subsample_x, pl.subsample_y, gh, gw, pl.ac_symbols,
+                       pl.dc_multiplier, pl.shift, *pl.deblock))
+    target = image
+
+    def tell(y0: int, y1: int) -> None:
+        if sink is not None:
+            sink(target, y0, y1)
+
+    error = _arithc.decode_strips(tuple(planes), h.height, h.width, bd,
+                                  int(h.colour_transform == fmt.ColourTransform.YCBCR), image,
+                                  rows, tell if sink is not None else None)
+    if error is not None:
+        raise CorruptError(error)
+    if bd == 16 and sys.byteorder != "little" and out is None:
+        return image.astype("<u2")
+    return image
 
 
 def _payload(pl: fmt.Plane, h: fmt.Header, rank: int | None
@@ -80,7 +133,16 @@ def _arith_coefficients(pl: fmt.Plane, h: fmt.Header) -> PlaneCoefficients:
 
 
 def _decode_planes_c(container: fmt.Container, rank: int | None) -> np.ndarray:
-    """decode_planes through _patchc: the same samples, in about a fifth of the time."""
+    """decode_planes through the C decoders: the same samples, in about a fifth of the time;
+    arith planes in strips (:func:`decode_strips`), others whole."""
+    if strips_available(container):
+        return decode_strips(container, rank, STRIP_ROWS)
+    return _decode_planes_whole(container, rank)
+
+
+def _decode_planes_whole(container: fmt.Container, rank: int | None) -> np.ndarray:
+    """decode_planes through _patchc, one whole int32 padded plane per plane (the zstd
+    payload's decoder; arith payloads are transcoded to section 12.3's layout first)."""
     h = container.header
     bd = h.bit_depth
     sources = []
@@ -137,6 +199,11 @@ def decode_planes_reference(container: fmt.Container, rank: int | None = None) -
 # two rows); the allocation limit counts those temporaries.
 PATCH_STRIP = 1024
 COLOUR_PIXELS = 1 << 16
+# Section 12.8: a plane's fixed cost in the strip decoder (its coder's 2098 contexts, bounds)
+STRIP_PLANE_BYTES = 1 << 14
+# Image rows per call of the strip decoder (and per progress report): the GIL is taken between
+# strips, so other threads and a progress callback run about every few milliseconds.
+STRIP_ROWS = 64
 
 
 def colour_rows(width: int) -> int:
@@ -146,25 +213,46 @@ def colour_rows(width: int) -> int:
 
 def check_limits(container: fmt.Container, limits: Limits, rank: int | None = None) -> None:
     """Section 12.8: allocation and work of decoding a patch-layout file at ``rank``;
-    LimitError before anything is decompressed."""
+    LimitError before anything is decompressed (or allocated)."""
+    work, total = limit_counts(container, rank)
+    if work > limits.max_work:
+        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
+    if total > limits.max_alloc_bytes:
+        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")
+
+
+def limit_counts(container: fmt.Container, rank: int | None = None) -> tuple[int, int]:
+    """(work, allocation) of section 12.8, from the header fields alone.
+
+    Work: P^2 multiply-adds per patch (its DC term, rounding and clipping) and per stored
+    coefficient used (at most min(M, N r) of the M stored), what a decoder that skips the
+    coefficients a patch does not store performs (the C decoders do a quarter of it).
+
+    Compression 2 counts the strip decoder's buffers (:func:`decode_strips`; per plane two
+    patch rows of int32 samples, two patch rows of coefficients, DC terms, counts and
+    deblocking samples, the basis and the coder state); compression 1 the whole-plane
+    decoder's (its decompressed payload and int32 padded plane). Both add the output samples
+    and a strip of colour conversion (or of a reduced decode's averaging) of R image rows."""
     h = container.header
     total = h.width * h.height * h.channels * (h.bit_depth // 8)
     work = 0
     strip = 0
     for pl in container.planes:
         n, p, k = pl.patches(h), pl.patch_size, pl.components
+        gw = pl.grid(h)[1]
         r = k if rank is None else min(rank, k)
-        work += n * p * p * (r + 1)
+        work += p * p * (n + min(pl.ac_symbols, n * r))
+        if h.compression == fmt.Compression.ARITH:
+            total += 8 * gw * (p * p + k + 5) + 8 * k * (p * p // 4 + 4) + STRIP_PLANE_BYTES
+            strip = 16 * colour_rows(h.width) * h.width * h.channels
+            continue
         # payload; int32 plane; int32 coefficients and their mask; AC values; DC and counts;
         # deblocking temporaries
         total += (pl.raw_size(h) + 4 * n * p * p + 5 * n * k + 8 * pl.ac_symbols + 32 * n
                   + 40 * n * p)
-        strip = max(strip, 8 * max(PATCH_STRIP, pl.grid(h)[1]) * (k + 1 + p * p))
-    total += strip + 64 * colour_rows(h.width) * h.width * h.channels
-    if work > limits.max_work:
-        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
-    if total > limits.max_alloc_bytes:
-        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")
+        strip = max(strip, 8 * max(PATCH_STRIP, gw) * (k + 1 + p * p)
+                    + 64 * colour_rows(h.width) * h.width * h.channels)
+    return work, total + strip
 
 
 def verify_planes(container: fmt.Container) -> None:

@@ -4,11 +4,11 @@ Used by the Pillow plugin's save and by the command line, so both accept the sam
 
 An ICC profile describes pixels in one colour space (its header says which), so it follows the
 pixels: a conversion within a colour space keeps it (``P`` to ``RGB``, ``1`` to ``L``, ``I`` to
-``I;16``), a conversion to another one goes through it with LittleCMS and stores sRGB, which
-needs no profile (``CMYK`` with a CMYK profile), and a profile that cannot describe the stored
-pixels is dropped (an RGB profile on an ``L`` image, a CMYK profile LittleCMS cannot read).
-Bytes that are not an ICC profile at all are the caller's business and kept, when the pixels
-keep their colour space, as they are.
+``I;16`` or ``I;16S``), a conversion to another one goes through it with LittleCMS and stores
+sRGB, which needs no profile (``CMYK`` with a CMYK profile), and a profile that cannot describe
+the stored pixels is dropped (an RGB profile on an ``L`` image, a CMYK profile LittleCMS cannot
+read). Bytes that are not an ICC profile at all are the caller's business and kept, when the
+pixels keep their colour space, as they are.
 """
 
 from __future__ import annotations
@@ -21,6 +21,12 @@ from PIL import Image
 
 # Pillow modes stored as they are; the array layout the codec expects.
 NATIVE_MODES = ("L", "LA", "RGB", "RGBA", "I;16")
+# A stored mode Pillow has no image mode for -> (Pillow's image mode, raw mode of its bytes):
+# signed 16-bit grey (spec section 15.1) opens as 32-bit ``I``, unpacked from little-endian int16.
+PILLOW_MODES = {"I;16S": ("I", "I;16S")}
+# The sample ranges of ``I`` images that fit a stored mode, tried in order (unsigned first, as
+# before signed 16-bit existed).
+I_RANGES = (("I;16", 0, 65535), ("I;16S", -32768, 32767))
 # Pillow modes converted on the way in (documented in the README and the plugin).
 CONVERTIBLE = {"1": "L", "La": "LA", "RGBa": "RGBA", "PA": "RGBA", "CMYK": "RGB",
                "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB", "I;16L": "I;16", "I;16B": "I;16",
@@ -30,6 +36,7 @@ CONVERTIBLE = {"1": "L", "La": "LA", "RGBa": "RGBA", "PA": "RGBA", "CMYK": "RGB"
 # carries its RGB profile), so Pillow's conversion to RGB keeps that profile valid.
 _GREY, _RGB = b"GRAY", b"RGB "
 COLOUR_SPACE = {"1": _GREY, "L": _GREY, "LA": _GREY, "La": _GREY, "I": _GREY, "I;16": _GREY,
+                "I;16S": _GREY,
                 "I;16L": _GREY, "I;16B": _GREY, "I;16N": _GREY, "P": _RGB, "PA": _RGB,
                 "RGB": _RGB, "RGBA": _RGB, "RGBa": _RGB, "YCbCr": _RGB, "HSV": _RGB,
                 "CMYK": b"CMYK", "LAB": b"Lab "}
@@ -47,8 +54,11 @@ def storage_mode(im: Image.Image) -> str:
     if im.mode == "I":
         # one band: (min, max), not the per-band pairs of the general signature
         lo, hi = cast(tuple[int, int], im.getextrema())
-        if 0 <= lo and hi <= 65535:
-            return "I;16"
+        for mode, low, high in I_RANGES:
+            if low <= lo and hi <= high:
+                return mode
+        raise OSError(f"cannot write mode I as SVDI: its values {lo} .. {hi} fit neither "
+                      "0 .. 65535 (I;16) nor -32768 .. 32767 (I;16S)")
     raise OSError(f"cannot write mode {im.mode} as SVDI")
 
 
@@ -62,7 +72,7 @@ def profile_colour_space(icc_profile: bytes) -> bytes | None:
 
 
 def to_array(im: Image.Image) -> np.ndarray:
-    """The uint8 (H, W[, C]) or uint16 (H, W) array that stores ``im`` (converted through the
+    """The uint8 (H, W[, C]), uint16 or int16 (H, W) array that stores ``im`` (converted through the
     profile in ``im.info`` where the colour space changes)."""
     return to_stored(im, im.info.get("icc_profile"))[0]
 
@@ -84,6 +94,8 @@ def to_stored(im: Image.Image, icc_profile: bytes | None = None
         icc_profile = None  # names other pixels than these
     if mode == "I;16":  # I, I;16, I;16B, I;16L: the values, in native byte order
         return np.asarray(im).astype(np.uint16), icc_profile
+    if mode == "I;16S":  # I within -32768 .. 32767
+        return np.asarray(im).astype(np.int16), icc_profile
     if im.mode != mode:
         im = im.convert(mode)
     return np.asarray(im), icc_profile

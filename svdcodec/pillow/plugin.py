@@ -38,7 +38,9 @@ other formats. Other damage (CRC mismatch, corrupt data) still raises ``OSError`
 plugins do, ``icc_profile`` is carried over from ``im.info`` unless given, while ``exif``, ``xmp``
 and ``dpi`` are written only when passed. Modes: ``L``, ``LA``, ``RGB``, ``RGBA`` and ``I;16`` as
 they are; others as :func:`svdcodec.pillow.convert.storage_mode` says (``P`` to ``RGBA`` with
-transparency else ``RGB``, ``1`` to ``L``, ``I`` to ``I;16`` when in range), else ``OSError``.
+transparency else ``RGB``, ``1`` to ``L``, ``I`` to ``I;16`` when its values fit 0 .. 65535, else
+to the signed ``I;16S`` when they fit -32768 .. 32767), else ``OSError``. A file of mode
+``I;16S`` (signed 16-bit grey, spec section 15.1) opens as mode ``I``, Pillow's signed mode.
 The ICC profile follows the pixels (:mod:`svdcodec.pillow.convert`): ``CMYK`` with a CMYK
 profile is converted to sRGB through it and stored without a profile; a profile that does not
 describe the stored pixels (an RGB profile on an ``L`` image) is dropped. ``save_all`` with
@@ -80,7 +82,7 @@ from ..errors import SvdiError, TruncatedError
 from ..info import EXIF_APP1_PREFIX
 from ..limits import Limits, get_default_limits
 from . import imageio_support
-from .convert import storage_mode, to_stored
+from .convert import PILLOW_MODES, storage_mode, to_stored
 
 FORMAT = "SVDI"
 EXTENSIONS = [".svdi"]
@@ -141,7 +143,7 @@ class SvdiImageFile(ImageFile.ImageFile):
         except SvdiError as exc:  # HEAD unreadable: let Image.open try the other formats
             raise SyntaxError(f"not an SVDI file: {exc}") from exc
         info = opened.info
-        self._mode = info.mode
+        self._mode = PILLOW_MODES.get(info.mode, (info.mode,))[0]
         self.info["layout"] = info.layout
         self.info["factors"] = info.factors
         self.n_frames = info.frames
@@ -234,7 +236,11 @@ class SvdiDecoder(ImageFile.PyDecoder):
                                       frame=plan.frame)
         except SvdiError as exc:
             raise _oserror(exc) from exc
-        self.set_as_raw(pixels.tobytes())  # "I;16" is little-endian, as the array is
+        stored = plan.file.info.mode
+        if stored in PILLOW_MODES:  # I;16S: int16 unpacked into mode I
+            self.set_as_raw(pixels.astype("<i2").tobytes(), PILLOW_MODES[stored][1])
+        else:
+            self.set_as_raw(pixels.tobytes())  # "I;16" is little-endian, as the array is
         return -1, 0
 
 

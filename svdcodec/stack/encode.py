@@ -22,10 +22,12 @@ from .. import format as fmt
 from ..errors import LimitError
 from ..limits import Limits, get_default_limits
 from ..options import (
+    check_bits,
     check_target_size,
     image_mode,
     metadata_chunks,
     rate_criteria,
+    signed_to_offset,
 )
 from ..progress import Progress
 from ..whole import encode as wholeencode
@@ -48,7 +50,7 @@ AUTO_PROGRESS = ((0.0, 0.4), (0.4, 0.6), (0.6, 0.85), (0.85, 1.0))
 _WHOLE_OPTIONS = ("rank", "energy", "factors")
 _FRMS_BYTES = fmt.CHUNK_OVERHEAD + fmt.FRMS.size  # what a stack adds to one image's framing
 _PATCH_OPTIONS = ("colour", "subsampling", "entropy")
-_META_OPTIONS = ("icc_profile", "exif", "xmp", "dpi")
+_META_OPTIONS = ("icc_profile", "exif", "xmp", "dpi", "dicom")  # metadata_chunks' order
 
 
 def as_frames(frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
@@ -223,11 +225,15 @@ def encode_snapshot(frames: np.ndarray, options: dict[str, Any]) -> bytes:
     progressive = bool(options.pop("progressive", False))
     reporter = Progress(options.pop("progress", None))
     meta = metadata_chunks(*(options.pop(k, None) for k in _META_OPTIONS))
+    bits = options.pop("bits", None)
     target_size = options.pop("target_size", None)
     criteria = {k: options.pop(k, None) for k in ("rank", "energy", "quality", "target_psnr")}
     if options:
         raise TypeError(f"unknown options {sorted(options)}")
     _, mode = image_mode(frames[0])
+    bits = check_bits(bits, mode)
+    if mode == fmt.Mode.I16S:  # section 15.1: the layouts code u = sample + 32768
+        frames = signed_to_offset(frames)
     n, height, width = frames.shape[:3]
     header = fmt.Header(width, height, mode, fmt.Layout.SNAPSHOT, fmt.FACTOR_BY_NAME[factors])
     stack = fmt.Stack(n, fmt.StackCoding.SNAPSHOT)
@@ -240,13 +246,14 @@ def encode_snapshot(frames: np.ndarray, options: dict[str, Any]) -> bytes:
                                           level, svd, progressive, reporter,
                                           matrices=matrices, stack=stack)
     groups = wholeencode.encode_groups(frames, header, rate_criteria(**criteria), level, svd,
-                                       progressive, reporter, matrices=matrices)
+                                       progressive, reporter, bits, matrices=matrices)
     return fmt.pack(header, groups, meta, stack=stack)
 
 
-def mean_psnr(frames: np.ndarray, decoded: np.ndarray) -> float:
-    """The mean over frames of each frame's PSNR in dB (an exact frame counts as 100 dB)."""
-    peak = 255.0 if frames.dtype == np.uint8 else 65535.0
+def mean_psnr(frames: np.ndarray, decoded: np.ndarray, bits: int | None = None) -> float:
+    """The mean over frames of each frame's PSNR in dB (an exact frame counts as 100 dB), with
+    the peak 2^bits - 1 (None: 255 or 65535), as the encoder's target_psnr means it."""
+    peak = (255.0 if frames.dtype == np.uint8 else 65535.0) if bits is None else 2.0**bits - 1
     n = frames.shape[0]
     diff = frames.reshape(n, -1).astype(np.float64) - decoded.reshape(n, -1)
     mse = np.mean(diff * diff, axis=1)
@@ -283,7 +290,8 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
             refusals.append(exc)
             return None
         # measured whole: above the allocation limit, decode_stack refuses what decode reads
-        return data, mean_psnr(frames, decode_stack(data, limits=_NO_LIMITS))
+        return data, mean_psnr(frames, decode_stack(data, limits=_NO_LIMITS),
+                               options.get("bits"))
 
     patch_only = any(options.get(n) is not None for n in (*_PATCH_OPTIONS, "patch_size"))
     snapshot_ok = not patch_only and options.get("layout") in (None, "snapshot")

@@ -29,9 +29,11 @@ ZERO_SIGMA = 1e-9
 
 
 def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any], level: int,
-                  svd: str, progressive: bool = False, progress: Progress | None = None, *,
+                  svd: str, progressive: bool = False, progress: Progress | None = None,
+                  bits: int | None = None, *,
                   matrices: list[np.ndarray] | None = None) -> list[fmt.Group]:
-    """The FACT groups of an (H, W, C) image; ``criteria``: rank, energy or psnr (one each).
+    """The FACT groups of an (H, W, C) image; ``criteria``: rank, energy or psnr (one each;
+    psnr's peak is 2^bits - 1, ``bits`` None: the mode's bit depth).
     ``progressive``: one zstd block per record (see :func:`svdcodec.encode`); ``progress``
     hears of each matrix done. ``matrices``: those of ``image`` when the layout is not one of
     section 6 (a stack's snapshot matrix, section 14.4; ``image`` then gives only the number
@@ -40,7 +42,7 @@ def encode_groups(image: np.ndarray, header: fmt.Header, criteria: dict[str, Any
     factors = fmt.FACTOR_NAMES[header.factor_type]
     matrices = to_matrices(image, header.layout) if matrices is None else matrices
     if "psnr" in criteria:
-        peak = 2.0**header.bit_depth - 1
+        peak = 2.0 ** (header.bit_depth if bits is None else bits) - 1
         budget = image.size * peak**2 / 10 ** (criteria["psnr"] / 10)
         criteria = {"max_sse": budget / len(matrices)}  # an equal share per matrix
     groups = []

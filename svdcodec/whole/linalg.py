@@ -270,7 +270,12 @@ def _svd_gram(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def _complement(q: np.ndarray, count: int) -> np.ndarray:
     """``count`` orthonormal columns orthogonal to the orthonormal columns of ``q`` (m, r)."""
     m, r = q.shape
-    if r == 0:
+    if r == 0 or count == 0:
         return np.eye(m, count)
-    full, _ = np.linalg.qr(q, mode="complete")
-    return full[:, r:r + count]
+    # Not the complete QR of q: its Q is m x m, 18 GiB for the 49152 x 24 snapshot matrix of 24
+    # colour frames of 128 x 128 (svdcodec stack). Random columns (fixed seed: the same fill
+    # every time) projected off q twice ("twice is enough", Kahan), then orthonormalized.
+    y = np.random.default_rng(0).standard_normal((m, count))
+    for _ in range(2):
+        y -= q @ (q.T @ y)
+    return _orthonormalize(y)
