@@ -264,8 +264,10 @@ class SvdiFile:
                progress: Callback | None = None) -> np.ndarray:
         """The image; raises :attr:`error` unless it is a TruncatedError and
         ``allow_truncated`` (then what precedes the cut, as :func:`decode` gives it)."""
-        if self.error is not None and not (isinstance(self.error, TruncatedError)
-                                           and allow_truncated):
+        # salvage only what unpack salvaged (section 7.1): a stack cut inside or after FRMS
+        # made unpack raise, and its HEAD-only stand-in is no image (section 14.4)
+        salvaged = isinstance(self.error, TruncatedError) and bool(self.container.truncated)
+        if self.error is not None and not (salvaged and allow_truncated):
             raise self.error
         limits = limits or get_default_limits()
         check_size(self.container.header, limits)

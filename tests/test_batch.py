@@ -203,3 +203,17 @@ def test_closing_a_run_stops_the_workers_and_removes_temporaries(tmp_path: Path)
 
 def _slow_job(source: Path, output: Path) -> None:
     output.write_bytes(b"done")
+
+
+def test_remove_temporaries_covers_a_stacks_frame_files(tmp_path: Path) -> None:
+    """decode --out-dir of a stack writes st-000.png, st-001.png, ... for the task whose
+    output is st.png: a write killed there left .st-001.png.XXXX.tmp behind."""
+    task = batch.Task(tmp_path / "st.svdi", tmp_path / "st.png")
+    mine = [tmp_path / ".st-001.png.abc123.tmp", tmp_path / ".st-1234.png.x.tmp",
+            tmp_path / ".st.png.q.tmp"]
+    others = [tmp_path / ".stx-001.png.abc.tmp", tmp_path / ".st-abc.png.abc.tmp",
+              tmp_path / ".st-001.tif.abc.tmp", tmp_path / "st-001.png"]
+    for path in mine + others:
+        path.write_bytes(b"")
+    batch.remove_temporaries([task])
+    assert [p.exists() for p in mine + others] == [False] * 3 + [True] * 4

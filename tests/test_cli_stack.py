@@ -8,10 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 import svdcodec
 from svdcodec.cli import main
+from svdcodec.metrics import psnr
+
+from .hostile import build, split
 
 COLOURS = [(30 * i, 200 - 30 * i, 90) for i in range(4)]
 
@@ -78,3 +81,142 @@ def test_stack_and_out_dir_exclude_each_other(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["encode", "a.png", "--stack", "s.svdi", "--out-dir", str(tmp_path)]) == 2
     assert "--stack and --out-dir exclude each other" in capsys.readouterr().err
+
+
+# --- QA of issue 15: --out-dir collisions and failures -----------------------------------------
+def _stack_and_single(tmp_path: Path) -> tuple[Path, Path]:
+    frames = np.stack([np.full((6, 8, 3), c, np.uint8) for c in COLOURS[:3]])
+    stack = tmp_path / "st.svdi"
+    stack.write_bytes(svdcodec.encode_stack(frames, coding="frames", quality=90))
+    single = tmp_path / "st-001.svdi"  # its output, st-001.png, is also the stack's frame 1
+    single.write_bytes(svdcodec.encode(np.full((5, 5, 3), 255, np.uint8), quality=90))
+    return stack, single
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_out_dir_refuses_a_frame_name_that_another_input_writes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], order: int) -> None:
+    """st.svdi (3 frames: st-000.png ... st-002.png) and st-001.svdi (st-001.png) into one
+    --out-dir: with --force the second silently replaced the first's frame 1 and the batch
+    said "2 files ok"; the second claimant must be refused before anything runs."""
+    stack, single = _stack_and_single(tmp_path)
+    inputs = [stack, single][::1 - 2 * order]
+    out = tmp_path / "out"
+    assert main(["decode", *map(str, inputs), "--out-dir", str(out), "-j", "1", "--force"]) == 1
+    err = capsys.readouterr().err
+    assert f"{inputs[1]}: output {out / 'st-001.png'} is also the output of {inputs[0]}" in err
+    # the first claimant's files are whole and its own
+    if inputs[0] == stack:
+        with Image.open(out / "st-001.png") as im:
+            assert im.size == (8, 6)
+    else:
+        with Image.open(out / "st-001.png") as im:
+            assert im.size == (5, 5)
+
+
+def test_out_dir_writes_no_frame_of_a_stack_that_fails_to_decode(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A frames stack whose last run is corrupt (behind a valid CRC): frames 0 and 1 were
+    written (with --force over the files already there) before frame 2 failed. A failed
+    decode must leave the output directory as it was."""
+    frames = np.stack([np.full((6, 8), 40 * (k + 1), np.uint8) for k in range(3)])
+    chunks = split(svdcodec.encode_stack(frames, coding="frames", rank=1))
+    last = max(i for i, (ctype, _) in enumerate(chunks) if ctype == b"FACT")
+    body = bytearray(chunks[last][1])
+    body[-1] ^= 0xFF  # the zstd frame's content checksum
+    chunks[last] = (b"FACT", bytes(body))
+    src = tmp_path / "st.svdi"
+    src.write_bytes(build(chunks))
+    with pytest.raises(svdcodec.SvdiError):
+        svdcodec.decode(src.read_bytes(), frame=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "st-000.png").write_bytes(b"old")
+    assert main(["decode", str(src), "--out-dir", str(out), "--force"]) == 1
+    assert "st.svdi" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["st-000.png"]
+    assert (out / "st-000.png").read_bytes() == b"old"
+
+
+@pytest.mark.parametrize(("second", "words"), [
+    (Image.new("L", (5, 4)), "5x4 L after 5x4 RGB"),
+    (Image.new("RGBA", (5, 4)), "5x4 RGBA after 5x4 RGB"),
+    (Image.new("RGB", (4, 5)), "4x5 RGB after 5x4 RGB"),
+])
+def test_stack_inputs_of_another_mode_name_the_modes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], second: Image.Image,
+        words: str) -> None:
+    """An L input after an RGB one was refused with '(5, 4) uint8 after (5, 4) uint8': the
+    sizes alike and the difference (the mode) not said."""
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.new("RGB", (5, 4)).save(a)
+    second.save(b)
+    assert main(["encode", str(a), str(b), "--stack", str(tmp_path / "s.svdi")]) == 1
+    assert f"{b}: frames of a stack share one size and mode: {words}" in \
+        capsys.readouterr().err
+
+
+def test_an_animated_input_with_frames_of_two_sizes_is_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tif = tmp_path / "pages.tif"
+    Image.new("RGB", (6, 4)).save(tif, save_all=True, append_images=[Image.new("RGB", (3, 3))])
+    out = tmp_path / "p.svdi"
+    assert main(["encode", str(tif), str(out)]) == 1
+    assert f"{tif}: frames of a stack share one size and mode: 3x3 RGB after 6x4 RGB" in \
+        capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_stack_encode_measures_target_psnr_and_says_when_not_reached(
+        gif: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README: --json's psnr is "measured for --target-psnr", and a target not reached is a
+    note. A stack gave psnr null and no note however far the target was missed."""
+    out = tmp_path / "a.svdi"
+    assert main(["encode", str(gif), str(out), "--target-psnr", "99", "--json",
+                 "--coding", "tall"]) == 0
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    with Image.open(gif) as im:
+        stack = np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
+    assert record["psnr"] == pytest.approx(psnr(stack, svdcodec.decode_stack(out.read_bytes())))
+    assert record["psnr"] < 99
+    assert "--target-psnr 99 dB not reached" in captured.err
+
+
+def test_animated_input_says_its_timing_is_not_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing silent: an animated GIF's frame durations and loop count are not stored
+    (.svdi stacks have no timing), so the encode says so."""
+    frames = [Image.new("RGB", (8, 6), c) for c in COLOURS]
+    src = tmp_path / "anim.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=120, loop=0)
+    assert main(["encode", str(src), str(tmp_path / "a.svdi")]) == 0
+    assert "frame durations and loop count are not stored" in capsys.readouterr().err
+
+
+def test_stack_inputs_whose_metadata_differ_say_which_is_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stack stores one set of metadata, the first input's: a later input with another
+    dpi (or ICC profile, Exif, XMP) lost its own without a word."""
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.new("RGB", (5, 4), (9, 9, 9)).save(a, dpi=(72, 72))
+    Image.new("RGB", (5, 4), (9, 9, 9)).save(b, dpi=(300, 300))
+    out = tmp_path / "s.svdi"
+    assert main(["encode", str(a), str(b), "--stack", str(out)]) == 0
+    assert f"{b}: its dpi differs from the first input's; the stack keeps the first's" in \
+        capsys.readouterr().err
+    assert main(["encode", str(a), str(a), "--stack", str(out), "--force"]) == 0
+    assert "differs" not in capsys.readouterr().err
+
+
+def test_coding_on_a_single_frame_input_is_a_note(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--coding snapshot on a one-frame PNG wrote a single patch-layout image without a word
+    (encode_stack refuses one frame with coding='snapshot')."""
+    src = tmp_path / "one.png"
+    Image.new("RGB", (6, 5), (1, 2, 3)).save(src)
+    out = tmp_path / "one.svdi"
+    assert main(["encode", str(src), str(out), "--coding", "snapshot"]) == 0
+    assert "--coding snapshot applies to stacks: one.png has one frame, encoded as a single " \
+        "image" in capsys.readouterr().err
+    assert svdcodec.read_header(out).frames == 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +270,70 @@ def test_stack_vectors_cover_every_coding_grey_rgb_and_odd_sizes() -> None:
     assert any(i.stack_coding == "tall" and i.frame_pitch > i.height and i.mode == "RGB"
                for i in infos)
     assert any(i.width % 2 and i.height % 2 for i in infos)
+
+
+# --- section 14 alone: each stack-* vector rewritten as single images of sections 2-13 ------
+def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Section 3's framing, read here without the package: (type, data) after the prefix."""
+    out, offset = [], len(fmt.SIGNATURE) + 1
+    while offset < len(data):
+        (length,) = struct.unpack_from("<I", data, offset)
+        ctype = data[offset + 4:offset + 8]
+        body = data[offset + 8:offset + 8 + length]
+        (crc,) = struct.unpack_from("<I", data, offset + 8 + length)
+        assert crc == zlib.crc32(ctype + body)
+        out.append((ctype, body))
+        offset += 12 + length
+    return out
+
+
+def _file(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    body = b"".join(struct.pack("<I", len(d)) + t + d + struct.pack("<I", zlib.crc32(t + d))
+                    for t, d in chunks)
+    return fmt.SIGNATURE + bytes([fmt.FORMAT_VERSION]) + body
+
+
+def _spec14_frames(data: bytes) -> np.ndarray:
+    """Every frame by the words of section 14 only: FRMS (14.1) read with struct; frames
+    (14.2) as the single images HEAD + run k; tall (14.3) as one image of N·Hp rows, cropped;
+    snapshot (14.4) as the single grey image X (m rows, N columns) of layout 1 whose
+    column k is frame k, channel after channel. Single images decode by sections 2-13."""
+    chunks = _chunks(data)
+    assert chunks[0][0] == b"HEAD" and chunks[1][0] == b"FRMS" and chunks[-1][0] == b"IEND"
+    head = bytearray(chunks[0][1])
+    width, height = struct.unpack_from("<II", head)
+    mode, _, channels, layout, _, _, _, groups = head[8:16]
+    count, pitch, coding, flags, reserved = struct.unpack("<IIBBH", chunks[1][1])
+    assert count >= 2 and flags == 0 and reserved == 0
+    body = [c for c in chunks[2:-1] if c[0] in (b"FACT", b"PTCH")]
+    if coding == 1:  # frames: N runs of group_count chunks
+        assert len(body) == count * groups
+        return np.stack([
+            svdcodec.decode(_file([chunks[0], *body[k * groups:(k + 1) * groups],
+                                   (b"IEND", b"")]))
+            for k in range(count)])
+    if coding == 2:  # tall: one image of W x N·Hp, frame k its rows k·Hp ... k·Hp + H - 1
+        assert pitch >= height
+        struct.pack_into("<I", head, 4, count * pitch)
+        coded = svdcodec.decode(_file([(b"HEAD", bytes(head)), *body, (b"IEND", b"")]))
+        return np.stack([coded[k * pitch:k * pitch + height] for k in range(count)])
+    assert coding == 3 and layout == 5 and len(body) == 1
+    m = height * width * channels
+    grey = mode if channels == 1 else 1  # one channel of the same samples (L, I;16, I;16S)
+    struct.pack_into("<II", head, 0, count, m)  # width N, height m: X itself
+    head[8], head[10], head[11] = grey, 1, 1  # layout 1 per-channel, one group
+    x = svdcodec.decode(_file([(b"HEAD", bytes(head)), *body, (b"IEND", b"")]))
+    frames = x.T.reshape(count, channels, height, width).transpose(0, 2, 3, 1)
+    return frames[..., 0] if channels == 1 else frames
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_stack_vector_decodes_by_section_14_alone(name: str) -> None:
+    data = (VECTORS / f"{name}.svdi").read_bytes()
+    expected = _expected(name)
+    frames = _spec14_frames(data)
+    assert frames.shape[0] * frames.shape[1] == expected.shape[0]
+    got = frames.reshape(expected.shape).astype(np.int32)
+    tolerance = 0 if svdcodec.read_header(data).layout == "patch" else 1
+    assert np.abs(got - expected.astype(np.int32)).max() <= tolerance
+    np.testing.assert_array_equal(frames, svdcodec.decode_stack(data))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import struct
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageFile, ImageSequence, UnidentifiedImageError
 
 import svdcodec
@@ -635,3 +638,73 @@ def test_imageio_table_that_changed_is_left_alone() -> None:
     changed = SimpleNamespace(known_extensions=None)  # not a dict any more
     imageio_support._add(changed)  # type: ignore[arg-type]
     assert changed.known_extensions is None
+
+
+# --- stacks cut or damaged, through Pillow (QA of issue 15) ---------------------------------
+def _stack_bytes(coding: str, **options: object) -> bytes:
+    frames = np.stack([photo(9, 10, seed)[..., :3] for seed in range(3)])
+    return svdcodec.encode_stack(frames, coding=coding, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("coding", "options"), [
+    ("tall", {}), ("frames", {}), ("frames", {"rank": 2, "progressive": True}),
+    ("tall", {"rank": 2, "layout": "stacked"})])
+def test_a_stack_cut_inside_frms_is_not_salvaged_by_load_truncated_images(
+        coding: str, options: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spec 14.4: a stack cut once FRMS's type is visible is never salvaged. Pillow with
+    LOAD_TRUNCATED_IMAGES raised ValueError from the patch C code (or showed an image made of
+    HEAD alone): it must raise OSError as for any file it cannot load."""
+    data = _stack_bytes(coding, **options)
+    frms = HEAD_END  # FRMS is the chunk after HEAD
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    for cut in range(frms + 8, frms + 24):
+        with Image.open(io.BytesIO(data[:cut])) as im:
+            with pytest.raises(OSError, match="truncated"):
+                im.load()
+
+
+def test_save_all_leaves_every_source_at_its_frame(tmp_path: Path) -> None:
+    """Pillow's GIF, PNG, WebP and TIFF savers give the source back at the frame it was on;
+    save_all to .svdi left it (and every animated append_images) on its last frame."""
+    with animated_gif(3) as im, animated_gif(4) as more:
+        im.seek(1)
+        im.save(tmp_path / "x.svdi", save_all=True, append_images=[more], quality=20)
+        assert (im.tell(), more.tell()) == (1, 0)
+    assert svdcodec.read_header(tmp_path / "x.svdi").frames == 7
+
+
+@pytest.mark.parametrize(("coding", "options"), [
+    ("tall", {}), ("frames", {"rank": 2, "progressive": True}), ("snapshot", {"rank": 2})])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), salvage=st.booleans())
+def test_cut_or_mutated_stacks_through_pillow_raise_what_pillow_expects(
+        coding: str, options: dict[str, object], data: st.DataObject, salvage: bool) -> None:
+    """Any cut or byte change of a stack: Image.open refuses with UnidentifiedImageError
+    (SyntaxError inside), every seek/load/verify raises OSError (EOFError past the end),
+    never another exception, LOAD_TRUNCATED_IMAGES or not."""
+    original = _stack_bytes(coding, **options)
+    if data.draw(st.booleans()):
+        damaged = original[:data.draw(st.integers(0, len(original) - 1))]
+    else:
+        body = bytearray(original)
+        for _ in range(data.draw(st.integers(1, 3))):
+            body[data.draw(st.integers(0, len(body) - 1))] = data.draw(st.integers(0, 255))
+        damaged = bytes(body)
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = salvage
+    try:
+        try:
+            im = Image.open(io.BytesIO(damaged))
+        except UnidentifiedImageError:
+            return
+        with im:
+            for k in range(im.n_frames):
+                try:
+                    im.seek(k)
+                    im.load()
+                except OSError:
+                    pass
+        with Image.open(io.BytesIO(damaged)) as im, contextlib.suppress(OSError):
+            im.verify()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous

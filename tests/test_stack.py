@@ -4,6 +4,7 @@ read_header().frames / .stack_coding, verify, for every stack coding."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -251,3 +252,162 @@ def test_open_svdi_decodes_a_tall_stack_once_for_all_frames(monkeypatch: pytest.
         np.testing.assert_array_equal(frame, stack[k])
     with pytest.raises(ValueError):
         opened.decode(frame=4)
+
+
+# --- auto and the caller's mistakes (QA of issue 15) -----------------------------------------
+@pytest.mark.parametrize(("options", "message"), [
+    ({"rank": 2, "layout": "patch"}, "options of the whole-image layouts"),
+    ({"rank": 0}, "rank must be"),
+    ({"layout": "patch", "factors": "int8"}, "options of the whole-image layouts"),
+    ({"quality": 200}, "quality must be in 0..100"),
+    ({"entropy": "bogus"}, "entropy must be one of"),
+    ({"patch_size": 5}, "patch_size must be one of"),
+    ({"subsampling": 3}, "subsampling must be"),
+])
+def test_auto_reports_the_callers_mistake(options: dict[str, object], message: str) -> None:
+    """coding='auto' tries every coding; when none accepts the options it raised KeyError
+    ('target_size') or ValueError('min() arg is an empty sequence'): the caller must read
+    what is wrong with the options, as coding='frames' says it."""
+    frames = faces(2, 8, 8)
+    with pytest.raises(ValueError, match=message):
+        svdcodec.encode_stack(frames, coding="auto", **options)  # type: ignore[arg-type]
+
+
+@settings(max_examples=15, deadline=None)
+@given(quality=st.one_of(st.integers(-50, -1), st.integers(101, 500)),
+       coding=st.sampled_from(("auto", "frames", "tall", "snapshot")))
+def test_every_coding_refuses_a_bad_quality_alike(quality: int, coding: str) -> None:
+    with pytest.raises(ValueError, match=r"quality must be in 0\.\.100"):
+        svdcodec.encode_stack(faces(2, 8, 8), coding=coding, quality=quality)
+
+
+def test_auto_names_the_callers_target_size() -> None:
+    with pytest.raises(ValueError, match=r"no stack coding meets target_size 60: .*below the "
+                                         r"smallest file"):
+        svdcodec.encode_stack(faces(3, 16, 16), coding="auto", target_size=60)
+
+
+# --- many frames and section 8's chunk limit ---------------------------------------------------
+def test_auto_encodes_more_frames_than_the_chunk_limit_allows_runs() -> None:
+    """340 RGB frames: coding='frames' needs 3 chunks per frame, 1024 in all, above section
+    8's 1000; auto measured every candidate with the default decoder, whose LimitError
+    escaped: any GIF of 334 colour frames (999 grey) failed to encode. It must pick a coding
+    whose file the default decoder reads."""
+    frames = np.stack([faces(1, 4, 4, 3, seed=k)[0] for k in range(340)])
+    data = svdcodec.encode_stack(frames, coding="auto")
+    info = svdcodec.read_header(data)
+    assert info.frames == 340 and info.stack_coding != "frames"
+    assert svdcodec.decode_stack(data).shape == frames.shape
+
+
+@pytest.mark.parametrize(("n", "c"), [(999, None), (334, 3), (250, 4)])
+def test_frames_coding_refuses_a_file_the_default_decoder_would_refuse(
+        n: int, c: int | None) -> None:
+    """coding='frames' wrote files of more than 1000 chunks, which svdcodec.decode with the
+    default limits refuses (LimitError): the encoder says so instead."""
+    frames = np.zeros((n, 2, 2, c or 1), np.uint8)
+    with pytest.raises(ValueError, match="chunk limit"):
+        svdcodec.encode_stack(frames[..., 0] if c is None else frames, coding="frames",
+                              quality=10)
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(2, 400), c=st.sampled_from([None, 3]), meta=st.booleans())
+def test_frames_coding_files_stay_within_the_default_limits(n: int, c: int | None,
+                                                             meta: bool) -> None:
+    frames = np.zeros((n, 2, 2, c or 1), np.uint8)
+    frames = frames[..., 0] if c is None else frames
+    options = {"icc_profile": b"x" * 10, "xmp": "<x/>"} if meta else {}
+    try:
+        data = svdcodec.encode_stack(frames, coding="frames", quality=10, **options)
+    except ValueError as exc:
+        assert "chunk limit" in str(exc)
+        return
+    assert svdcodec.decode(data, frame=n - 1).shape == frames.shape[1:]
+
+
+@pytest.fixture()
+def small_pixel_limit() -> Iterator[int]:
+    """Default limits of 2,000 pixels (section 14.5 counts N·W·H), restored afterwards."""
+    previous = svdcodec.set_default_limits(max_pixels=2000)
+    try:
+        yield 2000
+    finally:
+        svdcodec.set_default_limits(previous)
+
+
+@pytest.mark.parametrize("coding", ["auto", "frames", "tall", "snapshot"])
+def test_no_coding_writes_a_stack_above_the_pixel_limit(small_pixel_limit: int,
+                                                        coding: str) -> None:
+    """Section 14.5: a decoder refuses N·W·H above its pixel limit when FRMS is read. The
+    encoder wrote such stacks (a default decoder then refused them; auto's measuring decode
+    raised LimitError): it refuses them, naming the limit."""
+    frames = faces(9, 15, 15)  # 2,025 pixels
+    with pytest.raises(ValueError, match=r"the pixel limit of spec section 14\.5") as raised:
+        svdcodec.encode_stack(frames, coding=coding, quality=30)
+    assert not isinstance(raised.value, svdcodec.SvdiError)
+
+
+def test_auto_skips_tall_when_its_padded_image_is_above_the_limit(
+        small_pixel_limit: int) -> None:
+    """Section 14.5 also bounds the tall coded image (N·Hp·W): 8 frames of 16x15 are 1,920
+    pixels, but tall pads each to 16 rows, 2,048: tall is refused and auto takes another."""
+    frames = faces(8, 15, 16)  # 1,920 pixels; tall pads 15 rows to 16: 2,048
+    with pytest.raises(ValueError, match=r"the pixel limit of spec section 14\.5"):
+        svdcodec.encode_stack(frames, coding="tall", quality=30)
+    data = svdcodec.encode_stack(frames, coding="auto", quality=30)
+    assert svdcodec.read_header(data).stack_coding != "tall"
+    assert svdcodec.decode_stack(data).shape == frames.shape
+
+
+def test_auto_measures_a_stack_whose_whole_output_is_above_the_allocation_limit() -> None:
+    """decode_stack counts N·W·H·C bytes against the allocation limit (14.5), decode(frame=k)
+    one frame: a valid stack can be above the first and not the second. auto measured its
+    candidates with decode_stack under the default limits, and its LimitError escaped. It
+    must measure regardless, and keep only files whose frames the default decoder reads."""
+    frames = faces(40, 16, 16, 4)  # 40,960 bytes of samples
+    previous = svdcodec.set_default_limits(max_alloc_bytes=30_000)
+    try:
+        with pytest.raises(svdcodec.LimitError):
+            svdcodec.decode_stack(svdcodec.encode_stack(frames, coding="frames", rank=2))
+        data = svdcodec.encode_stack(frames, coding="auto", rank=2)
+        for k in (0, 39):
+            assert svdcodec.decode(data, frame=k).shape == frames.shape[1:]
+    finally:
+        svdcodec.set_default_limits(previous)
+
+
+# --- property: every coding x mode x option: a file within its options, or a ValueError -------
+OPTION_SETS = st.one_of(
+    st.just({}), st.builds(dict, quality=st.integers(0, 100)),
+    st.builds(dict, rank=st.integers(1, 4)), st.builds(dict, energy=st.floats(0.5, 0.999)),
+    st.builds(dict, target_psnr=st.floats(15, 60)),
+    st.builds(dict, target_size=st.integers(150, 2500)),
+    st.builds(dict, patch_size=st.sampled_from([4, 8, 16])), st.just({"entropy": "zstd"}),
+    st.builds(dict, subsampling=st.sampled_from([1, 2])),
+    st.builds(dict, layout=st.sampled_from(["stacked", "stacked-vertical"]), rank=st.just(2)),
+    st.just({"rank": 2, "progressive": True, "factors": "float16"}))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 4), h=st.integers(1, 14), w=st.integers(1, 14),
+       mode=st.sampled_from(["L", "LA", "RGB", "RGBA", "I;16"]), options=OPTION_SETS,
+       coding=st.sampled_from(("auto", *CODINGS)), seed=st.integers(0, 99))
+def test_every_coding_mode_and_option(n: int, h: int, w: int, mode: str,
+                                      options: dict[str, object], coding: str,
+                                      seed: int) -> None:
+    channels = {"L": None, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": None}[mode]
+    frames = faces(n, h, w, channels, seed=seed)
+    if mode == "I;16":
+        frames = frames.astype(np.uint16) * 257
+    try:
+        data = svdcodec.encode_stack(frames, coding=coding, **options)  # type: ignore[arg-type]
+    except ValueError as exc:  # the options do not fit this coding: said, not crashed
+        assert not isinstance(exc, svdcodec.SvdiError)
+        return
+    out = svdcodec.decode_stack(data)
+    assert out.shape == frames.shape and out.dtype == frames.dtype
+    np.testing.assert_array_equal(svdcodec.decode(data, frame=n - 1), out[n - 1])
+    svdcodec.verify(data)
+    if "target_size" in options:
+        assert len(data) <= options["target_size"]  # type: ignore[operator]

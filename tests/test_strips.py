@@ -237,6 +237,26 @@ def test_cli_round_trips_npy_arrays(tmp_path: Path, mode: str,
     assert "out.npy: 41x30" in capsys.readouterr().out
 
 
+def test_cli_npy_with_signed_samples_and_stacks(tmp_path: Path) -> None:
+    # (merged with main: mode I;16S takes int16 .npy input; a stack's frames go to .npy too)
+    signed = (image(30, 41, "I;16").astype(np.int32) - 30000).astype(np.int16)
+    np.save(tmp_path / "ct.npy", signed)
+    assert main(["encode", str(tmp_path / "ct.npy"), str(tmp_path / "ct.svdi")]) == 0
+    assert svdcodec.read_header((tmp_path / "ct.svdi").read_bytes()).mode == "I;16S"
+    assert main(["decode", str(tmp_path / "ct.svdi"), str(tmp_path / "back.npy")]) == 0
+    back = np.load(tmp_path / "back.npy")
+    assert back.dtype == np.int16
+    assert np.array_equal(back, svdcodec.decode((tmp_path / "ct.svdi").read_bytes()))
+    frames = np.stack([image(20, 24, "L"), image(20, 24, "L")[::-1]])
+    stack = tmp_path / "s.svdi"
+    stack.write_bytes(svdcodec.encode_stack(frames, coding="frames", quality=60))
+    assert main(["decode", str(stack), str(tmp_path / "f.npy"), "--frame", "1"]) == 0
+    assert np.array_equal(np.load(tmp_path / "f.npy"), svdcodec.decode(stack.read_bytes(),
+                                                                       frame=1))
+    assert main(["decode", str(stack), str(tmp_path / "g.npy"), "--frame", "1",
+                 "--limit", "max_pixels=100"]) == 1  # the limits apply to stack frames
+
+
 def test_cli_refuses_npy_arrays_that_are_not_images(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     np.save(tmp_path / "f.npy", np.zeros((4, 4), np.float32))

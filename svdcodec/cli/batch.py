@@ -74,25 +74,33 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def plan(sources: Sequence[Path], out_dir: Path, suffix: str) -> list[Task]:
-    """One task per source, writing ``out_dir / (stem + suffix)``.
+def plan(sources: Sequence[Path], out_dir: Path, suffix: str,
+         outputs: Callable[[Path, Path], Sequence[Path]] | None = None) -> list[Task]:
+    """One task per source, writing ``out_dir / (stem + suffix)``; ``outputs(source, output)``
+    names every file the task writes where that is more than ``output`` (a stack decoded to
+    NAME-000.png, NAME-001.png, ...).
 
-    A task whose output another task already writes, or whose output is one of the sources, is
-    refused: with -j 2 the two would race, and an input must never be overwritten.
+    A task that would write a file another task already writes, or one of the sources, is
+    refused: with -j 2 the two would race (with --force, one would silently replace the
+    other's file), and an input must never be overwritten.
     """
     inputs = {_key(s): s for s in sources}
     claimed: dict[Path, Path] = {}
     tasks = []
     for source in sources:
         output = out_dir / (source.stem + suffix)
-        key = _key(output)
+        written = list(outputs(source, output)) if outputs is not None else [output]
         error = None
-        if key in claimed:
-            error = f"output {output} is also the output of {claimed[key]}"
-        elif key in inputs:
-            error = f"output {output} would overwrite the input file {inputs[key]}"
-        else:
-            claimed[key] = source
+        for path in written:
+            key = _key(path)
+            if key in claimed:
+                error = f"output {path} is also the output of {claimed[key]}"
+            elif key in inputs:
+                error = f"output {path} would overwrite the input file {inputs[key]}"
+            if error is not None:
+                break
+        if error is None:
+            claimed.update((_key(path), source) for path in written)
         tasks.append(Task(source, output, error))
     return tasks
 
@@ -210,11 +218,17 @@ def run(tasks: Sequence[Task], job: Job, jobs: int, *, desc: str = ""
 
 def remove_temporaries(tasks: Sequence[Task]) -> None:
     """Remove what a worker killed inside :func:`svdcodec.codec.atomic_write` left behind: its
-    temporary file ``.NAME.XXXX.tmp`` next to the output."""
+    temporary file ``.NAME.XXXX.tmp`` next to the output, or ``.STEM-NNN.SUFFIX.XXXX.tmp``
+    next to a stack's frame files (:func:`svdcodec.cli.stackfiles.frame_path`)."""
     for task in tasks:
-        for tmp in task.output.parent.glob(f".{glob.escape(task.output.name)}.*.tmp"):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        out = task.output
+        stem, suffix = glob.escape(out.stem), glob.escape(out.suffix)
+        patterns = (f".{glob.escape(out.name)}.*.tmp", f".{stem}-[0-9][0-9][0-9]*{suffix}.*.tmp")
+        for tmp in (t for p in patterns for t in out.parent.glob(p)):
+            frame = tmp.name[len(out.stem) + 2:].split(".", 1)[0]
+            if tmp.name.startswith(f".{out.name}.") or frame.isdigit():
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
 
 

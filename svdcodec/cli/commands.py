@@ -28,7 +28,7 @@ from .files import (
     print_note,
     read_input,
 )
-from .stackfiles import encode_stack_file
+from .stackfiles import decoded_outputs, encode_stack_file
 
 
 def _encode_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,7 +106,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
         job = functools.partial(decode_file, rank=args.rank, force=args.force,
                                 allow_truncated=args.allow_truncated, frame=args.frame,
                                 all_frames=True, limits=args.limits)
-        return _run_batch(args, job, "." + args.format, "decoded")
+        outputs = decoded_outputs if args.frame is None else None
+        return _run_batch(args, job, "." + args.format, "decoded", outputs)
     with _bar(args, "decode") as progress:
         result = decode_file(Path(args.input), Path(args.output), args.rank, args.force,
                              args.allow_truncated, args.frame, progress=progress,
@@ -117,7 +118,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     print(f"{r['output']}: {r['width']}x{r['height']} {r['mode']}")
     return 0
 
-def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str) -> int:
+def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str,
+               outputs: Callable[[Path, Path], list[Path]] | None = None) -> int:
     """Run ``job`` over every input into ``--out-dir``; one line per failure, then a summary."""
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -127,7 +129,7 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str)
     except OSError as exc:
         raise CliError(f"cannot create the output directory {out_dir}: {os_reason(exc)}"
                        ) from None
-    tasks = batch.plan([Path(p) for p in args.paths], out_dir, suffix)
+    tasks = batch.plan([Path(p) for p in args.paths], out_dir, suffix, outputs)
     jobs = args.jobs or batch.default_jobs()
     start = time.perf_counter()
     ok = failed = bytes_in = bytes_out = 0

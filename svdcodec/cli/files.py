@@ -223,6 +223,9 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
     check_output(out, force, src)
     notes: list[str] = []
     image, meta = load_image(src, notes)
+    if coding is not None:
+        notes.append(f"--coding {coding} applies to stacks: {src.name} has one frame, "
+                     f"encoded as a single image")
     start = time.perf_counter()
     data = encode(image, **options, **meta, progress=progress)
     seconds = time.perf_counter() - start
@@ -265,8 +268,11 @@ def own_limits(image: np.ndarray) -> Limits:
 
 
 def encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
-                 record: dict[str, Any]) -> list[str]:
-    """What differs from what was asked; sets ``record['psnr']`` when it was measured."""
+                 record: dict[str, Any],
+                 decoder: Callable[[bytes], np.ndarray] | None = None) -> list[str]:
+    """What differs from what was asked; sets ``record['psnr']`` when it was measured
+    (``decoder``: :func:`svdcodec.decode_stack` for a stack, its PSNR over every sample;
+    None: :func:`svdcodec.decode` within :func:`own_limits`)."""
     notes = []
     rank = options.get("rank")
     if rank is not None and record["ranks"] and min(record["ranks"]) < rank:
@@ -277,8 +283,8 @@ def encode_notes(image: np.ndarray, data: bytes, options: dict[str, Any],
         from ..metrics import psnr  # here: scipy.ndimage slows every command's start
 
         bits = options.get("bits")  # the peak that --target-psnr meant
-        measured = psnr(image, decode(data, limits=own_limits(image)),
-                        None if bits is None else 2.0**bits - 1)
+        measured = psnr(image, decode(data, limits=own_limits(image)) if decoder is None
+                        else decoder(data), None if bits is None else 2.0**bits - 1)
         record["psnr"] = measured if np.isfinite(measured) else None
         if measured < target - 0.005:
             best = "the full rank" if record["layout"] != "patch" else "quality 100"
@@ -326,9 +332,15 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
                 outputs = [frame_path(out, k, info.frames) for k in range(info.frames)]
                 for path in outputs:
                     check_output(path, force, src)
-                results = [_write_image(decode(data, rank=rank, frame=k, limits=limits), info,
-                                        path, fmt_name, src, [], rank)
-                           for k, path in enumerate(outputs)]
+                # every frame rendered before the first is written: a frame that fails
+                # leaves the directory as it was
+                rendered = [_render(decode(data, rank=rank, frame=k, limits=limits), info,
+                                    path, fmt_name, src, [], rank)
+                            for k, path in enumerate(outputs)]
+                results = []
+                for encoded, result in rendered:
+                    write_output(result.output, encoded)
+                    results.append(result)
                 record = dict(results[0].record, output=[str(p) for p in outputs],
                               bytes=sum(r.record["bytes"] for r in results))
                 return Result(out, record, results[0].notes)
@@ -349,16 +361,36 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
 
 def _write_image(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, src: Path,
                  notes: list[str], rank: int | None) -> Result:
-    """One decoded image written to ``out`` in ``fmt_name``, fitted to what it can hold."""
+    """One decoded image written to ``out`` in ``fmt_name``, fitted to what it can hold (.npy:
+    the array as decoded, written as it is serialized)."""
+    if fmt_name == "NPY":
+        _rank_note(info, rank, notes)
+        return _npy_result(info, out, src, notes, save_npy(out, array))
+    encoded, result = _render(array, info, out, fmt_name, src, notes, rank)
+    write_output(out, encoded)
+    return result
+
+
+def _rank_note(info: SvdiInfo, rank: int | None, notes: list[str]) -> None:
     if rank is not None and info.ranks and rank > max(info.ranks):
         notes.append(f"--rank {rank} is above the ranks stored ({list(info.ranks)}): decoded "
                      f"at the stored ranks")
+
+
+def _npy_result(info: SvdiInfo, out: Path, src: Path, notes: list[str], size: int) -> Result:
+    return Result(out, {"input": str(src), "output": str(out), "format": "NPY",
+                        "width": info.width, "height": info.height, "mode": info.mode,
+                        "decoded_mode": info.mode, "bytes": size, "notes": notes}, notes)
+
+
+def _render(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, src: Path,
+            notes: list[str], rank: int | None) -> tuple[bytes, Result]:
+    """The bytes of ``out`` (see :func:`_write_image`) and its result, nothing written."""
+    _rank_note(info, rank, notes)
     if fmt_name == "NPY":
-        written_bytes = save_npy(out, array)
-        return Result(out, {"input": str(src), "output": str(out), "format": fmt_name,
-                            "width": info.width, "height": info.height, "mode": info.mode,
-                            "decoded_mode": info.mode, "bytes": written_bytes,
-                            "notes": notes}, notes)
+        stream = io.BytesIO()
+        np.save(stream, array, allow_pickle=False)
+        return stream.getvalue(), _npy_result(info, out, src, notes, stream.tell())
     im, converted = fit_format(from_array(array), fmt_name)
     save = metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
     grey_to_rgb = info.mode in ("L", "LA", "I;16") and im.mode in ("RGB", "RGBA")
@@ -375,11 +407,10 @@ def _write_image(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, sr
     if size != im.size:  # ICO keeps at most 256 x 256
         raise CliError(f"{fmt_name} cannot hold a {im.width}x{im.height} image (it would be "
                        f"{size[0]}x{size[1]}): use .png or .tif")
-    write_output(out, buffer.getvalue())
-    return Result(out, {"input": str(src), "output": str(out), "format": fmt_name,
-                        "width": im.width, "height": im.height, "mode": written,
-                        "decoded_mode": info.mode, "bytes": buffer.tell(), "notes": notes},
-                  notes)
+    return buffer.getvalue(), Result(out, {
+        "input": str(src), "output": str(out), "format": fmt_name, "width": im.width,
+        "height": im.height, "mode": written, "decoded_mode": info.mode,
+        "bytes": buffer.tell(), "notes": notes}, notes)
 
 
 def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None) -> Result:

@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from ..codec import decode, encode_stack, read_header
+from ..codec import decode, decode_stack, encode_stack, read_header
+from ..errors import SvdiError
 from ..limits import Limits
 from ..pillow.convert import to_stored
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
-from .files import Result, check_output, usable_metadata, write_output
+from .files import Result, check_output, encode_notes, usable_metadata, write_output
 
 
 def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[str, Any]]:
@@ -40,7 +41,25 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
     except OSError as exc:
         raise CliError(f"{path}: {os_reason(exc)}") from None
     notes.extend(f"{path}: {n}" for n in dropped)
+    if len(frames) > 1 and any(k in im.info for k in ("duration", "loop")):
+        notes.append(f"{path}: the frame durations and loop count are not stored (an .svdi "
+                     f"stack has no timing)")
     return frames, meta
+
+
+def _differs(a: Any, b: Any) -> bool:
+    """Whether two metadata values differ (dpi as numbers: Pillow reads 72 as 72.009)."""
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return any(round(float(x)) != round(float(y)) for x, y in zip(a, b, strict=True))
+    return bool(a != b)
+
+
+def describe(frame: np.ndarray) -> str:
+    """``WxH MODE`` of a frame as the codec stores it (to_stored's arrays)."""
+    channels = frame.shape[2] if frame.ndim == 3 else 1
+    mode = "I;16" if frame.dtype == np.uint16 else \
+        {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels} channels")
+    return f"{frame.shape[1]}x{frame.shape[0]} {mode}"
 
 
 def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
@@ -54,11 +73,17 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
     meta: dict[str, Any] = {}
     for src in sources:
         more, found = load_frames(src, notes)
-        if frames and (more[0].shape != frames[0].shape or more[0].dtype != frames[0].dtype):
-            raise CliError(f"{src}: frames of a stack share one size and mode: "
-                           f"{more[0].shape[1::-1]} {more[0].dtype} after "
-                           f"{frames[0].shape[1::-1]} {frames[0].dtype}")
-        meta = meta or found
+        for frame in more:  # within an animated input too (TIFF pages of two sizes)
+            first = frames[0] if frames else more[0]
+            if frame.shape != first.shape or frame.dtype != first.dtype:
+                raise CliError(f"{src}: frames of a stack share one size and mode: "
+                               f"{describe(frame)} after {describe(first)}")
+        if frames:  # one set of metadata per file: the first input's
+            notes.extend(f"{src}: its {key} differs from the first input's; the stack keeps "
+                         f"the first's" for key in sorted(set(meta) | set(found))
+                         if _differs(meta.get(key), found.get(key)))
+        else:
+            meta = found
         frames += more
     start = time.perf_counter()
     try:
@@ -76,6 +101,7 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         "ranks": list(info.ranks), "frames": info.frames, "stack_coding": info.stack_coding,
         "bpp": 8 * len(data) / (info.width * info.height * info.frames),
         "seconds": seconds, "psnr": None, "notes": notes}
+    notes += encode_notes(np.stack(frames), data, options, record, decode_stack)
     if info.frames > 1:
         notes.append(f"encoded {info.frames} frames as one stack (coding "
                      f"{info.stack_coding})")
@@ -86,6 +112,23 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
 def frame_path(out: Path, k: int, count: int) -> Path:
     """``DIR/NAME-003.png``: frame k of ``count``, numbered with at least 3 digits."""
     return out.with_name(f"{out.stem}-{k:0{max(3, len(str(count - 1)))}d}{out.suffix}")
+
+
+def decoded_outputs(source: Path, output: Path) -> list[Path]:
+    """What ``decode SOURCE --out-dir`` writes without ``--frame``: ``output``, or one file per
+    frame of a stack (:func:`frame_path`); ``[output]`` if ``source`` cannot be read (the
+    decode then says why)."""
+    try:
+        count = frame_count(source.read_bytes())
+    except (OSError, SvdiError):
+        return [output]
+    if count == 1:
+        return [output]
+    return [frame_path(output, k, count) for k in range(count)]
+
+
+def frame_count(data: bytes) -> int:
+    return read_header(data).frames
 
 
 def decode_frame_array(data: bytes, rank: int | None, frame: int | None,

@@ -299,17 +299,23 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     frames: list[Any] = []
     icc = options["icc_profile"]
     for image in images:
-        for k in range(getattr(image, "n_frames", 1)):
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(k)
-            array, profile = to_stored(image, options["icc_profile"])
-            if frames and (array.shape != frames[0].shape or array.dtype != frames[0].dtype):
-                _refuse(fp)
-                raise OSError(f"cannot write frames of different sizes or modes as one SVDI "
-                              f"stack: {array.shape} {array.dtype} after "
-                              f"{frames[0].shape} {frames[0].dtype}")
-            icc = profile if not frames else icc
-            frames.append(array)
+        current = image.tell()  # given back as Pillow's other savers do
+        try:
+            for k in range(getattr(image, "n_frames", 1)):
+                if getattr(image, "n_frames", 1) > 1:
+                    image.seek(k)
+                array, profile = to_stored(image, options["icc_profile"])
+                if frames and (array.shape != frames[0].shape or
+                               array.dtype != frames[0].dtype):
+                    _refuse(fp)
+                    raise OSError(f"cannot write frames of different sizes or modes as one "
+                                  f"SVDI stack: {array.shape} {array.dtype} after "
+                                  f"{frames[0].shape} {frames[0].dtype}")
+                icc = profile if not frames else icc
+                frames.append(array)
+        finally:
+            if image.tell() != current:
+                image.seek(current)
     options["icc_profile"] = icc
     fp.write(codec.encode_stack(frames, coding=coding, **options))
 

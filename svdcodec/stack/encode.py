@@ -19,7 +19,8 @@ import numpy as np
 
 from .. import _zstd
 from .. import format as fmt
-from ..limits import Limits
+from ..errors import LimitError
+from ..limits import Limits, get_default_limits
 from ..options import (
     check_bits,
     check_target_size,
@@ -30,10 +31,13 @@ from ..options import (
 )
 from ..progress import Progress
 from ..whole import encode as wholeencode
+from ..whole import snapshot
 from ..whole.quantize import FACTOR_TYPES
 from ..whole.snapshot import to_snapshot
+from . import decode as stackdecode
 
 EncodeImage = Callable[..., bytes]  # svdcodec.encode(image, **options)
+DecodeStack = Callable[..., np.ndarray]  # svdcodec.decode_stack(data, limits=...)
 CODINGS = ("auto", *fmt.STACK_CODING_BY_NAME)
 # the encoder's own files are parsed back without the decoder's limits
 _NO_LIMITS = Limits(max_width=2**40, max_height=2**40, max_pixels=2**62,
@@ -107,6 +111,8 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
     containers = []
     for k in range(n):
         containers.append(_parse(encode_image(_single(frames[k]), **options)))
+        if k == 0:
+            _check_chunk_count(containers[0], n)
         reporter((k + 1) / n)
     header = containers[0].header
     if any(c.header != header for c in containers):
@@ -116,6 +122,48 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
     planes = [p for c in containers for p in c.planes]
     return fmt.pack(header, groups, containers[0].metadata, planes,
                     stack=fmt.Stack(n, fmt.StackCoding.FRAMES))
+
+
+def check_frame_limits(data: bytes) -> None:
+    """LimitError unless a decoder with the default limits decodes a frame of ``data``
+    (sections 8, 12.8 and 14.5): what auto keeps must be readable frame by frame."""
+    limits = get_default_limits()
+    container = fmt.unpack(data, limits)
+    stack = container.stack
+    assert stack is not None
+    if stack.coding == fmt.StackCoding.SNAPSHOT:
+        snapshot.check_limits(container, limits, None, 1)
+    else:
+        image = stackdecode.coded_container(container) if stack.coding == fmt.StackCoding.TALL \
+            else stackdecode.frame_container(container, 0)
+        stackdecode.check_image_limits(image, limits, None)
+
+
+def _check_chunk_count(first: fmt.Container, n: int) -> None:
+    """ValueError unless the frames file of ``n`` frames like ``first`` has at most the
+    chunks a decoder reads by default (section 8): it would write a file that
+    :func:`svdcodec.decode` refuses (LimitError)."""
+    runs = max(len(first.groups), len(first.planes))
+    chunks = len(first.chunks) + 1 + (n - 1) * runs  # and FRMS
+    limit = get_default_limits().max_chunks
+    if chunks > limit:
+        raise ValueError(f"coding='frames' of {n} frames needs {chunks} chunks, above the "
+                         f"chunk limit of {limit} that decoders apply (spec section 8): use "
+                         f"coding='tall' or 'snapshot'")
+
+
+def check_stack_limits(frames: np.ndarray, coding: fmt.StackCoding, pitch: int = 0) -> None:
+    """ValueError unless a decoder with the default limits reads the stack's FRMS (section
+    14.5: N·W·H, and the tall coded image of N·Hp rows); :func:`svdcodec.set_default_limits`
+    moves them. Without it the encoder writes what :func:`svdcodec.decode` refuses."""
+    n, height, width = (int(x) for x in frames.shape[:3])
+    header = fmt.Header(width, height, image_mode(frames[0])[1], fmt.Layout.PER_CHANNEL,
+                        fmt.FactorType.INT8)
+    try:
+        fmt.check_stack_size(header, fmt.Stack(n, coding, pitch), get_default_limits())
+    except LimitError as exc:
+        raise ValueError(f"{exc}: decoders refuse such a stack (the pixel limit of spec "
+                         f"section 14.5; svdcodec.set_default_limits)") from None
 
 
 def _probe_header(frames: np.ndarray) -> fmt.Header:
@@ -143,6 +191,7 @@ def encode_tall(frames: np.ndarray, encode_image: EncodeImage,
     """Section 14.3: one W x N·Hp image, each frame's rows repeated at its bottom to Hp."""
     n, height = frames.shape[:2]
     pitch = frame_pitch(frames, options)
+    check_stack_limits(frames, fmt.StackCoding.TALL, pitch)
     padded = np.pad(frames, ((0, 0), (0, pitch - height), (0, 0), (0, 0)), mode="edge")
     tall = padded.reshape(n * pitch, *frames.shape[2:])
     options = dict(options)
@@ -213,7 +262,7 @@ def mean_psnr(frames: np.ndarray, decoded: np.ndarray, bits: int | None = None) 
 
 
 def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str, Any],
-                decode_stack: Callable[[bytes], np.ndarray]) -> bytes:
+                decode_stack: DecodeStack) -> bytes:
     """The smallest coding at the requested quality, measured (each coding is encoded and
     decoded once):
 
@@ -228,16 +277,21 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
     """
     reporter = Progress(options.get("progress"))
     tried = [0]  # candidates so far: each gets the next slice of the progress
+    refusals: list[ValueError] = []  # why candidates failed: the first is the caller's answer
 
     def coded(coding: str, opts: dict[str, Any]) -> tuple[bytes, float] | None:
         share = AUTO_PROGRESS[min(tried[0], len(AUTO_PROGRESS) - 1)]
         tried[0] += 1
         opts = {**opts, "progress": reporter.part(*share)}
-        try:
+        try:  # the coding cannot meet the options (a target too small, too many chunks)
             data = _ENCODERS[coding](frames, encode_image, opts)
-        except ValueError:  # this coding cannot meet the options (a target size too small)
+            check_frame_limits(data)
+        except ValueError as exc:
+            refusals.append(exc)
             return None
-        return data, mean_psnr(frames, decode_stack(data), options.get("bits"))
+        # measured whole: above the allocation limit, decode_stack refuses what decode reads
+        return data, mean_psnr(frames, decode_stack(data, limits=_NO_LIMITS),
+                               options.get("bits"))
 
     patch_only = any(options.get(n) is not None for n in (*_PATCH_OPTIONS, "patch_size"))
     snapshot_ok = not patch_only and options.get("layout") in (None, "snapshot")
@@ -248,11 +302,13 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
                  if c != "snapshot" or snapshot_ok
                  for r in [coded(c, base if c != "snapshot" else options)] if r is not None]
         if not found:
-            raise ValueError(f"no stack coding meets target_size {options['target_size']}")
+            raise _refused(refusals, options.get("target_size"))
         if options.get("target_size") is not None:
             return max(found, key=lambda r: r[1])[0]
         return min(found, key=lambda r: len(r[0]))[0]
     results = [r for r in (coded("frames", base), coded("tall", base)) if r is not None]
+    if not results:  # options that neither coding accepts (a quality of 200)
+        raise _refused(refusals)
     reference = min(p for _, p in results)
     aimed = {k: v for k, v in options.items() if k not in ("quality", "target_psnr")}
     aimed["target_psnr"] = min(reference, 100.0)  # a pooled PSNR: the mean one is no lower
@@ -268,6 +324,15 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
     return min(fair, key=lambda r: len(r[0]))[0]
 
 
+def _refused(refusals: list[ValueError], target_size: object = None) -> ValueError:
+    """The error of an auto encode that no coding accepted: every coding's reason (the first
+    is what coding='frames' would have said), once each."""
+    reasons = "; ".join(dict.fromkeys(str(e) for e in refusals))
+    if target_size is not None:  # the codings' messages name their own shares of it
+        return ValueError(f"no stack coding meets target_size {target_size!r}: {reasons}")
+    return ValueError(f"no stack coding accepts the options: {reasons}")
+
+
 def _snapshot(frames: np.ndarray, encode_image: EncodeImage, options: dict[str, Any]) -> bytes:
     return encode_snapshot(frames, options)
 
@@ -278,7 +343,7 @@ _ENCODERS: dict[str, Callable[[np.ndarray, EncodeImage, dict[str, Any]], bytes]]
 
 def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
                  encode_image: EncodeImage, options: dict[str, Any],
-                 decode_stack: Callable[[bytes], np.ndarray]) -> bytes:
+                 decode_stack: DecodeStack) -> bytes:
     """See :func:`svdcodec.encode_stack`; ``encode_image`` and ``decode_stack`` are the
     single-image encoder and the stack decoder."""
     if not isinstance(coding, str) or coding not in CODINGS:
@@ -288,6 +353,7 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
         if coding == "snapshot":
             raise ValueError("coding='snapshot' needs at least 2 frames")
         return encode_image(_single(array[0]), **options)
+    check_stack_limits(array, fmt.StackCoding.FRAMES)  # N·W·H, whatever the coding
     callback = options.get("progress")
     if callback is not None and not callable(callback):
         raise TypeError(f"progress must be callable, got {callback!r}")
