@@ -293,3 +293,36 @@ def test_cli_is_quiet_about_single_frame_inputs(tmp_path: Path,
     _frames(1)[0].save(src)
     assert main(["encode", str(src), str(tmp_path / "x.svdi"), "--rank", "2"]) == 0
     assert "frame" not in capsys.readouterr().err
+
+
+def _png16(path: Path, samples: np.ndarray) -> None:
+    """A 16-bit PNG written by hand (Pillow cannot write 16-bit RGB): grey, LA, RGB, RGBA."""
+    import zlib
+    h, w, c = samples.shape
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    raw = b"".join(b"\0" + samples[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data)))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" +
+                     chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)) +
+                     chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_a_16_bit_colour_png_says_that_pillow_reads_8_bits(tmp_path: Path, channels: int,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    """Pillow opens 16-bit LA/RGB/RGBA PNGs as 8-bit images: the encode says so (it was a
+    silent loss of the low byte); 16-bit grey is read whole and gets no note."""
+    from svdcodec.cli import main
+    samples = np.random.default_rng(channels).integers(0, 65536, (6, 7, channels))
+    src = tmp_path / "in.png"
+    _png16(src, samples.astype(np.uint16))
+    assert main(["encode", str(src), str(tmp_path / "out.svdi")]) == 0
+    err = capsys.readouterr().err
+    noted = "16-bit" in err and "Pillow reads them as 8 bits" in err
+    assert noted == (channels != 1), err
+    header = svdcodec.read_header(tmp_path / "out.svdi")
+    assert (header.mode == "I;16") == (channels == 1)

@@ -38,7 +38,7 @@ from ..errors import SvdiError, TruncatedError
 from ..info import SvdiInfo
 from ..limits import Limits, get_default_limits
 from ..options import metadata_chunks
-from ..pillow.convert import from_array, to_stored
+from ..pillow.convert import depth_note, from_array, to_stored
 from . import dicom
 from .errors import CliError, os_reason
 from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_mode
@@ -147,8 +147,11 @@ def load_image(path: Path, notes: list[str] | None = None
     try:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
+            depth = depth_note(im)
             im.load()
             meta, dropped = usable_metadata(im.info)
+            if depth is not None:
+                dropped.insert(0, depth)
             # the profile follows the conversion of the pixels, or is dropped (pillow.convert)
             array, icc_profile = to_stored(im, meta.pop("icc_profile", None))
             if icc_profile is not None:

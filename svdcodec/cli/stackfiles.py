@@ -15,7 +15,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from ..codec import decode, decode_stack, encode_stack, read_header
 from ..errors import SvdiError
 from ..limits import Limits
-from ..pillow.convert import to_stored
+from ..pillow.convert import depth_note, to_stored
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
 from .files import Result, check_output, encode_notes, usable_metadata, write_output
@@ -30,6 +30,9 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
     try:
         with Image.open(path) as im:
             meta, dropped = usable_metadata(im.info)
+            depth = depth_note(im)
+            if depth is not None:
+                dropped.insert(0, depth)
             icc = meta.pop("icc_profile", None)
             for frame in ImageSequence.Iterator(im):
                 array, profile = to_stored(frame, icc)

@@ -71,6 +71,25 @@ def profile_colour_space(icc_profile: bytes) -> bytes | None:
     return bytes(icc_profile[16:20])
 
 
+def depth_note(im: Image.Image) -> str | None:
+    """A note when Pillow reads ``im``'s samples with fewer bits than the file holds, or None.
+
+    Pillow opens a 16-bit RGB, RGBA or grey-alpha PNG or TIFF as an 8-bit image (its decoder's
+    raw mode, e.g. ``RGB;16B``, keeps the high byte); .svdi stores 16 bits for grey only
+    (spec section 4), so the low byte is lost before encoding. Call before ``im.load()``,
+    which clears the tile list this reads.
+    """
+    if im.mode.startswith("I"):  # I;16*, I: the values are read whole
+        return None
+    for tile in getattr(im, "tile", None) or ():  # an ImageFile.ImageFile before load()
+        args = tile[3]  # (decoder, extents, offset, args): args is the raw mode or starts with it
+        rawmode = args[0] if isinstance(args, tuple) and args else args
+        if isinstance(rawmode, str) and ";16" in rawmode:
+            return (f"the file has 16-bit {im.mode} samples; Pillow reads them as 8 bits "
+                    f"(.svdi stores 16 bits for grey only)")
+    return None
+
+
 def to_array(im: Image.Image) -> np.ndarray:
     """The uint8 (H, W[, C]), uint16 or int16 (H, W) array that stores ``im`` (converted through the
     profile in ``im.info`` where the colour space changes)."""
