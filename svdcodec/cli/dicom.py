@@ -123,7 +123,7 @@ def info_line(header: bytes) -> str:
     """``DICOM: CT 128x128, 16 bits (16 stored, signed), rescale 1 x + -1024, window 40/400``"""
     try:
         f = dicom.describe(header)
-    except (ImportError, dicom.DicomError) as exc:
+    except (ImportError, ValueError, TypeError) as exc:  # DicomError, or a value unreadable
         return f"DICOM header of {len(header):,} bytes ({exc})"
     frames = f" x {f['frames']} frames" if f["frames"] > 1 else ""
     sign = "signed" if f["signed"] else "unsigned"
@@ -149,5 +149,5 @@ def describe_header(header: bytes) -> dict[str, Any]:
     the reason it could not be read."""
     try:
         return dicom.describe(header)
-    except (ImportError, dicom.DicomError) as exc:
+    except (ImportError, ValueError, TypeError) as exc:  # DicomError, or a value unreadable
         return {"error": str(exc)}

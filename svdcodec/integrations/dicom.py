@@ -326,12 +326,15 @@ def describe(header: bytes) -> dict[str, Any]:
     ds = _read(header)
 
     def value(keyword: str) -> Any:
-        v = ds.get(keyword)
-        if v is None or v == "":
-            return None
-        if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue":
-            return [float(x) for x in v]
-        return float(v) if keyword.startswith(("Rescale", "Window")) else v
+        try:
+            v = ds.get(keyword)
+            if v is None or v == "":
+                return None
+            if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue":
+                return [float(x) for x in v]
+            return float(v) if keyword.startswith(("Rescale", "Window")) else v
+        except (ValueError, TypeError, OverflowError):  # a value pydicom cannot read: not
+            return None  # a reason to refuse the file (spec 15.2: never for its content)
 
     return {
         "modality": ds.get("Modality"), "columns": ds.get("Columns"), "rows": ds.get("Rows"),

@@ -1,0 +1,164 @@
+"""QA of the signed 16-bit mode, DICOM, .npy and decode limits on the command line (branch
+qa-new): each test holds a defect found by using them as a new user would."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import svdcodec
+from svdcodec.cli import main
+
+from test_hostile_api import bomb
+
+pydicom = pytest.importorskip("pydicom", reason="the dicom extra (pydicom) is not installed")
+from pydicom.data import get_testdata_file  # noqa: E402
+
+from svdcodec.integrations import dicom  # noqa: E402
+
+
+def ct_small() -> str:
+    path = get_testdata_file("CT_small.dcm", download=False)
+    if path is None:
+        pytest.skip("CT_small.dcm is not shipped with this pydicom")
+    return str(path)
+
+
+def with_element_value(header: bytes, tag: tuple[int, int], value: bytes) -> bytes:
+    """``header`` (Explicit VR Little Endian) with the value of a short element overwritten,
+    padded or cut to its length: a value pydicom itself would refuse to set."""
+    i = header.index(struct.pack("<HH", *tag))
+    n = struct.unpack("<H", header[i + 6:i + 8])[0]
+    return header[:i + 8] + value.ljust(n)[:n] + header[i + 8 + n:]
+
+
+def ct_with_header(header: bytes) -> bytes:
+    image = dicom.read_dicom(ct_small())
+    return svdcodec.encode(image.pixels, dicom=header)
+
+
+def ct_header_with(**elements: object) -> bytes:
+    image = dicom.read_dicom(ct_small())
+    ds = pydicom.dcmread(io.BytesIO(image.header))
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    return dicom._part10(ds)
+
+
+# --- a dicm chunk whose content is odd: info shows the file, decode refuses to write nonsense ----
+def test_info_shows_a_file_whose_dicm_has_an_unreadable_rescale_slope(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rescale Slope 'x': info exited 1 with 'could not convert string to float' (spec 15.2:
+    decoders must not reject a dicm chunk for its content)."""
+    header = dicom.read_dicom(ct_small()).header
+    src = tmp_path / "x.svdi"
+    src.write_bytes(ct_with_header(with_element_value(header, (0x0028, 0x1053), b"x")))
+    assert main(["info", str(src)]) == 0
+    assert "DICOM" in capsys.readouterr().out
+    assert main(["info", str(src), "--json"]) == 0
+
+
+@pytest.mark.parametrize("elements", [{"BitsAllocated": 12}, {"SamplesPerPixel": 3},
+                                      {"BitsStored": 20}, {"BitsAllocated": 8}])
+def test_decode_to_dicom_refuses_a_header_that_does_not_describe_the_pixels(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], elements: dict[str, int]) -> None:
+    """A dicm chunk of grey int16 pixels claiming 12-bit allocation or 3 samples per pixel gave
+    a .dcm whose Pixel Data does not match its header (pydicom cannot read its pixels)."""
+    src = tmp_path / "x.svdi"
+    src.write_bytes(ct_with_header(ct_header_with(**elements)))
+    out = tmp_path / "y.dcm"
+    assert main(["decode", str(src), str(out)]) == 1
+    assert "svdcodec: error:" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# --- decode limits on the command line -------------------------------------------------------
+def test_a_refused_decode_says_how_to_raise_the_limit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "big.svdi"
+    src.write_bytes(bomb(20000, 10000, 1))  # 200 Mpixels
+    out = tmp_path / "big.png"
+    assert main(["decode", str(src), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "--limit max_pixels=" in err
+    assert not out.exists()
+
+
+def test_a_refused_info_says_how_to_raise_the_limit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "big.svdi"
+    src.write_bytes(bomb(20000, 10000, 1))
+    assert main(["info", str(src)]) == 1
+    assert "--limit max_pixels=" in capsys.readouterr().err
+    assert main(["info", str(src), "--limit", "max_pixels=200000000"]) == 0
+    assert "20000x10000" in capsys.readouterr().out
+
+
+def test_decode_to_dicom_takes_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                     ) -> None:
+    """decode x.svdi y.dcm ignored --limit (both ways): read_header and decode_dicom ran with
+    the default limits."""
+    src = tmp_path / "ct.svdi"
+    assert main(["encode", ct_small(), str(src)]) == 0
+    out = tmp_path / "ct.dcm"
+    assert main(["decode", str(src), str(out), "--limit", "max_pixels=1000"]) == 1
+    assert "exceed the limit of 1000" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["decode", str(src), str(out), "--limit", "max_pixels=16384"]) == 0
+
+
+# --- .npy inputs -----------------------------------------------------------------------------
+def test_encode_stack_takes_npy_frames(tmp_path: Path) -> None:
+    """encode a.npy b.npy --stack x.svdi said "cannot identify image file 'a.npy'"; an (N, H, W)
+    array is N frames, as `svdcodec stack` reads it."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (5, 24, 32)).astype(np.uint8)
+    np.save(tmp_path / "a.npy", frames[0])
+    np.save(tmp_path / "b.npy", frames[1:])
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
+                 "--stack", str(out), "--quality", "90"]) == 0
+    back = svdcodec.decode_stack(out.read_bytes())
+    assert back.shape == frames.shape
+
+
+@settings(deadline=None, max_examples=12)
+@given(dtype=st.sampled_from(["<u2", ">u2", "<i2", ">i2", "u1"]),
+       fortran=st.booleans())
+def test_npy_inputs_of_any_byte_order_encode_as_native(dtype: str, fortran: bool,
+                                                       tmp_path_factory: pytest.TempPathFactory
+                                                       ) -> None:
+    """A big-endian int16/uint16 .npy was refused ('got (H, W) >i2')."""
+    tmp = tmp_path_factory.mktemp("npy")
+    info = np.iinfo(np.dtype(dtype))
+    array = np.linspace(info.min, info.max, 12 * 10).reshape(12, 10).astype(dtype)
+    if fortran:
+        array = np.asfortranarray(array)
+    np.save(tmp / "a.npy", array)
+    assert main(["encode", str(tmp / "a.npy"), str(tmp / "a.svdi"), "--quality", "100"]) == 0
+    back = svdcodec.decode((tmp / "a.svdi").read_bytes())
+    assert back.dtype == array.dtype.newbyteorder("=")
+    scale = 1 if array.dtype.itemsize == 1 else 257
+    assert int(np.abs(back.astype(np.int64) - array.astype(np.int64)).max()) <= 8 * scale
+
+
+@pytest.mark.parametrize("shape, dtype", [((6, 20, 30), "u1"), ((20, 30, 5), "u1"),
+                                          ((20, 30, 3), "<u2"), ((20, 30, 2), "<i2"),
+                                          ((20, 30, 0), "u1"), ((0, 30), "u1")])
+def test_npy_of_a_shape_the_codec_cannot_store_is_refused_naming_the_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], shape: tuple[int, ...],
+        dtype: str) -> None:
+    """'svdcodec: error: uint8 images must have [1, 2, 3, 4] channels, got 30' named neither
+    the file nor --stack for an (N, H, W) stack."""
+    src = tmp_path / "s.npy"
+    np.save(src, np.zeros(shape, dtype))
+    assert main(["encode", str(src), str(tmp_path / "s.svdi")]) == 1
+    err = capsys.readouterr().err
+    assert f"{src}:" in err and str(shape) in err
+    assert not (tmp_path / "s.svdi").exists()
