@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_hostile_api import bomb
 
 import svdcodec
 from svdcodec.cli import main
-
-from test_hostile_api import bomb
 
 pydicom = pytest.importorskip("pydicom", reason="the dicom extra (pydicom) is not installed")
 from pydicom.data import get_testdata_file  # noqa: E402

@@ -246,6 +246,22 @@ def _stored_range(ds: Dataset) -> tuple[int, int, np.dtype]:
     return 0, (1 << stored) - 1, np.dtype(f"<u{bits // 8}")
 
 
+# Bits Allocated that write_dicom writes grey samples in (PS3.5 8.1.1: a multiple of 8)
+GREY_BITS_ALLOCATED = (8, 16, 32)
+
+
+def _check_grey_sample(ds: Dataset) -> None:
+    """DicomError unless the header describes one sample per pixel in whole bytes with Bits
+    Stored within Bits Allocated: the dicm chunk is never checked (spec section 15.2), and a
+    Pixel Data that its header does not describe is no DICOM file."""
+    samples = int(ds.get("SamplesPerPixel", 1))
+    bits = int(ds.BitsAllocated)
+    stored = int(ds.get("BitsStored", bits))
+    if samples != 1 or bits not in GREY_BITS_ALLOCATED or not 1 <= stored <= bits:
+        raise DicomError(f"the dicm chunk's DICOM header describes {samples} sample(s) of "
+                         f"{stored} bits stored in {bits}: it cannot hold this grey image")
+
+
 def _append(ds: Dataset, keyword: str, value: str) -> None:
     """A multi-valued element with ``value`` added after the values it had."""
     old = ds.get(keyword)
@@ -277,6 +293,8 @@ def write_dicom(pixels: np.ndarray, header: bytes, compressed_size: int) -> byte
         ds.PhotometricInterpretation = "RGB"
         ds.PlanarConfiguration = 0
         ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.HighBit = 3, 8, 8, 7
+    else:
+        _check_grey_sample(ds)
     lo, hi, dtype = _stored_range(ds)
     samples = np.clip(pixels.astype(np.int64), lo, hi).astype(dtype)
     ds.PixelData = samples.tobytes()
