@@ -20,6 +20,7 @@ import numpy as np
 
 from ..codec import decode, decode_stack, encode, encode_stack, read_header
 from ..integrations import dicom
+from ..limits import Limits
 from .errors import CliError, os_reason
 
 if TYPE_CHECKING:
@@ -111,10 +112,11 @@ def describe_error(err: dict[str, Any]) -> str:
             f"{err['bits']}-bit samples")
 
 
-def to_dicom(data: bytes, src: Path, rank: int | None) -> bytes:
-    """The DICOM file of an .svdi file that holds a DICOM header."""
+def to_dicom(data: bytes, src: Path, rank: int | None, limits: Limits | None = None) -> bytes:
+    """The DICOM file of an .svdi file that holds a DICOM header (``limits``: the decoder's,
+    None for the default)."""
     try:
-        return dicom.decode_dicom(data, rank=rank)
+        return dicom.decode_dicom(data, rank=rank, limits=limits)
     except (ImportError, dicom.DicomError) as exc:
         raise CliError(f"{src}: {exc}") from None
 

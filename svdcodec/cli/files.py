@@ -318,7 +318,7 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     if out.suffix.lower() in dicom.SUFFIXES:
         if frame is not None:
             raise CliError(f"--frame {frame}: a DICOM output holds every frame of the stack")
-        return _decode_to_dicom(read_input(src), src, out, rank)
+        return _decode_to_dicom(read_input(src), src, out, rank, limits)
     npy = out.suffix.lower() == NPY
     fmt_name = "NPY" if npy else Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None or (not npy and fmt_name not in Image.SAVE):
@@ -413,13 +413,14 @@ def _render(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, src: Pa
         "bytes": buffer.tell(), "notes": notes}, notes)
 
 
-def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None) -> Result:
+def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None,
+                     limits: Limits | None = None) -> Result:
     """``decode x.svdi y.dcm``: a DICOM file from the header the .svdi file keeps."""
     try:
-        info = read_header(data)
+        info = read_header(data, limits=limits)
+        written = dicom.to_dicom(data, src, rank, limits)
     except SvdiError as exc:
         raise CliError(f"{src}: {exc}") from None
-    written = dicom.to_dicom(data, src, rank)
     write_output(out, written)
     return Result(out, {"input": str(src), "output": str(out), "format": "DICOM",
                         "width": info.width, "height": info.height, "mode": info.mode,

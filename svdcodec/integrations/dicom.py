@@ -317,7 +317,7 @@ def _ratio(value: float) -> str:
 def decode_dicom(data: bytes, **options: Any) -> bytes:
     """A DICOM file from .svdi bytes that hold a ``dicm`` chunk (DicomError otherwise);
     ``options`` as :func:`svdcodec.decode`."""
-    info = codec.read_header(data)
+    info = codec.read_header(data, limits=options.get("limits"))
     header = info.metadata.get("dicom")
     if not header:
         raise DicomError("the .svdi file holds no DICOM header (dicm chunk, spec section 15.2):"
