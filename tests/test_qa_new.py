@@ -161,3 +161,25 @@ def test_npy_of_a_shape_the_codec_cannot_store_is_refused_naming_the_file(
     err = capsys.readouterr().err
     assert f"{src}:" in err and str(shape) in err
     assert not (tmp_path / "s.svdi").exists()
+
+
+@pytest.mark.parametrize("field", ["max_width", "max_height", "max_pixels", "max_alloc_bytes",
+                                   "max_work", "max_metadata_bytes", "max_chunks"])
+@pytest.mark.parametrize("layout", ["patch", "per-channel"])
+def test_the_suggested_limit_decodes_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              field: str, layout: str) -> None:
+    """Every limit lowered to 1: the refusal names --limit FIELD=N, and with the setting it
+    suggests (N given) the file decodes."""
+    image = np.random.default_rng(1).integers(0, 256, (24, 40, 3)).astype(np.uint8)
+    src = tmp_path / "x.svdi"
+    src.write_bytes(svdcodec.encode(image, layout=layout, rank=4 if layout != "patch" else None,
+                                    dpi=(72, 72)))
+    out = tmp_path / "x.png"
+    assert main(["decode", str(src), str(out), "--limit", f"{field}=1"]) == 1
+    err = capsys.readouterr().err
+    assert not out.exists()
+    suggested = [w for w in err.split() if w.startswith(f"{field}=")]
+    assert suggested, err
+    value = suggested[0].split("=")[1].rstrip(")")
+    if value != "N":
+        assert main(["decode", str(src), str(out), "--limit", f"{field}={value}"]) == 0

@@ -173,12 +173,13 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str,
 def cmd_info(args: argparse.Namespace) -> int:
     src = Path(args.input)
     data = read_input(src)
+    limits = _limits(args)
     try:
-        info = read_header(data)
+        info = read_header(data, limits=limits)
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{files.salvage_hint(data, False)}") from None
     except SvdiError as exc:  # name the file, as a batch does
-        raise CliError(f"{src}: {exc}") from None
+        raise files.svdi_failure(src, exc, limits) from None
     if args.json:
         record = asdict(info)
         record["metadata"] = {k: (len(v) if isinstance(v, bytes) else v)

@@ -34,13 +34,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..codec import atomic_write, decode, encode, read_header
-from ..errors import SvdiError, TruncatedError
+from ..errors import LimitError, SvdiError, TruncatedError
 from ..info import SvdiInfo
 from ..limits import Limits, get_default_limits
 from ..options import metadata_chunks
 from ..pillow.convert import from_array, to_stored
 from . import dicom
-from .errors import CliError, os_reason
+from .errors import CliError, limit_hint, os_reason
 from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_mode
 
 
@@ -351,7 +351,7 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
     except SvdiError as exc:  # name the file, as a batch does
-        raise CliError(f"{src}: {exc}") from None
+        raise svdi_failure(src, exc, limits) from None
     notes = []
     if info.frames > 1 and frame is None:
         notes.append(f"decoded frame 0 of a stack of {info.frames} frames (--frame K for "
@@ -420,11 +420,17 @@ def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None,
         info = read_header(data, limits=limits)
         written = dicom.to_dicom(data, src, rank, limits)
     except SvdiError as exc:
-        raise CliError(f"{src}: {exc}") from None
+        raise svdi_failure(src, exc, limits) from None
     write_output(out, written)
     return Result(out, {"input": str(src), "output": str(out), "format": "DICOM",
                         "width": info.width, "height": info.height, "mode": info.mode,
                         "decoded_mode": info.mode, "bytes": len(written), "notes": []})
+
+
+def svdi_failure(src: Path, exc: SvdiError, limits: Limits | None) -> CliError:
+    """'SRC: reason', and for a LimitError the --limit that raises it (:func:`limit_hint`)."""
+    hint = limit_hint(str(exc), limits) if isinstance(exc, LimitError) else ""
+    return CliError(f"{src}: {exc}{hint}")
 
 
 def salvage_hint(data: bytes, allow_truncated: bool) -> str:

@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="header, ranks and sizes of an .svdi file")
     p.add_argument("input")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--limit", type=limit_setting, action="append", default=[],
+                   metavar="FIELD=N", dest="limit_settings",
+                   help="as decode --limit: read the header of a file above the default "
+                   "limits (max_pixels=... for an image above 179 Mpixels)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("demo", help="bytes, bpp and PSNR of several ranks on a bundled photo")
