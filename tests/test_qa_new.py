@@ -127,6 +127,20 @@ def test_encode_stack_takes_npy_frames(tmp_path: Path) -> None:
     assert back.shape == frames.shape
 
 
+@pytest.mark.parametrize("shape, dtype", [((3, 16, 20, 3), "u1"), ((4, 16, 20), ">i2"),
+                                          ((2, 16, 20, 1), "<u2")])
+def test_encode_stack_of_one_npy_of_frames(tmp_path: Path, shape: tuple[int, ...], dtype: str
+                                          ) -> None:
+    frames = np.linspace(0, 200, int(np.prod(shape))).reshape(shape).astype(dtype)
+    np.save(tmp_path / "f.npy", frames)
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(tmp_path / "f.npy"), "--stack", str(out), "--quality", "90"]
+                ) == 0
+    back = svdcodec.decode_stack(out.read_bytes())
+    assert back.shape == (shape if shape[-1] != 1 else shape[:-1])
+    assert back.dtype == frames.dtype.newbyteorder("=")
+
+
 @settings(deadline=None, max_examples=12)
 @given(dtype=st.sampled_from(["<u2", ">u2", "<i2", ">i2", "u1"]),
        fortran=st.booleans())

@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rank_options(p)
     p.add_argument("--stack", metavar="OUT.svdi",
                    help="encode every FILE (every frame of each) as one image stack in "
-                   "OUT.svdi (spec section 14); an animated input is a stack anyway")
+                   "OUT.svdi (spec section 14); an animated input is a stack anyway; a .npy "
+                   "input is one (H, W) frame or (N, H, W[, C]) frames")
     p.add_argument("--coding", choices=("auto", *STACK_CODING_BY_NAME), default=None,
                    help="stacks: frames (each alone), tall (one image, shared basis), "
                    "snapshot (frames as matrix columns) or auto (the smallest; default)")
