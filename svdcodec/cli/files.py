@@ -14,7 +14,8 @@ are returned in ``notes`` for the caller to print, one line each.
 Arrays as ``.npy`` files (numpy's format) are images too, in and out: (H, W) or (H, W, C)
 uint8, uint16 or int16 (either byte order), read memory-mapped; with ``--stack``, (N, H, W[, C])
 frames (:func:`svdcodec.cli.stackfiles.npy_frames`). They hold images beyond what Pillow
-opens (about 179 Mpixels) and beyond what PNG encodes in reasonable time: a gigapixel grey image is 1 GiB.
+opens (about 179 Mpixels) and beyond what PNG encodes in reasonable time: a gigapixel grey
+image is 1 GiB.
 """
 
 from __future__ import annotations
