@@ -197,3 +197,32 @@ def test_the_suggested_limit_decodes_the_file(tmp_path: Path, capsys: pytest.Cap
     value = suggested[0].split("=")[1].rstrip(")")
     if value != "N":
         assert main(["decode", str(src), str(out), "--limit", f"{field}={value}"]) == 0
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.dcm", "out.npy", "out.TIF"])
+@pytest.mark.parametrize("stack", [False, True])
+def test_encode_refuses_an_output_named_as_an_image_format(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, stack: bool) -> None:
+    """encode x.npy out.png wrote .svdi bytes into out.png (and scan.dcm into scan2.dcm)."""
+    src = tmp_path / "x.npy"
+    np.save(src, np.zeros((8, 8), np.uint8))
+    out = tmp_path / name
+    argv = ["encode", str(src), "--stack", str(out)] if stack else ["encode", str(src), str(out)]
+    assert main(argv) == 1
+    assert ".svdi" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["encode", str(src), str(tmp_path / "out.svdi")]) == 0
+    assert main(["encode", str(src), str(tmp_path / "out.bin")]) == 0
+
+
+def test_a_signed_image_refused_as_png_names_outputs_that_hold_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'use .tif or .dcm': .dcm then failed for a file not encoded from DICOM; .npy was not
+    named."""
+    src = tmp_path / "s.svdi"
+    src.write_bytes(svdcodec.encode(np.full((8, 8), -5, np.int16)))
+    assert main(["decode", str(src), str(tmp_path / "s.png")]) == 1
+    err = capsys.readouterr().err
+    assert ".npy" in err and ".tif" in err
+    assert main(["decode", str(src), str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").dtype == np.int16

@@ -45,11 +45,25 @@ def _encode_options(args: argparse.Namespace) -> dict[str, Any]:
         options["bits"] = args.bits
     return options
 
+def _check_encode_output(out: Path) -> None:
+    """CliError for an encode output named as another format (photo.png, scan.dcm, a.npy):
+    encode writes .svdi bytes, which would sit in a file whose name says PNG or DICOM."""
+    from PIL import Image
+
+    suffix = out.suffix.lower()
+    if suffix != ".svdi" and (suffix in (".npy", *dicom.SUFFIXES) or
+                              suffix in Image.registered_extensions()):
+        raise CliError(f"{out}: encode writes an .svdi file, not {suffix[1:].upper()}: name it "
+                       f"{out.with_suffix('.svdi').name} (decode X.svdi {out.name} writes "
+                       f"{suffix})")
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     if args.out_dir is not None:
         job = functools.partial(encode_file, options=_encode_options(args), force=args.force,
                                 coding=args.coding)
         return _run_batch(args, job, ".svdi", "encoded")
+    _check_encode_output(Path(args.stack if args.stack is not None else args.output))
     with _bar(args, "encode") as progress:
         if args.stack is not None:
             result = encode_stack_file([Path(p) for p in args.inputs], Path(args.output),
