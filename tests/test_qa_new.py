@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_hostile_api import bomb
 
@@ -226,3 +226,75 @@ def test_a_signed_image_refused_as_png_names_outputs_that_hold_it(
     assert ".npy" in err and ".tif" in err
     assert main(["decode", str(src), str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").dtype == np.int16
+
+
+def with_vr(header: bytes, tag: tuple[int, int], vr: bytes) -> bytes:
+    """``header`` with the VR of an element overwritten (an unknown VR: pydicom raises
+    NotImplementedError when the element is read)."""
+    i = header.index(struct.pack("<HH", *tag))
+    return header[:i + 4] + vr + header[i + 6:]
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def check_dicm_handled(header: bytes, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """info and info --json show the file (the dicm chunk is never a reason to reject it);
+    decode to .dcm writes a file pydicom reads with its pixels, or says why not (exit 1)."""
+    src = tmp / "x.svdi"
+    src.write_bytes(ct_with_header(header))
+    for argv in (["info", str(src)], ["info", str(src), "--json"]):
+        code, err = run_cli(argv, capsys)
+        assert code == 0, err
+    out = tmp / "x.dcm"
+    out.unlink(missing_ok=True)
+    code, err = run_cli(["decode", str(src), str(out)], capsys)
+    assert code in (0, 1), err
+    if code == 0:
+        ds = pydicom.dcmread(out)
+        assert ds.pixel_array.shape == (128, 128)
+    else:
+        assert err.startswith("svdcodec: error:") and not out.exists()
+
+
+def ct_header() -> bytes:
+    return dicom.read_dicom(ct_small()).header
+
+
+@pytest.mark.parametrize("make", [
+    lambda h: with_vr(h, (0x0008, 0x0018), b"TI"),  # unknown VR of SOP Instance UID
+    lambda h: with_vr(h, (0x0008, 0x0060), b"CA"),  # unknown VR of Modality
+    lambda h: with_element_value(h, (0x0008, 0x0060), b"C\\"),  # Modality of two values
+    lambda h: with_element_value(h, (0x0028, 0x0004), b"MONO\\CHROME2"),  # two photometrics
+    lambda h: with_element_value(h, (0x0028, 0x0103), b"\x00\xbd"),  # Pixel Representation
+], ids=["unknown-vr-uid", "unknown-vr-modality", "multi-modality", "multi-photometric",
+        "pixel-representation-48384"])
+def test_hostile_dicm_values(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                             make: object) -> None:
+    """Found by mutating dicm chunks: info exited 3 (internal error) on an unknown VR
+    (NotImplementedError from pydicom) and info --json on a multi-valued Modality (MultiValue is
+    not JSON serializable); decode wrote a .dcm with Pixel Representation 48384 that pydicom
+    cannot read."""
+    check_dicm_handled(make(ct_header()), tmp_path, capsys)  # type: ignore[operator]
+
+
+def test_dicm_without_pixel_representation(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    ds = pydicom.dcmread(io.BytesIO(ct_header()))
+    del ds.PixelRepresentation
+    check_dicm_handled(dicom._part10(ds), tmp_path, capsys)
+
+
+@settings(deadline=None, max_examples=40,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(132, 10**6), st.integers(0, 255)), min_size=1,
+                      max_size=6))
+def test_mutated_dicm_chunks_never_crash_the_cli(
+        edits: list[tuple[int, int]], tmp_path_factory: pytest.TempPathFactory,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    header = bytearray(ct_header())
+    for position, value in edits:
+        header[position % len(header)] = value
+    check_dicm_handled(bytes(header), tmp_path_factory.mktemp("dicm"), capsys)

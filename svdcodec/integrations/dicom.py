@@ -306,7 +306,24 @@ def write_dicom(pixels: np.ndarray, header: bytes, compressed_size: int) -> byte
     ds.LossyImageCompression = "01"
     _append(ds, "LossyImageCompressionRatio", _ratio(samples.nbytes / max(compressed_size, 1)))
     _append(ds, "LossyImageCompressionMethod", LOSSY_METHOD)
-    return _part10(ds)
+    written = _part10(ds)
+    _check_readable(written, samples.shape)
+    return written
+
+
+def _check_readable(written: bytes, shape: tuple[int, ...]) -> None:
+    """DicomError unless pydicom reads ``written`` back with pixels of ``shape``: the dicm
+    chunk is never checked (spec section 15.2), and a file whose elements pydicom cannot read
+    its pixels by (a Pixel Representation of 48384) is no DICOM file to hand anyone."""
+    try:
+        with _warnings_as_notes():
+            back = _pydicom().dcmread(io.BytesIO(written)).pixel_array
+    except Exception as exc:  # pydicom on inconsistent elements raises many kinds
+        raise DicomError(f"the dicm chunk's DICOM header does not describe these pixels: "
+                         f"{type(exc).__name__}: {exc}") from None
+    if back.shape != shape:
+        raise DicomError(f"the dicm chunk's DICOM header describes pixels of shape "
+                         f"{back.shape}, the image is {shape}")
 
 
 def _ratio(value: float) -> str:
@@ -329,8 +346,8 @@ def decode_dicom(data: bytes, **options: Any) -> bytes:
     try:
         with _warnings_as_notes():  # about elements the source had as they were: not ours
             return write_dicom(pixels, header, len(data) - dicm.size)
-    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
-        if isinstance(exc, DicomError):
+    except Exception as exc:  # pydicom on damaged elements raises many kinds (an unknown VR:
+        if isinstance(exc, DicomError):  # NotImplementedError); all mean the same
             raise
         # the chunk's content is never checked (spec section 15.2): it may describe nothing
         raise DicomError(f"the dicm chunk's DICOM header cannot hold this image: "
@@ -340,29 +357,40 @@ def decode_dicom(data: bytes, **options: Any) -> bytes:
 # --- what info shows ---------------------------------------------------------------------------
 def describe(header: bytes) -> dict[str, Any]:
     """The facts of a DICOM header that ``svdcodec info`` shows: modality, size, frames,
-    bits, signedness, photometric interpretation, rescale and window."""
+    bits, signedness, photometric interpretation, rescale and window; values that pydicom
+    cannot read are None. JSON-serializable (a multi-valued text element is one string)."""
     ds = _read(header)
 
     def value(keyword: str) -> Any:
-        try:
+        try:  # pydicom converts on access: a bad value or an unknown VR raises then
             v = ds.get(keyword)
             if v is None or v == "":
                 return None
-            if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue":
-                return [float(x) for x in v]
-            return float(v) if keyword.startswith(("Rescale", "Window")) else v
-        except (ValueError, TypeError, OverflowError):  # a value pydicom cannot read: not
-            return None  # a reason to refuse the file (spec 15.2: never for its content)
+            multi = isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue"
+            if keyword.startswith(("Rescale", "Window")):
+                return [float(x) for x in v] if multi else float(v)
+            if isinstance(v, int) and not multi:
+                return int(v)
+            return "\\".join(map(str, v)) if multi else str(v)
+        except Exception:  # pydicom on damaged values raises many kinds; all mean the same
+            return None  # a value it cannot read is no reason to refuse the file (spec 15.2)
+
+    def integer(keyword: str, default: int) -> int:
+        v = value(keyword)
+        try:
+            return int(v) if v is not None else default
+        except (TypeError, ValueError):
+            return default
 
     return {
-        "modality": ds.get("Modality"), "columns": ds.get("Columns"), "rows": ds.get("Rows"),
-        "frames": int(ds.get("NumberOfFrames", 1) or 1),
-        "bits_allocated": ds.get("BitsAllocated"), "bits_stored": ds.get("BitsStored"),
-        "signed": bool(ds.get("PixelRepresentation", 0)),
-        "photometric": ds.get("PhotometricInterpretation"),
+        "modality": value("Modality"), "columns": value("Columns"), "rows": value("Rows"),
+        "frames": max(integer("NumberOfFrames", 1), 1),
+        "bits_allocated": value("BitsAllocated"), "bits_stored": value("BitsStored"),
+        "signed": bool(integer("PixelRepresentation", 0)),
+        "photometric": value("PhotometricInterpretation"),
         "rescale_slope": value("RescaleSlope"), "rescale_intercept": value("RescaleIntercept"),
         "window_center": value("WindowCenter"), "window_width": value("WindowWidth"),
-        "sop_instance_uid": ds.get("SOPInstanceUID")}
+        "sop_instance_uid": value("SOPInstanceUID")}
 
 
 __all__ = [
