@@ -26,7 +26,7 @@ import contextlib
 import io
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
@@ -201,12 +201,19 @@ def read_dicom(source: PathLike | bytes) -> DicomImage:
     """A DICOM file (path or bytes) as pixels and header; DicomError if it cannot be stored,
     ImportError naming the extra without pydicom."""
     notes: list[str] = []
-    with _warnings_as_notes(notes):
-        ds = _read(source)
-        pixels, conversions = _pixels(ds)
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        header = header_bytes(ds)
-    stored = min(int(ds.get("BitsStored", ds.BitsAllocated)), 8 * pixels.itemsize)
+    try:
+        with _warnings_as_notes(notes):
+            ds = _read(source)
+            pixels, conversions = _pixels(ds)
+            frames = int(ds.get("NumberOfFrames", 1) or 1)
+            header = header_bytes(ds)
+        stored = min(int(ds.get("BitsStored", ds.BitsAllocated)), 8 * pixels.itemsize)
+    except (DicomError, ImportError, OSError, MemoryError):
+        raise
+    except Exception as exc:  # pydicom reads elements on access: a damaged one raises then,
+        # of many kinds (a missing Rows, an unknown VR, a Command Set element)
+        raise DicomError(f"not a readable DICOM file: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     bits = significant_bits(pixels, stored)
     return DicomImage(pixels, header, frames, bits, tuple(conversions + notes))
 
@@ -382,6 +389,12 @@ def describe(header: bytes) -> dict[str, Any]:
         except (TypeError, ValueError):
             return default
 
+    with _warnings_as_notes():  # about values pydicom reads anyway (an unknown charset)
+        return _facts(value, integer)
+
+
+def _facts(value: Callable[[str], Any], integer: Callable[[str, int], int]) -> dict[str, Any]:
+    """:func:`describe`'s dict from its readers of one element each."""
     return {
         "modality": value("Modality"), "columns": value("Columns"), "rows": value("Rows"),
         "frames": max(integer("NumberOfFrames", 1), 1),
