@@ -338,3 +338,24 @@ def test_mutated_dicom_inputs_never_crash_encode(
     code, err = run_cli(["encode", str(tmp / "in.dcm"), str(tmp / "x.svdi")], capsys)
     assert code in (0, 1) and "internal error" not in err, err
     assert code == 0 or not (tmp / "x.svdi").exists()
+
+
+@pytest.mark.parametrize("fmt", ["dcm", "npy"])
+def test_batch_decode_writes_dicom_and_npy(tmp_path: Path, fmt: str) -> None:
+    """decode --out-dir D --format dcm (or npy) was refused: "unknown image format 'dcm'",
+    though a single decode writes both."""
+    frames = np.stack([dicom.read_dicom(ct_small()).pixels] * 3)
+    single = tmp_path / "ct.svdi"
+    assert main(["encode", ct_small(), str(single)]) == 0
+    (tmp_path / "stack.svdi").write_bytes(svdcodec.encode_stack(frames, quality=90))
+    out = tmp_path / "out"
+    code = main(["decode", str(single), *([str(tmp_path / "stack.svdi")] if fmt == "npy" else []),
+                 "--out-dir", str(out), "--format", fmt, "-j", "1"])
+    assert code == 0
+    if fmt == "dcm":
+        ds = pydicom.dcmread(out / "ct.dcm")
+        assert ds.pixel_array.shape == (128, 128) and ds.LossyImageCompression == "01"
+    else:
+        assert np.load(out / "ct.npy").dtype == np.int16
+        assert sorted(p.name for p in out.glob("stack-*.npy")) == [
+            "stack-000.npy", "stack-001.npy", "stack-002.npy"]

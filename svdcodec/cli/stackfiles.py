@@ -16,6 +16,7 @@ from ..codec import decode, decode_stack, encode_stack, read_header
 from ..errors import SvdiError
 from ..limits import Limits
 from ..pillow.convert import to_stored
+from .dicom import SUFFIXES as DICOM_SUFFIXES
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
 from .files import (
@@ -145,7 +146,9 @@ def frame_path(out: Path, k: int, count: int) -> Path:
 def decoded_outputs(source: Path, output: Path) -> list[Path]:
     """What ``decode SOURCE --out-dir`` writes without ``--frame``: ``output``, or one file per
     frame of a stack (:func:`frame_path`); ``[output]`` if ``source`` cannot be read (the
-    decode then says why)."""
+    decode then says why) or for a DICOM output (one file holds every frame)."""
+    if output.suffix.lower() in DICOM_SUFFIXES:
+        return [output]
     try:
         count = frame_count(source.read_bytes())
     except (OSError, SvdiError):
