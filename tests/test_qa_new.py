@@ -4,6 +4,7 @@ qa-new): each test holds a defect found by using them as a new user would."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import warnings
 from pathlib import Path
@@ -359,3 +360,36 @@ def test_batch_decode_writes_dicom_and_npy(tmp_path: Path, fmt: str) -> None:
         assert np.load(out / "ct.npy").dtype == np.int16
         assert sorted(p.name for p in out.glob("stack-*.npy")) == [
             "stack-000.npy", "stack-001.npy", "stack-002.npy"]
+
+
+def multi_frame_ct(tmp: Path, frames: int = 3) -> Path:
+    ds = pydicom.dcmread(ct_small())
+    base = ds.pixel_array.astype(np.int32)
+    pixels = np.stack([base + 30 * k for k in range(frames)]).astype(np.int16)
+    ds.NumberOfFrames = frames
+    ds.PixelData = pixels.tobytes()
+    path = tmp / "mf.dcm"
+    ds.save_as(path)
+    return path
+
+
+def test_multi_frame_dicom_encode_measures_target_psnr(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """encode mf.dcm --target-psnr P --json gave psnr null and no 'not reached' note for a
+    multi-frame DICOM file (single-frame ones and other stacks had both)."""
+    src = multi_frame_ct(tmp_path)
+    assert main(["encode", str(src), str(tmp_path / "a.svdi"), "--target-psnr", "50",
+                 "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["psnr"] is not None and record["psnr"] >= 50 - 0.005
+    assert record["psnr"] == pytest.approx(record["dicom"]["psnr"])
+    assert main(["encode", str(src), str(tmp_path / "b.svdi"), "--target-psnr", "200",
+                 "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert any("not reached" in note for note in record["notes"])
+
+
+def test_coding_on_a_one_frame_dicom_is_a_note(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["encode", ct_small(), str(tmp_path / "a.svdi"), "--coding", "tall"]) == 0
+    assert "--coding tall applies to stacks" in capsys.readouterr().err

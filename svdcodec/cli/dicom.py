@@ -82,7 +82,11 @@ def encode_dicom_file(src: Path, out: Path, options: dict[str, Any], force: bool
         "seconds": seconds, "psnr": None}
     if image.frames == 1:
         notes += files.encode_notes(image.pixels, data, options, record)
-    else:
+        if coding is not None:
+            notes.append(f"--coding {coding} applies to stacks: {src.name} has one frame, "
+                         f"encoded as a single image")
+    else:  # as for any stack: --target-psnr measured over every frame, its notes
+        notes += files.encode_notes(image.pixels, data, options, record, decode_stack)
         notes.append(f"encoded {info.frames} frames as one stack (coding {info.stack_coding})")
     record["dicom"] = error_record(image.pixels, decoded, image.header, options["bits"])
     record["notes"] = notes
