@@ -393,3 +393,22 @@ def test_coding_on_a_one_frame_dicom_is_a_note(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["encode", ct_small(), str(tmp_path / "a.svdi"), "--coding", "tall"]) == 0
     assert "--coding tall applies to stacks" in capsys.readouterr().err
+
+
+def test_decode_to_dicom_of_a_cut_file_takes_allow_truncated(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """decode cut.svdi y.dcm --allow-truncated ignored the option (and gave no hint without it)
+    while decode cut.svdi y.tif salvaged the file."""
+    full = tmp_path / "ct.svdi"
+    assert main(["encode", ct_small(), str(full), "--layout", "per-channel", "--rank", "20",
+                 "--progressive"]) == 0
+    data = full.read_bytes()
+    cut = tmp_path / "cut.svdi"
+    cut.write_bytes(data[:len(data) - 2000])
+    out = tmp_path / "cut.dcm"
+    capsys.readouterr()
+    assert main(["decode", str(cut), str(out)]) == 1
+    assert "--allow-truncated" in capsys.readouterr().err and not out.exists()
+    assert main(["decode", str(cut), str(out), "--allow-truncated"]) == 0
+    salvaged = pydicom.dcmread(out).pixel_array
+    assert np.array_equal(salvaged, svdcodec.decode(cut.read_bytes(), allow_truncated=True))

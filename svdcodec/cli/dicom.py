@@ -116,11 +116,13 @@ def describe_error(err: dict[str, Any]) -> str:
             f"{err['bits']}-bit samples")
 
 
-def to_dicom(data: bytes, src: Path, rank: int | None, limits: Limits | None = None) -> bytes:
+def to_dicom(data: bytes, src: Path, rank: int | None, limits: Limits | None = None,
+             allow_truncated: bool = False) -> bytes:
     """The DICOM file of an .svdi file that holds a DICOM header (``limits``: the decoder's,
-    None for the default)."""
+    None for the default; ``allow_truncated``: see :func:`svdcodec.decode`)."""
     try:
-        return dicom.decode_dicom(data, rank=rank, limits=limits)
+        return dicom.decode_dicom(data, rank=rank, limits=limits,
+                                  allow_truncated=allow_truncated)
     except (ImportError, dicom.DicomError) as exc:
         raise CliError(f"{src}: {exc}") from None
 

@@ -340,7 +340,7 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     if out.suffix.lower() in dicom.SUFFIXES:
         if frame is not None:
             raise CliError(f"--frame {frame}: a DICOM output holds every frame of the stack")
-        return _decode_to_dicom(read_input(src), src, out, rank, limits)
+        return _decode_to_dicom(read_input(src), src, out, rank, limits, allow_truncated)
     npy = out.suffix.lower() == NPY
     fmt_name = "NPY" if npy else Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None or (not npy and fmt_name not in Image.SAVE):
@@ -436,11 +436,13 @@ def _render(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, src: Pa
 
 
 def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None,
-                     limits: Limits | None = None) -> Result:
+                     limits: Limits | None = None, allow_truncated: bool = False) -> Result:
     """``decode x.svdi y.dcm``: a DICOM file from the header the .svdi file keeps."""
     try:
-        info = read_header(data, limits=limits)
-        written = dicom.to_dicom(data, src, rank, limits)
+        info = read_header(data, limits=limits, allow_truncated=allow_truncated)
+        written = dicom.to_dicom(data, src, rank, limits, allow_truncated)
+    except TruncatedError as exc:
+        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
     except SvdiError as exc:
         raise svdi_failure(src, exc, limits) from None
     write_output(out, written)

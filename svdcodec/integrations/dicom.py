@@ -341,14 +341,17 @@ def _ratio(value: float) -> str:
 def decode_dicom(data: bytes, **options: Any) -> bytes:
     """A DICOM file from .svdi bytes that hold a ``dicm`` chunk (DicomError otherwise);
     ``options`` as :func:`svdcodec.decode`."""
-    info = codec.read_header(data, limits=options.get("limits"))
+    info = codec.read_header(data, limits=options.get("limits"),
+                             allow_truncated=bool(options.get("allow_truncated")))
     header = info.metadata.get("dicom")
     if not header:
         raise DicomError("the .svdi file holds no DICOM header (dicm chunk, spec section 15.2):"
                          " it was not encoded from a DICOM file")
-    # a stack (spec section 14): every frame
+    # a stack (spec section 14): every frame (a stack is not salvaged: decode_stack refuses
+    # a cut one whatever allow_truncated says)
+    stack_options = {k: v for k, v in options.items() if k != "allow_truncated"}
     pixels = codec.decode(data, **options) if info.frames == 1 else \
-        codec.decode_stack(data, **options)
+        codec.decode_stack(data, **stack_options)
     dicm = next(c for c in info.chunks if c.type == "dicm")
     try:
         with _warnings_as_notes():  # about elements the source had as they were: not ours
