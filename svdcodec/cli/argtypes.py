@@ -125,11 +125,19 @@ def peer_list(text: str) -> list[str]:
     return [] if text.strip() in ("", "none") else choice_list(PEERS)(text)
 
 
+# Output extensions that decode writes without Pillow: numpy arrays and DICOM files (of .svdi
+# files encoded from DICOM)
+OWN_FORMATS = ("npy", "dcm", "dicom")
+
+
 def image_format(text: str) -> str:
-    """argparse type: an extension Pillow can write, e.g. "png" or ".tif" -> "tif"."""
+    """argparse type: an extension Pillow can write, or npy / dcm (which decode writes itself),
+    e.g. "png" or ".tif" -> "tif"."""
     ext = text.lower().lstrip(".")
+    if ext in OWN_FORMATS:
+        return ext
     name = Image.registered_extensions().get(f".{ext}")
     if name is None or name not in Image.SAVE:
         raise argparse.ArgumentTypeError(f"unknown image format {text!r}: use png, tif, webp, "
-                                         "...")
+                                         "npy, dcm, ...")
     return ext

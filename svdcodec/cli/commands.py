@@ -45,11 +45,25 @@ def _encode_options(args: argparse.Namespace) -> dict[str, Any]:
         options["bits"] = args.bits
     return options
 
+def _check_encode_output(out: Path) -> None:
+    """CliError for an encode output named as another format (photo.png, scan.dcm, a.npy):
+    encode writes .svdi bytes, which would sit in a file whose name says PNG or DICOM."""
+    from PIL import Image
+
+    suffix = out.suffix.lower()
+    if suffix != ".svdi" and (suffix in (".npy", *dicom.SUFFIXES) or
+                              suffix in Image.registered_extensions()):
+        raise CliError(f"{out}: encode writes an .svdi file, not {suffix[1:].upper()}: name it "
+                       f"{out.with_suffix('.svdi').name} (decode X.svdi {out.name} writes "
+                       f"{suffix})")
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     if args.out_dir is not None:
         job = functools.partial(encode_file, options=_encode_options(args), force=args.force,
                                 coding=args.coding)
         return _run_batch(args, job, ".svdi", "encoded")
+    _check_encode_output(Path(args.stack if args.stack is not None else args.output))
     with _bar(args, "encode") as progress:
         if args.stack is not None:
             result = encode_stack_file([Path(p) for p in args.inputs], Path(args.output),
@@ -173,12 +187,13 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str,
 def cmd_info(args: argparse.Namespace) -> int:
     src = Path(args.input)
     data = read_input(src)
+    limits = _limits(args)
     try:
-        info = read_header(data)
+        info = read_header(data, limits=limits)
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{files.salvage_hint(data, False)}") from None
     except SvdiError as exc:  # name the file, as a batch does
-        raise CliError(f"{src}: {exc}") from None
+        raise files.svdi_failure(src, exc, limits) from None
     if args.json:
         record = asdict(info)
         record["metadata"] = {k: (len(v) if isinstance(v, bytes) else v)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..codec import decode, decode_stack, encode, encode_stack, read_header
 from ..integrations import dicom
+from ..limits import Limits
 from .errors import CliError, os_reason
 
 if TYPE_CHECKING:
@@ -81,7 +82,11 @@ def encode_dicom_file(src: Path, out: Path, options: dict[str, Any], force: bool
         "seconds": seconds, "psnr": None}
     if image.frames == 1:
         notes += files.encode_notes(image.pixels, data, options, record)
-    else:
+        if coding is not None:
+            notes.append(f"--coding {coding} applies to stacks: {src.name} has one frame, "
+                         f"encoded as a single image")
+    else:  # as for any stack: --target-psnr measured over every frame, its notes
+        notes += files.encode_notes(image.pixels, data, options, record, decode_stack)
         notes.append(f"encoded {info.frames} frames as one stack (coding {info.stack_coding})")
     record["dicom"] = error_record(image.pixels, decoded, image.header, options["bits"])
     record["notes"] = notes
@@ -111,10 +116,13 @@ def describe_error(err: dict[str, Any]) -> str:
             f"{err['bits']}-bit samples")
 
 
-def to_dicom(data: bytes, src: Path, rank: int | None) -> bytes:
-    """The DICOM file of an .svdi file that holds a DICOM header."""
+def to_dicom(data: bytes, src: Path, rank: int | None, limits: Limits | None = None,
+             allow_truncated: bool = False) -> bytes:
+    """The DICOM file of an .svdi file that holds a DICOM header (``limits``: the decoder's,
+    None for the default; ``allow_truncated``: see :func:`svdcodec.decode`)."""
     try:
-        return dicom.decode_dicom(data, rank=rank)
+        return dicom.decode_dicom(data, rank=rank, limits=limits,
+                                  allow_truncated=allow_truncated)
     except (ImportError, dicom.DicomError) as exc:
         raise CliError(f"{src}: {exc}") from None
 
@@ -123,7 +131,7 @@ def info_line(header: bytes) -> str:
     """``DICOM: CT 128x128, 16 bits (16 stored, signed), rescale 1 x + -1024, window 40/400``"""
     try:
         f = dicom.describe(header)
-    except (ImportError, dicom.DicomError) as exc:
+    except (ImportError, ValueError, TypeError) as exc:  # DicomError, or a value unreadable
         return f"DICOM header of {len(header):,} bytes ({exc})"
     frames = f" x {f['frames']} frames" if f["frames"] > 1 else ""
     sign = "signed" if f["signed"] else "unsigned"
@@ -149,5 +157,5 @@ def describe_header(header: bytes) -> dict[str, Any]:
     the reason it could not be read."""
     try:
         return dicom.describe(header)
-    except (ImportError, dicom.DicomError) as exc:
+    except (ImportError, ValueError, TypeError) as exc:  # DicomError, or a value unreadable
         return {"error": str(exc)}

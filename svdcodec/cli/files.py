@@ -12,8 +12,10 @@ or a clear error (alpha in a format without alpha); an encode that could not giv
 are returned in ``notes`` for the caller to print, one line each.
 
 Arrays as ``.npy`` files (numpy's format) are images too, in and out: (H, W) or (H, W, C)
-uint8 or uint16, read memory-mapped. They hold images beyond what Pillow opens (about 179
-Mpixels) and beyond what PNG encodes in reasonable time: a gigapixel grey image is 1 GiB.
+uint8, uint16 or int16 (either byte order), read memory-mapped; with ``--stack``, (N, H, W[, C])
+frames (:func:`svdcodec.cli.stackfiles.npy_frames`). They hold images beyond what Pillow
+opens (about 179 Mpixels) and beyond what PNG encodes in reasonable time: a gigapixel grey
+image is 1 GiB.
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..codec import atomic_write, decode, encode, read_header
-from ..errors import SvdiError, TruncatedError
+from ..errors import LimitError, SvdiError, TruncatedError
 from ..info import SvdiInfo
 from ..limits import Limits, get_default_limits
 from ..options import metadata_chunks
 from ..pillow.convert import depth_note, from_array, to_stored
 from . import dicom
-from .errors import CliError, os_reason
+from .errors import CliError, limit_hint, os_reason
 from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_mode
 
 
@@ -174,16 +176,36 @@ def load_image(path: Path, notes: list[str] | None = None
 NPY = ".npy"
 
 
-def load_npy(path: Path) -> np.ndarray:
-    """A .npy image, memory-mapped: pages are read as the encoder's strips reach them."""
+# The channels an (H, W, C) .npy image may have, by dtype (the codec's modes)
+NPY_CHANNELS = {np.dtype(np.uint8): (1, 2, 3, 4), np.dtype(np.uint16): (1,),
+                np.dtype(np.int16): (1,)}
+
+
+def read_npy(path: Path) -> np.ndarray:
+    """A .npy array, memory-mapped (pages are read as the encoder's strips reach them), of
+    one of the codec's dtypes in native byte order (a big-endian file is converted)."""
     try:
         array: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
         raise CliError(f"{path}: not a readable .npy array: {reason}") from None
-    if array.dtype not in (np.uint8, np.uint16, np.int16) or array.ndim not in (2, 3):
-        raise CliError(f"{path}: expected an (H, W) or (H, W, C) uint8, uint16 or int16 array, "
-                       f"got {array.shape} {array.dtype}")
+    native = array.dtype.newbyteorder("=") if array.dtype.byteorder == ">" else array.dtype
+    if native not in NPY_CHANNELS:
+        raise CliError(f"{path}: expected a uint8, uint16 or int16 array, got {array.shape} "
+                       f"{array.dtype}")
+    return array.astype(native) if native != array.dtype else array
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """A .npy image: (H, W) or (H, W, C) with C as the dtype allows (:data:`NPY_CHANNELS`)."""
+    array = read_npy(path)
+    channels = NPY_CHANNELS[array.dtype]
+    if array.ndim not in (2, 3) or 0 in array.shape or \
+            (array.ndim == 3 and array.shape[2] not in channels):
+        stack = " (a stack of frames (N, H, W[, C]): encode it with --stack OUT.svdi)" \
+            if array.ndim in (3, 4) and array.shape[0] > 0 else ""
+        raise CliError(f"{path}: expected an (H, W) or (H, W, C) {array.dtype} array with C in "
+                       f"{', '.join(map(str, channels))}, got {array.shape}{stack}")
     return array
 
 
@@ -321,7 +343,7 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     if out.suffix.lower() in dicom.SUFFIXES:
         if frame is not None:
             raise CliError(f"--frame {frame}: a DICOM output holds every frame of the stack")
-        return _decode_to_dicom(read_input(src), src, out, rank)
+        return _decode_to_dicom(read_input(src), src, out, rank, limits, allow_truncated)
     npy = out.suffix.lower() == NPY
     fmt_name = "NPY" if npy else Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None or (not npy and fmt_name not in Image.SAVE):
@@ -354,7 +376,7 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
     except SvdiError as exc:  # name the file, as a batch does
-        raise CliError(f"{src}: {exc}") from None
+        raise svdi_failure(src, exc, limits) from None
     notes = []
     if info.frames > 1 and frame is None:
         notes.append(f"decoded frame 0 of a stack of {info.frames} frames (--frame K for "
@@ -416,17 +438,26 @@ def _render(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, src: Pa
         "bytes": buffer.tell(), "notes": notes}, notes)
 
 
-def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None) -> Result:
+def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None,
+                     limits: Limits | None = None, allow_truncated: bool = False) -> Result:
     """``decode x.svdi y.dcm``: a DICOM file from the header the .svdi file keeps."""
     try:
-        info = read_header(data)
+        info = read_header(data, limits=limits, allow_truncated=allow_truncated)
+        written = dicom.to_dicom(data, src, rank, limits, allow_truncated)
+    except TruncatedError as exc:
+        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
     except SvdiError as exc:
-        raise CliError(f"{src}: {exc}") from None
-    written = dicom.to_dicom(data, src, rank)
+        raise svdi_failure(src, exc, limits) from None
     write_output(out, written)
     return Result(out, {"input": str(src), "output": str(out), "format": "DICOM",
                         "width": info.width, "height": info.height, "mode": info.mode,
                         "decoded_mode": info.mode, "bytes": len(written), "notes": []})
+
+
+def svdi_failure(src: Path, exc: SvdiError, limits: Limits | None) -> CliError:
+    """'SRC: reason', and for a LimitError the --limit that raises it (:func:`limit_hint`)."""
+    hint = limit_hint(str(exc), limits) if isinstance(exc, LimitError) else ""
+    return CliError(f"{src}: {exc}{hint}")
 
 
 def salvage_hint(data: bytes, allow_truncated: bool) -> str:

@@ -83,7 +83,8 @@ def fit_format(im: Image.Image, fmt_name: str) -> tuple[Image.Image, str]:
                 im = im.convert(mode)
             return im, "; ".join(steps)
     if im.mode == "I":
-        raise CliError(f"{fmt_name} cannot hold signed 16-bit (I;16S) images: use .tif or .dcm")
+        raise CliError(f"{fmt_name} cannot hold signed 16-bit (I;16S) images: use .tif or .npy "
+                       f"(.dcm: of a file encoded from DICOM)")
     alpha = " (alpha)" if "A" in im.mode else ""
     raise CliError(f"{fmt_name} cannot hold {im.mode}{alpha} images: use .png or .tif")
 

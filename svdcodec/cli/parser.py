@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rank_options(p)
     p.add_argument("--stack", metavar="OUT.svdi",
                    help="encode every FILE (every frame of each) as one image stack in "
-                   "OUT.svdi (spec section 14); an animated input is a stack anyway")
+                   "OUT.svdi (spec section 14); an animated input is a stack anyway; a .npy "
+                   "input is one (H, W) frame or (N, H, W[, C]) frames")
     p.add_argument("--coding", choices=("auto", *STACK_CODING_BY_NAME), default=None,
                    help="stacks: frames (each alone), tall (one image, shared basis), "
                    "snapshot (frames as matrix columns) or auto (the smallest; default)")
@@ -211,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="header, ranks and sizes of an .svdi file")
     p.add_argument("input")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--limit", type=limit_setting, action="append", default=[],
+                   metavar="FIELD=N", dest="limit_settings",
+                   help="as decode --limit: read the header of a file above the default "
+                   "limits (max_pixels=... for an image above 179 Mpixels)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("demo", help="bytes, bpp and PSNR of several ranks on a bundled photo")

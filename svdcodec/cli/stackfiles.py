@@ -16,9 +16,19 @@ from ..codec import decode, decode_stack, encode_stack, read_header
 from ..errors import SvdiError
 from ..limits import Limits
 from ..pillow.convert import depth_note, to_stored
+from .dicom import SUFFIXES as DICOM_SUFFIXES
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
-from .files import Result, check_output, encode_notes, usable_metadata, write_output
+from .files import (
+    NPY,
+    NPY_CHANNELS,
+    Result,
+    check_output,
+    encode_notes,
+    read_npy,
+    usable_metadata,
+    write_output,
+)
 
 
 def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[str, Any]]:
@@ -26,6 +36,8 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
     if is_dicom_path(path):  # one header per file: a series is not one DICOM file
         raise CliError(f"{path}: --stack joins image files; DICOM files are encoded one file "
                        "each (a multi-frame DICOM file becomes one stack)")
+    if path.suffix.lower() == NPY:
+        return npy_frames(path), {}
     frames: list[np.ndarray] = []
     try:
         with Image.open(path) as im:
@@ -48,6 +60,23 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
         notes.append(f"{path}: the frame durations and loop count are not stored (an .svdi "
                      f"stack has no timing)")
     return frames, meta
+
+
+def npy_frames(path: Path) -> list[np.ndarray]:
+    """The frames of a .npy input of a stack, as ``svdcodec stack`` reads them: an (H, W)
+    array is one frame, an (N, H, W) array N grey frames (never one (H, W, C) image), an
+    (N, H, W, C) array N frames of C channels (C as :data:`.files.NPY_CHANNELS` allows)."""
+    array = read_npy(path)
+    channels = NPY_CHANNELS[array.dtype]
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim not in (3, 4) or 0 in array.shape or \
+            (array.ndim == 4 and array.shape[3] not in channels):
+        raise CliError(f"{path}: a stack's .npy input is an (H, W), (N, H, W) or (N, H, W, C) "
+                       f"{array.dtype} array with C in {', '.join(map(str, channels))}, got "
+                       f"{array.shape}")
+    return [frame[..., 0] if frame.ndim == 3 and frame.shape[2] == 1 else frame
+            for frame in array]
 
 
 def _differs(a: Any, b: Any) -> bool:
@@ -120,7 +149,9 @@ def frame_path(out: Path, k: int, count: int) -> Path:
 def decoded_outputs(source: Path, output: Path) -> list[Path]:
     """What ``decode SOURCE --out-dir`` writes without ``--frame``: ``output``, or one file per
     frame of a stack (:func:`frame_path`); ``[output]`` if ``source`` cannot be read (the
-    decode then says why)."""
+    decode then says why) or for a DICOM output (one file holds every frame)."""
+    if output.suffix.lower() in DICOM_SUFFIXES:
+        return [output]
     try:
         count = frame_count(source.read_bytes())
     except (OSError, SvdiError):

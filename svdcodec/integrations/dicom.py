@@ -26,7 +26,7 @@ import contextlib
 import io
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
@@ -201,12 +201,19 @@ def read_dicom(source: PathLike | bytes) -> DicomImage:
     """A DICOM file (path or bytes) as pixels and header; DicomError if it cannot be stored,
     ImportError naming the extra without pydicom."""
     notes: list[str] = []
-    with _warnings_as_notes(notes):
-        ds = _read(source)
-        pixels, conversions = _pixels(ds)
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        header = header_bytes(ds)
-    stored = min(int(ds.get("BitsStored", ds.BitsAllocated)), 8 * pixels.itemsize)
+    try:
+        with _warnings_as_notes(notes):
+            ds = _read(source)
+            pixels, conversions = _pixels(ds)
+            frames = int(ds.get("NumberOfFrames", 1) or 1)
+            header = header_bytes(ds)
+        stored = min(int(ds.get("BitsStored", ds.BitsAllocated)), 8 * pixels.itemsize)
+    except (DicomError, ImportError, OSError, MemoryError):
+        raise
+    except Exception as exc:  # pydicom reads elements on access: a damaged one raises then,
+        # of many kinds (a missing Rows, an unknown VR, a Command Set element)
+        raise DicomError(f"not a readable DICOM file: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     bits = significant_bits(pixels, stored)
     return DicomImage(pixels, header, frames, bits, tuple(conversions + notes))
 
@@ -246,6 +253,22 @@ def _stored_range(ds: Dataset) -> tuple[int, int, np.dtype]:
     return 0, (1 << stored) - 1, np.dtype(f"<u{bits // 8}")
 
 
+# Bits Allocated that write_dicom writes grey samples in (PS3.5 8.1.1: a multiple of 8)
+GREY_BITS_ALLOCATED = (8, 16, 32)
+
+
+def _check_grey_sample(ds: Dataset) -> None:
+    """DicomError unless the header describes one sample per pixel in whole bytes with Bits
+    Stored within Bits Allocated: the dicm chunk is never checked (spec section 15.2), and a
+    Pixel Data that its header does not describe is no DICOM file."""
+    samples = int(ds.get("SamplesPerPixel", 1))
+    bits = int(ds.BitsAllocated)
+    stored = int(ds.get("BitsStored", bits))
+    if samples != 1 or bits not in GREY_BITS_ALLOCATED or not 1 <= stored <= bits:
+        raise DicomError(f"the dicm chunk's DICOM header describes {samples} sample(s) of "
+                         f"{stored} bits stored in {bits}: it cannot hold this grey image")
+
+
 def _append(ds: Dataset, keyword: str, value: str) -> None:
     """A multi-valued element with ``value`` added after the values it had."""
     old = ds.get(keyword)
@@ -277,6 +300,8 @@ def write_dicom(pixels: np.ndarray, header: bytes, compressed_size: int) -> byte
         ds.PhotometricInterpretation = "RGB"
         ds.PlanarConfiguration = 0
         ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.HighBit = 3, 8, 8, 7
+    else:
+        _check_grey_sample(ds)
     lo, hi, dtype = _stored_range(ds)
     samples = np.clip(pixels.astype(np.int64), lo, hi).astype(dtype)
     ds.PixelData = samples.tobytes()
@@ -288,7 +313,24 @@ def write_dicom(pixels: np.ndarray, header: bytes, compressed_size: int) -> byte
     ds.LossyImageCompression = "01"
     _append(ds, "LossyImageCompressionRatio", _ratio(samples.nbytes / max(compressed_size, 1)))
     _append(ds, "LossyImageCompressionMethod", LOSSY_METHOD)
-    return _part10(ds)
+    written = _part10(ds)
+    _check_readable(written, samples.shape)
+    return written
+
+
+def _check_readable(written: bytes, shape: tuple[int, ...]) -> None:
+    """DicomError unless pydicom reads ``written`` back with pixels of ``shape``: the dicm
+    chunk is never checked (spec section 15.2), and a file whose elements pydicom cannot read
+    its pixels by (a Pixel Representation of 48384) is no DICOM file to hand anyone."""
+    try:
+        with _warnings_as_notes():
+            back = _pydicom().dcmread(io.BytesIO(written)).pixel_array
+    except Exception as exc:  # pydicom on inconsistent elements raises many kinds
+        raise DicomError(f"the dicm chunk's DICOM header does not describe these pixels: "
+                         f"{type(exc).__name__}: {exc}") from None
+    if back.shape != shape:
+        raise DicomError(f"the dicm chunk's DICOM header describes pixels of shape "
+                         f"{back.shape}, the image is {shape}")
 
 
 def _ratio(value: float) -> str:
@@ -299,20 +341,23 @@ def _ratio(value: float) -> str:
 def decode_dicom(data: bytes, **options: Any) -> bytes:
     """A DICOM file from .svdi bytes that hold a ``dicm`` chunk (DicomError otherwise);
     ``options`` as :func:`svdcodec.decode`."""
-    info = codec.read_header(data)
+    info = codec.read_header(data, limits=options.get("limits"),
+                             allow_truncated=bool(options.get("allow_truncated")))
     header = info.metadata.get("dicom")
     if not header:
         raise DicomError("the .svdi file holds no DICOM header (dicm chunk, spec section 15.2):"
                          " it was not encoded from a DICOM file")
-    # a stack (spec section 14): every frame
+    # a stack (spec section 14): every frame (a stack is not salvaged: decode_stack refuses
+    # a cut one whatever allow_truncated says)
+    stack_options = {k: v for k, v in options.items() if k != "allow_truncated"}
     pixels = codec.decode(data, **options) if info.frames == 1 else \
-        codec.decode_stack(data, **options)
+        codec.decode_stack(data, **stack_options)
     dicm = next(c for c in info.chunks if c.type == "dicm")
     try:
         with _warnings_as_notes():  # about elements the source had as they were: not ours
             return write_dicom(pixels, header, len(data) - dicm.size)
-    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
-        if isinstance(exc, DicomError):
+    except Exception as exc:  # pydicom on damaged elements raises many kinds (an unknown VR:
+        if isinstance(exc, DicomError):  # NotImplementedError); all mean the same
             raise
         # the chunk's content is never checked (spec section 15.2): it may describe nothing
         raise DicomError(f"the dicm chunk's DICOM header cannot hold this image: "
@@ -322,26 +367,46 @@ def decode_dicom(data: bytes, **options: Any) -> bytes:
 # --- what info shows ---------------------------------------------------------------------------
 def describe(header: bytes) -> dict[str, Any]:
     """The facts of a DICOM header that ``svdcodec info`` shows: modality, size, frames,
-    bits, signedness, photometric interpretation, rescale and window."""
+    bits, signedness, photometric interpretation, rescale and window; values that pydicom
+    cannot read are None. JSON-serializable (a multi-valued text element is one string)."""
     ds = _read(header)
 
     def value(keyword: str) -> Any:
-        v = ds.get(keyword)
-        if v is None or v == "":
-            return None
-        if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue":
-            return [float(x) for x in v]
-        return float(v) if keyword.startswith(("Rescale", "Window")) else v
+        try:  # pydicom converts on access: a bad value or an unknown VR raises then
+            v = ds.get(keyword)
+            if v is None or v == "":
+                return None
+            multi = isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue"
+            if keyword.startswith(("Rescale", "Window")):
+                return [float(x) for x in v] if multi else float(v)
+            if isinstance(v, int) and not multi:
+                return int(v)
+            return "\\".join(map(str, v)) if multi else str(v)
+        except Exception:  # pydicom on damaged values raises many kinds; all mean the same
+            return None  # a value it cannot read is no reason to refuse the file (spec 15.2)
 
+    def integer(keyword: str, default: int) -> int:
+        v = value(keyword)
+        try:
+            return int(v) if v is not None else default
+        except (TypeError, ValueError):
+            return default
+
+    with _warnings_as_notes():  # about values pydicom reads anyway (an unknown charset)
+        return _facts(value, integer)
+
+
+def _facts(value: Callable[[str], Any], integer: Callable[[str, int], int]) -> dict[str, Any]:
+    """:func:`describe`'s dict from its readers of one element each."""
     return {
-        "modality": ds.get("Modality"), "columns": ds.get("Columns"), "rows": ds.get("Rows"),
-        "frames": int(ds.get("NumberOfFrames", 1) or 1),
-        "bits_allocated": ds.get("BitsAllocated"), "bits_stored": ds.get("BitsStored"),
-        "signed": bool(ds.get("PixelRepresentation", 0)),
-        "photometric": ds.get("PhotometricInterpretation"),
+        "modality": value("Modality"), "columns": value("Columns"), "rows": value("Rows"),
+        "frames": max(integer("NumberOfFrames", 1), 1),
+        "bits_allocated": value("BitsAllocated"), "bits_stored": value("BitsStored"),
+        "signed": bool(integer("PixelRepresentation", 0)),
+        "photometric": value("PhotometricInterpretation"),
         "rescale_slope": value("RescaleSlope"), "rescale_intercept": value("RescaleIntercept"),
         "window_center": value("WindowCenter"), "window_width": value("WindowWidth"),
-        "sop_instance_uid": ds.get("SOPInstanceUID")}
+        "sop_instance_uid": value("SOPInstanceUID")}
 
 
 __all__ = [
