@@ -411,3 +411,51 @@ def test_every_coding_mode_and_option(n: int, h: int, w: int, mode: str,
     svdcodec.verify(data)
     if "target_size" in options:
         assert len(data) <= options["target_size"]  # type: ignore[operator]
+
+
+@pytest.fixture()
+def small_alloc_limit() -> Iterator[int]:
+    """Default limits of 30,000 bytes of allocation, restored afterwards."""
+    previous = svdcodec.set_default_limits(max_alloc_bytes=30_000)
+    try:
+        yield 30_000
+    finally:
+        svdcodec.set_default_limits(previous)
+
+
+def test_explicit_tall_refuses_a_coded_image_above_the_allocation_limit(
+        small_alloc_limit: int) -> None:
+    """Section 14.5 counts one frame of a tall stack as its whole coded image: 40 frames of
+    16x16 RGBA make a coded image of 121,056 bytes to decode at rank 2. coding='tall' wrote
+    it, and decode(frame=0) with the same default limits refused it (LimitError); auto
+    skipped it. The explicit coding refuses it too, naming the limit and another coding."""
+    frames = faces(40, 16, 16, 4)
+    with pytest.raises(ValueError, match=r"coding='tall'.*limit 30000.*coding='frames'") \
+            as raised:
+        svdcodec.encode_stack(frames, coding="tall", rank=2)
+    assert not isinstance(raised.value, svdcodec.SvdiError)
+    data = svdcodec.encode_stack(frames, coding="frames", rank=2)  # one frame: 1,024 bytes
+    assert svdcodec.decode(data, frame=0).shape == frames.shape[1:]
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(2, 12), side=st.integers(4, 16), coding=st.sampled_from(CODINGS),
+       options=st.sampled_from([{"rank": 2}, {"rank": 6}, {"quality": 40}]),
+       alloc=st.integers(5_000, 200_000))
+def test_an_explicit_coding_writes_only_stacks_whose_frames_decode(
+        n: int, side: int, coding: str, options: dict[str, int], alloc: int) -> None:
+    """Whatever the coding and the default limits, encode_stack refuses (a plain
+    ValueError) or writes a file whose first and last frames decode with those limits."""
+    frames = faces(n, side, side, 3)
+    previous = svdcodec.set_default_limits(max_alloc_bytes=alloc)
+    try:
+        try:
+            data = svdcodec.encode_stack(frames, coding=coding, **options)
+        except ValueError as exc:
+            assert not isinstance(exc, svdcodec.SvdiError)
+            assert "limit" in str(exc)
+            return
+        for k in (0, n - 1):
+            assert svdcodec.decode(data, frame=k).shape == frames.shape[1:]
+    finally:
+        svdcodec.set_default_limits(previous)

@@ -124,19 +124,28 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
                     stack=fmt.Stack(n, fmt.StackCoding.FRAMES))
 
 
-def check_frame_limits(data: bytes) -> None:
-    """LimitError unless a decoder with the default limits decodes a frame of ``data``
-    (sections 8, 12.8 and 14.5): what auto keeps must be readable frame by frame."""
+def check_frame_limits(data: bytes, coding: str) -> None:
+    """ValueError unless a decoder with the default limits decodes a frame of ``data``, the
+    stack ``coding`` wrote (sections 8, 12.8 and 14.5; one frame of a tall stack counts as
+    its whole coded image): every coding, auto's candidates and the explicit ones, writes
+    only what :func:`svdcodec.decode` reads frame by frame."""
     limits = get_default_limits()
-    container = fmt.unpack(data, limits)
-    stack = container.stack
-    assert stack is not None
-    if stack.coding == fmt.StackCoding.SNAPSHOT:
-        snapshot.check_limits(container, limits, None, 1)
-    else:
-        image = stackdecode.coded_container(container) if stack.coding == fmt.StackCoding.TALL \
-            else stackdecode.frame_container(container, 0)
-        stackdecode.check_image_limits(image, limits, None)
+    try:
+        container = fmt.unpack(data, limits)
+        stack = container.stack
+        assert stack is not None
+        if stack.coding == fmt.StackCoding.SNAPSHOT:
+            snapshot.check_limits(container, limits, None, 1)
+        else:
+            image = stackdecode.coded_container(container) \
+                if stack.coding == fmt.StackCoding.TALL \
+                else stackdecode.frame_container(container, 0)
+            stackdecode.check_image_limits(image, limits, None)
+    except LimitError as exc:
+        others = " or ".join(repr(c) for c in ("frames", "tall", "snapshot") if c != coding)
+        raise ValueError(f"coding={coding!r}: one frame of this stack is above the limits "
+                         f"that decoders apply ({exc}; spec sections 8 and 14.5, "
+                         f"svdcodec.set_default_limits): use coding={others}") from None
 
 
 def _check_chunk_count(first: fmt.Container, n: int) -> None:
@@ -285,7 +294,7 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
         opts = {**opts, "progress": reporter.part(*share)}
         try:  # the coding cannot meet the options (a target too small, too many chunks)
             data = _ENCODERS[coding](frames, encode_image, opts)
-            check_frame_limits(data)
+            check_frame_limits(data, coding)
         except ValueError as exc:
             refusals.append(exc)
             return None
@@ -363,5 +372,6 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
         data = encode_auto(array, encode_image, options, decode_stack)
     else:
         data = _ENCODERS[coding](array, encode_image, options)
+        check_frame_limits(data, coding)
     reporter.done()
     return data
