@@ -272,6 +272,8 @@ class SvdiFile:
         limits = limits or get_default_limits()
         check_size(self.container.header, limits)
         stack = self.container.stack
+        if stack is not None:  # open_svdi(check_size=False) lifted FRMS's limits (14.5) too
+            fmt.check_stack_size(self.container.header, stack, limits)
         if stack is not None and stack.coding == fmt.StackCoding.TALL and frame and reduce == 1:
             reporter = _reporter(progress, self.container.header)
             out = self._tall_frame(limits, frame)
@@ -312,7 +314,7 @@ def open_svdi(data: bytes, *, limits: Limits | None = None,
     ``check_size=False`` leaves the size limits to the caller until :meth:`SvdiFile.decode`.
     """
     view = _as_bytes(data)
-    limits = limits or get_default_limits()
+    limits = strict = limits or get_default_limits()
     if not check_size:
         limits = dataclasses.replace(limits, **_NO_SIZE_LIMITS)
     error: SvdiError | None = None
@@ -323,4 +325,19 @@ def open_svdi(data: bytes, *, limits: Limits | None = None,
     except SvdiError as exc:  # after a valid HEAD (unpack_head raises if HEAD is bad)
         container = fmt.Container(fmt.unpack_head(view, limits), (), {}, ())
         error = exc.with_traceback(None)
+        if not check_size:  # the error a decoder with the limits meets first (FRMS's, 14.5)
+            error = _limit_error(view, strict) or error
     return SvdiFile(container_info(container, len(view)), error, container)
+
+
+def _limit_error(view: bytes | bytearray | memoryview, limits: Limits) -> LimitError | None:
+    """The LimitError that parsing ``view`` with ``limits`` raises before any other error
+    (section 9's order), or None. A file parsed without the size limits can fail later, at
+    its chunk walk (a FRMS of 2^32 - 1 frames: "factor groups: expected 4294967295")."""
+    try:
+        fmt.unpack(view, limits, allow_truncated=True)
+    except LimitError as exc:
+        return exc.with_traceback(None)
+    except SvdiError:
+        pass
+    return None

@@ -708,3 +708,46 @@ def test_cut_or_mutated_stacks_through_pillow_raise_what_pillow_expects(
             im.verify()
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+VECTORS = Path(__file__).resolve().parent.parent / "spec" / "vectors"
+
+
+def test_a_huge_frame_count_fails_on_load_with_the_limit_error() -> None:
+    """Spec 14.5: FRMS's N·W·H is checked against the pixel limit when FRMS is read. Pillow
+    opens without the size limits (its MAX_IMAGE_PIXELS judges the size), so the file's FRMS
+    (2^32 - 1 frames of 8x8) passed and load() said "factor groups: expected 4294967295, got
+    2". It opens as a broken file (one frame), and load() gives svdcodec.decode's LimitError."""
+    path = VECTORS / "stack-huge-frame-count.svdi"
+    with pytest.raises(svdcodec.LimitError) as expected:
+        svdcodec.decode(path.read_bytes(), frame=0)
+    assert "pixels exceed the limit" in str(expected.value)
+    with Image.open(path) as im:
+        assert (im.size, im.n_frames, im.is_animated) == ((8, 8), 1, False)
+        with pytest.raises(OSError, match="pixels exceed the limit") as raised:
+            im.load()
+    assert str(expected.value) in str(raised.value)
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(2, 6), side=st.integers(2, 12), coding=st.sampled_from(
+    ["frames", "tall", "snapshot"]), seed=st.integers(0, 99))
+def test_pillow_refuses_a_stack_above_the_pixel_limit_as_decode_does(
+        n: int, side: int, coding: str, seed: int) -> None:
+    """A stack within the limits it was written under, read with a pixel limit below N·W·H:
+    svdcodec.decode raises LimitError (14.5), and so does Pillow's load() (as OSError)."""
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 256, (n, side, side), dtype=np.uint8)
+    data = svdcodec.encode_stack(frames, coding=coding, rank=1)
+    previous = svdcodec.set_default_limits(max_pixels=n * side * side - 1)
+    try:
+        with pytest.raises(svdcodec.LimitError) as expected:
+            svdcodec.decode(data, frame=n - 1)
+        with Image.open(io.BytesIO(data)) as im:
+            if im.n_frames > 1:
+                im.seek(im.n_frames - 1)
+            with pytest.raises(OSError) as raised:
+                im.load()
+        assert str(expected.value) in str(raised.value)
+    finally:
+        svdcodec.set_default_limits(previous)

@@ -23,7 +23,9 @@ invalid or unsupported header field, HEAD's CRC, a file cut before the end of HE
 invalid FACT field, an unknown critical chunk, trailing bytes, too much metadata) still opens,
 with the size and mode of HEAD, and ``load()`` raises ``OSError``, as Pillow does for a PNG cut
 in IDAT. ``load()`` also checks svdcodec's decode limits (size, memory, work; spec section 8,
-:func:`svdcodec.set_default_limits` or ``register(limits=...)``) and raises ``OSError``.
+and a stack's N·W·H, section 14.5; :func:`svdcodec.set_default_limits` or
+``register(limits=...)``) and raises ``OSError`` with the ``LimitError``'s message (a ``FRMS``
+declaring 2^32 − 1 frames opens as a broken file of one frame).
 
 **ImageFile.LOAD_TRUNCATED_IMAGES**: a file cut after HEAD loads as far as it goes. Every complete
 factor group is decoded, the group the file ends in is decoded from the component records its
