@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, BinaryIO, Union
 
 import numpy as np
 
@@ -268,12 +268,16 @@ def write(path: PathLike, image: np.ndarray, **options: Any) -> int:
     return len(data)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename; ``data`` is the bytes,
+    or a function that writes them to the open binary stream it is given (e.g. ``np.save``)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         umask = os.umask(0)
         os.umask(umask)

@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import io
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -212,17 +211,7 @@ def load_npy(path: Path) -> np.ndarray:
 def save_npy(out: Path, array: np.ndarray) -> int:
     """Write ``array`` to ``out`` as .npy through a temporary file and a rename; its size."""
     with writing(out):
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                np.save(stream, array, allow_pickle=False)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, out)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write(out, lambda stream: np.save(stream, array, allow_pickle=False))
     return out.stat().st_size
 
 

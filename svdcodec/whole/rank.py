@@ -42,10 +42,7 @@ def select_rank_strips(
     the randomized SVD only, its rank grown from 16 by doubling for ``energy`` and
     ``max_sse`` up to ``0.2 * min(m, n)``. What needs an exact SVD of the whole matrix (the
     exact backends, ``rank="optimal"``, a criterion not met by then) raises ValueError."""
-    given = [name for name, v in (("rank", rank), ("energy", energy), ("max_sse", max_sse))
-             if v is not None]
-    if len(given) != 1:
-        raise ValueError(f"give exactly one of rank, energy, max_sse; got {given or 'none'}")
+    _check_one_criterion(rank, energy, max_sse)
     m, n = x.shape
     if method not in ("auto", "randomized"):
         raise ValueError(f"svd={method!r} needs the whole {m}x{n} matrix in memory: a matrix "
@@ -56,9 +53,7 @@ def select_rank_strips(
         raise ValueError(f"rank={rank!r} needs every singular value of the {m}x{n} matrix (an "
                          f"exact SVD): give a rank, energy or PSNR, {STRIPS_ADVICE}")
     if rank is not None:
-        rank = operator.index(rank)
-        if rank < 1:
-            raise ValueError(f"rank must be >= 1, got {rank}")
+        rank = _rank_at_least_1(rank)
         return truncated_svd_strips(x, min(rank, r), seed=seed)
     total = x.squared_norm()
     target = _target_energy(total, energy, max_sse)
@@ -78,6 +73,22 @@ def select_rank_strips(
                              f"{m}x{n} matrix: give a rank, or a lower target, "
                              f"{STRIPS_ADVICE}")
         k = min(2 * k, r)
+
+def _check_one_criterion(rank: object, energy: object, max_sse: object) -> None:
+    """ValueError unless exactly one of the three rate criteria is given."""
+    given = [name for name, v in (("rank", rank), ("energy", energy), ("max_sse", max_sse))
+             if v is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of rank, energy, max_sse; got {given or 'none'}")
+
+
+def _rank_at_least_1(rank: object) -> int:
+    """``rank`` as an int >= 1 (TypeError for a non-integer, ValueError below 1)."""
+    k = operator.index(rank)  # type: ignore[arg-type]
+    if k < 1:
+        raise ValueError(f"rank must be >= 1, got {k}")
+    return k
+
 
 # select_rank's first guess; doubled until the criterion is met.
 _FIRST_RANK = 16
@@ -141,10 +152,7 @@ def select_rank(
     ValueError
         If not exactly one criterion is given, a criterion is out of range, or ``x`` is invalid.
     """
-    given = [name for name, v in (("rank", rank), ("energy", energy), ("max_sse", max_sse))
-             if v is not None]
-    if len(given) != 1:
-        raise ValueError(f"give exactly one of rank, energy, max_sse; got {given or 'none'}")
+    _check_one_criterion(rank, energy, max_sse)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     x = _as_float_matrix(x)
@@ -156,9 +164,7 @@ def select_rank(
         u, s, vt = truncated_svd(x, r, method=exact, seed=seed)
         return _truncate(u, s, vt, max(1, optimal_rank(s, x.shape)))
     if rank is not None:
-        rank = operator.index(rank)
-        if rank < 1:
-            raise ValueError(f"rank must be >= 1, got {rank}")
+        rank = _rank_at_least_1(rank)
         return truncated_svd(x, min(rank, r), method=method, seed=seed)
 
     total = _squared_norm(x)
