@@ -170,7 +170,9 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
 
 def offset_to_signed(u: np.ndarray) -> np.ndarray:
     """Decoded u of mode I;16S as the int16 samples u - 32768 (spec section 15.1)."""
-    return (u.astype(np.int32) - fmt.SIGNED_OFFSET).astype(np.int16)
+    # - 2^15 modulo 2^16 is the top bit inverted: one array of the output's size, no int32 copy
+    flipped: np.ndarray = u.astype(np.uint16, copy=False) ^ np.uint16(fmt.SIGNED_OFFSET)
+    return flipped.view(np.int16)
 
 
 def _samples(out: np.ndarray, h: fmt.Header) -> np.ndarray:

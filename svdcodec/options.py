@@ -66,7 +66,10 @@ def image_mode(image: np.ndarray) -> tuple[np.ndarray, fmt.Mode]:
 def signed_to_offset(samples: np.ndarray) -> np.ndarray:
     """int16 samples as the uint16 u = sample + 32768 that mode I;16S codes (spec section
     15.1); :func:`svdcodec.decoding.offset_to_signed` is the inverse."""
-    return (samples.astype(np.int32) + fmt.SIGNED_OFFSET).astype(np.uint16)
+    # + 2^15 modulo 2^16 is the top bit inverted: one uint16 array, no int32 copy
+    u: np.ndarray = samples.astype(np.int16, copy=False).view(np.uint16) ^ np.uint16(
+        fmt.SIGNED_OFFSET)
+    return u
 
 
 def quality_to_psnr(quality: float) -> float:
