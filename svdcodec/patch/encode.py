@@ -225,11 +225,6 @@ def _smallest_eigenvalue(v: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(v @ v.T)[0])
 
 
-def _rate_table(u: np.ndarray) -> np.ndarray:
-    """Bits per symbol byte estimated from a histogram (escapes lumped into 255)."""
-    return _rates(np.bincount(np.minimum(u, 255), minlength=256))
-
-
 def _rates(histogram: np.ndarray) -> np.ndarray:
     counts = histogram.astype(np.float64) + 0.02
     return -np.log2(counts / counts.sum())
