@@ -12,10 +12,12 @@ import sys
 
 from setuptools import Extension, setup
 
-flags = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-Wall", "-Wextra"]
+flags = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-Wall", "-Wextra", "-pthread"]
+# -pthread: _arithc's strip decoder may decode one plane on a second (POSIX) thread
+link = [] if sys.platform == "win32" else ["-pthread"]
 EXTENSIONS = (("patch", "_patchc"), ("patch", "_arithc"), ("whole", "_storec"))
 # _samples.h: the sample arithmetic that _patchc.c and _arithc.c share
 setup(ext_modules=[Extension(f"svdcodec.{pkg}.{name}", [f"svdcodec/{pkg}/{name}.c"],
                              depends=["svdcodec/patch/_samples.h"], optional=True,
-                             extra_compile_args=flags)
+                             extra_compile_args=flags, extra_link_args=link)
                    for pkg, name in EXTENSIONS])

@@ -1,15 +1,17 @@
 """Decode time of the patch layout against Pillow's WebP at 0.25, 0.5 and 1 bpp (issue 12's
-decode target), through the strip decoder and the whole-plane one, on a corpus of PNGs.
+decode target): the strip decoder on one thread and with its second thread (plane 0's entropy
+decoding a few patch rows ahead), and the whole-plane decoder, on a corpus of PNGs.
 
 Files are chosen as ``tools/bench_rd.py`` chooses them (per image, the quality of each codec's
-sweep whose rate is nearest the target) and decoded in turn ``--repeats`` times. ``--cpu``
-measures CPU time (``time.process_time``) instead of wall time: on a machine shared with other
-jobs the wall time of a 5 ms decode varies several-fold with their load, its CPU time far less
-(WebP and svdcodec both decode on one thread here).
+sweep whose rate is nearest the target) and decoded in turn ``--repeats`` times, interleaved.
+Both wall time and CPU time (``time.process_time``, all threads) are measured on every call:
+on a machine shared with other jobs the wall time of a 5 ms decode varies several-fold with
+their load, its CPU time far less; the second thread shows in wall time only, and costs CPU.
+Pillow's WebP decoder runs on one thread.
 
 Usage::
 
-    python tools/bench_decode_speed.py CORPUS [--cpu] [--repeats 15] [--every 1]
+    python tools/bench_decode_speed.py CORPUS [--repeats 15] [--every 1]
 """
 
 from __future__ import annotations
@@ -38,16 +40,28 @@ def decode_whole(data: bytes) -> np.ndarray:
         patchdecode.STRIPS = saved
 
 
-def medians(fns: list[Callable[[], object]], repeats: int, clock: Callable[[], float]
-            ) -> list[float]:
-    """Median seconds of each function, interleaved within every repeat."""
-    times: list[list[float]] = [[] for _ in fns]
+def threads(n: int, fn: Callable[[], object]) -> Callable[[], object]:
+    """fn with the strip decoder's thread count set to n (2: where the image allows it)."""
+    def run() -> object:
+        saved = patchdecode.DECODE_THREADS
+        patchdecode.DECODE_THREADS = n
+        try:
+            return fn()
+        finally:
+            patchdecode.DECODE_THREADS = saved
+    return run
+
+
+def medians(fns: list[Callable[[], object]], repeats: int) -> list[tuple[float, float]]:
+    """(median wall seconds, median CPU seconds) of each function, interleaved in every repeat."""
+    times: list[list[tuple[float, float]]] = [[] for _ in fns]
     for _ in range(repeats):
         for fn, out in zip(fns, times, strict=True):
-            start = clock()
+            wall, cpu = time.perf_counter(), time.process_time()
             fn()
-            out.append(clock() - start)
-    return [float(np.median(t)) for t in times]
+            out.append((time.perf_counter() - wall, time.process_time() - cpu))
+    return [(float(np.median([t[0] for t in ts])), float(np.median([t[1] for t in ts])))
+            for ts in times]
 
 
 def nearest(files: list[bytes], pixels: int, bpp: float) -> bytes:
@@ -57,12 +71,11 @@ def nearest(files: list[bytes], pixels: int, bpp: float) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path)
-    parser.add_argument("--cpu", action="store_true", help="CPU time instead of wall time")
     parser.add_argument("--repeats", type=int, default=bench_rd.TIMING_REPEATS)
     parser.add_argument("--every", type=int, default=1, help="use every N-th image")
     args = parser.parse_args(argv)
-    clock = time.process_time if args.cpu else time.perf_counter
-    rows: dict[float, list[tuple[float, ...]]] = {b: [] for b in bench_rd.TIMING_BPPS}
+    names = ("strips, 1 thread", "strips, 2 threads", "whole-plane", "WebP")
+    rows: dict[float, list[list[float]]] = {b: [] for b in bench_rd.TIMING_BPPS}
     for path in sorted(args.corpus.glob("*.png"))[::args.every]:
         image = bench_rd.load(path)
         pixels = image.shape[0] * image.shape[1]
@@ -71,21 +84,26 @@ def main(argv: list[str] | None = None) -> int:
                 for q in bench_rd.PEER_QUALITIES["webp"]]
         for bpp in bench_rd.TIMING_BPPS:
             s, w = nearest(svd, pixels, bpp), nearest(webp, pixels, bpp)
-            t = medians([partial(svdcodec.decode, s), partial(decode_whole, s),
-                         partial(bench_rd.peers.decode_peer, w, channels=3)], args.repeats,
-                        clock)
-            rows[bpp].append((*t, 8 * len(s) / pixels, 8 * len(w) / pixels))
+            t = medians([threads(1, partial(svdcodec.decode, s)),
+                         threads(2, partial(svdcodec.decode, s)),
+                         threads(1, partial(decode_whole, s)),
+                         partial(bench_rd.peers.decode_peer, w, channels=3)], args.repeats)
+            rows[bpp].append([*(x for pair in t for x in pair),
+                              8 * len(s) / pixels, 8 * len(w) / pixels])
         print(path.stem, file=sys.stderr, flush=True)
-    print(f"{'cpu' if args.cpu else 'wall'} time, median over {len(rows[1.0])} images")
-    print("| bpp | svd bpp | WebP bpp | strips ms | whole-plane ms | WebP ms | strips / WebP "
-          "| whole / WebP |")
-    print("|---|---|---|---|---|---|---|---|")
-    for bpp, found in rows.items():
-        r = np.array(found)
-        print(f"| {bpp:g} | {np.mean(r[:, 3]):.3f} | {np.mean(r[:, 4]):.3f} "
-              f"| {np.median(r[:, 0]) * 1e3:.2f} | {np.median(r[:, 1]) * 1e3:.2f} "
-              f"| {np.median(r[:, 2]) * 1e3:.2f} | {np.median(r[:, 0] / r[:, 2]):.2f} "
-              f"| {np.median(r[:, 1] / r[:, 2]):.2f} |")
+    count = len(rows[bench_rd.TIMING_BPPS[0]])
+    for label, col in (("wall", 0), ("cpu", 1)):
+        print(f"\n{label} time (ms), median over {count} images; ratios: median of per-image "
+              "ratios to WebP")
+        print("| bpp | svd bpp | WebP bpp | " + " | ".join(f"{n} ms" for n in names)
+              + " | " + " | ".join(f"{n} / WebP" for n in names[:3]) + " |")
+        print("|---" * (3 + len(names) + 3) + "|")
+        for bpp, found in rows.items():
+            r = np.array(found)
+            ms = [r[:, 2 * i + col] for i in range(len(names))]
+            print(f"| {bpp:g} | {np.mean(r[:, -2]):.3f} | {np.mean(r[:, -1]):.3f} | "
+                  + " | ".join(f"{np.median(m) * 1e3:.2f}" for m in ms) + " | "
+                  + " | ".join(f"{np.median(m / ms[-1]):.2f}" for m in ms[:3]) + " |")
     return 0
 
 

@@ -22,6 +22,15 @@
 
 #include "_samples.h"
 
+/* The strip decoder may entropy-decode plane 0 on a second thread (POSIX threads only; the
+   decoder is serial elsewhere and gives the same samples and errors either way). */
+#if !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__))
+#include <pthread.h>
+#define HAVE_THREADS 1
+#else
+#define HAVE_THREADS 0
+#endif
+
 /* section 13.2: the range coder */
 #define PROB_BITS 16
 #define PROB_INIT (1u << (PROB_BITS - 1))
@@ -984,15 +993,17 @@ typedef struct {
     int32_t alpha, beta, tc;
     const uint8_t *payload;
     size_t len;
-    int64_t *dc;         /* 2 gw: the DC terms of patch rows gy - 1 and gy (by parity of gy) */
-    uint8_t *cnt;        /* 2 gw: their counts */
-    int32_t *q;          /* 2 gw k: their coefficients */
+    int64_t *dc;         /* slots gw: the DC terms of patch row gy in slot gy mod slots */
+    uint8_t *cnt;        /* slots gw: their counts */
+    int32_t *q;          /* slots gw k: their coefficients */
     int32_t *ring;       /* 2 P rows of stride samples: plane row y in row y mod 2P */
     int32_t *edge;       /* 4 gw: the vertical deblocking's gathered samples */
     double *quarters;    /* r (P/2)^2 basis quarters, then r multipliers */
     uint64_t bmax[256], dmax;
     uint32_t qmax[256];  /* |q| < 2^30 (section 13.3) */
     Py_ssize_t next_gy, final; /* the next patch row to decode; rows < final are final */
+    int slots;           /* patch rows of dc, cnt and q kept: 2, or AHEAD_SLOTS when threaded */
+    struct Ahead *ahead; /* the thread entropy-decoding this plane ahead, or NULL */
 } StripPlane;
 
 static const char *strip_plane_init(StripPlane *sp) {
@@ -1000,9 +1011,10 @@ static const char *strip_plane_init(StripPlane *sp) {
     const Py_ssize_t gw = sp->pd.gw;
     sp->pd.mult = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * k + 1));
     sp->pd.basis = PyMem_RawMalloc((size_t)k * hh + 1);
-    sp->dc = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * gw));
-    sp->cnt = PyMem_RawMalloc((size_t)(2 * gw));
-    sp->q = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * gw * k + 1));
+    const size_t slots = (size_t)sp->slots;
+    sp->dc = PyMem_RawMalloc(sizeof(int64_t) * slots * (size_t)gw);
+    sp->cnt = PyMem_RawMalloc(slots * (size_t)gw);
+    sp->q = PyMem_RawMalloc(sizeof(int32_t) * (slots * (size_t)gw * (size_t)k + 1));
     sp->ring = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(2 * sp->p) * (size_t)sp->stride);
     sp->edge = PyMem_RawMalloc(sizeof(int32_t) * (size_t)(4 * gw));
     sp->quarters = PyMem_RawMalloc(sizeof(double) * (size_t)(k * (hh + 1) + 1));
@@ -1050,7 +1062,7 @@ static void strip_plane_free(StripPlane *sp) {
 
 /* Section 12.5's bound over the patch rows so far, with this row's DC terms and coefficients:
    1 if it reaches 2^53. */
-static int strip_bound_exceeded(StripPlane *sp, const RowData *rd) {
+static int strip_bound_exceeded(StripPlane *sp, const RowData *rd, Py_ssize_t gy) {
     const int k = sp->pd.k;
     int grew = 0;
     uint32_t *qmax = sp->qmax;
@@ -1068,7 +1080,7 @@ static int strip_bound_exceeded(StripPlane *sp, const RowData *rd) {
             qmax[j] = m > old ? m : old;
         }
     }
-    if (!grew && sp->next_gy > 0) return 0;
+    if (!grew && gy > 0) return 0;
     if (sp->shift + sp->bd >= 53) return 1;
     uint64_t bound = UINT64_C(1) << (sp->shift + sp->bd);
     if (bound_add(&bound, sp->dmax, sp->m_dc)) return 1;
@@ -1135,12 +1147,19 @@ static void strip_deblock(StripPlane *sp, Py_ssize_t gy, int32_t *dst) {
                     sp->stride, sp->alpha, sp->beta, sp->tc, top);
 }
 
-/* Decode, check, reconstruct and deblock patch row next_gy; NULL or an error message */
-static const char *strip_next_row(StripPlane *sp) {
-    const Py_ssize_t gy = sp->next_gy, gw = sp->pd.gw, k = sp->pd.k;
-    const int p = sp->p, cur = (int)(gy & 1), up = cur ^ 1;
+/* The coefficient arrays of patch row gy (and of the row above) in their slots */
+static RowData strip_row_data(const StripPlane *sp, Py_ssize_t gy) {
+    const Py_ssize_t gw = sp->pd.gw, k = sp->pd.k, n = sp->slots;
+    const Py_ssize_t cur = gy % n, up = (gy + n - 1) % n;
     RowData rd = {sp->dc + up * gw, sp->dc + cur * gw, sp->cnt + up * gw, sp->cnt + cur * gw,
                   sp->q + up * gw * k, sp->q + cur * gw * k, NULL};
+    return rd;
+}
+
+/* Entropy-decode and check patch row gy into its slot (the coder and the plane's totals: the
+   producer's state); NULL or an error message */
+static const char *strip_entropy_row(StripPlane *sp, Py_ssize_t gy) {
+    RowData rd = strip_row_data(sp, gy);
     const char *err = code_row(&sp->s, 0, &sp->pd, gy, &rd);
     if (err != NULL) return err;
     if (gy == sp->pd.gh - 1) {  /* the plane's end, checked as decode() checks it */
@@ -1148,13 +1167,149 @@ static const char *strip_next_row(StripPlane *sp) {
         if (sp->s.c.past_end) return "payload ends early";
         if (sp->s.c.pos != sp->len) return "bytes after the last symbol";
     }
-    if (strip_bound_exceeded(sp, &rd)) return BOUND_EXCEEDED;
+    return NULL;
+}
+
+/* Check the accumulator bound with the decoded patch row gy, reconstruct and deblock it (the
+   consumer's state: the bound's maxima, the ring, final); NULL or BOUND_EXCEEDED */
+static const char *strip_pixel_row(StripPlane *sp, Py_ssize_t gy) {
+    RowData rd = strip_row_data(sp, gy);
+    if (strip_bound_exceeded(sp, &rd, gy)) return BOUND_EXCEEDED;
+    const int p = sp->p;
     int32_t *dst = ring_row(sp, gy * p);
     strip_reconstruct(sp, &rd, dst);
     if (sp->alpha) strip_deblock(sp, gy, dst);
     sp->next_gy = gy + 1;
     sp->final = sp->next_gy == sp->pd.gh || !sp->alpha ? sp->next_gy * p : sp->next_gy * p - 2;
     return NULL;
+}
+
+/* --- plane 0 ahead on a second thread ---------------------------------------------------------
+   The producer entropy-decodes patch rows 0, 1, ... of one plane into slots gy mod AHEAD_SLOTS,
+   at most AHEAD_SLOTS rows ahead of the consumer (the decoding thread), which reconstructs row
+   gy once the producer has published it. Rows are published and released under one mutex, so
+   each slot is written by the producer only after the consumer is done with it. The producer
+   stops at its first error, which the consumer returns when it reaches that row: the same
+   rows succeed and the same error is reported as when decoding serially. No Python API and no
+   allocation on the producer. */
+#define AHEAD_SLOTS 4
+typedef struct Ahead {
+    StripPlane *sp;
+#if HAVE_THREADS
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+#endif
+    Py_ssize_t decoded;  /* rows published */
+    Py_ssize_t consumed; /* rows the consumer is done with */
+    const char *err;     /* the producer's error at row `decoded`, or NULL */
+    int stop;            /* set by the consumer: end now */
+} Ahead;
+
+#if HAVE_THREADS
+static void *ahead_main(void *arg) {
+    Ahead *a = arg;
+    StripPlane *sp = a->sp;
+    for (Py_ssize_t gy = 0; gy < sp->pd.gh; gy++) {
+        pthread_mutex_lock(&a->lock);
+        while (!a->stop && gy - a->consumed >= sp->slots) pthread_cond_wait(&a->cond, &a->lock);
+        int stop = a->stop;
+        pthread_mutex_unlock(&a->lock);
+        if (stop) break;
+        const char *err = strip_entropy_row(sp, gy);
+        pthread_mutex_lock(&a->lock);
+        if (err != NULL)
+            a->err = err;
+        else
+            a->decoded = gy + 1;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        if (err != NULL) break;
+    }
+    return NULL;
+}
+
+/* Start a producer for sp (after strip_plane_init with sp->slots = AHEAD_SLOTS); 0 on failure,
+   and the plane is then decoded serially */
+static int ahead_start(StripPlane *sp) {
+    Ahead *a = PyMem_RawCalloc(1, sizeof(Ahead));
+    if (a == NULL) return 0;
+    a->sp = sp;
+    if (pthread_mutex_init(&a->lock, NULL) != 0) {
+        PyMem_RawFree(a);
+        return 0;
+    }
+    if (pthread_cond_init(&a->cond, NULL) != 0) {
+        pthread_mutex_destroy(&a->lock);
+        PyMem_RawFree(a);
+        return 0;
+    }
+    if (pthread_create(&a->thread, NULL, ahead_main, a) != 0) {
+        pthread_cond_destroy(&a->cond);
+        pthread_mutex_destroy(&a->lock);
+        PyMem_RawFree(a);
+        return 0;
+    }
+    sp->ahead = a;
+    return 1;
+}
+
+/* Stop and join the producer (it finishes at most the row it is decoding) and free it */
+static void ahead_end(StripPlane *sp) {
+    Ahead *a = sp->ahead;
+    if (a == NULL) return;
+    pthread_mutex_lock(&a->lock);
+    a->stop = 1;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->thread, NULL);
+    pthread_cond_destroy(&a->cond);
+    pthread_mutex_destroy(&a->lock);
+    PyMem_RawFree(a);
+    sp->ahead = NULL;
+}
+
+/* The consumer: wait until row gy is published (NULL) or the producer failed at it (its error) */
+static const char *ahead_wait(Ahead *a, Py_ssize_t gy) {
+    pthread_mutex_lock(&a->lock);
+    while (a->decoded <= gy && a->err == NULL) pthread_cond_wait(&a->cond, &a->lock);
+    const char *err = a->decoded > gy ? NULL : a->err;
+    pthread_mutex_unlock(&a->lock);
+    return err;
+}
+
+/* The consumer is done with rows < n: their slots may be reused */
+static void ahead_release(Ahead *a, Py_ssize_t n) {
+    pthread_mutex_lock(&a->lock);
+    a->consumed = n;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+}
+#else
+static int ahead_start(StripPlane *sp) {
+    (void)sp;
+    return 0;
+}
+static void ahead_end(StripPlane *sp) { (void)sp; }
+static const char *ahead_wait(Ahead *a, Py_ssize_t gy) {
+    (void)a;
+    (void)gy;
+    return "no threads";
+}
+static void ahead_release(Ahead *a, Py_ssize_t n) {
+    (void)a;
+    (void)n;
+}
+#endif
+
+/* Decode (or take from the producer), check, reconstruct and deblock patch row next_gy; NULL
+   or an error message */
+static const char *strip_next_row(StripPlane *sp) {
+    const Py_ssize_t gy = sp->next_gy;
+    const char *err = sp->ahead != NULL ? ahead_wait(sp->ahead, gy) : strip_entropy_row(sp, gy);
+    if (err == NULL) err = strip_pixel_row(sp, gy);
+    if (err == NULL && sp->ahead != NULL) ahead_release(sp->ahead, gy + 1);
+    return err;
 }
 
 /* plane row y once final (decoding patch rows as needed), or NULL with *err set */
@@ -1243,18 +1398,22 @@ static int strip_plane_parse(PyObject *t, StripPlane *sp, Py_buffer *buf, Py_ssi
     sp->tc = tc;
     sp->payload = buf->buf;
     sp->len = (size_t)buf->len;
+    sp->slots = 2;
     return 0;
 }
 
 PyDoc_STRVAR(decode_strips_doc,
-"decode_strips(planes, height, width, bit_depth, ycbcr, out, step, sink) -> str | None\n\n"
+"decode_strips(planes, height, width, bit_depth, ycbcr, out, step, sink, threads=1)\n"
+"    -> str | None\n\n"
 "Decode a patch-layout image of arith planes (spec sections 12.4-12.7, 13) in strips into\n"
 "``out``, a writable C-contiguous buffer of S rows of width x C samples (uint8 for bit_depth\n"
 "8, native uint16 for 16): image row y goes to out's row y mod S; S >= height or a multiple\n"
 "of ``step``. ``planes`` holds C tuples (payload, k, rank, P, sx, sy, gh, gw, ac_symbols,\n"
 "dc_multiplier, shift, alpha, beta, tc). After each ``step`` rows, ``sink(y0, y1)`` (if not\n"
-"None) is called with the GIL held; an exception it raises stops the decode. Returns None,\n"
-"or the message of the CorruptError the file deserves.");
+"None) is called with the GIL held; an exception it raises stops the decode. With threads=2\n"
+"plane 0 is entropy-decoded on a second thread, a few patch rows ahead (the same samples and\n"
+"errors; serial where threads are not available). Returns None, or the message of the\n"
+"CorruptError the file deserves.");
 
 static PyObject *decode_strips(PyObject *self, PyObject *args) {
     PyObject *planes, *sink;
@@ -1262,10 +1421,10 @@ static PyObject *decode_strips(PyObject *self, PyObject *args) {
     int bd, ycbcr;
     Py_buffer out, bufs[4];
     StripPlane *sps[4] = {NULL, NULL, NULL, NULL};
-    int got = 0, channels;
+    int got = 0, channels, threads = 1;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!nniiw*nO", &PyTuple_Type, &planes, &height, &width, &bd,
-                          &ycbcr, &out, &step, &sink))
+    if (!PyArg_ParseTuple(args, "O!nniiw*nO|i", &PyTuple_Type, &planes, &height, &width, &bd,
+                          &ycbcr, &out, &step, &sink, &threads))
         return NULL;
     PyObject *result = NULL;
     Strips st;
@@ -1277,8 +1436,9 @@ static PyObject *decode_strips(PyObject *self, PyObject *args) {
         (row_bytes = width * channels * (bd / 8), out.len % row_bytes != 0) || out.len == 0 ||
         step < 1 ||
         (out.len / row_bytes < height && (out.len / row_bytes) % step != 0) ||
-        (sink != Py_None && !PyCallable_Check(sink))) {
-        PyErr_SetString(PyExc_ValueError, "decode_strips: bad image geometry, out or step");
+        (sink != Py_None && !PyCallable_Check(sink)) || threads < 1 || threads > 2) {
+        PyErr_SetString(PyExc_ValueError,
+                        "decode_strips: bad image geometry, out, step or threads");
         goto done;
     }
     Py_ssize_t widest = width;
@@ -1295,6 +1455,7 @@ static PyObject *decode_strips(PyObject *self, PyObject *args) {
             goto done;
         }
         sps[got]->index = got;
+        if (got == 0 && threads == 2 && HAVE_THREADS) sps[got]->slots = AHEAD_SLOTS;
         if (sps[got]->cols > widest) widest = sps[got]->cols;
     }
     st.channels = channels;
@@ -1313,6 +1474,7 @@ static PyObject *decode_strips(PyObject *self, PyObject *args) {
         err = strip_plane_init(sps[c]);
         st.failed = c;
     }
+    if (err == NULL && sps[0]->slots == AHEAD_SLOTS) ahead_start(sps[0]);
     Py_END_ALLOW_THREADS
     for (Py_ssize_t y0 = 0; y0 < height && err == NULL; y0 += step) {
         Py_ssize_t y1 = y0 + step < height ? y0 + step : height;
@@ -1335,6 +1497,11 @@ static PyObject *decode_strips(PyObject *self, PyObject *args) {
     else
         result = Py_NewRef(Py_None);
 done:
+    if (got > 0 && sps[0] != NULL && sps[0]->ahead != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        ahead_end(sps[0]);
+        Py_END_ALLOW_THREADS
+    }
     PyMem_RawFree(st.rows);
     for (int c = 0; c < got; c++) {
         strip_plane_free(sps[c]);

@@ -40,6 +40,26 @@ ARITH_ACCELERATED = _arithc is not None and os.environ.get("SVDCODEC_PURE_PYTHON
 STRIPS = True
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+# The strip decoder entropy-decodes plane 0 on a second thread (a few patch rows ahead of the
+# reconstruction, which runs with the other planes on the calling thread) where the process may
+# use more than one CPU, the image has at least THREAD_MIN_PIXELS pixels (starting a thread
+# costs tens of microseconds) and the thread's buffers fit in section 12.8's count (see
+# decode_threads). The samples and errors are the same either way (tests compare).
+# SVDCODEC_DECODE_THREADS=1 keeps every decode on the calling thread (e.g. many decoding
+# processes on few cores).
+DECODE_THREADS = 1 if os.environ.get("SVDCODEC_DECODE_THREADS", "") == "1" or _cpus() < 2 else 2
+THREAD_MIN_PIXELS = 1 << 16
+# The threaded plane keeps this many patch rows of coefficients (AHEAD_SLOTS in _arithc.c)
+AHEAD_SLOTS = 4
+
+
 
 Sink = Callable[[np.ndarray, int, int], None]
 
@@ -91,12 +111,29 @@ def decode_strips(container: fmt.Container, rank: int | None, rows: int,
 
     error = _arithc.decode_strips(tuple(planes), h.height, h.width, bd,
                                   int(h.colour_transform == fmt.ColourTransform.YCBCR), image,
-                                  rows, tell if sink is not None else None)
+                                  rows, tell if sink is not None else None,
+                                  decode_threads(container))
     if error is not None:
         raise CorruptError(error)
     if bd == 16 and sys.byteorder != "little" and out is None:
         return image.astype("<u2")
     return image
+
+
+def decode_threads(container: fmt.Container) -> int:
+    """Threads the strip decoder uses for ``container``: 1 or 2.
+
+    Two only if the producer's extra patch rows of coefficients, DC terms and counts,
+    (AHEAD_SLOTS - 2) gw (4 k + 9) bytes for plane 0, fit in what section 12.8's strip_bytes
+    counts beyond the strip decoder's colour rows (4 W (C + 1) bytes): so the decoder never
+    allocates more than the count that the allocation limit was checked against."""
+    h = container.header
+    if DECODE_THREADS < 2 or h.width * h.height < THREAD_MIN_PIXELS:
+        return 1
+    first = container.planes[0]
+    extra = (AHEAD_SLOTS - 2) * first.grid(h)[1] * (4 * first.components + 9)
+    spare = 16 * colour_rows(h.width) * h.width * h.channels - 4 * h.width * (h.channels + 1)
+    return DECODE_THREADS if extra <= spare else 1
 
 
 def _payload(pl: fmt.Plane, h: fmt.Header, rank: int | None
