@@ -91,9 +91,11 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
         "none". subsampling : patch layout with YCbCr: 2 (chroma halved in x and y), 1, or
         None (default): 2 below quality 75, 1 from there on.
     patch_size : patch layout: 4, 8 or 16.
-    entropy : patch layout: "arith" (adaptive binary arithmetic coding, spec section 13) or
-        "zstd" (byte symbols in a zstd frame, section 12.3); None: the default
-        (``svdcodec.patch.codec.DEFAULT_ENTROPY``).
+    entropy : patch layout: "arith" (adaptive binary arithmetic coding, spec section 13),
+        "zstd" (byte symbols in a zstd frame, section 12.3) or "auto" (the coefficients are
+        coded both ways and the smaller file kept: arith on photographs, zstd on text, tiled
+        or synthetic images, where it can be many times smaller); None: the default,
+        ``svdcodec.patch.codec.DEFAULT_ENTROPY`` ("auto").
     rank : keep this many components per matrix (clipped to min(m, n)); ``"optimal"``: per
         matrix, the singular values above the optimal hard threshold for white noise of
         unknown level, ω(β)·median(σ) (Gavish & Donoho 2014; :mod:`svdcodec.whole.denoise`).

@@ -74,7 +74,7 @@ def test_threaded_and_serial_strip_decodes_agree(kind: str, h: int, w: int, c: i
                                                  seed: int) -> None:
     image = structured(kind, h, w, c, seed)
     data = svdcodec.encode(image[:, :, 0] if c == 1 else image, quality=quality,
-                           patch_size=patch)
+                           patch_size=patch, entropy="arith")
     serial = strips(data, 1, rows)
     threaded = strips(data, 2, rows)
     assert serial[0] is None and threaded[0] is None
@@ -86,7 +86,7 @@ def test_threaded_and_serial_strip_decodes_agree(kind: str, h: int, w: int, c: i
 
 @pytest.mark.parametrize("rank", [1, 3, None])
 def test_threaded_decode_at_a_rank_is_the_serial_one(rank: int | None) -> None:
-    data = svdcodec.encode(structured("photo", 70, 50, 3, 1), quality=80)
+    data = svdcodec.encode(structured("photo", 70, 50, 3, 1), quality=80, entropy="arith")
     assert np.array_equal(strips(data, 1, 16, rank)[1], strips(data, 2, 16, rank)[1])
 
 
@@ -94,7 +94,7 @@ def test_sixteen_bit_grey_decodes_alike_threaded() -> None:
     rng = np.random.default_rng(3)
     image = (np.add.outer(np.arange(60), np.arange(45)) * 700
              + rng.integers(0, 900, (60, 45))).astype(np.uint16)
-    data = svdcodec.encode(image, quality=70)
+    data = svdcodec.encode(image, quality=70, entropy="arith")
     serial, threaded = strips(data, 1, 8), strips(data, 2, 8)
     assert serial[0] is None and threaded[0] is None
     assert np.array_equal(serial[1], threaded[1])
@@ -116,7 +116,8 @@ def _with_payload(data: bytes, index: int, payload: bytes) -> fmt.Container:
 def test_threaded_decode_reports_the_serial_error(plane: int, seed: int) -> None:
     """Damage in plane 0 (the threaded one) or in another plane: the same message, the same
     rows written before it, the same strips heard of."""
-    data = svdcodec.encode(structured("photo", 90, 70, 3, seed), quality=85)
+    data = svdcodec.encode(structured("photo", 90, 70, 3, seed), quality=85,
+                           entropy="arith")
     container = fmt.unpack(data, Limits())
     payload = container.planes[plane].payload
     rng = np.random.default_rng(seed)
@@ -141,7 +142,8 @@ def test_threaded_decode_reports_the_serial_error(plane: int, seed: int) -> None
 def test_a_sink_that_raises_stops_the_threaded_decode() -> None:
     """The producer is stopped and joined when the caller's sink raises: the exception
     propagates, and the next decode works."""
-    data = svdcodec.encode(structured("photo", 200, 120, 3, 5), quality=80)
+    data = svdcodec.encode(structured("photo", 200, 120, 3, 5), quality=80,
+                           entropy="arith")
     container = fmt.unpack(data, Limits())
     h = container.header
     planes = tuple((pl.payload, pl.components, pl.components, pl.patch_size, pl.subsample_x,
@@ -159,7 +161,7 @@ def test_a_sink_that_raises_stops_the_threaded_decode() -> None:
 
 
 def test_decode_strips_refuses_a_bad_thread_count() -> None:
-    data = svdcodec.encode(structured("ramp", 20, 20, 1, 0))
+    data = svdcodec.encode(structured("ramp", 20, 20, 1, 0), entropy="arith")
     for threads in (0, 3, -1):
         with pytest.raises(ValueError, match="threads"):
             strips(data, threads, 8)
@@ -196,8 +198,8 @@ def test_threaded_decode_memory_is_within_the_count(mode: str,
     monkeypatch.setattr(patchdecode, "THREAD_MIN_PIXELS", 0)
     image = structured("photo", 300, 1600, 3, 2)
     image = image[:, :, 0] if mode == "L" else image
-    data = svdcodec.encode(image, quality=95, subsampling=1) if mode == "RGB" else \
-        svdcodec.encode(image, quality=95)
+    data = svdcodec.encode(image, quality=95, subsampling=1, entropy="arith") \
+        if mode == "RGB" else svdcodec.encode(image, quality=95, entropy="arith")
     container = fmt.unpack(data, Limits())
     assert patchdecode.decode_threads(container) == 2
     counted = patchdecode.limit_counts(container)[1]

@@ -240,7 +240,7 @@ def _patch_subsampled(sx: int, sy: int, quality: float) -> tuple[bytes, np.ndarr
         planes.append(fmt.Plane(index, patchcodec.PATCH_SIZE, *s, enc.coefficients.q.shape[1],
                                 enc.shift, enc.deblock, enc.dc_multiplier, ac_symbols, escapes,
                                 _zstd.compress(raw, patchcodec.LEVEL)))
-    data = fmt.pack(encoder.header(), [], {}, planes)
+    data = fmt.pack(encoder.header("zstd"), [], {}, planes)
     return data, svdcodec.decode(data)
 
 

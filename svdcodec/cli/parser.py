@@ -86,9 +86,11 @@ def _add_rank_options(p: argparse.ArgumentParser) -> None:
                    "still decodes at the rank it holds (decode --allow-truncated)")
     p.add_argument("--patch-size", type=int, choices=PATCH_SIZES, default=None,
                    help="patch layout: 4, 8 (default) or 16")
-    p.add_argument("--entropy", choices=sorted(COMPRESSION_NAMES.values()), default=None,
-                   help="patch layout: arith (default; spec section 13) or the older zstd "
-                   "payload")
+    p.add_argument("--entropy", choices=["auto", *sorted(COMPRESSION_NAMES.values())],
+                   default=None,
+                   help="patch layout: auto (default: the smaller of the two for the same "
+                   "coefficients), arith (spec section 13; smaller on photographs) or zstd "
+                   "(section 12.3; smaller on text, tiles and synthetic images)")
     p.add_argument("--bits", type=positive_int, default=None,
                    help="the samples' significant bits (a 12-bit scan in 16-bit samples): "
                    "--quality and --target-psnr are then those of samples 0..2^BITS-1 "

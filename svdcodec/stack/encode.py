@@ -114,6 +114,7 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
         if k == 0:
             _check_chunk_count(containers[0], n)
         reporter((k + 1) / n)
+    containers = _one_compression(frames, containers, encode_image, options)
     header = containers[0].header
     if any(c.header != header for c in containers):
         raise ValueError("frames: the frames' encodings disagree on HEAD; give the options "
@@ -193,6 +194,21 @@ def frame_pitch(frames: np.ndarray, options: dict[str, Any]) -> int:
     step = p * (2 if colour else 1)
     pitch: int = -(-height // step) * step
     return pitch
+
+
+def _one_compression(frames: np.ndarray, containers: list[fmt.Container],
+                     encode_image: EncodeImage, options: dict[str, Any]) -> list[fmt.Container]:
+    """The patch layout's default entropy coding ("auto") chooses per frame, but a stack has one
+    HEAD: frames coded otherwise than most are coded again with the most frames' choice."""
+    if options.get("entropy") is not None:
+        return containers
+    kinds = [c.header.compression for c in containers]
+    common = max(set(kinds), key=kinds.count)
+    if kinds.count(common) == len(kinds):
+        return containers
+    pinned = dict(options, entropy=fmt.COMPRESSION_NAMES[common])
+    return [c if c.header.compression == common else
+            _parse(encode_image(_single(frames[k]), **pinned)) for k, c in enumerate(containers)]
 
 
 def encode_tall(frames: np.ndarray, encode_image: EncodeImage,

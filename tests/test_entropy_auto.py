@@ -1,0 +1,135 @@
+"""entropy="auto" (the default): the patch layout's quantized coefficients coded as the arith
+payload and as the zstd payload, the smaller file kept. Same coefficients either way, so the
+decoded image is the arith file's; never larger than it; zstd where repeats make it smaller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+import svdcodec
+from svdcodec import format as fmt
+from svdcodec.cli import main
+from svdcodec.limits import Limits
+from svdcodec.patch import codec as patchcodec
+
+KINDS = ("ramp", "specks", "flat", "bilevel", "noise", "photo", "tiled")
+
+
+def structured(kind: str, h: int, w: int, c: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    if kind == "ramp":
+        base = (xx * 3 + yy * 2) % 256
+    elif kind == "specks":
+        base = np.where(rng.random((h, w)) < 0.02, 255, 10)
+    elif kind == "flat":
+        base = np.full((h, w), 77)
+    elif kind == "bilevel":
+        base = np.where((xx // 5 + yy // 3) % 2 == 0, 0, 255)
+    elif kind == "noise":
+        base = rng.integers(0, 256, (h, w))
+    elif kind == "tiled":
+        base = np.tile(rng.integers(0, 256, (8, 8)), (h // 8 + 1, w // 8 + 1))[:h, :w]
+    else:
+        base = 128 + 60 * np.sin(xx / 7.0) * np.cos(yy / 5.0) + 12 * rng.standard_normal((h, w))
+    planes = [np.roll(base, 3 * i, axis=1) + 15 * i for i in range(c)]
+    x = np.clip(np.stack(planes, axis=2), 0, 255).astype(np.uint8)
+    return x[:, :, 0] if c == 1 else x
+
+
+def text_image() -> np.ndarray:
+    """A 256 x 384 render of a repeated line of text: a screenshot's repeated glyphs."""
+    im = Image.new("RGB", (384, 256), "white")
+    draw = ImageDraw.Draw(im)
+    for i in range(20):
+        draw.text((4, 12 * i + 2), "The quick brown fox jumps over the lazy dog 0123",
+                  fill=(0, 0, 0))
+    return np.asarray(im)
+
+
+def compression(data: bytes) -> fmt.Compression:
+    return fmt.unpack(data, Limits()).header.compression
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.sampled_from(KINDS), st.integers(1, 70), st.integers(1, 70),
+       st.sampled_from([1, 3, 4]), st.sampled_from([0, 30, 50, 90]), st.integers(0, 2**16))
+def test_auto_is_never_larger_than_arith_and_decodes_alike(kind: str, h: int, w: int, c: int,
+                                                           quality: int, seed: int) -> None:
+    image = structured(kind, h, w, c, seed)
+    auto = svdcodec.encode(image, quality=quality)
+    arith = svdcodec.encode(image, quality=quality, entropy="arith")
+    assert len(auto) <= len(arith)
+    assert np.array_equal(svdcodec.decode(auto), svdcodec.decode(arith))
+    assert compression(auto) == (fmt.Compression.ARITH if auto == arith else
+                                 fmt.Compression.ZSTD)
+
+
+@pytest.mark.parametrize("quality", [30, 50, 80])
+def test_text_is_coded_as_zstd_many_times_smaller(quality: int) -> None:
+    image = text_image()
+    auto = svdcodec.encode(image, quality=quality)
+    arith = svdcodec.encode(image, quality=quality, entropy="arith")
+    assert compression(auto) == fmt.Compression.ZSTD
+    assert 3 * len(auto) < len(arith), (len(auto), len(arith))
+    assert np.array_equal(svdcodec.decode(auto), svdcodec.decode(arith))
+
+
+def test_a_photograph_stays_arith() -> None:
+    image = structured("photo", 96, 128, 3, 1)
+    for quality in (10, 50, 90):
+        auto = svdcodec.encode(image, quality=quality)
+        assert auto == svdcodec.encode(image, quality=quality, entropy="arith")
+
+
+def test_explicit_entropy_is_kept() -> None:
+    image = text_image()
+    assert compression(svdcodec.encode(image, entropy="arith")) == fmt.Compression.ARITH
+    assert compression(svdcodec.encode(image, entropy="zstd")) == fmt.Compression.ZSTD
+    with pytest.raises(ValueError, match="entropy"):
+        svdcodec.encode(image, entropy="best")
+
+
+def test_auto_stays_arith_above_its_sample_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(patchcodec, "AUTO_MAX_SAMPLES", 1000)
+    image = text_image()
+    assert compression(svdcodec.encode(image)) == fmt.Compression.ARITH
+
+
+def test_target_size_with_auto_reaches_its_size() -> None:
+    image = text_image()
+    data = svdcodec.encode(image, target_size=6000)
+    assert len(data) <= 6000
+    assert compression(data) == fmt.Compression.ZSTD
+    # a size that the arith payload alone would need a much lower quality for
+    arith = svdcodec.encode(image, target_size=6000, entropy="arith")
+    assert svdcodec.metrics.psnr(image, svdcodec.decode(data)) > \
+        svdcodec.metrics.psnr(image, svdcodec.decode(arith)) + 3
+
+
+def test_a_frames_stack_gets_one_compression() -> None:
+    """auto chooses per frame; a stack has one HEAD: the odd frames out are coded again."""
+    text = text_image()[:64, :64]
+    photo = structured("photo", 64, 64, 3, 2)
+    frames = np.stack([text, text, photo])
+    data = svdcodec.encode_stack(frames, coding="frames")
+    decoded = svdcodec.decode_stack(data)
+    assert decoded.shape == frames.shape
+    kinds = {compression(svdcodec.encode(f)) for f in frames}
+    assert kinds == {fmt.Compression.ZSTD, fmt.Compression.ARITH}  # the frames disagree
+    assert compression(data) == fmt.Compression.ZSTD  # most frames' choice
+
+
+def test_cli_entropy_auto(tmp_path: Path) -> None:
+    src = tmp_path / "text.png"
+    Image.fromarray(text_image()).save(src)
+    for entropy, expected in (("auto", fmt.Compression.ZSTD), ("arith", fmt.Compression.ARITH)):
+        out = tmp_path / f"{entropy}.svdi"
+        assert main(["encode", str(src), str(out), "--entropy", entropy]) == 0
+        assert compression(out.read_bytes()) == expected
