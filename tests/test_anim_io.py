@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageSequence
 
 import svdcodec
@@ -113,6 +115,24 @@ def test_gif_to_svdi_to_gif_keeps_durations_and_loop(durations: list[int],
         assert back.n_frames == 4
         assert back.info.get("loop") == loop
         assert timings(back) == durations
+
+
+@settings(max_examples=20)
+@given(st.lists(st.integers(0, 6553).map(lambda cs: 10 * cs), min_size=4, max_size=4),
+       st.none() | st.integers(0, 65535))
+def test_any_gif_timing_survives_svdi(durations: list[int], loop: int | None) -> None:
+    """GIF stores centiseconds (u16) and a u16 loop count; a delay of 0 may be written as
+    no graphic control extension at all, which Pillow reads as no duration."""
+    with Image.open(io.BytesIO(gif_bytes(durations, loop))) as gif:
+        source = [d or 0 for d in timings(gif)]
+        svdi = io.BytesIO()
+        gif.save(svdi, "SVDI", save_all=True, coding="frames", rank=1)
+    with Image.open(svdi) as im:
+        out = io.BytesIO()
+        im.save(out, "GIF", save_all=True)
+    with Image.open(out) as back:
+        assert [d or 0 for d in timings(back)] == source == durations
+        assert back.info.get("loop") == loop
 
 
 def test_apng_to_svdi_keeps_float_durations_rounded() -> None:
