@@ -232,6 +232,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
 
 
 def encode_stack(frames: np.ndarray | Sequence[np.ndarray], *, coding: str = "auto",
+                 durations: float | Sequence[float] | None = None, loop: int | None = None,
                  **options: Any) -> bytes:
     """Encode N frames of one size and mode as one .svdi stack (spec section 14).
 
@@ -245,8 +246,16 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], *, coding: str = "au
         matrix, truncated SVD across frames; rank by rank, energy, quality, target_psnr or
         target_size, as the whole-image layouts), or "auto" (default): the smallest of them at
         the requested quality, measured (see :func:`svdcodec.stack.encode.encode_auto`).
+    durations : an animation's display time of every frame in milliseconds: one number for
+        all frames or a sequence of N (0: none given); stored with ``loop`` in the chunk
+        ``anim`` (spec section 16), which :func:`read_header` reports as ``durations`` and
+        ``loop``. None (default) with ``loop`` None: no ``anim`` chunk. Not stored for a
+        single frame.
+    loop : the loop count, 0 (without end) .. 2^32 - 2, as Pillow's ``loop``; None: none
+        given (a GIF that plays once).
     options : as :func:`encode` (quality, target_psnr, target_size, layout, rank, ...).
-        ``target_size`` bounds the whole file (coding "frames": an equal share per frame).
+        ``target_size`` bounds the whole file (coding "frames": an equal share per frame;
+        the ``anim`` chunk is not counted).
 
     Examples
     --------
@@ -255,8 +264,13 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], *, coding: str = "au
     >>> data = svdcodec.encode_stack(frames, coding="tall")
     >>> svdcodec.read_header(data).frames, svdcodec.decode_stack(data).shape
     (3, (3, 16, 16))
+    >>> info = svdcodec.read_header(svdcodec.encode_stack(frames, durations=[100, 50, 250],
+    ...                                                   loop=0))
+    >>> info.durations, info.loop
+    ((100, 50, 250), 0)
     """
-    return stackencode.encode_stack(frames, coding, encode, options, decode_stack)
+    return stackencode.encode_stack(frames, coding, encode, options, decode_stack,
+                                    durations, loop)
 
 
 def write(path: PathLike, image: np.ndarray, **options: Any) -> int:

@@ -66,6 +66,10 @@ class SvdiInfo:
     frames: int = 1  # a stack (spec section 14): its frame count N
     stack_coding: str | None = None  # "frames", "tall" or "snapshot"; None: one image
     frame_pitch: int = 0  # stack coding tall: rows per frame in the coded image (Hp)
+    # an animation (spec section 16, chunk anim): each frame's display time in milliseconds
+    # (0: none given) and the loop count (0: without end); None where the file gives none
+    durations: tuple[int, ...] | None = None
+    loop: int | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -99,11 +103,14 @@ def container_info(container: fmt.Container, file_size: int) -> SvdiInfo:
     stack = container.stack
     coding = None if stack is None else fmt.STACK_CODING_NAMES[stack.coding]
     head = container.header
+    anim = container.anim
     return SvdiInfo(head.width, head.height, name, h.bit_depth, h.channels,
                     fmt.LAYOUT_NAMES[h.layout], fmt.FACTOR_NAMES[h.factor_type],
                     tuple(g.rank for g in groups), groups, file_size, container.chunks, meta,
                     planes, fmt.COMPRESSION_NAMES[h.compression], container.frame_count, coding,
-                    0 if stack is None else stack.frame_pitch)
+                    0 if stack is None else stack.frame_pitch,
+                    None if anim is None else anim.durations,
+                    None if anim is None else anim.loop)
 
 
 def metadata_info(metadata: dict[str, bytes]) -> dict[str, Any]:

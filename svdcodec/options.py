@@ -1,5 +1,5 @@
 """The caller's encode options, checked: the image array and its mode, the one rate criterion
-(rank, energy, quality or target PSNR), sizes and metadata.
+(rank, energy, quality or target PSNR), sizes, metadata and a stack's timing.
 
 Each check raises a plain ValueError or TypeError naming the option, the expected and the actual
 value (caller mistakes, not bad files); :func:`svdcodec.encode` runs them before any work.
@@ -23,6 +23,7 @@ __all__ = [
     "check_quality",
     "check_target_psnr",
     "check_target_size",
+    "check_timing",
     "image_mode",
     "metadata_chunks",
     "quality_to_psnr",
@@ -165,3 +166,48 @@ def metadata_chunks(icc_profile: bytes | None, exif: bytes | None, xmp: bytes | 
             raise ValueError(f"dpi {dpi!r} is out of range (1 .. 2^32 - 1 pixels per metre)")
         meta["phys"] = fmt.PHYS.pack(*ppm)
     return meta
+
+
+def check_timing(durations: Any, loop: Any, frame_count: int) -> fmt.Anim | None:
+    """The ``anim`` chunk (spec section 16) of ``encode_stack(durations=..., loop=...)``, or
+    None when neither is given.
+
+    ``durations``: one display time in milliseconds for every frame, or a sequence of
+    ``frame_count`` of them; real numbers >= 0, rounded to whole milliseconds (Pillow reads
+    APNG delays as floats). ``loop``: an int, 0 (without end) .. MAX_LOOP. Without durations
+    the frames get 0 (none given); without loop, LOOP_UNSET (none given).
+    """
+    if durations is None and loop is None:
+        return None
+    if durations is None:
+        times = [0] * frame_count
+    elif isinstance(durations, (list, tuple, np.ndarray)):
+        values = list(np.asarray(durations).reshape(-1)) if isinstance(durations, np.ndarray) \
+            else list(durations)
+        if len(values) != frame_count:
+            raise ValueError(f"durations: expected {frame_count} values, one per frame, got "
+                             f"{len(values)}")
+        times = [_milliseconds(v) for v in values]
+    else:
+        times = [_milliseconds(durations)] * frame_count
+    if loop is None:
+        count = fmt.LOOP_UNSET
+    elif isinstance(loop, bool) or not isinstance(loop, numbers.Integral):
+        raise TypeError(f"loop must be an int, got {type(loop).__name__}")
+    elif not 0 <= int(loop) <= fmt.MAX_LOOP:
+        raise ValueError(f"loop must be in 0..{fmt.MAX_LOOP} (0: without end), got {loop!r}")
+    else:
+        count = int(loop)
+    return fmt.Anim(count, tuple(times))
+
+
+def _milliseconds(value: Any) -> int:
+    """One duration: a real number >= 0, rounded to a whole millisecond that a u32 holds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"durations must be numbers of milliseconds, got "
+                        f"{type(value).__name__}")
+    number = float(value) if not isinstance(value, numbers.Integral) else int(value)
+    if not (math.isfinite(number) and number >= 0 and round(number) <= fmt.MAX_DURATION):
+        raise ValueError(f"durations must be in 0..{fmt.MAX_DURATION} milliseconds, got "
+                         f"{value!r}")
+    return round(number)

@@ -183,15 +183,17 @@ def test_stack_encode_measures_target_psnr_and_says_when_not_reached(
     assert "--target-psnr 99 dB not reached" in captured.err
 
 
-def test_animated_input_says_its_timing_is_not_kept(
+def test_animated_input_says_its_timing_is_kept(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Nothing silent: an animated GIF's frame durations and loop count are not stored
-    (.svdi stacks have no timing), so the encode says so."""
+    """Nothing silent: an animated GIF's frame durations and loop count are stored (spec
+    section 16), and the encode says so."""
     frames = [Image.new("RGB", (8, 6), c) for c in COLOURS]
     src = tmp_path / "anim.gif"
     frames[0].save(src, save_all=True, append_images=frames[1:], duration=120, loop=0)
     assert main(["encode", str(src), str(tmp_path / "a.svdi")]) == 0
-    assert "frame durations and loop count are not stored" in capsys.readouterr().err
+    assert "with their durations and loop count" in capsys.readouterr().err
+    info = svdcodec.read_header(tmp_path / "a.svdi")
+    assert (info.durations, info.loop) == ((120,) * 4, 0)
 
 
 def test_stack_inputs_whose_metadata_differ_say_which_is_kept(

@@ -484,6 +484,19 @@ STACKS = {
                                   {"coding": "tall", "quality": 60},
                                   "stack of 3 I;16S 32x24 frames, coding tall, patch 8x8, "
                                   "quality 60, arith"),
+    # animations (spec section 16): the anim chunk after FRMS
+    "anim-stack-tall-rgb-patch-q50": (lambda: _pan("RGB", 3, 24, 32),
+                                      {"coding": "tall", "quality": 50,
+                                       "durations": [100, 40, 0], "loop": 0},
+                                      "animation of 3 RGB 32x24 frames, coding tall, patch: "
+                                      "anim (section 16) with loop_count 0 (without end), "
+                                      "durations 100, 40 and 0 ms"),
+    "anim-stack-frames-l-int8-rank3-noloop": (lambda: _pan("L", 3, 24, 32),
+                                              {"coding": "frames", "rank": 3,
+                                               "durations": 70},
+                                              "animation of 3 L 32x24 frames, coding frames, "
+                                              "int8 rank 3: anim with loop_count 2^32 − 1 "
+                                              "(LOOP_UNSET: none given), every frame 70 ms"),
 }
 
 
@@ -509,6 +522,21 @@ def _stack_edit(coding: str, edit: str) -> bytes:
     return data[:fmt.PREFIX_SIZE] + b"".join(fmt.pack_chunk(t, b) for t, b in chunks)
 
 
+def _anim_edit(edit: str) -> bytes:
+    """A small valid file, then an anim chunk (section 16) that breaks one of its rules."""
+    if edit == "single":  # rule 2: anim in a file without FRMS, right after HEAD
+        data = svdcodec.encode(_pan("L", 1, 8, 8)[0], rank=1)
+        anim = fmt.Anim(fmt.LOOP_FOREVER, (100,))
+    else:  # a stack of 2 frames
+        data = svdcodec.encode_stack(_pan("L", 2, 8, 8), coding="tall")
+        anim = fmt.Anim(fmt.LOOP_FOREVER, (100, 100, 100) if edit == "count" else (100, 100))
+    chunks = [(c.type, c.body) for c in walk(data)]
+    at = 2 if edit != "single" else 1
+    extra = [(fmt.ChunkType.ANIM, fmt.pack_anim(anim))] * (2 if edit == "duplicate" else 1)
+    chunks[at:at] = extra
+    return data[:fmt.PREFIX_SIZE] + b"".join(fmt.pack_chunk(t, b) for t, b in chunks)
+
+
 # name -> (file, description, [(decode options, error class name)]): files a decoder rejects
 REJECTED: dict[str, tuple[bytes, str, list[tuple[str, str]]]] = {
     "signature-only": (fmt.SIGNATURE, "the 9-byte signature and nothing else (section 2)",
@@ -523,6 +551,15 @@ REJECTED: dict[str, tuple[bytes, str, list[tuple[str, str]]]] = {
     "stack-snapshot-without-frms": (_stack_edit("snapshot", "drop"),
                                     "layout 5 (snapshot) without its FRMS chunk (14.1 rule 1)",
                                     [("", "CorruptError")]),
+    "anim-in-single-image": (_anim_edit("single"),
+                             "a single image (no FRMS) holding an anim chunk (section 16, "
+                             "rule 2)", [("", "CorruptError")]),
+    "anim-count-mismatch": (_anim_edit("count"),
+                            "a stack of 2 frames whose anim gives 3 durations (section 16, "
+                            "rule 3)", [("", "CorruptError"), ("frame=0", "CorruptError")]),
+    "anim-duplicate": (_anim_edit("duplicate"),
+                       "a stack with two valid anim chunks (section 3, rule 6)",
+                       [("", "CorruptError")]),
 }
 
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from ..codec import read_header
 from ..errors import SvdiError, TruncatedError
+from ..info import SvdiInfo
 from ..limits import Limits, get_default_limits
 from . import batch, dask_batch, dicom, files
 from .errors import CliError, os_reason
@@ -184,6 +185,18 @@ def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str,
         print(summary)
     return 1 if failed else 0
 
+def timing_line(info: SvdiInfo) -> str:
+    """The anim chunk (spec section 16) in words: loop count, then the durations."""
+    loop = "no loop count" if info.loop is None else \
+        "loops without end" if info.loop == 0 else f"loop count {info.loop}"
+    times = info.durations or ()
+    if len(set(times)) == 1:
+        shown = f"every frame {times[0]} ms"
+    else:
+        shown = ", ".join(map(str, times[:12])) + (", ..." if len(times) > 12 else "") + " ms"
+    return f"animation: {loop}; durations {shown} (total {sum(times):,} ms)"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     src = Path(args.input)
     data = read_input(src)
@@ -209,6 +222,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{info.width}x{info.frames * info.frame_pitch}" if info.frame_pitch else ""
         runs = ", one run of chunks per frame" if info.stack_coding == "frames" else ""
         print(f"  {info.frames} frames, stack coding {info.stack_coding}{pitch}{runs}")
+    if info.durations is not None or info.loop is not None:  # spec section 16
+        print(f"  {timing_line(info)}")
     for pl in info.planes:  # layout patch: what each plane stores (spec section 12)
         dense = pl.patches * pl.components
         share = f" of {dense:,} ({pl.coefficients / dense:.1%})" if dense else ""

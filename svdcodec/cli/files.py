@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..codec import atomic_write, decode, encode, read_header
+from ..codec import atomic_write, decode, decode_stack, encode, read_header
 from ..errors import LimitError, SvdiError, TruncatedError
 from ..info import SvdiInfo
 from ..limits import Limits, get_default_limits
@@ -326,7 +326,7 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     ``all_frames`` every frame to ``OUT-000.png``, ``OUT-001.png``, ...
     (:func:`svdcodec.cli.stackfiles.frame_path`). ``progress``, ``limits``: see
     :func:`svdcodec.decode`."""
-    from .stackfiles import decode_frame_array, frame_path
+    from .stackfiles import ANIMATED_FORMATS, decode_frame_array, frame_path, render_animation
 
     check_output(out, force, src)
     if out.suffix.lower() in dicom.SUFFIXES:
@@ -341,6 +341,13 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     data = read_input(src)
     try:
         info = read_header(data, allow_truncated=allow_truncated, limits=limits)
+        if frame is None and not all_frames and info.durations is not None and \
+                fmt_name in ANIMATED_FORMATS:  # an animation (spec section 16): every frame
+            encoded, result = render_animation(decode_stack(data, rank=rank, limits=limits),
+                                               info, out, fmt_name, src)
+            _rank_note(info, rank, result.notes)
+            write_output(out, encoded)
+            return result
         if info.frames > 1 or frame is not None:
             if all_frames and frame is None and info.frames > 1:
                 outputs = [frame_path(out, k, info.frames) for k in range(info.frames)]

@@ -1,11 +1,17 @@
 """Image stacks on the command line (spec section 14): the frames of an animated input (GIF,
 APNG, multi-page TIFF) or several inputs (``encode a.png b.png --stack x.svdi``) encoded as one
-stack, and a stack decoded one frame (``--frame K``) or every frame to its own file."""
+stack, and a stack decoded one frame (``--frame K``) or every frame to its own file. An
+animation keeps its frame durations and loop count (spec section 16: the chunk ``anim``) both
+ways: ``encode anim.gif x.svdi`` stores them, ``decode x.svdi y.gif`` (or ``.webp``, ``.png``
+as APNG) writes every frame with them."""
 
 from __future__ import annotations
 
+import io
 import time
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +20,10 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ..codec import decode, decode_stack, encode_stack, read_header
 from ..errors import SvdiError
+from ..format import MAX_DURATION, MAX_LOOP
+from ..info import SvdiInfo
 from ..limits import Limits
-from ..pillow.convert import depth_note, to_stored
+from ..pillow.convert import depth_note, from_array, to_stored
 from .dicom import SUFFIXES as DICOM_SUFFIXES
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
@@ -29,10 +37,35 @@ from .files import (
     usable_metadata,
     write_output,
 )
+from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_mode
+
+# Output formats whose Pillow writers store an animation: decode writes every frame of a file
+# with an anim chunk (spec section 16) to them, with its durations and loop count
+ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
 
 
-def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """Every frame of an image file as the codec's arrays, and the first frame's metadata."""
+@dataclass
+class Timing:
+    """An animation's timing as Pillow reads it (spec section 16): each frame's
+    ``info["duration"]`` (None where it has none) and the first frame's ``info["loop"]``."""
+
+    durations: list[float | None] = field(default_factory=list)
+    loop: int | None = None
+
+    def options(self) -> dict[str, Any]:
+        """``encode_stack``'s durations and loop: none where no frame gave a duration and no
+        loop count was given (no anim chunk: nothing invented)."""
+        if self.loop is None and all(d is None for d in self.durations):
+            return {}
+        durations = None if all(d is None for d in self.durations) else \
+            [0 if d is None else d for d in self.durations]
+        return {"durations": durations, "loop": self.loop}
+
+
+def load_frames(path: Path, notes: list[str], timing: Timing | None = None
+                ) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Every frame of an image file as the codec's arrays, and the first frame's metadata;
+    each frame's duration and the loop count are appended to ``timing``."""
     if is_dicom_path(path):  # one header per file: a series is not one DICOM file
         raise CliError(f"{path}: --stack joins image files; DICOM files are encoded one file "
                        "each (a multi-frame DICOM file becomes one stack)")
@@ -46,8 +79,12 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
             if depth is not None:
                 dropped.insert(0, depth)
             icc = meta.pop("icc_profile", None)
+            if timing is not None and timing.loop is None and not timing.durations:
+                timing.loop = _loop(im.info.get("loop"))
             for frame in ImageSequence.Iterator(im):
                 array, profile = to_stored(frame, icc)
+                if timing is not None:  # after the load: WebP sets it there
+                    timing.durations.append(_duration(frame.info.get("duration")))
                 if not frames and profile is not None:
                     meta["icc_profile"] = profile
                 frames.append(array)
@@ -56,10 +93,21 @@ def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[st
     except OSError as exc:
         raise CliError(f"{path}: {os_reason(exc)}") from None
     notes.extend(f"{path}: {n}" for n in dropped)
-    if len(frames) > 1 and any(k in im.info for k in ("duration", "loop")):
-        notes.append(f"{path}: the frame durations and loop count are not stored (an .svdi "
-                     f"stack has no timing)")
     return frames, meta
+
+
+def _duration(value: Any) -> float | None:
+    """A frame's ``info["duration"]`` as encode_stack takes it, or None if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not 0 <= value <= MAX_DURATION:
+        return None
+    return value
+
+
+def _loop(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOOP:
+        return None
+    return value
 
 
 def npy_frames(path: Path) -> list[np.ndarray]:
@@ -103,8 +151,9 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
     notes: list[str] = []
     frames: list[np.ndarray] = []
     meta: dict[str, Any] = {}
+    timing = Timing()
     for src in sources:
-        more, found = load_frames(src, notes)
+        more, found = load_frames(src, notes, timing)
         for frame in more:  # within an animated input too (TIFF pages of two sizes)
             first = frames[0] if frames else more[0]
             if frame.shape != first.shape or frame.dtype != first.dtype:
@@ -117,10 +166,11 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         else:
             meta = found
         frames += more
+        timing.durations += [None] * (len(frames) - len(timing.durations))  # .npy: none
     start = time.perf_counter()
     try:
         data = encode_stack(frames, coding=coding or "auto", **options, **meta,
-                            progress=progress)
+                            **timing.options(), progress=progress)
     except ValueError as exc:  # frames of different sizes within one animated input
         raise CliError(str(exc)) from None
     seconds = time.perf_counter() - start
@@ -132,11 +182,14 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         "factors": info.factors if info.layout not in ("patch",) else None,
         "ranks": list(info.ranks), "frames": info.frames, "stack_coding": info.stack_coding,
         "bpp": 8 * len(data) / (info.width * info.height * info.frames),
-        "seconds": seconds, "psnr": None, "notes": notes}
+        "seconds": seconds, "psnr": None, "notes": notes,
+        "durations": None if info.durations is None else list(info.durations),
+        "loop": info.loop}
     notes += encode_notes(np.stack(frames), data, options, record, decode_stack)
     if info.frames > 1:
+        timed = ", with their durations and loop count" if info.durations is not None else ""
         notes.append(f"encoded {info.frames} frames as one stack (coding "
-                     f"{info.stack_coding})")
+                     f"{info.stack_coding}){timed}")
     write_output(out, data)
     return Result(out, record, notes)
 
@@ -175,3 +228,34 @@ def decode_frame_array(data: bytes, rank: int | None, frame: int | None,
         raise CliError(f"--frame {frame}: the file holds {count} frame"
                        f"{'s' * (count != 1)} (0..{count - 1})")
     return decode(data, rank=rank, frame=frame, progress=progress, limits=limits)
+
+
+def render_animation(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str,
+                     src: Path) -> tuple[bytes, Result]:
+    """Every frame of a decoded animation (spec section 16) as one file of ``fmt_name``
+    (:data:`ANIMATED_FORMATS`), with the file's durations and loop count, nothing written.
+    No loop count (LOOP_UNSET: a GIF that played once) is no GIF loop extension, and loop 1
+    (one play) for APNG and WebP, whose Pillow writers would loop without end."""
+    fitted = [fit_format(from_array(frame), fmt_name) for frame in frames]
+    images = [im for im, _ in fitted]
+    save = metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
+    if info.mode in ("L", "LA", "I;16") and images[0].mode in ("RGB", "RGBA"):
+        save.pop("icc_profile", None)  # a grey profile does not describe RGB pixels
+    loop = info.loop if info.loop is not None or fmt_name == "GIF" else 1
+    if loop is not None:
+        save["loop"] = loop
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GIF palette warnings
+        images[0].save(buffer, format=fmt_name, save_all=True, append_images=images[1:],
+                       duration=list(info.durations or ()), **save)
+    written, _ = written_mode(buffer.getvalue(), images[0])
+    notes = [f"{fmt_name} cannot hold {info.mode} images: {fitted[0][1]}"] if fitted[0][1] \
+        else []
+    notes.append(f"wrote the {len(images)} frames as an animation with their durations and "
+                 f"loop count")
+    return buffer.getvalue(), Result(out, {
+        "input": str(src), "output": str(out), "format": fmt_name, "width": images[0].width,
+        "height": images[0].height, "mode": written, "decoded_mode": info.mode,
+        "bytes": buffer.tell(), "frames": len(images), "durations": list(info.durations or ()),
+        "loop": info.loop, "notes": notes}, notes)

@@ -2,8 +2,8 @@
 
 No numpy: this layer frames and checks fields, it computes nothing. One module per part of the
 spec -- :mod:`.header` (sections 2 and 4: prefix, HEAD), :mod:`.chunks` (3: framing, types),
-:mod:`.fact` (5: FACT), :mod:`.ptch` (12.2: PTCH), :mod:`.frms` (14: FRMS), :mod:`.container`
-(the chunk walk, 7.1, 9) --
+:mod:`.fact` (5: FACT), :mod:`.ptch` (12.2: PTCH), :mod:`.frms` (14 and 16: FRMS, anim),
+:mod:`.container` (the chunk walk, 7.1, 9) --
 and their public names re-exported here, so ``from svdcodec import format as fmt`` reads
 ``fmt.Header``, ``fmt.unpack``, ``fmt.Layout.PATCH``.
 """
@@ -24,6 +24,7 @@ from .chunks import (
 from .container import (
     ChunkInfo,
     Container,
+    add_anim,
     pack,
     unpack,
     unpack_head,
@@ -35,15 +36,25 @@ from .fact import (
     unpack_group,
 )
 from .frms import (
+    ANIM_DURATION,
+    ANIM_LOOP,
     FRMS,
     KNOWN_STACK_FLAGS,
+    LOOP_FOREVER,
+    LOOP_UNSET,
+    MAX_DURATION,
+    MAX_LOOP,
     MIN_FRAMES,
     STACK_CODING_BY_NAME,
     STACK_CODING_NAMES,
+    Anim,
     Stack,
     StackCoding,
+    anim_size,
     check_stack_size,
+    pack_anim,
     pack_stack,
+    unpack_anim,
     unpack_stack,
 )
 from .header import (
@@ -85,6 +96,8 @@ from .ptch import (
 )
 
 __all__ = [
+    "ANIM_DURATION",
+    "ANIM_LOOP",
     "CHUNK_CRC",
     "CHUNK_OVERHEAD",
     "CHUNK_PREFIX",
@@ -101,7 +114,11 @@ __all__ = [
     "KNOWN_STACK_FLAGS",
     "LAYOUT_BY_NAME",
     "LAYOUT_NAMES",
+    "LOOP_FOREVER",
+    "LOOP_UNSET",
     "MAX_CHUNK_LENGTH",
+    "MAX_DURATION",
+    "MAX_LOOP",
     "MAX_PATCH_SHIFT",
     "METADATA_CHUNKS",
     "MIN_FRAMES",
@@ -115,6 +132,7 @@ __all__ = [
     "STACK_CODING_BY_NAME",
     "STACK_CODING_NAMES",
     "SUBSAMPLING",
+    "Anim",
     "ChunkInfo",
     "ChunkType",
     "ColourTransform",
@@ -128,6 +146,8 @@ __all__ = [
     "Plane",
     "Stack",
     "StackCoding",
+    "add_anim",
+    "anim_size",
     "check_metadata",
     "check_prefix",
     "check_size",
@@ -135,6 +155,7 @@ __all__ = [
     "chunk_at",
     "is_critical",
     "pack",
+    "pack_anim",
     "pack_chunk",
     "pack_header",
     "pack_plane",
@@ -143,6 +164,7 @@ __all__ = [
     "plane_name",
     "record_size",
     "unpack",
+    "unpack_anim",
     "unpack_group",
     "unpack_head",
     "unpack_header",

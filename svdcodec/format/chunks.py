@@ -30,6 +30,7 @@ class ChunkType:
     XMP = b"xmpd"
     PHYS = b"phys"
     DICM = b"dicm"  # section 15.2: a DICOM Part 10 file without its pixel data
+    ANIM = b"anim"  # section 16: a stack's frame durations and loop count
 
 
 # Known ancillary chunks and the metadata key each one fills.

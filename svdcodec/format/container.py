@@ -21,7 +21,7 @@ from .chunks import (
     pack_chunk,
 )
 from .fact import FACT, Group, unpack_group
-from .frms import Stack, StackCoding, pack_stack, unpack_stack
+from .frms import Anim, Stack, StackCoding, pack_anim, pack_stack, unpack_anim, unpack_stack
 from .header import (
     FORMAT_VERSION,
     LAYOUT_NAMES,
@@ -59,6 +59,7 @@ class Container:
     truncated: str = ""
     partial: Group | None = None
     stack: Stack | None = None  # FRMS (section 14): a multi-frame file
+    anim: Anim | None = None  # anim (section 16): a stack's durations and loop count
 
     @property
     def frame_count(self) -> int:
@@ -94,6 +95,17 @@ def pack(header: Header, groups: list[Group], metadata: dict[str, bytes] | None 
         parts.append(pack_chunk(ChunkType.PTCH, pack_plane(pl)))
     parts.append(pack_chunk(ChunkType.IEND, b""))
     return b"".join(parts)
+
+
+def add_anim(data: bytes, anim: Anim) -> bytes:
+    """``data``, a stack, with the chunk ``anim`` (section 16) inserted directly after FRMS,
+    where section 16 asks encoders to write it; ValueError if ``data`` is no stack."""
+    view = memoryview(data)
+    head_type, _, offset = chunk_at(view, PREFIX_SIZE)
+    frms_type, _, offset = chunk_at(view, offset)
+    if (head_type, frms_type) != (ChunkType.HEAD, ChunkType.FRMS):
+        raise ValueError("anim belongs to a stack: the data has no FRMS after HEAD")
+    return data[:offset] + pack_chunk(ChunkType.ANIM, pack_anim(anim)) + data[offset:]
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -156,6 +168,7 @@ class _Walk:
     metadata: dict[str, bytes] = field(default_factory=dict)
     metadata_bytes: int = 0
     stack: Stack | None = None
+    anim: Anim | None = None
     after_head: int = 0  # chunks read after HEAD
 
     def add(self, ctype: bytes, body: memoryview) -> None:
@@ -229,6 +242,11 @@ class _Walk:
         self.metadata_bytes += len(body)
         if self.metadata_bytes > self.limits.max_metadata_bytes:
             raise LimitError(f"metadata exceeds {self.limits.max_metadata_bytes} bytes")
+        if ctype == ChunkType.ANIM:  # section 16: once, in a stack, 4 + 4 N bytes
+            if self.anim is not None:
+                raise CorruptError("duplicate anim chunk")
+            self.anim = unpack_anim(body, self.stack)
+            return
         key = METADATA_CHUNKS.get(ctype)
         if key is not None:
             if key in self.metadata:
@@ -251,7 +269,7 @@ class _Walk:
                   partial: Group | None = None) -> Container:
         return Container(self.header, tuple(self.groups), self.metadata, tuple(chunks),
                          tuple(self.planes), truncated=truncated, partial=partial,
-                         stack=self.stack)
+                         stack=self.stack, anim=self.anim)
 
 
 def _cut_stack(view: memoryview, offset: int, walk: _Walk) -> bool:

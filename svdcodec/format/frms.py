@@ -7,6 +7,9 @@ frame (W × H, mode); ``FRMS`` says how many frames there are and how they are c
 - ``frames`` (1): frame after frame, each frame's FACT or PTCH chunks as one image;
 - ``tall`` (2): one image of W × N·Hp (``frame_pitch`` Hp ≥ H rows per frame);
 - ``snapshot`` (3, layout 5): the frames are the columns of one matrix (section 14.4).
+
+The ancillary ``anim`` chunk (section 16) gives a stack's frames their display times and a
+loop count (an animation); it is parsed here because its length depends on FRMS.
 """
 
 from __future__ import annotations
@@ -66,6 +69,52 @@ class Stack:
         if self.coding == StackCoding.SNAPSHOT:
             return header.height * header.width * header.channels, self.frame_count
         return self.coded_header(header).group_shape()
+
+
+# --- section 16: anim (ancillary): loop_count, then one duration per frame ------------------
+ANIM_LOOP = struct.Struct("<I")  # loop_count: 0 without end, LOOP_UNSET none given
+ANIM_DURATION = struct.Struct("<I")  # duration[k]: milliseconds, 0 none given
+LOOP_FOREVER = 0
+LOOP_UNSET = 2**32 - 1  # the source gave no loop count (a GIF without NETSCAPE: plays once)
+MAX_LOOP = LOOP_UNSET - 1  # the largest loop count proper
+MAX_DURATION = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Anim:
+    """The fields of ``anim`` (section 16): ``loop_count`` as stored, one duration a frame."""
+
+    loop_count: int
+    durations: tuple[int, ...]
+
+    @property
+    def loop(self) -> int | None:
+        """The loop count as Pillow's ``info["loop"]`` gives it: None for LOOP_UNSET."""
+        return None if self.loop_count == LOOP_UNSET else self.loop_count
+
+
+def anim_size(frame_count: int) -> int:
+    """Section 16: the length of ``anim`` in a stack of ``frame_count`` frames."""
+    return ANIM_LOOP.size + ANIM_DURATION.size * frame_count
+
+
+def pack_anim(anim: Anim) -> bytes:
+    return ANIM_LOOP.pack(anim.loop_count) + b"".join(ANIM_DURATION.pack(d)
+                                                      for d in anim.durations)
+
+
+def unpack_anim(data: bytes | memoryview, stack: Stack | None) -> Anim:
+    """Parse ``anim`` (section 16, rules 2 and 3): only in a stack, 4 + 4 N bytes."""
+    if stack is None:
+        raise CorruptError("anim chunk in a single image: it belongs to a stack (FRMS, "
+                           "section 16)")
+    expected = anim_size(stack.frame_count)
+    if len(data) != expected:
+        raise CorruptError(f"anim length: expected {expected} (4 + 4 x {stack.frame_count} "
+                           f"frames), got {len(data)}")
+    (loop_count,) = ANIM_LOOP.unpack_from(data, 0)
+    durations = tuple(d for (d,) in ANIM_DURATION.iter_unpack(data[ANIM_LOOP.size:]))
+    return Anim(loop_count, durations)
 
 
 def pack_stack(stack: Stack) -> bytes:

@@ -55,6 +55,16 @@ current frame is saved, as for every single-image format.
 ``ImageSequence`` give frame k, which ``load()`` decodes alone; ``info["stack_coding"]`` names
 the coding. imageio reads them with ``imread(index=k)``, ``imiter`` and ``index=...``.
 
+**Animations** (a stack with the chunk ``anim``, spec section 16) set ``info["duration"]``, the
+current frame's display time in milliseconds (updated by ``seek``), and ``info["loop"]`` (0:
+without end; absent when the file gives no count, as for a GIF that plays once), as Pillow's
+GIF, APNG and WebP plugins do; a file without ``anim`` sets neither. ``save_all`` writes them
+from ``duration`` (milliseconds, one number or one per frame) and ``loop`` (default
+``im.info["loop"]``); without ``duration``, each frame's ``info["duration"]`` where the frames
+have one (as the GIF and APNG savers do), so that ``Image.open("a.gif").save("a.svdi",
+save_all=True)`` keeps the GIF's timing and ``Image.open("a.svdi").save("b.gif",
+save_all=True)`` writes it back.
+
 **info**: ``icc_profile``, ``exif`` (with the ``Exif\\0\\0`` prefix, as PNG and JPEG give it, so
 it can be passed to any plugin), ``xmp`` (bytes) and ``dpi`` when stored; always ``layout`` and
 ``factors``, and ``rank``: a tuple with one rank per factor group (absent if the file is damaged).
@@ -137,6 +147,7 @@ class SvdiImageFile(ImageFile.ImageFile):
     is_animated = False
     _plan: _Plan
     _frame = 0
+    _durations: tuple[int, ...] | None = None  # spec section 16: anim, one per frame
 
     def _open(self) -> None:
         assert self.fp is not None
@@ -158,6 +169,11 @@ class SvdiImageFile(ImageFile.ImageFile):
         if opened.error is None:
             self.info["rank"] = info.ranks
             self.info.update(_info_metadata(info.metadata))
+            self._durations = info.durations
+            if info.durations is not None:
+                self.info["duration"] = info.durations[0]
+            if info.loop is not None:
+                self.info["loop"] = info.loop
         self._set_tile(_Plan(opened))
 
     def _set_tile(self, plan: _Plan) -> None:
@@ -186,6 +202,8 @@ class SvdiImageFile(ImageFile.ImageFile):
         if not self._seek_check(frame):
             return
         self._frame = frame
+        if self._durations is not None:  # as Pillow's GIF plugin: the current frame's
+            self.info["duration"] = self._durations[frame]
         stream = getattr(self, "_fp", None)  # a DeferredError once closed
         if hasattr(stream, "read"):
             self.fp = stream
@@ -299,6 +317,7 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     options = _encode_options(im, im.encoderinfo)
     coding = im.encoderinfo.get("coding", "auto")
     frames: list[Any] = []
+    own_durations: list[float | None] = []  # each frame's info["duration"] (GIF, APNG, ...)
     icc = options["icc_profile"]
     for image in images:
         current = image.tell()  # given back as Pillow's other savers do
@@ -315,11 +334,17 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
                                   f"{frames[0].shape} {frames[0].dtype}")
                 icc = profile if not frames else icc
                 frames.append(array)
+                own_durations.append(image.info.get("duration"))
         finally:
             if image.tell() != current:
                 image.seek(current)
     options["icc_profile"] = icc
-    fp.write(codec.encode_stack(frames, coding=coding, **options))
+    durations = im.encoderinfo.get("duration")
+    if durations is None and any(d is not None for d in own_durations):
+        durations = [0 if d is None else d for d in own_durations]
+    loop = im.encoderinfo.get("loop", im.info.get("loop"))
+    fp.write(codec.encode_stack(frames, coding=coding, durations=durations, loop=loop,
+                                **options))
 
 
 _refused: weakref.WeakSet[Any] = weakref.WeakSet()  # streams _save_all refused

@@ -24,6 +24,7 @@ from ..limits import Limits, get_default_limits
 from ..options import (
     check_bits,
     check_target_size,
+    check_timing,
     image_mode,
     metadata_chunks,
     rate_criteria,
@@ -368,13 +369,14 @@ _ENCODERS: dict[str, Callable[[np.ndarray, EncodeImage, dict[str, Any]], bytes]]
 
 def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
                  encode_image: EncodeImage, options: dict[str, Any],
-                 decode_stack: DecodeStack) -> bytes:
+                 decode_stack: DecodeStack, durations: Any = None, loop: Any = None) -> bytes:
     """See :func:`svdcodec.encode_stack`; ``encode_image`` and ``decode_stack`` are the
     single-image encoder and the stack decoder."""
     if not isinstance(coding, str) or coding not in CODINGS:
         raise ValueError(f"coding must be one of {CODINGS}, got {coding!r}")
     array = as_frames(frames)
-    if array.shape[0] == 1:  # one frame is a single image: no FRMS (section 14.1)
+    anim = check_timing(durations, loop, array.shape[0])
+    if array.shape[0] == 1:  # a single image: no FRMS (14.1), no anim (16)
         if coding == "snapshot":
             raise ValueError("coding='snapshot' needs at least 2 frames")
         return encode_image(_single(array[0]), **options)
@@ -390,4 +392,17 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
         data = _ENCODERS[coding](array, encode_image, options)
         check_frame_limits(data, coding)
     reporter.done()
+    return data if anim is None else with_anim(data, anim)
+
+
+def with_anim(data: bytes, anim: fmt.Anim) -> bytes:
+    """The stack ``data`` with its ``anim`` chunk after FRMS (section 16); ValueError if a
+    decoder with the default limits would refuse the chunk (section 8: the metadata bytes of
+    a stack of very many frames, or a frames stack at the chunk limit)."""
+    data = fmt.add_anim(data, anim)
+    try:
+        fmt.unpack(data, get_default_limits())
+    except LimitError as exc:
+        raise ValueError(f"durations: decoders refuse the file with its anim chunk ({exc}; "
+                         f"spec sections 8 and 16)") from None
     return data
