@@ -2,7 +2,15 @@
 arithmetic-coded patch layout (spec section 13) save?  Nothing here changes the format.
 
     OPENBLAS_NUM_THREADS=1 nice -n 10 python tools/ctx_study.py [--kodak DIR] [--cats MAT]
-        [--cache DIR] [--validate]
+        [--cache DIR] [--images NAME ...] [--bpp B ...] [--validate] [--speed]
+        [--only MODEL ...]
+
+Prints: the current model's ideal bytes per stream and bins per stream; per candidate model
+the saving in % of the real payload at each corpus point (8 Kodak images at the qualities
+whose mean bpp is nearest 0.15, 0.25, 0.5, 1; the 80 cat faces as 80 default files, as a tall
+stack and as auto's stack), their mean over the Kodak points (a BD-rate proxy) and the
+issue-15 ratio (auto's stack / 80 files, in file bytes) with the model's payloads. The whole
+run takes about 10 minutes on one core (captures are cached in --cache).
 
 1. Capture: ``svdcodec.encode`` / ``encode_stack`` run as they are, with
    ``svdcodec.patch.codec.arith_encode_strips`` wrapped so that every plane's quantized
@@ -129,6 +137,17 @@ double bench(const int32_t *ctx, int M, const uint8_t *bit, int64_t N, int32_t C
     uint16_t *pa = malloc(2 * (size_t)C), *pb = malloc(2 * (size_t)C);
     uint8_t *na = malloc((size_t)C);
     double best = 1e30; volatile uint64_t sink = 0;
+    /* mode 2: two rates and an integer learned mixer (PAQ style: 12-bit stretch/squash
+       tables, 16.16 weights), one weight set per stream */
+    static int16_t stretch[4096]; static int16_t squash[4096];
+    for (int i = 0; i < 4096; i++) {
+        double q = (i + 0.5) / 4096.0;
+        double v = log(q / (1 - q)) * 256; if (v > 2047) v = 2047; if (v < -2047) v = -2047;
+        stretch[i] = (int16_t)v;
+        squash[i] = (int16_t)(4096.0 / (1 + exp(-(i - 2048) / 256.0)));
+        if (squash[i] > 4095) squash[i] = 4095; if (squash[i] < 1) squash[i] = 1;
+    }
+    int32_t wt[4] = {16384, 16384, 16384, 16384};
     static const uint8_t RATE[256] = {0};
     uint8_t rt[256]; for (int n = 0; n < 256; n++) rt[n] = (uint8_t)rate(n);
     (void)RATE;
@@ -141,12 +160,25 @@ double bench(const int32_t *ctx, int M, const uint8_t *bit, int64_t N, int32_t C
             uint32_t p;
             int32_t c0 = ctx[i * M], c1 = M > 1 ? ctx[i * M + 1] : -1;
             int mm = c1 >= 0 ? 2 : 1;  /* c1 < 0: a bin of a stream with one model */
-            if (mode == 0 && mm == 1) p = pa[c0];
+            int16_t xs[4]; int K = 0; int p12 = 0;
+            if (mode == 2) {
+                xs[K++] = stretch[pa[c0] >> 4]; xs[K++] = stretch[pb[c0] >> 4];
+                if (mm == 2) { xs[K++] = stretch[pa[c1] >> 4]; xs[K++] = stretch[pb[c1] >> 4]; }
+                int64_t dot = 0;
+                for (int k = 0; k < K; k++) dot += (int64_t)wt[k] * xs[k];
+                int d = (int)(dot >> 16); if (d > 2047) d = 2047; if (d < -2047) d = -2047;
+                p12 = squash[d + 2048];
+                p = (uint32_t)p12 << 4;
+            } else if (mode == 0 && mm == 1) p = pa[c0];
             else if (mm == 1) p = ((uint32_t)pa[c0] + pb[c0] + 1) >> 1;
             else if (mode == 0) p = ((uint32_t)pa[c0] + pa[c1] + 1) >> 1;
             else p = ((uint32_t)pa[c0] + pb[c0] + pa[c1] + pb[c1] + 2) >> 2;
             uint32_t bound = (range >> 16) * p;
             if (b) { low += bound; range -= bound; } else range = bound;
+            if (mode == 2) {
+                int err = ((b ? 0 : 4095) - p12) * 6;
+                for (int k = 0; k < K; k++) wt[k] += (xs[k] * err) >> 10;
+            }
             for (int m = 0; m < mm; m++) {
                 int32_t c = m ? c1 : c0;
                 int n = na[c], r = rt[n];
@@ -217,7 +249,7 @@ def speed(tr: Trace, model: Model, reps: int = 15) -> dict[str, float]:
     out = {}
     mixed = any(len(c) > 1 for c in rc.values())
     for name, m, mode in (("one rate", 1, 0), ("two rates", 1, 1), ("mixed, one rate", 2, 0),
-                          ("mixed, two rates", 2, 1)):
+                          ("mixed, two rates", 2, 1), ("learned mixer, two rates", 2, 2)):
         if m == 2 and not mixed:
             continue
         c = np.ascontiguousarray(ctx if m == 2 else ctx[:, :1])
@@ -714,14 +746,18 @@ def validate(planes: list[Plane], label: str) -> None:
 
 
 # --- corpora -------------------------------------------------------------------------------
-def kodak_points(kodak: Path, cache: Path) -> dict[str, list[tuple[list[Plane], int, int]]]:
+def kodak_points(kodak: Path, cache: Path, images: tuple[str, ...] = IMAGES,
+                 targets: tuple[float, ...] = BPP_TARGETS
+                 ) -> dict[str, list[tuple[list[Plane], int, int]]]:
     """Per target bpp label: (planes, file bytes, pixels) per image, at the one quality whose
-    mean bpp over IMAGES is nearest the target."""
+    mean bpp over ``images`` is nearest the target."""
     from PIL import Image
 
-    imgs = [np.asarray(Image.open(kodak / f"{name}.png").convert("RGB")) for name in IMAGES]
+    imgs = [np.asarray(Image.open(kodak / f"{name}.png").convert("RGB")) for name in images]
     pix = [im.shape[0] * im.shape[1] for im in imgs]
-    qfile = cache / "kodak_qualities.txt"
+    key = hashlib.sha1(repr((images, targets)).encode()).hexdigest()[:8]
+    qfile = cache / ("kodak_qualities.txt" if (images, targets) == (IMAGES, BPP_TARGETS)
+                     else f"qualities_{key}.txt")
     if qfile.exists():
         chosen = [float(x) for x in qfile.read_text().split()]
     else:
@@ -731,12 +767,12 @@ def kodak_points(kodak: Path, cache: Path) -> dict[str, list[tuple[list[Plane], 
             bpp.append(np.mean([8 * len(svdcodec.encode(im, quality=float(q))) / p
                                 for im, p in zip(imgs, pix, strict=True)]))
         chosen = [float(grid[int(np.argmin(np.abs(np.log(np.array(bpp) / tb))))])
-                  for tb in BPP_TARGETS]
+                  for tb in targets]
         qfile.write_text(" ".join(map(str, chosen)))
     out: dict[str, list[tuple[list[Plane], int, int]]] = {}
-    for tb, q in zip(BPP_TARGETS, chosen, strict=True):
+    for tb, q in zip(targets, chosen, strict=True):
         rows = []
-        for name, im, p in zip(IMAGES, imgs, pix, strict=True):
+        for name, im, p in zip(images, imgs, pix, strict=True):
             f = cache / f"{name}_q{q:g}.npz"
             if not f.exists():
                 planes, nbytes = capture(lambda im=im, q=q: svdcodec.encode(im, quality=q))
@@ -745,19 +781,19 @@ def kodak_points(kodak: Path, cache: Path) -> dict[str, list[tuple[list[Plane], 
             rows.append((planes, nbytes, p))
         bpp = 8 * sum(r[1] for r in rows) / sum(pix)
         out[f"{tb:g} bpp (q{q:g}, {bpp:.3f})"] = rows
+    out["qualities"] = chosen  # type: ignore[assignment]
     return out
 
 
-def training_planes(kodak: Path, cache: Path) -> list[Plane]:
-    """The other 16 Kodak images at the study's qualities: a training set for initial
-    probabilities (disjoint from IMAGES)."""
+def training_planes(kodak: Path, cache: Path, images: tuple[str, ...],
+                    chosen: list[float]) -> list[Plane]:
+    """The other images of the folder (the 16 other Kodak images) at the study's qualities:
+    a training set for initial probabilities, disjoint from ``images``."""
     from PIL import Image
 
-    chosen = [float(x) for x in (cache / "kodak_qualities.txt").read_text().split()]
     out: list[Plane] = []
-    for i in range(1, 25):
-        name = f"kodim{i:02d}"
-        if name in IMAGES:
+    for name in sorted(p.stem for p in kodak.glob("*.png")):
+        if name in images:
             continue
         im = None
         for q in chosen:
@@ -811,10 +847,28 @@ def cat_points(mat: Path, cache: Path) -> dict[str, list[tuple[list[Plane], int,
         assert best is not None
         save_planes(ftall, best[2], best[3], {"quality": best[0], "psnr": best[1]})
     tall, tall_bytes, tmeta = load_planes(ftall)
+    fauto = cache / "cats_auto.npz"
+    if not fauto.exists():  # auto's choice at the tall quality: tall with 4 x 4 patches
+        q = tmeta["quality"]
+        planes, nb = capture(lambda: svdcodec.encode_stack(frames, coding="auto", quality=q))
+        data = svdcodec.encode_stack(frames, coding="auto", quality=q)
+        info = svdcodec.read_header(data)
+        want = info.planes[0].compressed_size
+        chosen = [pl for pl in planes if pl.payload == want]
+        ps = mean_psnr(frames, svdcodec.decode_stack(data))
+        tall_auto = info.stack_coding == "tall"
+        save_planes(fauto, chosen[-1:] if tall_auto else [], nb,
+                    {"quality": q, "psnr": ps, "patch": info.planes[0].patch_size,
+                     "tall": float(tall_auto)})
+    auto, auto_bytes, ameta = load_planes(fauto)
     npix = frames.shape[0] * side * side
-    return {f"cats 80 files (q50, {target:.2f} dB)": [(sep, sep_bytes, npix)],
-            f"cats tall (q{tmeta['quality']:g}, {tmeta['psnr']:.2f} dB)":
-                [(tall, tall_bytes, npix)]}
+    out = {f"cats {len(frames)} files (q50, {target:.2f} dB)": [(sep, sep_bytes, npix)],
+           f"cats tall (q{tmeta['quality']:g}, {tmeta['psnr']:.2f} dB)":
+               [(tall, tall_bytes, npix)]}
+    if ameta["tall"]:  # auto's choice when it is a tall stack (the issue-15 point)
+        out[f"cats auto = tall p{ameta['patch']:g} ({ameta['psnr']:.2f} dB)"] = \
+            [(auto, auto_bytes, npix)]
+    return out
 
 
 # --- candidate context functions -----------------------------------------------------------
@@ -1312,13 +1366,15 @@ def report(res: dict[str, dict[str, np.ndarray]], info: dict[str, dict[str, floa
                                        for st in STREAMS) + " |")
     print("\nSaving in % of the total payload (negative = smaller), per candidate:")
     head = " | ".join(lb.split(" (")[0] for lb in kod + cats)
-    print(f"| candidate | {head} | Kodak mean | streams (Kodak 1 bpp bytes delta) | "
-          "cats tall/80 files |")
-    print("|---" * (len(kod) + len(cats) + 4) + "|")
+    print(f"| candidate | {head} | Kodak mean | Kodak mean, % of file | streams (Kodak 1 bpp "
+          "bytes delta) | cats auto stack/80 files |")
+    print("|---" * (len(kod) + len(cats) + 5) + "|")
     ratio0 = _ratio(res[base], res[base], info, cats)
     for name in res:
         cells = []
         ks = []
+        kf = [(res[name][lb].sum() - res[base][lb].sum()) / info[lb]["file"] * 100
+              for lb in kod]
         for lb in kod + cats:
             d = (res[name][lb].sum() - res[base][lb].sum()) / info[lb]["payload"] * 100
             cells.append(f"{d:+.2f}")
@@ -1331,15 +1387,16 @@ def report(res: dict[str, dict[str, np.ndarray]], info: dict[str, dict[str, floa
         rt = _ratio(res[name], res[base], info, cats)
         rtxt = f"{rt:.2f} % (was {ratio0:.2f})" if cats else ""
         print(f"| {name} | " + " | ".join(cells) + f" | {np.mean(ks) if ks else 0:+.2f} | "
-              f"{ds} | {rtxt} |")
+              f"{np.mean(kf) if kf else 0:+.2f} | {ds} | {rtxt} |")
 
 
 def _ratio(r: dict[str, np.ndarray], base: dict[str, np.ndarray],
            info: dict[str, dict[str, float]], cats: list[str]) -> float:
-    """Tall-stack file bytes / 80 files' bytes with the model's payloads (issue 15)."""
+    """The last cat point's (auto's stack) file bytes / 80 files' bytes with the model's
+    payloads (issue 15)."""
     if len(cats) < 2:
         return float("nan")
-    sep, tall = cats
+    sep, tall = cats[0], cats[-1]
     f_sep = info[sep]["file"] + (r[sep].sum() - base[sep].sum())
     f_tall = info[tall]["file"] + (r[tall].sum() - base[tall].sum())
     return 100 * f_tall / f_sep
@@ -1348,13 +1405,23 @@ def _ratio(r: dict[str, np.ndarray], base: dict[str, np.ndarray],
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", type=Path, default=KODAK)
-    ap.add_argument("--cats", type=Path, default=CATS)
+    ap.add_argument("--cats", type=Path, default=CATS, help="catData.mat (a missing path: "
+                    "no cat points)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ctxstudy_cache")
-    ap.add_argument("--validate", action="store_true")
+    ap.add_argument("--images", nargs="+", default=list(IMAGES),
+                    help="image names (NAME.png in --kodak); the folder's other PNGs train "
+                         "the initial-probability tables")
+    ap.add_argument("--bpp", type=float, nargs="+", default=list(BPP_TARGETS))
+    ap.add_argument("--validate", action="store_true",
+                    help="check the trace against arith._code_plane, bin for bin (slow)")
+    ap.add_argument("--speed", action="store_true", help="also print the speed proxy")
     ap.add_argument("--only", nargs="*", default=None, help="model names to run")
     args = ap.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
-    points = {**kodak_points(args.kodak, args.cache), **cat_points(args.cats, args.cache)}
+    images = tuple(args.images)
+    kp = kodak_points(args.kodak, args.cache, images, tuple(args.bpp))
+    chosen: list[float] = kp.pop("qualities")  # type: ignore[assignment]
+    points = {**kp, **(cat_points(args.cats, args.cache) if args.cats.exists() else {})}
     if args.validate:
         for lb, rows in points.items():
             validate(rows[0][0], lb)
@@ -1363,11 +1430,27 @@ def main(argv: list[str] | None = None) -> int:
         ms = [m for m in ms if m.name in args.only or m.name == "current"]
     trained = [m for m in ms if m.init]
     if trained:
-        train(trained, training_planes(args.kodak, args.cache))
+        train(trained, training_planes(args.kodak, args.cache, images, chosen))
         print("  trained", file=sys.stderr, flush=True)
     res, info = evaluate(points, ms)
     report(res, info)
+    if args.speed:
+        print_speed(points)
     return 0
+
+
+def print_speed(points: dict[str, Point]) -> None:
+    """Speed proxy on the luma plane of the first image at the highest Kodak rate."""
+    kod = [lb for lb in points if "bpp" in lb]
+    if not kod:
+        return
+    tr = Trace(points[kod[-1]][0][0][0].pc)
+    print(f"\nSpeed proxy (range encoder over {len(tr.B['bit']):,} bins of the first luma "
+          f"plane at {kod[-1]}; ns per bin, best of 21; mixed: COMBO2's streams with two "
+          "contexts):")
+    for _ in range(2):
+        sp = speed(tr, Model("COMBO2", BEST), reps=21)
+        print("  " + ", ".join(f"{k} {v:.2f}" for k, v in sp.items()))
 
 
 def sig_rich(tr: Trace) -> np.ndarray:
@@ -1410,16 +1493,32 @@ def mag_rich_nodist(tr: Trace) -> np.ndarray:
                    (uoff(tr, MAG), 26))
 
 
+def mag_rich_prefix(tr: Trace) -> np.ndarray:
+    """mag_rich's classes on the first 3 prefix bins only (today's sets elsewhere): a smaller
+    second model (7 * 5 * 3 * 200 prefix contexts)."""
+    f = _coef(tr, MAG)
+    mu = 2 * (np.abs(f["vl"]) + np.abs(f["vu"])) + np.abs(f["vur"])
+    pc = np.minimum(np.abs(f["p1"]) + np.abs(f["p2"]), 3)
+    d = np.minimum(bucket(f["cnt"] - 1 - f["j"]), 4)
+    return prefix_only(tr, MAG, _mag_base(tr, f),
+                       combine((np.minimum(bucket(mu), 9), 10), (pc, 4), (d, 5)))
+
+
 # the best per stream (contexts only; streams are coded with disjoint contexts, so their
-# savings add up)
+# savings add up). A model with custom=dc_custom(...) replaces the DC stream, dc_act_ur too.
 BEST: dict[int, CtxFn | list[CtxFn]] = {
     SIG: [cur_sig, sig_dist_only], MAG: [cur_mag, mag_rich], CNT: [cur_cnt, cnt_lu],
     SGN: sign_finej, DC: dc_act_ur}
 
 
+BEST_LITE: dict[int, CtxFn | list[CtxFn]] = {**BEST, MAG: [cur_mag, mag_rich_prefix]}
 BEST3: dict[int, CtxFn | list[CtxFn]] = {**BEST, SIG: [cur_sig, sig_dist_only, sig_rich]}
 BEST_EOB: dict[int, CtxFn | list[CtxFn]] = {MAG: [cur_mag, mag_rich_nodist], SGN: sign_finej,
                                             DC: dc_act_ur}
+
+
+# cheap to decode: a second context on significance bins only, single contexts elsewhere
+CHEAP: dict[int, CtxFn | list[CtxFn]] = {SIG: [cur_sig, sig_dist_only], SGN: sign_finej}
 
 
 def _jsel(st: int) -> CtxFn:
@@ -1488,6 +1587,24 @@ def combos() -> list[Model]:
                 logistic=2, lr=0.005),
           Model("ALL: COMBO3 + dc (MED+avg)/2 + rate 4/8 + mixer .005 + shared planes", BEST3,
                 rates(4, 8), logistic=2, lr=0.005, share=True, custom=dc_custom("med+avg")),
+          Model("CHEAP: sig mix2 + sign j<8 + dc (MED+avg)/2 + shared planes",
+                CHEAP, share=True, custom=dc_custom("med+avg")),
+          Model("CHEAP + rate 4/8", CHEAP, rates(4, 8), share=True,
+                custom=dc_custom("med+avg")),
+          Model("CHEAP + rate 4/8 + init 14", CHEAP, rates(4, 8), share=True, init=14,
+                custom=dc_custom("med+avg")),
+          Model("FREE: dc (MED+avg)/2 + shared planes + sign j<8", {SGN: sign_finej},
+                share=True, custom=dc_custom("med+avg")),
+          Model("FREE + init 14", {SGN: sign_finej}, share=True, init=14,
+                custom=dc_custom("med+avg")),
+          Model("MID: COMBO2 linear + rate 4/8 + dc (MED+avg)/2 + shared planes", BEST,
+                rates(4, 8), share=True, custom=dc_custom("med+avg")),
+          Model("MID + init 14", BEST, rates(4, 8), share=True, init=14,
+                custom=dc_custom("med+avg")),
+          Model("MID-lite (mag second model on 3 prefix bins)", BEST_LITE, rates(4, 8),
+                share=True, custom=dc_custom("med+avg")),
+          Model("MID-lite + init 14", BEST_LITE, rates(4, 8), share=True, init=14,
+                custom=dc_custom("med+avg")),
           Model("ALL + init 14", BEST3, rates(4, 8), logistic=2, lr=0.005, share=True,
                 init=14, custom=dc_custom("med+avg")),
           Model("COMBO3 + rate 4/8 + learned mixer by j lr .002", BEST3, rates(4, 8),
