@@ -865,7 +865,7 @@ def cat_points(mat: Path, cache: Path) -> dict[str, list[tuple[list[Plane], int,
     out = {f"cats {len(frames)} files (q50, {target:.2f} dB)": [(sep, sep_bytes, npix)],
            f"cats tall (q{tmeta['quality']:g}, {tmeta['psnr']:.2f} dB)":
                [(tall, tall_bytes, npix)]}
-    if ameta["tall"]:  # auto's choice when it is a tall stack (the issue-15 point)
+    if auto:  # auto's choice when it is a tall stack (the issue-15 point)
         out[f"cats auto = tall p{ameta['patch']:g} ({ameta['psnr']:.2f} dB)"] = \
             [(auto, auto_bytes, npix)]
     return out
