@@ -233,3 +233,22 @@ def test_bench_dicom_stack(tmp_path: Path) -> None:
     rows = [line for line in out.splitlines() if line.startswith("| 40 | tall |")
             or line.startswith("| 80 | tall |")]
     assert len(rows) == 2 and all(r.endswith(" s |") for r in rows)
+
+
+def test_ctx_study(tmp_path: Path, corpus: Path) -> None:
+    """On two tiny photographs (one studied, one training the initial probabilities) and a
+    synthetic catData.mat: the trace equals the reference coder's bins, and the tables print."""
+    import scipy.io
+
+    rng = np.random.default_rng(7)
+    y, x = np.mgrid[:64, :64]
+    cats = [np.clip(90 + x + y + 20 * k + rng.normal(0, 6, (64, 64)), 0, 255) for k in range(3)]
+    matrix = np.stack([c.astype(np.uint8).flatten(order="F") for c in cats], axis=1)
+    scipy.io.savemat(tmp_path / "cats.mat", {"cat": matrix})
+    out = run_tool("ctx_study", "--kodak", corpus, "--images", "img0", "--bpp", "1", "2",
+                   "--cats", tmp_path / "cats.mat", "--cache", tmp_path / "cache", "--validate",
+                   "--only", "rate 4/8", "trained init n0=14", cwd=tmp_path).stdout
+    checks = [line for line in out.splitlines() if "trace == reference" in line]
+    assert checks and all("trace == reference: True" in line for line in checks)
+    assert "| rate 4/8 |" in out and "| trained init n0=14 |" in out
+    assert "cats auto = tall" in out
