@@ -133,6 +133,8 @@ def test_workers_run_blas_on_one_thread() -> None:
         executor.submit(exec, "import numpy, scipy.linalg").result()  # both load an OpenBLAS
         assert executor.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
         assert len(executor.submit(os.listdir, "/proc/self/task").result()) == 1
+        # nor a second decoding thread: the workers already use every CPU
+        assert executor.submit(os.getenv, "SVDCODEC_DECODE_THREADS").result() == "1"
     assert os.environ.get("OPENBLAS_NUM_THREADS") == before  # the parent's is restored
 
 

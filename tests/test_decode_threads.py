@@ -183,6 +183,7 @@ def test_threads_only_where_the_count_covers_them(monkeypatch: pytest.MonkeyPatc
     """Section 12.8's count is not raised for the thread: an image whose producer's extra
     rows would not fit in the count's colour strip decodes serially."""
     monkeypatch.setattr(patchdecode, "DECODE_THREADS", 2)
+    monkeypatch.setattr(patchdecode, "LOAD_AWARE", False)
     assert patchdecode.decode_threads(_header(768, 512, fmt.Mode.RGB, 63)) == 2
     assert patchdecode.decode_threads(_header(100_000, 1000, fmt.Mode.L, 63)) == 1
     assert patchdecode.decode_threads(_header(100_000, 1000, fmt.Mode.L, 2)) == 2
@@ -196,6 +197,7 @@ def test_threaded_decode_memory_is_within_the_count(mode: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(patchdecode, "DECODE_THREADS", 2)
     monkeypatch.setattr(patchdecode, "THREAD_MIN_PIXELS", 0)
+    monkeypatch.setattr(patchdecode, "LOAD_AWARE", False)
     image = structured("photo", 300, 1600, 3, 2)
     image = image[:, :, 0] if mode == "L" else image
     data = svdcodec.encode(image, quality=95, subsampling=1, entropy="arith") \
@@ -213,3 +215,32 @@ def test_threaded_decode_memory_is_within_the_count(mode: str,
     assert peak <= counted + len(data), (peak, counted)
     monkeypatch.setattr(patchdecode, "DECODE_THREADS", 1)
     assert np.array_equal(decoded, svdcodec.decode(data))
+
+
+def test_a_loaded_machine_decodes_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every CPU busy the second thread would wait for a core mid-row: one thread then."""
+    monkeypatch.setattr(patchdecode, "DECODE_THREADS", 2)
+    monkeypatch.setattr(patchdecode, "_cpus", lambda: 4)
+    container = _header(768, 512, fmt.Mode.RGB, 63)
+    monkeypatch.setattr(patchdecode.os, "getloadavg", lambda: (3.5, 1.0, 1.0))
+    assert patchdecode.decode_threads(container) == 1
+    monkeypatch.setattr(patchdecode.os, "getloadavg", lambda: (2.9, 1.0, 1.0))
+    assert patchdecode.decode_threads(container) == 2
+    monkeypatch.setattr(patchdecode, "LOAD_AWARE", False)
+    monkeypatch.setattr(patchdecode.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert patchdecode.decode_threads(container) == 2
+
+
+def test_the_consumer_decodes_rows_the_producer_has_not_claimed() -> None:
+    """Many threaded decodes in a row from several Python threads at once (more decoding
+    threads than CPUs, so producers wait for a core and consumers decode rows themselves):
+    every result is the serial one."""
+    import concurrent.futures
+
+    data = svdcodec.encode(structured("photo", 160, 200, 3, 9), quality=90, entropy="arith")
+    expected = strips(data, 1, 8)[1]
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: strips(data, 2, 8), range(60)))
+    for error, out, _ in results:
+        assert error is None
+        assert np.array_equal(out, expected)

@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -41,14 +42,15 @@ def decode_whole(data: bytes) -> np.ndarray:
 
 
 def threads(n: int, fn: Callable[[], object]) -> Callable[[], object]:
-    """fn with the strip decoder's thread count set to n (2: where the image allows it)."""
+    """fn with the strip decoder's thread count set to n (2: where the image allows it,
+    whatever the load average, which the decoder otherwise consults)."""
     def run() -> object:
-        saved = patchdecode.DECODE_THREADS
-        patchdecode.DECODE_THREADS = n
+        saved = patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE
+        patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE = n, False
         try:
             return fn()
         finally:
-            patchdecode.DECODE_THREADS = saved
+            patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE = saved
     return run
 
 
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                               8 * len(s) / pixels, 8 * len(w) / pixels])
         print(path.stem, file=sys.stderr, flush=True)
     count = len(rows[bench_rd.TIMING_BPPS[0]])
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     for label, col in (("wall", 0), ("cpu", 1)):
         print(f"\n{label} time (ms), median over {count} images; ratios: median of per-image "
               "ratios to WebP")

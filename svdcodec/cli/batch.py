@@ -111,9 +111,11 @@ def _key(path: Path) -> Path:
 
 @contextlib.contextmanager
 def single_thread_blas() -> Iterator[None]:
-    """Set the BLAS thread variables to 1 in ``os.environ`` for the block, then restore them."""
-    saved = {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES}
-    os.environ.update(dict.fromkeys(BLAS_THREAD_VARIABLES, "1"))
+    """Set the BLAS thread variables and the decoder's (SVDCODEC_DECODE_THREADS: the workers
+    already use every CPU) to 1 in ``os.environ`` for the block, then restore them."""
+    names = (*BLAS_THREAD_VARIABLES, "SVDCODEC_DECODE_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "1"))
     try:
         yield
     finally:

@@ -1187,10 +1187,13 @@ static const char *strip_pixel_row(StripPlane *sp, Py_ssize_t gy) {
 /* --- plane 0 ahead on a second thread ---------------------------------------------------------
    The producer entropy-decodes patch rows 0, 1, ... of one plane into slots gy mod AHEAD_SLOTS,
    at most AHEAD_SLOTS rows ahead of the consumer (the decoding thread), which reconstructs row
-   gy once the producer has published it. Rows are published and released under one mutex, so
-   each slot is written by the producer only after the consumer is done with it. The producer
-   stops at its first error, which the consumer returns when it reaches that row: the same
-   rows succeed and the same error is reported as when decoding serially. No Python API and no
+   gy once it is published. A row is decoded by whichever thread claims it first (`busy`, under
+   the mutex): the consumer decodes the row it needs itself when the producer is not on it, so a
+   producer that gets no CPU (a loaded machine) costs a row's wait at most, not a stall. Rows are
+   claimed, published and released under one mutex, so each slot is written only after the
+   consumer is done with it, and the coder's state passes between threads with it. Decoding
+   stops at the first error, which the consumer returns when it reaches that row: the same rows
+   succeed and the same error is reported as when decoding serially. No Python API and no
    allocation on the producer. */
 #define AHEAD_SLOTS 4
 typedef struct Ahead {
@@ -1202,30 +1205,40 @@ typedef struct Ahead {
 #endif
     Py_ssize_t decoded;  /* rows published */
     Py_ssize_t consumed; /* rows the consumer is done with */
-    const char *err;     /* the producer's error at row `decoded`, or NULL */
+    int busy;            /* a thread is decoding row `decoded` */
+    const char *err;     /* the error at row `decoded`, or NULL */
     int stop;            /* set by the consumer: end now */
 } Ahead;
 
 #if HAVE_THREADS
+/* Claim, decode and publish row `decoded`; the lock is held on entry and on return, released
+   while decoding */
+static void ahead_decode_one(Ahead *a) {
+    const Py_ssize_t gy = a->decoded;
+    a->busy = 1;
+    pthread_mutex_unlock(&a->lock);
+    const char *err = strip_entropy_row(a->sp, gy);
+    pthread_mutex_lock(&a->lock);
+    a->busy = 0;
+    if (err != NULL)
+        a->err = err;
+    else
+        a->decoded = gy + 1;
+    pthread_cond_broadcast(&a->cond);
+}
+
 static void *ahead_main(void *arg) {
     Ahead *a = arg;
-    StripPlane *sp = a->sp;
-    for (Py_ssize_t gy = 0; gy < sp->pd.gh; gy++) {
-        pthread_mutex_lock(&a->lock);
-        while (!a->stop && gy - a->consumed >= sp->slots) pthread_cond_wait(&a->cond, &a->lock);
-        int stop = a->stop;
-        pthread_mutex_unlock(&a->lock);
-        if (stop) break;
-        const char *err = strip_entropy_row(sp, gy);
-        pthread_mutex_lock(&a->lock);
-        if (err != NULL)
-            a->err = err;
-        else
-            a->decoded = gy + 1;
-        pthread_cond_broadcast(&a->cond);
-        pthread_mutex_unlock(&a->lock);
-        if (err != NULL) break;
+    const Py_ssize_t gh = a->sp->pd.gh, slots = a->sp->slots;
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->stop && a->err == NULL && a->decoded < gh &&
+               (a->busy || a->decoded - a->consumed >= slots))
+            pthread_cond_wait(&a->cond, &a->lock);
+        if (a->stop || a->err != NULL || a->decoded >= gh) break;
+        ahead_decode_one(a);
     }
+    pthread_mutex_unlock(&a->lock);
     return NULL;
 }
 
@@ -1269,10 +1282,16 @@ static void ahead_end(StripPlane *sp) {
     sp->ahead = NULL;
 }
 
-/* The consumer: wait until row gy is published (NULL) or the producer failed at it (its error) */
+/* The consumer: row gy once published (NULL), decoding it here if the producer is not on it,
+   or the error at it. Rows before gy are consumed, so row gy's slot is free. */
 static const char *ahead_wait(Ahead *a, Py_ssize_t gy) {
     pthread_mutex_lock(&a->lock);
-    while (a->decoded <= gy && a->err == NULL) pthread_cond_wait(&a->cond, &a->lock);
+    while (a->decoded <= gy && a->err == NULL) {
+        if (a->busy)
+            pthread_cond_wait(&a->cond, &a->lock);
+        else
+            ahead_decode_one(a);
+    }
     const char *err = a->decoded > gy ? NULL : a->err;
     pthread_mutex_unlock(&a->lock);
     return err;
