@@ -252,3 +252,16 @@ def test_ctx_study(tmp_path: Path, corpus: Path) -> None:
     assert checks and all("trace == reference: True" in line for line in checks)
     assert "| rate 4/8 |" in out and "| trained init n0=14 |" in out
     assert "cats auto = tall" in out
+
+
+def test_bench_synthetic(tmp_path: Path) -> None:
+    out = run_tool("bench_synthetic", "--size", "64x96", "--out", tmp_path / "images",
+                   cwd=tmp_path).stdout
+    rows = {row.split("|")[1].strip(): row.split("|") for row in out.splitlines()
+            if row.startswith("| ") and not row.startswith("| image")}
+    assert set(rows) == {"text", "tiled", "chart", "checker", "ramp"}
+    for cells in rows.values():
+        arith, auto = (int(cells[i].replace(",", "")) for i in (3, 5))
+        assert auto <= arith  # auto keeps the smaller payload of its coefficients
+        assert float(cells[11]) >= 1.0
+    assert len(list((tmp_path / "images").glob("*.png"))) == 5
