@@ -8,6 +8,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from content import KINDS, structured
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,29 +24,6 @@ except ImportError:  # pragma: no cover
 
 pytestmark = pytest.mark.skipif(_arithc is None or not patchdecode.ARITH_ACCELERATED,
                                 reason="the C strip decoder is not built")
-
-KINDS = ("ramp", "specks", "flat", "bilevel", "noise", "photo")
-
-
-def structured(kind: str, h: int, w: int, c: int, seed: int) -> np.ndarray:
-    """(h, w, c) uint8 content of one kind: not only noise."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    if kind == "ramp":
-        base = (xx * 3 + yy * 2) % 256
-    elif kind == "specks":
-        base = np.where(rng.random((h, w)) < 0.02, 255, 10)
-    elif kind == "flat":
-        base = np.full((h, w), 77)
-    elif kind == "bilevel":
-        base = np.where((xx // 5 + yy // 3) % 2 == 0, 0, 255)
-    elif kind == "noise":
-        base = rng.integers(0, 256, (h, w))
-    else:
-        base = 128 + 60 * np.sin(xx / 7.0) * np.cos(yy / 5.0) + 12 * rng.standard_normal((h, w))
-    planes = [np.roll(base, 3 * i, axis=1) + 15 * i for i in range(c)]
-    return np.clip(np.stack(planes, axis=2), 0, 255).astype(np.uint8)
-
 
 def strips(data: bytes, threads: int, rows: int, rank: int | None = None
            ) -> tuple[str | None, np.ndarray, list[tuple[int, int]]]:

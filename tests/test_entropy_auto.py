@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from content import KINDS
+from content import structured as _structured
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
@@ -18,28 +20,10 @@ from svdcodec.cli import main
 from svdcodec.limits import Limits
 from svdcodec.patch import codec as patchcodec
 
-KINDS = ("ramp", "specks", "flat", "bilevel", "noise", "photo", "tiled")
-
 
 def structured(kind: str, h: int, w: int, c: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    if kind == "ramp":
-        base = (xx * 3 + yy * 2) % 256
-    elif kind == "specks":
-        base = np.where(rng.random((h, w)) < 0.02, 255, 10)
-    elif kind == "flat":
-        base = np.full((h, w), 77)
-    elif kind == "bilevel":
-        base = np.where((xx // 5 + yy // 3) % 2 == 0, 0, 255)
-    elif kind == "noise":
-        base = rng.integers(0, 256, (h, w))
-    elif kind == "tiled":
-        base = np.tile(rng.integers(0, 256, (8, 8)), (h // 8 + 1, w // 8 + 1))[:h, :w]
-    else:
-        base = 128 + 60 * np.sin(xx / 7.0) * np.cos(yy / 5.0) + 12 * rng.standard_normal((h, w))
-    planes = [np.roll(base, 3 * i, axis=1) + 15 * i for i in range(c)]
-    x = np.clip(np.stack(planes, axis=2), 0, 255).astype(np.uint8)
+    """content.structured, (h, w) for one channel."""
+    x = _structured(kind, h, w, c, seed)
     return x[:, :, 0] if c == 1 else x
 
 
