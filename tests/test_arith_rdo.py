@@ -7,7 +7,7 @@ import pytest
 
 from svdcodec.patch import arith
 from svdcodec.patch.arith_rdo import rdo_quantize_arith
-from svdcodec.patch.encode import rdo_quantize
+from svdcodec.patch.rdo import rdo_quantize
 from svdcodec.patch.symbols import PlaneCoefficients
 
 

@@ -346,7 +346,7 @@ def test_usable_metadata_never_blocks_an_encode(dpi: object, icc: object, exif: 
                                                 xmp: object) -> None:
     """Whatever an input's info holds, what is kept encodes, and what is dropped is noted."""
     import svdcodec
-    from svdcodec.cli.files import usable_metadata
+    from svdcodec.cli.inputs import usable_metadata
 
     info = {"dpi": dpi, "icc_profile": icc, "exif": exif, "xmp": xmp, "other": object()}
     meta, notes = usable_metadata(info)

@@ -17,6 +17,8 @@ import svdcodec
 from svdcodec import format as fmt
 from svdcodec.limits import Limits
 from svdcodec.metrics import psnr
+from svdcodec.patch import analysis as patch_analysis
+from svdcodec.patch import basis as patch_basis
 from svdcodec.patch import encode as patch_encode
 from svdcodec.patch import reconstruct as patch
 from svdcodec.patch import symbols as entropy
@@ -367,7 +369,7 @@ def test_basis_vectors_have_one_parity_and_are_orthonormal(p: int) -> None:
     r = np.zeros((3, p * p))
     r[0, 0] = 1.0
     r -= r.mean(axis=1, keepdims=True)
-    quarter, parities = patch_encode.symmetric_basis(r, p)
+    quarter, parities = patch_basis.symmetric_basis(r, p)
     full = _mirror_float(quarter, parities)
     assert len(quarter) == 4 and sorted(parities.tolist()) == [0, 1, 2, 3]
     assert np.allclose(full @ full.T, np.eye(4), atol=1e-12)
@@ -388,7 +390,7 @@ def test_independent_basis_drops_near_duplicates() -> None:
     c[0, 1, 1] = 15  # orthogonal to a
     basis = np.concatenate([a, b, c, b])
     parities = np.array([0, 0, 0, 1])  # the last is alone in its class: kept
-    kept, kept_parities = patch_encode.independent_basis(basis, parities)
+    kept, kept_parities = patch_basis.independent_basis(basis, parities)
     assert np.array_equal(kept, np.concatenate([a, c, b]))
     assert kept_parities.tolist() == [0, 0, 1]
 
@@ -397,7 +399,7 @@ def test_shift_is_lowered_until_the_accumulators_are_exact() -> None:
     # Coefficients far beyond choose_shift's bound (least squares on nearly dependent vectors,
     # which independent_basis removes, gives such): the encoder lowers F until exact.
     rng = np.random.default_rng(0)
-    an = patch_encode.PlaneAnalysis(rng.uniform(-128, 127, (16, 16)), 8, 8)
+    an = patch_analysis.PlaneAnalysis(rng.uniform(-128, 127, (16, 16)), 8, 8)
     assert len(an.basis) > 2
     an.solve = an.solve * 1e12
     ratios = (1 + np.arange(len(an.basis)) / patch_encode.STEP_GROWTH) / an.norms

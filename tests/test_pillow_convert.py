@@ -1,4 +1,4 @@
-"""Tests for svdcodec.pillow.convert and the input side of the CLI (cli.files.load_image): what
+"""Tests for svdcodec.pillow.convert and the input side of the CLI (cli.inputs.load_image): what
 an input image becomes when stored, its ICC profile through mode conversions, and multi-frame
 inputs."""
 
@@ -19,7 +19,7 @@ from PIL import Image, ImageCms
 
 import svdcodec
 from svdcodec.cli import main
-from svdcodec.cli.files import load_image
+from svdcodec.cli.inputs import load_image
 from svdcodec.pillow.convert import (
     COLOUR_SPACE,
     profile_colour_space,

@@ -17,8 +17,8 @@ from svdcodec import format as fmt
 from svdcodec.cli import commands as cli
 from svdcodec.cli import main
 from svdcodec.decoding import open_svdi
+from svdcodec.patch import analysis as patch_analysis
 from svdcodec.patch import decode as patch_decode
-from svdcodec.patch import encode as patch_encode
 from svdcodec.progress import UNITS, Progress
 
 
@@ -60,7 +60,7 @@ def test_progress_reports_each_plane_of_a_large_patch_encode() -> None:
 # (the chroma planes at full resolution: 8 strips each)
 def test_progress_reports_every_strip(options: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     # 64 x 64 pixels of patch rows 8 patches wide: strips of one patch row, 8 per plane
-    monkeypatch.setattr(patch_encode, "STRIP_SAMPLES", 8 * 64)
+    monkeypatch.setattr(patch_analysis, "STRIP_SAMPLES", 8 * 64)
     seen: list[tuple[int, int]] = []
     svdcodec.encode(image(64, 64), progress=lambda d, t: seen.append((d, t)), subsampling=1,
                     **options)

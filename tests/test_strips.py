@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import svdcodec
 from svdcodec.cli import main
 from svdcodec.metrics import psnr
+from svdcodec.patch import analysis as patch_analysis
 from svdcodec.patch import decode as patch_decode
 from svdcodec.patch import encode as patch_encode
 from svdcodec.patch import symbols
@@ -40,7 +41,7 @@ def image(h: int, w: int, mode: str, seed: int = 0) -> np.ndarray:
 def encode_in_strips(img: np.ndarray, samples: int, monkeypatch: pytest.MonkeyPatch,
                      **options: object) -> bytes:
     with monkeypatch.context() as m:
-        m.setattr(patch_encode, "STRIP_SAMPLES", samples)
+        m.setattr(patch_analysis, "STRIP_SAMPLES", samples)
         return svdcodec.encode(img, **options)
 
 
@@ -74,23 +75,23 @@ def test_strip_size_does_not_change_the_bytes(h: int, w: int, mode: str, samples
     img = image(h, w, mode, seed=h * w)
     whole = svdcodec.encode(img, **options)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(patch_encode, "STRIP_SAMPLES", samples)
+        m.setattr(patch_analysis, "STRIP_SAMPLES", samples)
         assert svdcodec.encode(img, **options) == whole
 
 
 def test_strips_are_whole_patch_rows_of_about_strip_samples() -> None:
-    an = patch_encode.PlaneAnalysis(np.zeros((100, 40)), 8, 8, rows_per_strip=3)
+    an = patch_analysis.PlaneAnalysis(np.zeros((100, 40)), 8, 8, rows_per_strip=3)
     assert an.strips == [(0, 3), (3, 6), (6, 9), (9, 12), (12, 13)]
-    assert patch_encode.strip_rows(5, 8) == patch_encode.STRIP_SAMPLES // (5 * 64)
-    assert patch_encode.strip_rows(10**9, 8) == 1
+    assert patch_analysis.strip_rows(5, 8) == patch_analysis.STRIP_SAMPLES // (5 * 64)
+    assert patch_analysis.strip_rows(10**9, 8) == 1
 
 
 def test_quantized_plane_rows_across_strips() -> None:
     rng = np.random.default_rng(0)
     plane = rng.uniform(-100, 100, (37, 29))
-    one = patch_encode.quantize_plane(patch_encode.PlaneAnalysis(plane, 4, 8), 3.0)
+    one = patch_encode.quantize_plane(patch_analysis.PlaneAnalysis(plane, 4, 8), 3.0)
     many = patch_encode.quantize_plane(
-        patch_encode.PlaneAnalysis(plane, 4, 8, rows_per_strip=2), 3.0)
+        patch_analysis.PlaneAnalysis(plane, 4, 8, rows_per_strip=2), 3.0)
     assert len(many.q_strips) == 5 and len(one.q_strips) == 1
     assert all(q.dtype == np.int8 for q in many.q_strips)  # compact
     q = one.coefficients().q

@@ -36,7 +36,8 @@ from svdcodec.format.chunks import walk
 from svdcodec.patch import codec as patchcodec
 from svdcodec.patch import decode as patchdecode
 from svdcodec.patch import reconstruct, transform
-from svdcodec.patch.encode import PlaneAnalysis, encode_plane
+from svdcodec.patch.analysis import PlaneAnalysis
+from svdcodec.patch.encode import encode_plane
 from svdcodec.patch.symbols import pack_payload, unpack_payload
 from svdcodec.teach.demo import demo_image
 

@@ -21,14 +21,11 @@ from ..codec import read_header
 from ..errors import SvdiError, TruncatedError
 from ..info import SvdiInfo
 from ..limits import Limits, get_default_limits
-from . import batch, dask_batch, dicom, files
+from . import batch, dask_batch, dicom
+from .decodefile import decode_file, salvage_hint, svdi_failure
 from .errors import CliError, os_reason
-from .files import (
-    decode_file,
-    encode_file,
-    print_note,
-    read_input,
-)
+from .fileio import print_note, read_input
+from .files import encode_file
 from .stackfiles import decoded_outputs, encode_stack_file
 
 
@@ -204,9 +201,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     try:
         info = read_header(data, limits=limits)
     except TruncatedError as exc:
-        raise CliError(f"{src}: {exc}{files.salvage_hint(data, False)}") from None
+        raise CliError(f"{src}: {exc}{salvage_hint(data, False)}") from None
     except SvdiError as exc:  # name the file, as a batch does
-        raise files.svdi_failure(src, exc, limits) from None
+        raise svdi_failure(src, exc, limits) from None
     if args.json:
         record = asdict(info)
         record["metadata"] = {k: (len(v) if isinstance(v, bytes) else v)

@@ -21,7 +21,8 @@ from PIL import Image
 
 from . import batch, dask_batch
 from .batch import Outcome, Task
-from .files import decode_file, encode_file
+from .decodefile import decode_file
+from .files import encode_file
 
 if TYPE_CHECKING:
     from distributed import Client

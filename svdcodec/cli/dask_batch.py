@@ -2,11 +2,11 @@
 
 The other engine of a batch beside :func:`svdcodec.cli.batch.run`'s process pool, with the same
 tasks, jobs and outcomes: each file is one Dask task that runs the job
-(:func:`~svdcodec.cli.files.encode_file` or ``decode_file``) on a worker, so the output bytes,
-the refusal to overwrite without ``force`` and the write through a temporary file and a rename
-are the same. The workers read the inputs and write the outputs themselves: on a cluster of
-several machines, the folders must be on a filesystem they share, where relative paths are
-taken from the client's working directory.
+(:func:`~svdcodec.cli.files.encode_file` or :func:`~svdcodec.cli.decodefile.decode_file`) on
+a worker, so the output bytes, the refusal to overwrite without ``force`` and the write through
+a temporary file and a rename are the same. The workers read the inputs and write the outputs
+themselves: on a cluster of several machines, the folders must be on a filesystem they share,
+where relative paths are taken from the client's working directory.
 
 ``ADDR`` is a running scheduler (``tcp://host:8786``) or ``local``, which starts a
 ``LocalCluster`` of worker processes for the batch and closes it after. Each task runs with one

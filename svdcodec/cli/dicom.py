@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -22,9 +22,7 @@ from ..codec import decode, decode_stack, encode, encode_stack, read_header
 from ..integrations import dicom
 from ..limits import Limits
 from .errors import CliError, os_reason
-
-if TYPE_CHECKING:
-    from . import files
+from .fileio import Result, check_output, write_output
 
 SUFFIXES = (".dcm", ".dicom")
 
@@ -53,13 +51,13 @@ def load_dicom(path: Path) -> dicom.DicomImage:
 
 def encode_dicom_file(src: Path, out: Path, options: dict[str, Any], force: bool,
                       progress: Callable[[int, int], object] | None, coding: str | None
-                      ) -> files.Result:
+                      ) -> Result:
     """``encode scan.dcm x.svdi``: the pixels as one image, or every frame of a multi-frame
     file as one stack (spec section 14, ``coding``), the header in ``dicm``; the record says
     the error in stored and rescaled units."""
-    from . import files  # which imports this module
+    from .files import encode_notes  # which imports this module
 
-    files.check_output(out, force, src)
+    check_output(out, force, src)
     image = load_dicom(src)
     notes = list(image.notes)
     options = {**options, "bits": options.get("bits") or image.bits}
@@ -81,17 +79,17 @@ def encode_dicom_file(src: Path, out: Path, options: dict[str, Any], force: bool
         "bpp": 8 * len(data) / (info.width * info.height * info.frames),
         "seconds": seconds, "psnr": None}
     if image.frames == 1:
-        notes += files.encode_notes(image.pixels, data, options, record)
+        notes += encode_notes(image.pixels, data, options, record)
         if coding is not None:
             notes.append(f"--coding {coding} applies to stacks: {src.name} has one frame, "
                          f"encoded as a single image")
     else:  # as for any stack: --target-psnr measured over every frame, its notes
-        notes += files.encode_notes(image.pixels, data, options, record, decode_stack)
+        notes += encode_notes(image.pixels, data, options, record, decode_stack)
         notes.append(f"encoded {info.frames} frames as one stack (coding {info.stack_coding})")
     record["dicom"] = error_record(image.pixels, decoded, image.header, options["bits"])
     record["notes"] = notes
-    files.write_output(out, data)
-    return files.Result(out, record, notes)
+    write_output(out, data)
+    return Result(out, record, notes)
 
 
 def error_record(image: np.ndarray, decoded: np.ndarray, header: bytes, bits: int

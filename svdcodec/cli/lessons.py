@@ -17,14 +17,9 @@ from ..codec import encode
 from ..format import SIGNATURE
 from ..options import signed_to_offset
 from ..teach import demo
-from . import files
 from .errors import CliError
-from .files import (
-    check_output,
-    print_note,
-    read_input,
-)
-from .files import load_image as _load_any
+from .fileio import check_output, print_note, read_input, write_output, writing
+from .inputs import load_image as _load_any
 
 
 def load_image(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -66,7 +61,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from ..teach import plots
 
         figure = plots.plot_compare(comparison, image, title=src.name, progress=None)
-        with files.writing(plot):
+        with writing(plot):
             plots.save_figure(figure, plot)
     print(comparison.to_json() if args.json else table.format_table(comparison, src.name))
     if plot is not None:
@@ -98,7 +93,7 @@ def cmd_basis(args: argparse.Namespace) -> int:
     basis = patchplot.plane_basis(data, args.plane)
     figure = patchplot.basis_figure(basis, title=f"{src.name}: {basis.name}, "
                                     f"{len(basis.vectors)} learned basis vectors")
-    with files.writing(out):
+    with writing(out):
         plots.save_figure(figure, out)
     print(f"{out}: {len(basis.vectors)} basis vectors of {basis.patch_size}x{basis.patch_size} "
           f"({basis.name}, {basis.patches:,} patches)")
@@ -116,7 +111,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     ranks = args.ranks or animation.default_ranks(image, args.layout)
     frames = animation.animation_frames(image, ranks, layout=args.layout, factors=args.factors,
                                         level=args.level, progress=None)
-    with files.writing(out):
+    with writing(out):
         animation.save_animation(frames, out, duration=args.duration)
     print(f"{out}: {len(frames)} frames, ranks {','.join(map(str, ranks))}, "
           f"{frames[0].width}x{frames[0].height}, {out.stat().st_size:,} bytes")
@@ -144,7 +139,7 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
                            ) from None
         from ..teach.plots import save_figure
 
-        with files.writing(plot):
+        with writing(plot):
             save_figure(figure, plot)
         print(f"plot: {plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
@@ -163,7 +158,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     image, rules, facts = lessons.denoise_image(noisy, args.sigma, reference)
     buffer = io.BytesIO()
     from_array(image).save(buffer, format=fmt_name)
-    files.write_output(out, buffer.getvalue())
+    write_output(out, buffer.getvalue())
     print(lessons.format_denoise(src.name, noisy.shape, rules, facts))
     chosen = next(r for r in rules if r.name == lessons.GAVISH_DONOHO)
     print(f"{out}: {image.shape[1]}x{image.shape[0]}, rank {','.join(map(str, chosen.ranks))}")

@@ -27,16 +27,10 @@ from ..pillow.convert import depth_note, from_array, to_stored
 from .dicom import SUFFIXES as DICOM_SUFFIXES
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
-from .files import (
-    NPY,
-    NPY_CHANNELS,
-    Result,
-    check_output,
-    encode_notes,
-    read_npy,
-    usable_metadata,
-    write_output,
-)
+from .fileio import Result, check_output, write_output
+from .files import encode_notes
+from .inputs import usable_metadata
+from .npyfiles import NPY, NPY_CHANNELS, read_npy
 from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_mode
 
 # Output formats whose Pillow writers store an animation: decode writes every frame of a file
@@ -113,7 +107,7 @@ def _loop(value: Any) -> int | None:
 def npy_frames(path: Path) -> list[np.ndarray]:
     """The frames of a .npy input of a stack, as ``svdcodec stack`` reads them: an (H, W)
     array is one frame, an (N, H, W) array N grey frames (never one (H, W, C) image), an
-    (N, H, W, C) array N frames of C channels (C as :data:`.files.NPY_CHANNELS` allows)."""
+    (N, H, W, C) array N frames of C channels (C as :data:`.npyfiles.NPY_CHANNELS` allows)."""
     array = read_npy(path)
     channels = NPY_CHANNELS[array.dtype]
     if array.ndim == 2:

@@ -24,7 +24,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from ..pillow.convert import to_array
 from .argtypes import choice_list, number_in, positive_int
 from .errors import CliError, os_reason
-from .files import check_output, print_note, writing
+from .fileio import check_output, print_note, writing
 
 __all__ = ["add_parser", "cmd_stack", "load_stack"]
 

@@ -1,6 +1,6 @@
 """Rate-distortion-optimized quantization against the arith payload's context model.
 
-Encoder only, nothing normative. :func:`.patch_encode.rdo_quantize` prices a coefficient by
+Encoder only, nothing normative. :func:`.rdo.rdo_quantize` prices a coefficient by
 the order-0 histogram of its component, which suits zstd's byte symbols; the arith payload
 (spec section 13) codes significance by component class, neighbours and the patch's previous
 components, and magnitudes by the neighbours' magnitudes. Here each coefficient is priced with

@@ -18,7 +18,8 @@ from .. import format as fmt
 from ..metrics import psnr
 from ..progress import Progress
 from . import arith, decode, transform
-from .encode import ARITH_MULTIPLIER_BITS, PlaneAnalysis, QuantizedPlane, quantize_plane
+from .analysis import PlaneAnalysis
+from .encode import ARITH_MULTIPLIER_BITS, QuantizedPlane, quantize_plane
 from .symbols import PlaneCoefficients, pack_payload_strips
 
 PATCH_SIZE = 8

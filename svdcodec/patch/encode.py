@@ -1,4 +1,4 @@
-"""Encoder of the patch layout: the learned basis, rate-distortion-optimised quantization.
+"""Encoder of the patch layout: a plane quantized at a step, rate-distortion optimised.
 
 Nothing here is normative: any encoder whose output follows spec section 12 is conforming. The
 choices were measured on Kodak (``tools/bench_rd.py``; the list of what helped and what did not
@@ -6,21 +6,24 @@ is in ``spec/svdi.md`` section 12.9):
 
 - the basis is the right singular vectors of the patch matrix augmented with its mirror images
   (equivalently, eigenvectors of the flip-symmetrized covariance), so that every vector is even
-  or odd in x and y and only its quarter is stored, quantized to 5 bits;
+  or odd in x and y and only its quarter is stored, quantized to 5 bits (:mod:`.basis`, learned
+  by :class:`.analysis.PlaneAnalysis`);
 - coefficient steps grow slowly with the component index, ``step_j = step (1 + j / 64)``;
 - every coefficient is chosen among {0, floor - 1, floor, floor + 1} minimizing
-  ``D + lambda R`` with ``lambda = 0.08 step_j²`` and R from the component's own histogram;
-- the deblocking strength is chosen by trying a few and keeping the smallest error.
+  ``D + lambda R`` with ``lambda = 0.08 step_j²`` and R from the component's own histogram
+  (:mod:`.rdo`) or from the arith payload's contexts (:mod:`.arith_rdo`);
+- the deblocking strength is chosen by trying a few and keeping the smallest error
+  (:mod:`.deblock_search`).
 
-Large planes are encoded in strips of whole patch rows of about ``STRIP_SAMPLES`` samples
-(issue 13), so that the float copies and quantization temporaries exist one strip at a time:
-the basis comes from the patch covariance summed over the strips, the rate tables from a first
-pass over them, the deblocking error from each strip with a patch row of its neighbours; the
-quantized coefficients are kept in the smallest integer type that holds them. Every decision is
-the one the whole plane would get, so the bytes do not depend on the strip size except where
-sums of floats are added in another order (the covariance, the deblocking errors: a basis
-entry or a strength may then differ at a near tie). A plane of one strip (Kodak's) is coded
-as before.
+Large planes are encoded in strips of whole patch rows of about ``analysis.STRIP_SAMPLES``
+samples (issue 13), so that the float copies and quantization temporaries exist one strip at a
+time: the basis comes from the patch covariance summed over the strips, the rate tables from a
+first pass over them, the deblocking error from each strip with a patch row of its neighbours;
+the quantized coefficients are kept in the smallest integer type that holds them. Every
+decision is the one the whole plane would get, so the bytes do not depend on the strip size
+except where sums of floats are added in another order (the covariance, the deblocking errors:
+a basis entry or a strength may then differ at a near tie). A plane of one strip (Kodak's) is
+coded as before.
 """
 
 from __future__ import annotations
@@ -32,43 +35,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import reconstruct as patch
-from . import transform
+from .analysis import PlaneAnalysis, Report
 from .arith_rdo import Above, ArithStatistics, arith_decide, dead_zone, last_row
-from .symbols import PlaneCoefficients, zigzag
-
-try:  # the C decoder's deblocking, bit-exact with patch.deblock, for the strength search
-    from ._patchc import deblock as _deblock  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
-    _deblock = patch.deblock
+from .deblock_search import choose_deblock
+from .rdo import RDO_LAMBDA, RDO_PASSES, component_histograms, rdo_decide
+from .symbols import PlaneCoefficients
 
 # BD-PSNR against JPEG, every third Kodak image, relative to these values (tools/bench_rd.py):
 STEP_GROWTH = 64.0  # g in step_j = step (1 + j / g); g = 16: -0.17 dB, 32: -0.05, inf: -0.03
-RDO_LAMBDA = 0.08  # lambda_j = RDO_LAMBDA step_j²; 0.05: -0.01 dB, 0.12: -0.06
-BASIS_BITS = 5  # quarter entries in -15..15; 4 bits: -0.01 dB, 6 bits: -0.03
-RDO_PASSES = 2  # 3: +0.00
-ARITH_RDO_LAMBDA = 0.08  # the same with the arith payload's context rates (arith_rdo.py)
+ARITH_RDO_LAMBDA = 0.08  # rdo.RDO_LAMBDA with the arith payload's context rates (arith_rdo.py)
 DC_STEP = 1.0  # DC step relative to the first AC step; 0.75: +0.00 dB, 1.3: -0.06
-# alpha = s step, beta = tc = s step / 2; the best of these per plane (none at all: -0.16 dB)
-DEBLOCK_STRENGTHS = (0.0, 0.35, 0.5, 0.7, 1.0)
 MAX_SHIFT = 30
-# The quantized unit basis vectors keep (v v^T) >= MIN_EIGENVALUE I, so least squares at most
-# doubles a residual's norm (1 / sqrt(0.25)) and the accumulators stay bounded (choose_shift).
-MIN_EIGENVALUE = 0.25
 # arith payloads (spec section 13): multipliers below 2^12 cost 20 % fewer header bytes than
 # below 2^30 and lose nothing measurable (steps are then exact to 2^-9 or better)
 ARITH_MULTIPLIER_BITS = 12
 U32_MAX = 2**32 - 1
-# Samples per strip: the quantization temporaries take about 100 bytes per sample of a strip
-# (2^19 samples: about 50 MB; issue 13 asks 4x the input + 100 MB at most); a strip is at least
-# one patch row. Kodak's planes (393,216 samples) are one strip.
-STRIP_SAMPLES = 1 << 19
-
-Report = Callable[[float], object]  # a strip's progress: the fraction of the plane's work
-
-
-def strip_rows(gw: int, p: int) -> int:
-    """Patch rows per strip for a plane gw patches wide."""
-    return max(1, STRIP_SAMPLES // (gw * p * p))
 
 
 @dataclass(frozen=True)
@@ -82,202 +63,13 @@ class EncodedPlane:
     sse: float  # squared error of the decoded plane against the input plane
 
 
-class PlaneAnalysis:
-    """What does not depend on the step: the strips of patches and the quantized basis.
-
-    Parameters
-    ----------
-    plane : (rows, cols) float array of centred samples, or a :class:`.transform.PlaneSource`
-        that makes it strip by strip. p : patch size. rows_per_strip : patch rows per strip
-        (None: :func:`strip_rows`). progress : called with the fraction of the strips read.
-
-    Attributes
-    ----------
-    strips : [(a, b)] the patch rows of each strip, in order.
-    basis : (k, p/2, p/2) int8 quarters and parities : (k,) of the stored basis vectors.
-    norms : (k,) norms of the full (mirrored) integer vectors.
-    solve : (p², k) float: ``r @ solve`` are the least-squares coefficients of patch residuals
-        ``r`` on the quantized basis, ``r v^T (v v^T)^-1`` with v the unit basis rows.
-    """
-
-    def __init__(self, plane: np.ndarray | transform.PlaneSource, p: int, bit_depth: int,
-                 rows_per_strip: int | None = None, progress: Report | None = None) -> None:
-        self.source = plane if isinstance(plane, transform.PlaneSource) else \
-            transform.ArraySource(plane)
-        self.p = p
-        self.bit_depth = bit_depth
-        self.rows, self.cols = self.source.rows, self.source.cols
-        self.gh, self.gw = patch.grid_shape(self.rows, self.cols, p)
-        step = rows_per_strip or strip_rows(self.gw, p)
-        self.strips = [(a, min(a + step, self.gh)) for a in range(0, self.gh, step)]
-        self.starts = [a for a, _ in self.strips]
-        self._cache: tuple[np.ndarray, np.ndarray] | None = None
-        gram = np.zeros((p * p, p * p))
-        for i in range(len(self.strips)):
-            x, mean = self.patches(i)
-            r = x - mean[:, None]
-            gram = r.T @ r if i == 0 else gram + r.T @ r
-            if len(self.strips) == 1:
-                self._cache = x, mean  # a plane of one strip is read once
-            if progress is not None:
-                progress((i + 1) / len(self.strips))
-        quarter, parities = symmetric_basis_of_gram(gram, p)
-        self.basis, self.parities = independent_basis(quantize_basis(quarter, BASIS_BITS),
-                                                      parities)
-        full = patch.mirror(self.basis, self.parities).astype(np.float64)
-        self.norms = np.linalg.norm(full, axis=1)
-        v = full / self.norms[:, None]
-        self.solve = np.linalg.solve(v @ v.T, v).T if len(v) else np.zeros((p * p, 0))
-
-    @property
-    def size(self) -> int:
-        """Samples in the plane."""
-        return self.rows * self.cols
-
-    def samples(self, i: int) -> np.ndarray:
-        """The plane's samples in strip ``i``, (rows, cols) float (rows <= its patch rows P)."""
-        a, b = self.strips[i]
-        return self.source.strip(a * self.p, min(b * self.p, self.rows))
-
-    def patches(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Strip ``i``'s (n, P²) patch matrix (edge-padded) and its (n,) patch means."""
-        if self._cache is not None:
-            return self._cache
-        x, _ = transform.to_patches(self.samples(i), self.p)
-        return x, x.mean(axis=1)
-
-
-def symmetric_basis(r: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`symmetric_basis_of_gram` of the patch residuals r (N, P²)."""
-    return symmetric_basis_of_gram(r.T @ r, p)
-
-
-def symmetric_basis_of_gram(gram: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """The right singular vectors of the patch residuals r augmented with their mirrored
-    patches, by decreasing σ, from the Gram matrix r^T r (summed over strips).
-
-    Returns the (k, P/2, P/2) top-left quarters (unit-norm vectors) and their (k,) parities,
-    k <= P² - 1; vectors of (numerically) zero singular value are left out.
-
-    The Gram matrix of [r; r flipped in x; in y; in both] commutes with both mirrors, so it is
-    block-diagonal over the four parity classes: each class is solved on its own, on the
-    quarters. (One eigen-decomposition of the whole matrix returns, for a repeated eigenvalue,
-    any basis of its eigenspace, mixing classes; projecting those vectors back onto one class
-    gave duplicate vectors, a singular least-squares system on simple images, issue 11.)
-    """
-    h = p // 2
-    values, quarters, parities = [], [], []
-    for parity in range(4):
-        # (h², P²): row i is the full vector of the quarter with a 1 at entry i; its rows are
-        # orthogonal, of norm 2, and b^T G b over the class is m^T G m for b = m^T y.
-        m = patch.mirror(np.eye(h * h).reshape(h * h, h, h),
-                         np.full(h * h, parity)).astype(np.float64)
-        w, y = np.linalg.eigh(m @ gram @ m.T / 4)
-        values.append(w)
-        # LAPACK's signs are arbitrary: make the largest entry (first on ties) positive
-        y *= np.where(y[np.argmax(np.abs(y), axis=0), np.arange(len(w))] < 0, -1.0, 1.0)
-        quarters.append(y.T.reshape(-1, h, h) / 2)  # quarters of unit-norm full vectors
-        parities.append(np.full(len(w), parity))
-    w = np.concatenate(values)
-    order = np.argsort(-w, kind="stable")[:p * p - 1]  # the constant patch is the DC's
-    w = w[order]
-    keep = w > 1e-9 * max(float(w[0]), 1e-300)
-    return (np.concatenate(quarters)[order][keep],
-            np.concatenate(parities)[order][keep].astype(np.int64))
-
-
-def quantize_basis(quarter: np.ndarray, bits: int) -> np.ndarray:
-    """Scale each quarter so its largest entry is 2^(bits-1) - 1 and round to int8."""
-    if len(quarter) == 0:
-        return np.zeros(quarter.shape, dtype=np.int8)
-    peak = np.abs(quarter).reshape(len(quarter), -1).max(axis=1)
-    top = (1 << (bits - 1)) - 1
-    return np.rint(quarter * (top / peak)[:, None, None]).astype(np.int8)
-
-
-def independent_basis(basis: np.ndarray, parities: np.ndarray, floor: float = MIN_EIGENVALUE
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Drop quantized vectors until the Gram matrix of the unit vectors has every eigenvalue
-    >= ``floor``, keeping them in order (the first ones, of largest σ, are kept first).
-
-    Rounding to a few bits moves orthonormal vectors off orthogonality, and on simple images
-    (one speck, a ramp) several vectors can round to nearly the same one: least squares on
-    them would give huge coefficients that cancel. Vectors of different parities stay exactly
-    orthogonal (the mirror is applied to the integers), so each class is checked alone.
-    """
-    keep = np.ones(len(basis), dtype=bool)
-    full = patch.mirror(basis, parities).astype(np.float64)
-    v = full / np.maximum(np.linalg.norm(full, axis=1), 1e-300)[:, None]
-    for parity in range(4):
-        members = np.flatnonzero(parities == parity)
-        if len(members) < 2 or _smallest_eigenvalue(v[members]) >= floor:
-            continue
-        kept: list[int] = []
-        for j in members:
-            if _smallest_eigenvalue(v[[*kept, j]]) >= floor:
-                kept.append(int(j))
-            else:
-                keep[j] = False
-    return basis[keep], parities[keep]
-
-
-def _smallest_eigenvalue(v: np.ndarray) -> float:
-    return float(np.linalg.eigvalsh(v @ v.T)[0])
-
-
-def _rates(histogram: np.ndarray) -> np.ndarray:
-    counts = histogram.astype(np.float64) + 0.02
-    return -np.log2(counts / counts.sum())
-
-
-def _histograms(q: np.ndarray) -> np.ndarray:
-    """(k, 256) counts of each component's symbol bytes (escapes lumped into 255)."""
-    k = q.shape[1]
-    u = np.minimum(zigzag(q), 255) + 256 * np.arange(k)[None, :]
-    return np.bincount(u.ravel(), minlength=256 * k).reshape(k, 256)
-
-
-def rdo_quantize(c: np.ndarray, steps: np.ndarray, lam: float) -> np.ndarray:
-    """Quantize (N, k) coefficients with per-component steps, minimizing D + λ R per value.
-
-    One component at a time (its rate table depends on it alone), so that the temporaries stay
-    at a few N-vectors whatever k is. R comes from the component's histogram of the previous
-    pass (the first: a dead-zone rounding); a component below half a step everywhere is zero.
-    """
-    skip = np.abs(c).max(axis=0, initial=0) / steps <= 0.5 if c.shape[1] else np.zeros(0, bool)
-    q = dead_zone(c, steps)
-    for _ in range(RDO_PASSES):
-        q = rdo_decide(c, steps, lam, _histograms(q), skip)
-    return q
-
-
-def rdo_decide(c: np.ndarray, steps: np.ndarray, lam: float, histograms: np.ndarray,
-               skip: np.ndarray) -> np.ndarray:
-    """One pass of :func:`rdo_quantize` on a strip: rates from ``histograms`` (k, 256) of the
-    previous pass over the whole plane; the components ``skip`` are zero."""
-    q = np.zeros(c.shape, dtype=np.int64)
-    for j in range(c.shape[1]):
-        if skip[j]:
-            continue  # rounds to zero everywhere
-        a = np.abs(c[:, j]) / steps[j]
-        sign = np.where(c[:, j] < 0, -1, 1)
-        lo = np.floor(a)
-        cands = np.stack([np.zeros_like(a), np.maximum(lo - 1, 0), lo, lo + 1])
-        dist = (a - cands) ** 2 * steps[j] ** 2
-        symbols = np.minimum(zigzag(sign * cands.astype(np.int64)), 255)
-        cost = dist + lam * steps[j] ** 2 * _rates(histograms[j])[symbols]
-        q[:, j] = sign * np.take_along_axis(cands, np.argmin(cost, axis=0)[None], axis=0)[0] \
-            .astype(np.int64)
-    return q
-
-
 def choose_shift(ratios: list[float], p: int, bit_depth: int,
                  multiplier_bits: int | None = None) -> int:
     """The largest F with every round(ratio 2^F) below 2^32 (below 2^multiplier_bits if
     given) and the accumulators exact.
 
-    |c_j| <= 2 |patch| <= P 2^bd (least squares on a basis with v v^T >= I / 4, see
-    MIN_EIGENVALUE) and |q_j| m_j max|b_j| is about |c_j| 2^F, summed over at most P²
+    |c_j| <= 2 |patch| <= P 2^bd (least squares on a basis with v v^T >= I / 4: see
+    basis.MIN_EIGENVALUE) and |q_j| m_j max|b_j| is about |c_j| 2^F, summed over at most P²
     components: 2^F P³ 2^bd must stay below 2^52. :func:`encode_plane` checks the exact bound.
     """
     top = max(ratios)
@@ -427,7 +219,7 @@ def quantize_plane(an: PlaneAnalysis, step: float, *, dc_step: float | None = No
         done[0] = 0
     qp = QuantizedPlane(an, mult, used, shift, m_dc, dc.reshape(an.gh, an.gw), q_strips,
                         (0, 0, 0), 0.0)
-    best, sse = _choose_deblock(qp, step, deblock, tick)
+    best, sse = choose_deblock(qp, step, deblock, tick)
     return QuantizedPlane(an, mult, used, shift, m_dc, qp.dc, q_strips, best, sse)
 
 
@@ -461,14 +253,14 @@ def _quantize_arith(strips: _Strips, steps: np.ndarray, tick: Callable[[], None]
 def _quantize_histogram(strips: _Strips, steps: np.ndarray, tick: Callable[[], None]
                         ) -> tuple[np.ndarray, list[np.ndarray]]:
     """DC terms (N,) and compact coefficient strips, priced with per-component histograms of
-    the whole plane's previous pass (:func:`rdo_quantize`)."""
+    the whole plane's previous pass (:func:`.rdo.rdo_quantize`)."""
     an = strips.an
     k = len(an.basis)
     histograms = np.zeros((k, 256), dtype=np.int64)
     top = np.zeros(k)
     for i in range(len(an.strips)):
         _, c = strips.coefficients(i)
-        histograms += _histograms(dead_zone(c, steps))
+        histograms += component_histograms(dead_zone(c, steps))
         np.maximum(top, np.abs(c).max(axis=0, initial=0), out=top)
         tick()
     skip = top / steps <= 0.5
@@ -484,46 +276,7 @@ def _quantize_histogram(strips: _Strips, steps: np.ndarray, tick: Callable[[], N
                 q_strips.append(_compact(q))
                 dcs.append(dc)
             else:
-                following += _histograms(q)
+                following += component_histograms(q)
             tick()
         histograms = following
     return np.concatenate(dcs), q_strips
-
-
-def _choose_deblock(qp: QuantizedPlane, step: float, deblock: bool, tick: Callable[[], None]
-                    ) -> tuple[tuple[int, int, int], float]:
-    """The deblocking strength of least squared error, and that error, strip by strip: each
-    strip is reconstructed with a patch row of each neighbour, which the filter reads."""
-    an, p = qp.analysis, qp.analysis.p
-    strengths = [(0, 0, 0)]
-    for s in DEBLOCK_STRENGTHS[1:] if deblock else ():
-        params = (round(s * step), round(s * step / 2), round(s * step / 2))
-        if min(params) >= 1 and max(params) <= 0xFFFF:
-            strengths.append(params)
-    sse = np.zeros(len(strengths))
-    mult, parities, basis = qp.header()
-    full = patch.mirror(basis, parities)
-    half = 2.0 ** (an.bit_depth - 1)
-    for i, (a, b) in enumerate(an.strips):
-        a0, b0 = max(a - 1, 0), min(b + 1, an.gh)
-        rec = patch.reconstruct(qp.dc[a0:b0], qp.q_rows(a0, b0), mult, full, qp.dc_multiplier,
-                                qp.shift, p, an.bit_depth)
-        target = an.samples(i) + half  # decoded planes are not centred
-        rows = slice((a - a0) * p, (a - a0) * p + target.shape[0])
-        sse[0] += _sse(rec[rows, :an.cols], target)
-        trial = np.empty_like(rec)
-        for n, params in enumerate(strengths[1:], 1):
-            np.copyto(trial, rec)
-            _deblock(trial, p, *params, an.bit_depth)
-            sse[n] += _sse(trial[rows, :an.cols], target)
-        tick()
-    best = 0
-    for n in range(1, len(strengths)):
-        if sse[n] < sse[best]:
-            best = n
-    return strengths[best], float(sse[best])
-
-
-def _sse(decoded: np.ndarray, target: np.ndarray) -> float:
-    d = np.subtract(decoded, target).ravel()
-    return float(d @ d)  # a dot product: no squared temporary
