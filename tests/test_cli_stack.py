@@ -220,3 +220,17 @@ def test_coding_on_a_single_frame_input_is_a_note(
     assert "--coding snapshot applies to stacks: one.png has one frame, encoded as a single " \
         "image" in capsys.readouterr().err
     assert svdcodec.read_header(out).frames == 1
+
+
+def test_a_refused_int16_frame_is_named_i16s(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A stack refused for mixing a signed 16-bit frame with an 8-bit one called the signed
+    frame "L": 'frames of a stack share one size and mode: 8x8 L after 8x8 L'."""
+    np.save(tmp_path / "s.npy", np.full((8, 8), -5, np.int16))
+    Image.new("L", (8, 8), 3).save(tmp_path / "g.png")
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(tmp_path / "g.png"), str(tmp_path / "s.npy"),
+                 "--stack", str(out)]) == 1
+    assert "8x8 I;16S after 8x8 L" in capsys.readouterr().err
+    assert not out.exists()
+

@@ -89,7 +89,7 @@ def _differs(a: Any, b: Any) -> bool:
 def describe(frame: np.ndarray) -> str:
     """``WxH MODE`` of a frame as the codec stores it (to_stored's arrays)."""
     channels = frame.shape[2] if frame.ndim == 3 else 1
-    mode = "I;16" if frame.dtype == np.uint16 else \
+    mode = {"uint16": "I;16", "int16": "I;16S"}.get(frame.dtype.name) or \
         {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels} channels")
     return f"{frame.shape[1]}x{frame.shape[0]} {mode}"
 
