@@ -234,3 +234,38 @@ def test_a_refused_int16_frame_is_named_i16s(tmp_path: Path,
     assert "8x8 I;16S after 8x8 L" in capsys.readouterr().err
     assert not out.exists()
 
+
+@pytest.mark.parametrize("multipage", [False, True])
+def test_signed_mode_i_frames_whose_first_has_no_negative_value_make_one_stack(
+        tmp_path: Path, multipage: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    """Mode I frames (a CT series as 32-bit TIFF pages) are stored as I;16 when their values fit
+    0..65535, so a stack whose first frame had no negative value was refused: 'frames of a
+    stack share one size and mode: 8x8 L after 8x8 I;16'. Every frame fits I;16S."""
+    values = [np.full((8, 8), v, np.int32) for v in (0, 2000, -1000)]
+    images = [Image.fromarray(v) for v in values]
+    if multipage:
+        paths = [tmp_path / "pages.tif"]
+        images[0].save(paths[0], save_all=True, append_images=images[1:])
+    else:
+        paths = [tmp_path / f"s{k}.tif" for k in range(3)]
+        for im, path in zip(images, paths, strict=True):
+            im.save(path)
+    out = tmp_path / "x.svdi"
+    assert main(["encode", *map(str, paths), "--stack", str(out), "--quality", "95"]) == 0, \
+        capsys.readouterr().err
+    stack = svdcodec.decode_stack(out.read_bytes())
+    assert stack.dtype == np.int16
+    assert np.abs(stack.astype(int) - np.stack(values)).max() <= 40
+
+
+def test_unsigned_frames_above_int16_and_signed_frames_are_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Image.fromarray(np.full((8, 8), 60000, np.int32)).save(tmp_path / "u.tif")
+    Image.fromarray(np.full((8, 8), -5, np.int32)).save(tmp_path / "s.tif")
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(tmp_path / "u.tif"), str(tmp_path / "s.tif"),
+                 "--stack", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("svdcodec: error: ") and err.count("\n") == 1
+    assert "values -5 .. 60000 share no stored mode" in err
+    assert not out.exists()

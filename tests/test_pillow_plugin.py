@@ -751,3 +751,33 @@ def test_pillow_refuses_a_stack_above_the_pixel_limit_as_decode_does(
         assert str(expected.value) in str(raised.value)
     finally:
         svdcodec.set_default_limits(previous)
+
+
+def test_save_all_of_signed_mode_i_frames_whose_first_has_no_negative_value() -> None:
+    """save_all of mode I frames raised 'cannot write frames of different sizes or modes as one
+    SVDI stack: (8, 8) int16 after (8, 8) uint16' when the first frame had no negative value
+    (stored I;16) and a later one had (I;16S): every frame fits I;16S."""
+    values = [np.full((8, 8), v, np.int32) for v in (0, 2000, -1000)]
+    frames = [Image.fromarray(v) for v in values]
+    data = save(frames[0], save_all=True, append_images=frames[1:], quality=95)
+    with reopen(data) as im:
+        assert (im.n_frames, im.mode) == (3, "I")
+        for k, im_k in enumerate(ImageSequence.Iterator(im)):
+            assert abs(int(np.asarray(im_k)[4, 4]) - int(values[k][4, 4])) <= 40
+    with pytest.raises(OSError, match=r"values -1000 \.\. 60000 share no stored mode"):
+        save(frames[2], save_all=True, append_images=[Image.fromarray(
+            np.full((8, 8), 60000, np.int32))])
+
+
+def test_imageio_writes_an_int16_stack_whose_first_frame_is_not_negative(tmp_path: Path
+                                                                        ) -> None:
+    """iio.imwrite of an int16 (N, H, W) array whose frame 0 held no negative value raised
+    OSError (and an ignored exception from imageio's close()): frame 0 went to I;16."""
+    import imageio.v3 as iio
+
+    stack = np.stack([np.full((8, 8), v, np.int16) for v in (0, -400, -800)])
+    out = tmp_path / "s.svdi"
+    iio.imwrite(out, stack, quality=95)
+    back = svdcodec.decode_stack(out.read_bytes())
+    assert back.dtype == np.int16
+    assert np.abs(back.astype(int) - stack).max() <= 40

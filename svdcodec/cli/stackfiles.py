@@ -15,7 +15,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from ..codec import decode, decode_stack, encode_stack, read_header
 from ..errors import SvdiError
 from ..limits import Limits
-from ..pillow.convert import depth_note, to_stored
+from ..pillow.convert import depth_note, one_stored_mode, same_kind, to_stored
 from .dicom import SUFFIXES as DICOM_SUFFIXES
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
@@ -107,7 +107,7 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         more, found = load_frames(src, notes)
         for frame in more:  # within an animated input too (TIFF pages of two sizes)
             first = frames[0] if frames else more[0]
-            if frame.shape != first.shape or frame.dtype != first.dtype:
+            if not same_kind(frame, first):
                 raise CliError(f"{src}: frames of a stack share one size and mode: "
                                f"{describe(frame)} after {describe(first)}")
         if frames:  # one set of metadata per file: the first input's
@@ -117,6 +117,10 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         else:
             meta = found
         frames += more
+    try:
+        frames = one_stored_mode(frames)
+    except ValueError as exc:
+        raise CliError(f"frames of a stack share one size and mode: {exc}") from None
     start = time.perf_counter()
     try:
         data = encode_stack(frames, coding=coding or "auto", **options, **meta,

@@ -48,8 +48,9 @@ profile is converted to sRGB through it and stored without a profile; a profile 
 describe the stored pixels (an RGB profile on an ``L`` image) is dropped. ``save_all`` with
 more than one frame (``im``'s frames, then those of ``append_images``) writes a stack (spec
 section 14, :func:`svdcodec.encode_stack`; option ``coding``: "auto", "frames", "tall" or
-"snapshot"); frames of another size or stored mode raise ``OSError``. Without ``save_all`` the
-current frame is saved, as for every single-image format.
+"snapshot"); frames of another size or stored mode raise ``OSError`` (``I`` frames stored
+``I;16`` next to ``I;16S`` ones are all stored ``I;16S`` when their values fit). Without
+``save_all`` the current frame is saved, as for every single-image format.
 
 **Stacks** open with ``n_frames`` = N and ``is_animated``; ``seek(k)``/``tell()`` and
 ``ImageSequence`` give frame k, which ``load()`` decodes alone; ``info["stack_coding"]`` names
@@ -84,7 +85,7 @@ from ..errors import SvdiError, TruncatedError
 from ..info import EXIF_APP1_PREFIX
 from ..limits import Limits, get_default_limits
 from . import imageio_support
-from .convert import PILLOW_MODES, storage_mode, to_stored
+from .convert import PILLOW_MODES, one_stored_mode, same_kind, storage_mode, to_stored
 
 FORMAT = "SVDI"
 EXTENSIONS = [".svdi"]
@@ -307,8 +308,7 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
                 if getattr(image, "n_frames", 1) > 1:
                     image.seek(k)
                 array, profile = to_stored(image, options["icc_profile"])
-                if frames and (array.shape != frames[0].shape or
-                               array.dtype != frames[0].dtype):
+                if frames and not same_kind(array, frames[0]):
                     _refuse(fp)
                     raise OSError(f"cannot write frames of different sizes or modes as one "
                                   f"SVDI stack: {array.shape} {array.dtype} after "
@@ -319,6 +319,12 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
             if image.tell() != current:
                 image.seek(current)
     options["icc_profile"] = icc
+    try:
+        frames = one_stored_mode(frames)
+    except ValueError as exc:
+        _refuse(fp)
+        raise OSError(f"cannot write frames of different sizes or modes as one SVDI stack: "
+                      f"{exc}") from None
     fp.write(codec.encode_stack(frames, coding=coding, **options))
 
 
