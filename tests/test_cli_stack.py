@@ -269,3 +269,20 @@ def test_unsigned_frames_above_int16_and_signed_frames_are_refused_in_one_line(
     assert err.startswith("svdcodec: error: ") and err.count("\n") == 1
     assert "values -5 .. 60000 share no stored mode" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("coding", [None, "frames", "tall", "snapshot"])
+def test_stack_of_one_frame_is_a_single_image_with_a_note(
+        tmp_path: Path, coding: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    """--stack with one frame in all: --coding snapshot failed with the API's "coding='snapshot'
+    needs at least 2 frames" (exit 1), any other coding or none wrote a single image without a
+    word, whereas encode IN OUT --coding gives a note."""
+    src = tmp_path / "one.png"
+    Image.new("RGB", (6, 5), (1, 2, 3)).save(src)
+    out = tmp_path / "x.svdi"
+    coding_args = ["--coding", coding] if coding else []
+    assert main(["encode", str(src), "--stack", str(out), *coding_args]) == 0
+    err = capsys.readouterr().err
+    assert "--stack: one.png has one frame, encoded as a single image" in err
+    assert (f"--coding {coding} applies to stacks" in err) == (coding is not None)
+    assert svdcodec.read_header(out).frames == 1

@@ -117,6 +117,11 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         else:
             meta = found
         frames += more
+    if len(frames) == 1:  # a single image has no FRMS (spec 14.1): what encode IN OUT writes
+        names = ", ".join(src.name for src in sources)
+        notes.append(f"--stack: {names} has one frame, encoded as a single image" +
+                     (f" (--coding {coding} applies to stacks)" if coding else ""))
+        coding = None
     try:
         frames = one_stored_mode(frames)
     except ValueError as exc:
