@@ -160,8 +160,8 @@ def test_an_animated_input_with_frames_of_two_sizes_is_named(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tif = tmp_path / "pages.tif"
     Image.new("RGB", (6, 4)).save(tif, save_all=True, append_images=[Image.new("RGB", (3, 3))])
-    out = tmp_path / "p.svdi"
-    assert main(["encode", str(tif), str(out)]) == 1
+    out = tmp_path / "p.svdi"  # without --stack: its first frame, with a note (test below)
+    assert main(["encode", str(tif), "--stack", str(out)]) == 1
     assert f"{tif}: frames of a stack share one size and mode: 3x3 RGB after 6x4 RGB" in \
         capsys.readouterr().err
     assert not out.exists()
@@ -286,3 +286,28 @@ def test_stack_of_one_frame_is_a_single_image_with_a_note(
     assert "--stack: one.png has one frame, encoded as a single image" in err
     assert (f"--coding {coding} applies to stacks" in err) == (coding is not None)
     assert svdcodec.read_header(out).frames == 1
+
+
+@pytest.mark.parametrize("second", [(10, 6, "RGB"), (20, 12, "L")])
+def test_an_input_whose_frames_cannot_stack_encodes_its_first_frame_with_a_note(
+        tmp_path: Path, second: tuple[int, int, str], capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    """A multi-page TIFF whose pages differ in size or mode (a page and its thumbnail) could not
+    be encoded at all since stacks came: 'frames of a stack share one size and mode: 10x6 RGB
+    after 20x12 RGB', with no way to pick a page. Before, encode wrote its first page with a
+    note; it does again, saying why."""
+    w, h, mode = second
+    src = tmp_path / "pages.tif"
+    first = Image.new("RGB", (20, 12), (200, 40, 90))
+    first.save(src, save_all=True, append_images=[Image.new(mode, (w, h), 77)])
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(src), str(out), "--quality", "90"]) == 0
+    err = capsys.readouterr().err
+    assert f"pages.tif: its 2 frames cannot make one stack (frames of a stack share one size " \
+        f"and mode: {w}x{h} {mode} after 20x12 RGB): encoded frame 1 as a single image" in err
+    info = svdcodec.read_header(out)
+    assert (info.frames, info.width, info.height, info.mode) == (1, 20, 12, "RGB")
+    assert np.abs(svdcodec.decode(out.read_bytes())[5, 9].astype(int) - (200, 40, 90)).max() <= 8
+    # --stack asks for one stack: still refused
+    assert main(["encode", str(src), "--stack", str(tmp_path / "s.svdi")]) == 1
+    assert "share one size and mode" in capsys.readouterr().err

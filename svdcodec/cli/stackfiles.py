@@ -31,6 +31,10 @@ from .files import (
 )
 
 
+class MixedFrames(CliError):
+    """The frames of one input differ in size or mode (TIFF pages and a thumbnail): no stack."""
+
+
 def load_frames(path: Path, notes: list[str]) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Every frame of an image file as the codec's arrays, and the first frame's metadata."""
     if is_dicom_path(path):  # one header per file: a series is not one DICOM file
@@ -108,8 +112,9 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         for frame in more:  # within an animated input too (TIFF pages of two sizes)
             first = frames[0] if frames else more[0]
             if not same_kind(frame, first):
-                raise CliError(f"{src}: frames of a stack share one size and mode: "
-                               f"{describe(frame)} after {describe(first)}")
+                error = MixedFrames if not frames else CliError  # within the first input
+                raise error(f"{src}: frames of a stack share one size and mode: "
+                            f"{describe(frame)} after {describe(first)}")
         if frames:  # one set of metadata per file: the first input's
             notes.extend(f"{src}: its {key} differs from the first input's; the stack keeps "
                          f"the first's" for key in sorted(set(meta) | set(found))
@@ -125,7 +130,8 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
     try:
         frames = one_stored_mode(frames)
     except ValueError as exc:
-        raise CliError(f"frames of a stack share one size and mode: {exc}") from None
+        error = MixedFrames if len(sources) == 1 else CliError
+        raise error(f"frames of a stack share one size and mode: {exc}") from None
     start = time.perf_counter()
     try:
         data = encode_stack(frames, coding=coding or "auto", **options, **meta,
