@@ -286,8 +286,9 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     frame is saved as :func:`_save` does. Frames of another size or stored mode than the first
     raise ``OSError``.
 
-    A stream refused once is refused again: imageio's Pillow plugin, when its batch write
-    fails, retries from ``close()`` with the frames left, and would write the last frame alone.
+    A stream refused once (any failure of a multi-frame save) is refused again: imageio's Pillow
+    plugin, when its batch write fails, retries from ``close()`` with the frames left, and would
+    write them without the first (or the last frame alone).
     """
     images = [im, *im.encoderinfo.get("append_images", ())]
     count = sum(getattr(image, "n_frames", 1) for image in images)
@@ -296,6 +297,15 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     if count == 1:
         _save(im, fp, filename)
         return
+    try:
+        _save_stack(im, images, fp)
+    except Exception:  # whatever failed, imageio's retry must not write the frames left
+        _refuse(fp)
+        raise
+
+
+def _save_stack(im: Image.Image, images: list[Image.Image], fp: IO[bytes]) -> None:
+    """Every frame of ``images`` (``im`` first, which holds the options) as one stack."""
     storage_mode(im)
     options = _encode_options(im, im.encoderinfo)
     coding = im.encoderinfo.get("coding", "auto")
@@ -309,7 +319,6 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
                     image.seek(k)
                 array, profile = to_stored(image, options["icc_profile"])
                 if frames and not same_kind(array, frames[0]):
-                    _refuse(fp)
                     raise OSError(f"cannot write frames of different sizes or modes as one "
                                   f"SVDI stack: {array.shape} {array.dtype} after "
                                   f"{frames[0].shape} {frames[0].dtype}")
@@ -322,7 +331,6 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     try:
         frames = one_stored_mode(frames)
     except ValueError as exc:
-        _refuse(fp)
         raise OSError(f"cannot write frames of different sizes or modes as one SVDI stack: "
                       f"{exc}") from None
     fp.write(codec.encode_stack(frames, coding=coding, **options))
