@@ -311,3 +311,19 @@ def test_an_input_whose_frames_cannot_stack_encodes_its_first_frame_with_a_note(
     # --stack asks for one stack: still refused
     assert main(["encode", str(src), "--stack", str(tmp_path / "s.svdi")]) == 1
     assert "share one size and mode" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["decode", "info"])
+def test_a_stack_refused_for_its_size_names_the_limit_that_decodes_it(
+        tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The hint of a stack refused at HEAD named the one frame's pixels ('2000 pixels exceed
+    the limit of 100 (... --limit max_pixels=2000 raises it)'); with that limit the stack's
+    N·W·H was refused next (spec 14.5), a second round trip. It names N·W·H at once."""
+    frames = np.stack([np.full((40, 50), 30 * k, np.uint8) for k in range(5)])
+    src = tmp_path / "s.svdi"
+    src.write_bytes(svdcodec.encode_stack(frames, coding="tall"))
+    out = [str(tmp_path / "f.png")] if command == "decode" else []
+    assert main([command, str(src), *out, "--limit", "max_pixels=100"]) == 1
+    assert "--limit max_pixels=10000 raises it" in capsys.readouterr().err
+    assert main([command, str(src), *out, "--limit", "max_pixels=10000"]) == 0
+

@@ -193,7 +193,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{files.salvage_hint(data, False)}") from None
     except SvdiError as exc:  # name the file, as a batch does
-        raise files.svdi_failure(src, exc, limits) from None
+        raise files.svdi_failure(src, exc, limits, data) from None
     if args.json:
         record = asdict(info)
         record["metadata"] = {k: (len(v) if isinstance(v, bytes) else v)
