@@ -327,3 +327,22 @@ def test_a_stack_refused_for_its_size_names_the_limit_that_decodes_it(
     assert "--limit max_pixels=10000 raises it" in capsys.readouterr().err
     assert main([command, str(src), *out, "--limit", "max_pixels=10000"]) == 0
 
+
+@pytest.mark.parametrize("coding, options", [("snapshot", {}), ("frames", {"rank": 3}),
+                                             ("tall", {"rank": 3})])
+@pytest.mark.parametrize("command", ["info", "decode"])
+def test_a_cut_stack_is_not_promised_a_salvage(
+        tmp_path: Path, coding: str, options: dict[str, int], command: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A cut stack of a whole-image layout said 'decode --allow-truncated decodes what precedes
+    the cut'; with it the decode failed the same way (stacks are not salvaged, spec 14.5)."""
+    frames = np.stack([np.full((12, 16, 3), 40 * k, np.uint8) for k in range(4)])
+    data = svdcodec.encode_stack(frames, coding=coding, **options)
+    src = tmp_path / "cut.svdi"
+    src.write_bytes(data[:-30])
+    out = [str(tmp_path / "x.png")] if command == "decode" else []
+    for extra in ([], ["--allow-truncated"]) if command == "decode" else ([],):
+        assert main([command, str(src), *out, *extra]) == 1
+        err = capsys.readouterr().err
+        assert "--allow-truncated decodes" not in err
+        assert "cannot be salvaged, spec section 14.5" in err or "not salvaged" in err

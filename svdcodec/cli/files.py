@@ -371,7 +371,7 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
             array = decode(data, rank=rank, allow_truncated=allow_truncated, limits=limits,
                            progress=progress)
     except TruncatedError as exc:
-        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
+        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated, str(exc))}") from None
     except SvdiError as exc:  # name the file, as a batch does
         raise svdi_failure(src, exc, limits, data) from None
     notes = []
@@ -442,7 +442,7 @@ def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None,
         info = read_header(data, limits=limits, allow_truncated=allow_truncated)
         written = dicom.to_dicom(data, src, rank, limits, allow_truncated)
     except TruncatedError as exc:
-        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
+        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated, str(exc))}") from None
     except SvdiError as exc:
         raise svdi_failure(src, exc, limits, data) from None
     write_output(out, written)
@@ -473,13 +473,18 @@ def _stack_pixels(data: bytes) -> int:
     return info.width * info.height * info.frames if info.frames > 1 else 0
 
 
-def salvage_hint(data: bytes, allow_truncated: bool) -> str:
-    """' (use --allow-truncated ...)' when that option would decode the file."""
-    if allow_truncated:
-        return ""
+def salvage_hint(data: bytes, allow_truncated: bool, message: str = "") -> str:
+    """'; decode --allow-truncated ...' when that option would decode the file, else why not
+    (a stack, a patch-layout file); '' when ``message``, the error's, says it already."""
     try:
         info = read_header(data, allow_truncated=True)
     except Exception:
+        return ""
+    if "salvaged" in message:
+        return ""
+    if info.frames > 1:  # --allow-truncated too: the decode refuses (spec 14.5)
+        return " (stacks cannot be salvaged, spec section 14.5)"
+    if allow_truncated:
         return ""
     if info.layout == "patch":
         return " (files of layout patch cannot be salvaged)"
