@@ -160,8 +160,8 @@ def test_an_animated_input_with_frames_of_two_sizes_is_named(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tif = tmp_path / "pages.tif"
     Image.new("RGB", (6, 4)).save(tif, save_all=True, append_images=[Image.new("RGB", (3, 3))])
-    out = tmp_path / "p.svdi"
-    assert main(["encode", str(tif), str(out)]) == 1
+    out = tmp_path / "p.svdi"  # without --stack: its first frame, with a note (test below)
+    assert main(["encode", str(tif), "--stack", str(out)]) == 1
     assert f"{tif}: frames of a stack share one size and mode: 3x3 RGB after 6x4 RGB" in \
         capsys.readouterr().err
     assert not out.exists()
@@ -222,3 +222,129 @@ def test_coding_on_a_single_frame_input_is_a_note(
     assert "--coding snapshot applies to stacks: one.png has one frame, encoded as a single " \
         "image" in capsys.readouterr().err
     assert svdcodec.read_header(out).frames == 1
+
+
+def test_a_refused_int16_frame_is_named_i16s(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A stack refused for mixing a signed 16-bit frame with an 8-bit one called the signed
+    frame "L": 'frames of a stack share one size and mode: 8x8 L after 8x8 L'."""
+    np.save(tmp_path / "s.npy", np.full((8, 8), -5, np.int16))
+    Image.new("L", (8, 8), 3).save(tmp_path / "g.png")
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(tmp_path / "g.png"), str(tmp_path / "s.npy"),
+                 "--stack", str(out)]) == 1
+    assert "8x8 I;16S after 8x8 L" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("multipage", [False, True])
+def test_signed_mode_i_frames_whose_first_has_no_negative_value_make_one_stack(
+        tmp_path: Path, multipage: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    """Mode I frames (a CT series as 32-bit TIFF pages) are stored as I;16 when their values fit
+    0..65535, so a stack whose first frame had no negative value was refused: 'frames of a
+    stack share one size and mode: 8x8 L after 8x8 I;16'. Every frame fits I;16S."""
+    values = [np.full((8, 8), v, np.int32) for v in (0, 2000, -1000)]
+    images = [Image.fromarray(v) for v in values]
+    if multipage:
+        paths = [tmp_path / "pages.tif"]
+        images[0].save(paths[0], save_all=True, append_images=images[1:])
+    else:
+        paths = [tmp_path / f"s{k}.tif" for k in range(3)]
+        for im, path in zip(images, paths, strict=True):
+            im.save(path)
+    out = tmp_path / "x.svdi"
+    assert main(["encode", *map(str, paths), "--stack", str(out), "--quality", "95"]) == 0, \
+        capsys.readouterr().err
+    stack = svdcodec.decode_stack(out.read_bytes())
+    assert stack.dtype == np.int16
+    assert np.abs(stack.astype(int) - np.stack(values)).max() <= 40
+
+
+def test_unsigned_frames_above_int16_and_signed_frames_are_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Image.fromarray(np.full((8, 8), 60000, np.int32)).save(tmp_path / "u.tif")
+    Image.fromarray(np.full((8, 8), -5, np.int32)).save(tmp_path / "s.tif")
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(tmp_path / "u.tif"), str(tmp_path / "s.tif"),
+                 "--stack", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("svdcodec: error: ") and err.count("\n") == 1
+    assert "values -5 .. 60000 share no stored mode" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("coding", [None, "frames", "tall", "snapshot"])
+def test_stack_of_one_frame_is_a_single_image_with_a_note(
+        tmp_path: Path, coding: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    """--stack with one frame in all: --coding snapshot failed with the API's "coding='snapshot'
+    needs at least 2 frames" (exit 1), any other coding or none wrote a single image without a
+    word, whereas encode IN OUT --coding gives a note."""
+    src = tmp_path / "one.png"
+    Image.new("RGB", (6, 5), (1, 2, 3)).save(src)
+    out = tmp_path / "x.svdi"
+    coding_args = ["--coding", coding] if coding else []
+    assert main(["encode", str(src), "--stack", str(out), *coding_args]) == 0
+    err = capsys.readouterr().err
+    assert "--stack: one.png has one frame, encoded as a single image" in err
+    assert (f"--coding {coding} applies to stacks" in err) == (coding is not None)
+    assert svdcodec.read_header(out).frames == 1
+
+
+@pytest.mark.parametrize("second", [(10, 6, "RGB"), (20, 12, "L")])
+def test_an_input_whose_frames_cannot_stack_encodes_its_first_frame_with_a_note(
+        tmp_path: Path, second: tuple[int, int, str], capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    """A multi-page TIFF whose pages differ in size or mode (a page and its thumbnail) could not
+    be encoded at all since stacks came: 'frames of a stack share one size and mode: 10x6 RGB
+    after 20x12 RGB', with no way to pick a page. Before, encode wrote its first page with a
+    note; it does again, saying why."""
+    w, h, mode = second
+    src = tmp_path / "pages.tif"
+    first = Image.new("RGB", (20, 12), (200, 40, 90))
+    first.save(src, save_all=True, append_images=[Image.new(mode, (w, h), 77)])
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(src), str(out), "--quality", "90"]) == 0
+    err = capsys.readouterr().err
+    assert f"pages.tif: its 2 frames cannot make one stack (frames of a stack share one size " \
+        f"and mode: {w}x{h} {mode} after 20x12 RGB): encoded frame 1 as a single image" in err
+    info = svdcodec.read_header(out)
+    assert (info.frames, info.width, info.height, info.mode) == (1, 20, 12, "RGB")
+    assert np.abs(svdcodec.decode(out.read_bytes())[5, 9].astype(int) - (200, 40, 90)).max() <= 8
+    # --stack asks for one stack: still refused
+    assert main(["encode", str(src), "--stack", str(tmp_path / "s.svdi")]) == 1
+    assert "share one size and mode" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["decode", "info"])
+def test_a_stack_refused_for_its_size_names_the_limit_that_decodes_it(
+        tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The hint of a stack refused at HEAD named the one frame's pixels ('2000 pixels exceed
+    the limit of 100 (... --limit max_pixels=2000 raises it)'); with that limit the stack's
+    N·W·H was refused next (spec 14.5), a second round trip. It names N·W·H at once."""
+    frames = np.stack([np.full((40, 50), 30 * k, np.uint8) for k in range(5)])
+    src = tmp_path / "s.svdi"
+    src.write_bytes(svdcodec.encode_stack(frames, coding="tall"))
+    out = [str(tmp_path / "f.png")] if command == "decode" else []
+    assert main([command, str(src), *out, "--limit", "max_pixels=100"]) == 1
+    assert "--limit max_pixels=10000 raises it" in capsys.readouterr().err
+    assert main([command, str(src), *out, "--limit", "max_pixels=10000"]) == 0
+
+
+@pytest.mark.parametrize("coding, options", [("snapshot", {}), ("frames", {"rank": 3}),
+                                             ("tall", {"rank": 3})])
+@pytest.mark.parametrize("command", ["info", "decode"])
+def test_a_cut_stack_is_not_promised_a_salvage(
+        tmp_path: Path, coding: str, options: dict[str, int], command: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A cut stack of a whole-image layout said 'decode --allow-truncated decodes what precedes
+    the cut'; with it the decode failed the same way (stacks are not salvaged, spec 14.5)."""
+    frames = np.stack([np.full((12, 16, 3), 40 * k, np.uint8) for k in range(4)])
+    data = svdcodec.encode_stack(frames, coding=coding, **options)
+    src = tmp_path / "cut.svdi"
+    src.write_bytes(data[:-30])
+    out = [str(tmp_path / "x.png")] if command == "decode" else []
+    for extra in ([], ["--allow-truncated"]) if command == "decode" else ([],):
+        assert main([command, str(src), *out, *extra]) == 1
+        err = capsys.readouterr().err
+        assert "--allow-truncated decodes" not in err
+        assert "cannot be salvaged, spec section 14.5" in err or "not salvaged" in err

@@ -22,7 +22,9 @@ from svdcodec.cli import main
 from svdcodec.cli.inputs import load_image
 from svdcodec.pillow.convert import (
     COLOUR_SPACE,
+    one_stored_mode,
     profile_colour_space,
+    same_kind,
     storage_mode,
     to_array,
     to_stored,
@@ -327,3 +329,27 @@ def test_a_16_bit_colour_png_says_that_pillow_reads_8_bits(tmp_path: Path, chann
     assert noted == (channels != 1), err
     header = svdcodec.read_header(tmp_path / "out.svdi")
     assert (header.mode == "I;16") == (channels == 1)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["uint16", "int16", "uint8"]),
+                          st.integers(-32768, 65535)), min_size=1, max_size=5))
+def test_one_stored_mode_keeps_values_or_refuses(specs: list[tuple[str, int]]) -> None:
+    """Frames of one stack in one stored mode: the same values in one dtype, the frames as
+    given when their dtypes are not exactly uint16 and int16, or ValueError when no 16-bit
+    mode holds them all."""
+    frames = [np.full((2, 3), np.clip(v, *{"uint16": (0, 65535), "int16": (-32768, 32767),
+                                           "uint8": (0, 255)}[d]), dtype=d) for d, v in specs]
+    try:
+        out = one_stored_mode(frames)
+    except ValueError:
+        assert {f.dtype.name for f in frames} == {"uint16", "int16"}
+        assert max(int(f.max()) for f in frames if f.dtype == np.uint16) > 32767
+        return
+    assert len(out) == len(frames)
+    for a, b in zip(frames, out, strict=True):
+        np.testing.assert_array_equal(a.astype(np.int64), b.astype(np.int64))
+    if {f.dtype.name for f in frames} == {"uint16", "int16"}:
+        assert {f.dtype.name for f in out} == {"int16"}
+    else:
+        assert all(a is b for a, b in zip(frames, out, strict=True))
+    assert all(same_kind(out[0], f) for f in out) == (len({f.dtype for f in out}) == 1)

@@ -751,3 +751,73 @@ def test_pillow_refuses_a_stack_above_the_pixel_limit_as_decode_does(
         assert str(expected.value) in str(raised.value)
     finally:
         svdcodec.set_default_limits(previous)
+
+
+def test_save_all_of_signed_mode_i_frames_whose_first_has_no_negative_value() -> None:
+    """save_all of mode I frames raised 'cannot write frames of different sizes or modes as one
+    SVDI stack: (8, 8) int16 after (8, 8) uint16' when the first frame had no negative value
+    (stored I;16) and a later one had (I;16S): every frame fits I;16S."""
+    values = [np.full((8, 8), v, np.int32) for v in (0, 2000, -1000)]
+    frames = [Image.fromarray(v) for v in values]
+    data = save(frames[0], save_all=True, append_images=frames[1:], quality=95)
+    with reopen(data) as im:
+        assert (im.n_frames, im.mode) == (3, "I")
+        for k, im_k in enumerate(ImageSequence.Iterator(im)):
+            assert abs(int(np.asarray(im_k)[4, 4]) - int(values[k][4, 4])) <= 40
+    with pytest.raises(OSError, match=r"values -1000 \.\. 60000 share no stored mode"):
+        save(frames[2], save_all=True, append_images=[Image.fromarray(
+            np.full((8, 8), 60000, np.int32))])
+
+
+def test_imageio_writes_an_int16_stack_whose_first_frame_is_not_negative(tmp_path: Path
+                                                                        ) -> None:
+    """iio.imwrite of an int16 (N, H, W) array whose frame 0 held no negative value raised
+    OSError (and an ignored exception from imageio's close()): frame 0 went to I;16."""
+    import imageio.v3 as iio
+
+    stack = np.stack([np.full((8, 8), v, np.int16) for v in (0, -400, -800)])
+    out = tmp_path / "s.svdi"
+    iio.imwrite(out, stack, quality=95)
+    back = svdcodec.decode_stack(out.read_bytes())
+    assert back.dtype == np.int16
+    assert np.abs(back.astype(int) - stack).max() <= 40
+
+
+def test_imageio_retry_after_a_failed_stack_writes_no_frames(tmp_path: Path) -> None:
+    """A stack whose frame 0 Pillow cannot store (mode I above 65535) raised OSError from
+    imwrite, but imageio's close() then saved the frames left: a file of frames 1..3, frame 0
+    missing, lay on disk after the error. Any failure of a multi-frame save refuses the
+    stream, not only frames of different sizes. (In a subprocess: imageio's __del__ retries
+    and leaves its file open, warnings that would land in another test.)"""
+    out = tmp_path / "s.svdi"
+    code = f"""if True:
+        import gc, os, warnings, numpy as np, imageio.v3 as iio, svdcodec
+        warnings.simplefilter("ignore")
+        stack = np.stack([np.full((8, 8), v, np.int32) for v in (70000, 100, 200, 300)])
+        try:
+            iio.imwrite({str(out)!r}, stack)
+        except OSError as exc:
+            print("raised", "70000" in str(exc))
+        gc.collect()
+        print(os.path.getsize({str(out)!r}) if os.path.exists({str(out)!r}) else 0)
+        """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split("\n")[:2] == ["raised True", "0"], result.stdout + result.stderr
+
+
+def test_a_stream_whose_stack_save_failed_is_refused() -> None:
+    """Pillow-level view of the test above: after any failed save_all, the same stream takes
+    no more frames."""
+    buf = io.BytesIO()
+    frames = [Image.fromarray(np.full((8, 8), v, np.int32)) for v in (70000, 100, 200)]
+    with pytest.raises(OSError, match="70000"):
+        frames[0].save(buf, "SVDI", save_all=True, append_images=frames[1:])
+    with pytest.raises(OSError, match="refused a multi-frame save"):
+        frames[1].save(buf, "SVDI", save_all=True, append_images=frames[2:])
+    assert buf.getvalue() == b""
+    other = io.BytesIO()
+    with pytest.raises(ValueError, match="coding must be one of"):
+        frames[1].save(other, "SVDI", save_all=True, append_images=frames[2:], coding="x")
+    with pytest.raises(OSError, match="refused a multi-frame save"):
+        frames[1].save(other, "SVDI", save_all=True, append_images=frames[2:])

@@ -412,3 +412,22 @@ def test_decode_to_dicom_of_a_cut_file_takes_allow_truncated(
     assert main(["decode", str(cut), str(out), "--allow-truncated"]) == 0
     salvaged = pydicom.dcmread(out).pixel_array
     assert np.array_equal(salvaged, svdcodec.decode(cut.read_bytes(), allow_truncated=True))
+
+
+def test_a_dicom_file_with_fewer_frames_than_it_declares_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An RLE file whose Number of Frames (3) exceeds its fragments (2) was refused as 'not a
+    readable DICOM file: StopIteration: ' (pydicom's fragment generator ran dry)."""
+    path = get_testdata_file("SC_rgb_rle_2frame.dcm", download=False)
+    if path is None:
+        pytest.skip("SC_rgb_rle_2frame.dcm is not shipped with this pydicom")
+    ds = pydicom.dcmread(path)
+    ds.NumberOfFrames = 3
+    src = tmp_path / "three.dcm"
+    ds.save_as(src)
+    out = tmp_path / "x.svdi"
+    assert main(["encode", str(src), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "StopIteration" not in err
+    assert "holds fewer frames than its Number of Frames (3)" in err
+    assert not out.exists()

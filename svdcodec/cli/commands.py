@@ -201,9 +201,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     try:
         info = read_header(data, limits=limits)
     except TruncatedError as exc:
-        raise CliError(f"{src}: {exc}{salvage_hint(data, False)}") from None
+        raise CliError(f"{src}: {exc}{salvage_hint(data, False, str(exc))}") from None
     except SvdiError as exc:  # name the file, as a batch does
-        raise svdi_failure(src, exc, limits) from None
+        raise svdi_failure(src, exc, limits, data) from None
     if args.json:
         record = asdict(info)
         record["metadata"] = {k: (len(v) if isinstance(v, bytes) else v)

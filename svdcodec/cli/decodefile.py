@@ -83,9 +83,9 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
             array = decode(data, rank=rank, allow_truncated=allow_truncated, limits=limits,
                            progress=progress)
     except TruncatedError as exc:
-        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
+        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated, str(exc))}") from None
     except SvdiError as exc:  # name the file, as a batch does
-        raise svdi_failure(src, exc, limits) from None
+        raise svdi_failure(src, exc, limits, data) from None
     notes = []
     if info.frames > 1 and frame is None:
         notes.append(f"decoded frame 0 of a stack of {info.frames} frames (--frame K for "
@@ -154,28 +154,49 @@ def _decode_to_dicom(data: bytes, src: Path, out: Path, rank: int | None,
         info = read_header(data, limits=limits, allow_truncated=allow_truncated)
         written = dicom.to_dicom(data, src, rank, limits, allow_truncated)
     except TruncatedError as exc:
-        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated)}") from None
+        raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated, str(exc))}") from None
     except SvdiError as exc:
-        raise svdi_failure(src, exc, limits) from None
+        raise svdi_failure(src, exc, limits, data) from None
     write_output(out, written)
     return Result(out, {"input": str(src), "output": str(out), "format": "DICOM",
                         "width": info.width, "height": info.height, "mode": info.mode,
                         "decoded_mode": info.mode, "bytes": len(written), "notes": []})
 
 
-def svdi_failure(src: Path, exc: SvdiError, limits: Limits | None) -> CliError:
-    """'SRC: reason', and for a LimitError the --limit that raises it (:func:`limit_hint`)."""
-    hint = limit_hint(str(exc), limits) if isinstance(exc, LimitError) else ""
+def svdi_failure(src: Path, exc: SvdiError, limits: Limits | None, data: bytes = b""
+                 ) -> CliError:
+    """'SRC: reason', and for a LimitError the --limit that raises it (:func:`limit_hint`;
+    ``data``, the file, gives a stack's N·W·H)."""
+    hint = limit_hint(str(exc), limits, _stack_pixels(data)) \
+        if isinstance(exc, LimitError) else ""
     return CliError(f"{src}: {exc}{hint}")
 
 
-def salvage_hint(data: bytes, allow_truncated: bool) -> str:
-    """' (use --allow-truncated ...)' when that option would decode the file."""
-    if allow_truncated:
-        return ""
+_HEADER_ONLY = Limits(max_width=2**40, max_height=2**40, max_pixels=2**62, max_alloc_bytes=2**62,
+                      max_work=2**62, max_chunks=2**40)  # read_header allocates no pixels
+
+
+def _stack_pixels(data: bytes) -> int:
+    """N·W·H of a stack (0 for a single image or an unreadable header)."""
+    try:
+        info = read_header(data, limits=_HEADER_ONLY)
+    except (SvdiError, ValueError, TypeError):
+        return 0
+    return info.width * info.height * info.frames if info.frames > 1 else 0
+
+
+def salvage_hint(data: bytes, allow_truncated: bool, message: str = "") -> str:
+    """'; decode --allow-truncated ...' when that option would decode the file, else why not
+    (a stack, a patch-layout file); '' when ``message``, the error's, says it already."""
     try:
         info = read_header(data, allow_truncated=True)
     except Exception:
+        return ""
+    if "salvaged" in message:
+        return ""
+    if info.frames > 1:  # --allow-truncated too: the decode refuses (spec 14.5)
+        return " (stacks cannot be salvaged, spec section 14.5)"
+    if allow_truncated:
         return ""
     if info.layout == "patch":
         return " (files of layout patch cannot be salvaged)"

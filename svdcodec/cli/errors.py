@@ -32,16 +32,20 @@ _LIMIT_MESSAGES = (
 )
 
 
-def limit_hint(message: str, limits: Limits | None = None) -> str:
+def limit_hint(message: str, limits: Limits | None = None, stack_pixels: int = 0) -> str:
     """'; decode --limit max_pixels=200000000 (or higher) raises it' for the message of a
     LimitError, naming the limit it crossed and the value needed where the message gives it
-    ('' for another message): a refused decode says how to get it decoded."""
+    ('' for another message): a refused decode says how to get it decoded. ``stack_pixels``:
+    a stack's N·W·H, which max_pixels must also admit (spec 14.5) when HEAD's W·H was refused
+    first."""
     current = limits if limits is not None else get_default_limits()
     for pattern, names in _LIMIT_MESSAGES:
         match = pattern.search(message)
         if match is None:
             continue
         needed = [int(v) for v in match.groups()] + [0] * (len(names) - len(match.groups()))
+        needed = [max(v, stack_pixels) if name == "max_pixels" else v
+                  for name, v in zip(names, needed, strict=True)]
         settings = [f"--limit {name}={value}" if value else f"--limit {name}=N"
                     for name, value in zip(names, needed, strict=True)
                     if name and (not value or value > getattr(current, name))]

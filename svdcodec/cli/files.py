@@ -34,12 +34,20 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
     pages) is encoded as one stack (spec section 14; ``coding``: its stack coding)."""
     if dicom.is_dicom_path(src):  # one image or a stack, and the header (spec 15.2)
         return dicom.encode_dicom_file(src, out, options, force, progress, coding)
-    if src.suffix.lower() != NPY and _frame_count(src) > 1:
-        from .stackfiles import encode_stack_file
-
-        return encode_stack_file([src], out, options, coding, force, progress)
-    check_output(out, force, src)
     notes: list[str] = []
+    count = _frame_count(src) if src.suffix.lower() != NPY else 1
+    if count > 1:
+        from .stackfiles import MixedFrames, encode_stack_file
+
+        try:
+            return encode_stack_file([src], out, options, coding, force, progress)
+        except MixedFrames as exc:  # TIFF pages of two sizes: frame 1, as before stacks
+            reason = str(exc).removeprefix(f"{src}: ")
+            notes.append(f"{src}: its {count} frames cannot make one stack ({reason}): "
+                         f"encoded frame 1 as a single image" +
+                         (f" (--coding {coding} applies to stacks)" if coding else ""))
+            coding = None
+    check_output(out, force, src)
     image, meta = load_image(src, notes)
     if coding is not None:
         notes.append(f"--coding {coding} applies to stacks: {src.name} has one frame, "

@@ -23,7 +23,7 @@ from ..errors import SvdiError
 from ..format import MAX_DURATION, MAX_LOOP
 from ..info import SvdiInfo
 from ..limits import Limits
-from ..pillow.convert import depth_note, from_array, to_stored
+from ..pillow.convert import depth_note, from_array, one_stored_mode, same_kind, to_stored
 from .dicom import SUFFIXES as DICOM_SUFFIXES
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
@@ -54,6 +54,10 @@ class Timing:
         durations = None if all(d is None for d in self.durations) else \
             [0 if d is None else d for d in self.durations]
         return {"durations": durations, "loop": self.loop}
+
+
+class MixedFrames(CliError):
+    """The frames of one input differ in size or mode (TIFF pages and a thumbnail): no stack."""
 
 
 def load_frames(path: Path, notes: list[str], timing: Timing | None = None
@@ -131,7 +135,7 @@ def _differs(a: Any, b: Any) -> bool:
 def describe(frame: np.ndarray) -> str:
     """``WxH MODE`` of a frame as the codec stores it (to_stored's arrays)."""
     channels = frame.shape[2] if frame.ndim == 3 else 1
-    mode = "I;16" if frame.dtype == np.uint16 else \
+    mode = {"uint16": "I;16", "int16": "I;16S"}.get(frame.dtype.name) or \
         {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels} channels")
     return f"{frame.shape[1]}x{frame.shape[0]} {mode}"
 
@@ -150,9 +154,10 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
         more, found = load_frames(src, notes, timing)
         for frame in more:  # within an animated input too (TIFF pages of two sizes)
             first = frames[0] if frames else more[0]
-            if frame.shape != first.shape or frame.dtype != first.dtype:
-                raise CliError(f"{src}: frames of a stack share one size and mode: "
-                               f"{describe(frame)} after {describe(first)}")
+            if not same_kind(frame, first):
+                error = MixedFrames if not frames else CliError  # within the first input
+                raise error(f"{src}: frames of a stack share one size and mode: "
+                            f"{describe(frame)} after {describe(first)}")
         if frames:  # one set of metadata per file: the first input's
             notes.extend(f"{src}: its {key} differs from the first input's; the stack keeps "
                          f"the first's" for key in sorted(set(meta) | set(found))
@@ -161,6 +166,16 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
             meta = found
         frames += more
         timing.durations += [None] * (len(frames) - len(timing.durations))  # .npy: none
+    if len(frames) == 1:  # a single image has no FRMS (spec 14.1): what encode IN OUT writes
+        names = ", ".join(src.name for src in sources)
+        notes.append(f"--stack: {names} has one frame, encoded as a single image" +
+                     (f" (--coding {coding} applies to stacks)" if coding else ""))
+        coding = None
+    try:
+        frames = one_stored_mode(frames)
+    except ValueError as exc:
+        error = MixedFrames if len(sources) == 1 else CliError
+        raise error(f"frames of a stack share one size and mode: {exc}") from None
     start = time.perf_counter()
     try:
         data = encode_stack(frames, coding=coding or "auto", **options, **meta,

@@ -165,6 +165,9 @@ def _pixels(ds: Dataset) -> tuple[np.ndarray, list[str]]:
         reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise DicomError(f"cannot decode the pixel data: {reason or type(exc).__name__}"
                          f"{_other_handlers(ds)}") from None
+    except StopIteration:  # pydicom's generator of encapsulated frames ran out of fragments
+        raise DicomError(f"cannot decode the pixel data: it holds fewer frames than its Number "
+                         f"of Frames ({ds.get('NumberOfFrames')})") from None
     notes = []
     if samples == 3 and photometric != "RGB":
         notes.append(f"{photometric} converted to RGB by pydicom")

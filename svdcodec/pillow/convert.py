@@ -62,6 +62,30 @@ def storage_mode(im: Image.Image) -> str:
     raise OSError(f"cannot write mode {im.mode} as SVDI")
 
 
+def same_kind(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two stored frames can share one stack, maybe after :func:`one_stored_mode`:
+    one shape, and one dtype or 16-bit grey both (I;16 and I;16S)."""
+    return a.shape == b.shape and (a.dtype == b.dtype or {a.dtype.name, b.dtype.name} ==
+                                   {"uint16", "int16"})
+
+
+def one_stored_mode(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The frames of one stack in one stored mode. :func:`storage_mode` stores an ``I`` image
+    as ``I;16`` when its values fit 0 .. 65535, so a signed series (CT slices as mode ``I``)
+    whose first frame has no negative value gives ``I;16`` next to ``I;16S`` frames: unsigned
+    frames whose values fit -32768 .. 32767 become ``I;16S`` (the same values). Frames of one
+    dtype are returned as they are; ValueError when an unsigned frame above 32767 meets a
+    signed one (no stored mode holds both)."""
+    if {f.dtype.name for f in frames} != {"uint16", "int16"}:
+        return frames
+    top = max(int(f.max()) for f in frames if f.dtype == np.uint16)
+    if top > 32767:
+        low = min(int(f.min()) for f in frames if f.dtype == np.int16)
+        raise ValueError(f"16-bit grey frames of values {low} .. {top} share no stored mode "
+                         f"(I;16 holds 0 .. 65535, I;16S -32768 .. 32767)")
+    return [f.astype(np.int16) if f.dtype == np.uint16 else f for f in frames]
+
+
 def profile_colour_space(icc_profile: bytes) -> bytes | None:
     """The data colour space an ICC profile's header names (b"RGB ", b"GRAY", b"CMYK", ...),
     or None for bytes that are not an ICC profile (ICC.1 section 7.2: 128-byte header, ``acsp``

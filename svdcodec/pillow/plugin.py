@@ -48,8 +48,9 @@ profile is converted to sRGB through it and stored without a profile; a profile 
 describe the stored pixels (an RGB profile on an ``L`` image) is dropped. ``save_all`` with
 more than one frame (``im``'s frames, then those of ``append_images``) writes a stack (spec
 section 14, :func:`svdcodec.encode_stack`; option ``coding``: "auto", "frames", "tall" or
-"snapshot"); frames of another size or stored mode raise ``OSError``. Without ``save_all`` the
-current frame is saved, as for every single-image format.
+"snapshot"); frames of another size or stored mode raise ``OSError`` (``I`` frames stored
+``I;16`` next to ``I;16S`` ones are all stored ``I;16S`` when their values fit). Without
+``save_all`` the current frame is saved, as for every single-image format.
 
 **Stacks** open with ``n_frames`` = N and ``is_animated``; ``seek(k)``/``tell()`` and
 ``ImageSequence`` give frame k, which ``load()`` decodes alone; ``info["stack_coding"]`` names
@@ -94,7 +95,7 @@ from ..errors import SvdiError, TruncatedError
 from ..info import EXIF_APP1_PREFIX
 from ..limits import Limits, get_default_limits
 from . import imageio_support
-from .convert import PILLOW_MODES, storage_mode, to_stored
+from .convert import PILLOW_MODES, one_stored_mode, same_kind, storage_mode, to_stored
 
 FORMAT = "SVDI"
 EXTENSIONS = [".svdi"]
@@ -303,8 +304,9 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     frame is saved as :func:`_save` does. Frames of another size or stored mode than the first
     raise ``OSError``.
 
-    A stream refused once is refused again: imageio's Pillow plugin, when its batch write
-    fails, retries from ``close()`` with the frames left, and would write the last frame alone.
+    A stream refused once (any failure of a multi-frame save) is refused again: imageio's Pillow
+    plugin, when its batch write fails, retries from ``close()`` with the frames left, and would
+    write them without the first (or the last frame alone).
     """
     images = [im, *im.encoderinfo.get("append_images", ())]
     count = sum(getattr(image, "n_frames", 1) for image in images)
@@ -313,6 +315,15 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     if count == 1:
         _save(im, fp, filename)
         return
+    try:
+        _save_stack(im, images, fp)
+    except Exception:  # whatever failed, imageio's retry must not write the frames left
+        _refuse(fp)
+        raise
+
+
+def _save_stack(im: Image.Image, images: list[Image.Image], fp: IO[bytes]) -> None:
+    """Every frame of ``images`` (``im`` first, which holds the options) as one stack."""
     storage_mode(im)
     options = _encode_options(im, im.encoderinfo)
     coding = im.encoderinfo.get("coding", "auto")
@@ -326,9 +337,7 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
                 if getattr(image, "n_frames", 1) > 1:
                     image.seek(k)
                 array, profile = to_stored(image, options["icc_profile"])
-                if frames and (array.shape != frames[0].shape or
-                               array.dtype != frames[0].dtype):
-                    _refuse(fp)
+                if frames and not same_kind(array, frames[0]):
                     raise OSError(f"cannot write frames of different sizes or modes as one "
                                   f"SVDI stack: {array.shape} {array.dtype} after "
                                   f"{frames[0].shape} {frames[0].dtype}")
@@ -339,6 +348,11 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
             if image.tell() != current:
                 image.seek(current)
     options["icc_profile"] = icc
+    try:
+        frames = one_stored_mode(frames)
+    except ValueError as exc:
+        raise OSError(f"cannot write frames of different sizes or modes as one SVDI stack: "
+                      f"{exc}") from None
     durations = im.encoderinfo.get("duration")
     if durations is None and any(d is not None for d in own_durations):
         durations = [0 if d is None else d for d in own_durations]
