@@ -714,3 +714,6 @@ def test_a_level_the_arith_payload_ignores_is_noted(png: Path, tmp_path: Path, e
     assert main(["encode", str(png), str(out), "--level", "1", *extra]) == 0
     err = capsys.readouterr().err
     assert ("--level 1 has no effect" in err) == noted
+    if noted:  # and why: the default (auto) kept the arith payload, or it was asked for
+        assert ("--entropy arith" in err) == ("arith" in extra)
+        assert ("--entropy auto, kept it" in err) == (not extra)

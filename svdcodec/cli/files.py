@@ -65,8 +65,10 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
         "seconds": seconds, "psnr": None}
     notes += encode_notes(image, data, options, record)
     if options.get("level") is not None and info.compression == "arith":
-        notes.append(f"--level {options['level']} has no effect on the arith payload (the "
-                     f"patch layout's default; --entropy zstd uses a level)")
+        why = "--entropy arith" if options.get("entropy") == "arith" else \
+            "the default, --entropy auto, kept it as the smaller"
+        notes.append(f"--level {options['level']} has no effect on the arith payload ({why}; "
+                     f"--entropy zstd uses a level)")
     record["notes"] = notes
     write_output(out, data)
     return Result(out, record, notes)
