@@ -35,11 +35,12 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
                 progress: Callable[[int, int], object] | None = None, *,
                 limits: Limits | None = None) -> Result:
     """Decode the .svdi file ``src`` to ``out`` (format from its extension; .npy: the array
-    as decoded); of a stack (spec section 14), frame ``frame`` (None: 0), or with
-    ``all_frames`` every frame to ``OUT-000.png``, ``OUT-001.png``, ...
-    (:func:`svdcodec.cli.stackfiles.frame_path`). ``progress``, ``limits``: see
+    as decoded); of a stack (spec section 14), frame ``frame``, or with ``all_frames`` every
+    frame to ``OUT-000.png``, ``OUT-001.png``, ... (:func:`svdcodec.cli.stackfiles.frame_path`),
+    or neither: every frame where the format holds them (an animation, the pages of a TIFF,
+    an (N, H, W[, C]) .npy array), else frame 0. ``progress``, ``limits``: see
     :func:`svdcodec.decode`."""
-    from .stackfiles import ANIMATED_FORMATS, decode_frame_array, frame_path, render_animation
+    from .stackfiles import decode_frame_array, frame_path
 
     check_output(out, force, src)
     if out.suffix.lower() in dicom.SUFFIXES:
@@ -54,13 +55,10 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     data = read_input(src)
     try:
         info = read_header(data, allow_truncated=allow_truncated, limits=limits)
-        if frame is None and not all_frames and info.durations is not None and \
-                fmt_name in ANIMATED_FORMATS:  # an animation (spec section 16): every frame
-            encoded, result = render_animation(decode_stack(data, rank=rank, limits=limits),
-                                               info, out, fmt_name, src)
-            _rank_note(info, rank, result.notes)
-            write_output(out, encoded)
-            return result
+        whole = None if frame is not None or all_frames else \
+            _write_stack(data, info, out, fmt_name, src, rank, limits)
+        if whole is not None:
+            return whole
         if info.frames > 1 or frame is not None:
             if all_frames and frame is None and info.frames > 1:
                 outputs = [frame_path(out, k, info.frames) for k in range(info.frames)]
@@ -101,6 +99,32 @@ def _write_image(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, sr
         _rank_note(info, rank, notes)
         return _npy_result(info, out, src, notes, save_npy(out, array))
     encoded, result = _render(array, info, out, fmt_name, src, notes, rank)
+    write_output(out, encoded)
+    return result
+
+
+def _write_stack(data: bytes, info: SvdiInfo, out: Path, fmt_name: str, src: Path,
+                 rank: int | None, limits: Limits | None) -> Result | None:
+    """Every frame of ``data`` written to ``out`` where its format holds them: an animation
+    (spec section 16) with its timing, the pages of one file
+    (:func:`svdcodec.cli.stackfiles.render_pages`) or one (N, H, W[, C]) .npy array; None
+    (nothing written) where it does not."""
+    from .stackfiles import ANIMATED_FORMATS, PAGED_FORMATS, render_animation, render_pages
+
+    animation = info.durations is not None and fmt_name in ANIMATED_FORMATS
+    if not animation and (info.frames == 1 or fmt_name not in PAGED_FORMATS):
+        return None
+    frames = decode_stack(data, rank=rank, limits=limits)
+    if fmt_name == "NPY":
+        notes = [f"wrote the {info.frames} frames as one (N, H, W[, C]) array of shape "
+                 f"{frames.shape} (--frame K for one frame)"]
+        _rank_note(info, rank, notes)
+        result = _npy_result(info, out, src, notes, save_npy(out, frames))
+        result.record["frames"] = info.frames
+        return result
+    render = render_animation if animation else render_pages
+    encoded, result = render(frames, info, out, fmt_name, src)
+    _rank_note(info, rank, result.notes)
     write_output(out, encoded)
     return result
 
