@@ -417,3 +417,34 @@ def test_decode_of_a_stack_to_tif_writes_every_frame_as_a_page(
     with Image.open(one) as im:
         assert getattr(im, "n_frames", 1) == 1
         assert np.array_equal(np.asarray(im), expected[1])
+
+
+ENCODE_KEYS = {"input", "output", "bytes", "input_bytes", "width", "height", "mode", "layout",
+               "factors", "ranks", "bpp", "seconds", "psnr", "notes", "frames", "stack_coding",
+               "durations", "loop"}
+
+
+def _encode_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["encode", *args, "--json"]) == 0
+    record: dict[str, object] = json.loads(capsys.readouterr().out)
+    return record
+
+
+def test_encode_json_names_one_input_as_a_string_and_several_as_a_list(
+        gif: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``input`` is a string for one input (a still image, an animation, a --stack of one
+    file) and a list only for --stack of several files; every record has the same keys."""
+    png = tmp_path / "still.png"
+    Image.new("RGB", (9, 7), (10, 200, 30)).save(png)
+    still = _encode_json(capsys, str(png), str(tmp_path / "a.svdi"))
+    animated = _encode_json(capsys, str(gif), str(tmp_path / "b.svdi"))
+    one = _encode_json(capsys, str(gif), "--stack", str(tmp_path / "c.svdi"))
+    several = _encode_json(capsys, str(png), str(png), "--stack", str(tmp_path / "d.svdi"))
+    assert (still["input"], animated["input"], one["input"]) == (str(png), str(gif), str(gif))
+    assert several["input"] == [str(png), str(png)]
+    for record in (still, animated, one, several):
+        assert set(record) == ENCODE_KEYS
+    assert (still["frames"], still["stack_coding"], still["durations"], still["loop"]) == \
+        (1, None, None, None)
+    assert (animated["frames"], several["frames"]) == (4, 2)

@@ -392,3 +392,17 @@ def test_monochrome2_decoded_to_an_image_has_no_note(tmp_path: Path,
     capsys.readouterr()
     assert main(["decode", str(svdi), str(tmp_path / "m2.png")]) == 0
     assert "MONOCHROME" not in capsys.readouterr().err
+
+
+def test_encode_json_of_dicom_has_the_keys_of_any_encode(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    """The record of a DICOM input has every key of an image's or a stack's, and ``dicom``."""
+    src = tmp_path / "m2.dcm"
+    src.write_bytes(synthetic(np.arange(64, dtype=np.uint8).reshape(8, 8), 8, False))
+    capsys.readouterr()
+    assert main(["encode", str(src), str(tmp_path / "m2.svdi"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert set(record) == {"input", "output", "bytes", "input_bytes", "width", "height", "mode",
+                           "layout", "factors", "ranks", "bpp", "seconds", "psnr", "notes",
+                           "frames", "stack_coding", "durations", "loop", "dicom"}
+    assert (record["input"], record["frames"], record["durations"]) == (str(src), 1, None)

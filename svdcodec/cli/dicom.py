@@ -77,7 +77,7 @@ def encode_dicom_file(src: Path, out: Path, options: dict[str, Any], force: bool
         "factors": info.factors if info.layout != "patch" else None,
         "ranks": list(info.ranks), "frames": info.frames, "stack_coding": info.stack_coding,
         "bpp": 8 * len(data) / (info.width * info.height * info.frames),
-        "seconds": seconds, "psnr": None}
+        "seconds": seconds, "psnr": None, "durations": None, "loop": None}
     if image.frames == 1:
         notes += encode_notes(image.pixels, data, options, record)
         if coding is not None:

@@ -188,7 +188,9 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
     seconds = time.perf_counter() - start
     info = read_header(data)
     record: dict[str, Any] = {
-        "input": [str(s) for s in sources], "output": str(out), "bytes": len(data),
+        # one input (an animation) is named as a still image's is; a list names several
+        "input": str(sources[0]) if len(sources) == 1 else [str(s) for s in sources],
+        "output": str(out), "bytes": len(data),
         "input_bytes": sum(s.stat().st_size for s in sources), "width": info.width,
         "height": info.height, "mode": info.mode, "layout": info.layout,
         "factors": info.factors if info.layout not in ("patch",) else None,
