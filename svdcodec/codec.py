@@ -255,7 +255,8 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], *, coding: str = "au
         given (a GIF that plays once).
     options : as :func:`encode` (quality, target_psnr, target_size, layout, rank, ...).
         ``target_size`` bounds the whole file (coding "frames": an equal share per frame;
-        the ``anim`` chunk is not counted).
+        the ``anim`` chunk is not counted); below what the coding (for "auto": any) can
+        make, ValueError naming the smallest target_size it meets.
 
     Examples
     --------

@@ -348,3 +348,103 @@ def test_a_cut_stack_is_not_promised_a_salvage(
         err = capsys.readouterr().err
         assert "--allow-truncated decodes" not in err
         assert "cannot be salvaged, spec section 14.5" in err or "not salvaged" in err
+
+
+def _stack_frames(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Frames of smooth ramps, each shifted, that a lossy stack keeps within a few levels."""
+    n, h, w = shape[:3]
+    top = {"uint8": 200, "uint16": 50000, "int16": 20000}[dtype]
+    ramp = np.add.outer(np.arange(h), np.arange(w)) * top // (h + w)
+    frames = np.stack([ramp + 5 * k for k in range(n)])
+    if len(shape) == 4:
+        frames = np.stack([frames + 3 * c for c in range(shape[3])], axis=-1)
+    return (frames - (top // 2 if dtype == "int16" else 0)).astype(dtype)
+
+
+@pytest.mark.parametrize(("shape", "dtype"), [((3, 12, 10), "uint8"), ((2, 9, 11, 3), "uint8"),
+                                              ((4, 8, 8, 4), "uint8"), ((3, 10, 7), "uint16"),
+                                              ((2, 8, 9), "int16")])
+def test_decode_of_a_stack_to_npy_holds_every_frame(shape: tuple[int, ...], dtype: str,
+                                                    tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A .npy output of a stack is (N, H, W[, C]), as ``encode X.npy --stack`` takes it; the
+    round trip gives back the frames; ``--frame K`` is still one frame."""
+    frames = _stack_frames(shape, dtype)
+    np.save(tmp_path / "in.npy", frames)
+    src = tmp_path / "s.svdi"
+    assert main(["encode", str(tmp_path / "in.npy"), "--stack", str(src), "--quality", "95"]) == 0
+    out = tmp_path / "out.npy"
+    capsys.readouterr()
+    assert main(["decode", str(src), str(out)]) == 0
+    assert "decoded frame 0" not in capsys.readouterr().err
+    back = np.load(out)
+    assert back.shape == frames.shape and back.dtype == frames.dtype
+    tolerance = 4 if dtype == "uint8" else 4 * 257
+    assert np.abs(back.astype(np.int64) - frames).max() <= tolerance
+    again = tmp_path / "again.svdi"
+    assert main(["encode", str(out), "--stack", str(again)]) == 0
+    assert svdcodec.read_header(again).frames == shape[0]
+    one = tmp_path / "one.npy"
+    assert main(["decode", str(src), str(one), "--frame", "1"]) == 0
+    assert np.array_equal(np.load(one), back[1])
+
+
+@pytest.mark.parametrize(("shape", "dtype"), [((3, 12, 10), "uint8"), ((2, 9, 11, 3), "uint8"),
+                                              ((3, 10, 7), "uint16")])
+def test_decode_of_a_stack_to_tif_writes_every_frame_as_a_page(
+        shape: tuple[int, ...], dtype: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    frames = _stack_frames(shape, dtype)
+    np.save(tmp_path / "in.npy", frames)
+    src = tmp_path / "s.svdi"
+    assert main(["encode", str(tmp_path / "in.npy"), "--stack", str(src), "--quality", "95"]) == 0
+    expected = svdcodec.decode_stack(src.read_bytes())
+    out = tmp_path / "out.tif"
+    capsys.readouterr()
+    assert main(["decode", str(src), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "decoded frame 0" not in err and f"wrote the {shape[0]} frames as pages" in err
+    with Image.open(out) as im:
+        pages = [np.asarray(page) for page in ImageSequence.Iterator(im)]
+    assert len(pages) == shape[0]
+    for page, frame in zip(pages, expected, strict=True):
+        assert np.array_equal(page, frame)
+    again = tmp_path / "again.svdi"
+    assert main(["encode", str(out), str(again)]) == 0  # a multi-page TIFF: one stack again
+    assert svdcodec.read_header(again).frames == shape[0]
+    one = tmp_path / "one.tif"
+    assert main(["decode", str(src), str(one), "--frame", "1"]) == 0
+    with Image.open(one) as im:
+        assert getattr(im, "n_frames", 1) == 1
+        assert np.array_equal(np.asarray(im), expected[1])
+
+
+ENCODE_KEYS = {"input", "output", "bytes", "input_bytes", "width", "height", "mode", "layout",
+               "factors", "ranks", "bpp", "seconds", "psnr", "notes", "frames", "stack_coding",
+               "durations", "loop"}
+
+
+def _encode_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["encode", *args, "--json"]) == 0
+    record: dict[str, object] = json.loads(capsys.readouterr().out)
+    return record
+
+
+def test_encode_json_names_one_input_as_a_string_and_several_as_a_list(
+        gif: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``input`` is a string for one input (a still image, an animation, a --stack of one
+    file) and a list only for --stack of several files; every record has the same keys."""
+    png = tmp_path / "still.png"
+    Image.new("RGB", (9, 7), (10, 200, 30)).save(png)
+    still = _encode_json(capsys, str(png), str(tmp_path / "a.svdi"))
+    animated = _encode_json(capsys, str(gif), str(tmp_path / "b.svdi"))
+    one = _encode_json(capsys, str(gif), "--stack", str(tmp_path / "c.svdi"))
+    several = _encode_json(capsys, str(png), str(png), "--stack", str(tmp_path / "d.svdi"))
+    assert (still["input"], animated["input"], one["input"]) == (str(png), str(gif), str(gif))
+    assert several["input"] == [str(png), str(png)]
+    for record in (still, animated, one, several):
+        assert set(record) == ENCODE_KEYS
+    assert (still["frames"], still["stack_coding"], still["durations"], still["loop"]) == \
+        (1, None, None, None)
+    assert (animated["frames"], several["frames"]) == (4, 2)

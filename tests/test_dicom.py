@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 import svdcodec
 from svdcodec.cli import main
@@ -352,3 +353,56 @@ def test_a_damaged_dicm_header_is_one_error_line(header: Any, tmp_path: Path,
     assert err.startswith("svdcodec: error: ") and "\n" not in err and "internal" not in err
     assert main(["info", str(svdi)]) == 0
     assert "DICOM" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".npy"])
+def test_monochrome1_decoded_to_an_image_is_stored_values_with_a_note(
+        suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """MONOCHROME1 (low values display white, PS3.3 C.7.6.3.1.2): an image output holds the
+    stored samples, not inverted, as pydicom's pixel_array does, and a note says so; the .dcm
+    output keeps MONOCHROME1 and the decoded samples bit for bit."""
+    yy, xx = np.mgrid[:16, :20]
+    pixels = (40 + 8 * xx + 3 * yy).astype(np.uint8)
+    ds = pydicom.dcmread(io.BytesIO(synthetic(pixels, 8, False)))
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    src, svdi = tmp_path / "m1.dcm", tmp_path / "m1.svdi"
+    ds.save_as(src, enforce_file_format=True)
+    assert main(["encode", str(src), str(svdi), "--quality", "90"]) == 0
+    decoded = svdcodec.decode(svdi.read_bytes())
+    capsys.readouterr()
+    out = tmp_path / f"m1{suffix}"
+    assert main(["decode", str(svdi), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "MONOCHROME1" in err and "as stored" in err and "inverted" in err
+    written = np.load(out) if suffix == ".npy" else np.asarray(Image.open(out))
+    np.testing.assert_array_equal(written, decoded)
+    back = tmp_path / "back.dcm"
+    assert main(["decode", str(svdi), str(back)]) == 0
+    assert "MONOCHROME1" not in capsys.readouterr().err
+    again = pydicom.dcmread(back)
+    assert again.PhotometricInterpretation == "MONOCHROME1"
+    np.testing.assert_array_equal(again.pixel_array, decoded)
+
+
+def test_monochrome2_decoded_to_an_image_has_no_note(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    src, svdi = tmp_path / "m2.dcm", tmp_path / "m2.svdi"
+    src.write_bytes(synthetic(np.arange(64, dtype=np.uint8).reshape(8, 8), 8, False))
+    assert main(["encode", str(src), str(svdi)]) == 0
+    capsys.readouterr()
+    assert main(["decode", str(svdi), str(tmp_path / "m2.png")]) == 0
+    assert "MONOCHROME" not in capsys.readouterr().err
+
+
+def test_encode_json_of_dicom_has_the_keys_of_any_encode(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    """The record of a DICOM input has every key of an image's or a stack's, and ``dicom``."""
+    src = tmp_path / "m2.dcm"
+    src.write_bytes(synthetic(np.arange(64, dtype=np.uint8).reshape(8, 8), 8, False))
+    capsys.readouterr()
+    assert main(["encode", str(src), str(tmp_path / "m2.svdi"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert set(record) == {"input", "output", "bytes", "input_bytes", "width", "height", "mode",
+                           "layout", "factors", "ranks", "bpp", "seconds", "psnr", "notes",
+                           "frames", "stack_coding", "durations", "loop", "dicom"}
+    assert (record["input"], record["frames"], record["durations"]) == (str(src), 1, None)

@@ -821,3 +821,29 @@ def test_a_stream_whose_stack_save_failed_is_refused() -> None:
         frames[1].save(other, "SVDI", save_all=True, append_images=frames[2:], coding="x")
     with pytest.raises(OSError, match="refused a multi-frame save"):
         frames[1].save(other, "SVDI", save_all=True, append_images=frames[2:])
+
+
+@pytest.mark.parametrize(("kind", "salvaged"), [
+    ("stacked", True), ("per-channel", True), ("stacked-vertical", True), ("patch", False),
+    ("stack tall", False), ("stack frames", False), ("stack snapshot", False)])
+def test_load_truncated_images_salvages_whole_image_layouts_only(
+        kind: str, salvaged: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the plugin's docstring states: with LOAD_TRUNCATED_IMAGES a single image of
+    layouts 1-3 cut anywhere after HEAD loads; a patch-layout file or a stack cut after FRMS's
+    prefix (spec 7.1, 14.4) raises OSError 'image file is truncated', as without the flag."""
+    if kind.startswith("stack "):
+        data = _stack_bytes(kind.split()[1], **({"rank": 2} if "snapshot" in kind else {}))
+        first = HEAD_END + 8  # FRMS's type visible: a stack, never salvaged
+    else:
+        data = save(image("RGB"), layout=kind, **({} if kind == "patch" else {"rank": 3}))
+        first = HEAD_END
+    assert (svdcodec.read_header(data).frames > 1) == kind.startswith("stack ")
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    for cut in range(first, len(data), max(1, (len(data) - first) // 40)):
+        with Image.open(io.BytesIO(data[:cut])) as im:
+            if salvaged:
+                im.load()
+                assert im.size == (48, 32)
+            else:
+                with pytest.raises(OSError, match="image file is truncated"):
+                    im.load()

@@ -4,7 +4,8 @@ read_header().frames / .stack_coding, verify, for every stack coding."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -282,9 +283,35 @@ def test_every_coding_refuses_a_bad_quality_alike(quality: int, coding: str) -> 
 
 
 def test_auto_names_the_callers_target_size() -> None:
-    with pytest.raises(ValueError, match=r"no stack coding meets target_size 60: .*below the "
-                                         r"smallest file"):
+    with pytest.raises(ValueError, match=r"^target_size 60 is below the smallest file any "
+                                         r"stack coding makes of these frames \([\d,]+ bytes"):
         svdcodec.encode_stack(faces(3, 16, 16), coding="auto", target_size=60)
+
+
+def _unequal(n: int, h: int, w: int) -> np.ndarray:
+    """Frames of unequal detail: a flat one, then noisier ones (their smallest files differ)."""
+    rng = np.random.default_rng(5)
+    return np.stack([np.full((h, w), 90) + rng.integers(0, 1 + 60 * k, (h, w))
+                     for k in range(n)]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("coding", ["auto", "frames", "tall", "snapshot"])
+@pytest.mark.parametrize("make", [faces, _unequal])
+def test_a_target_size_too_small_names_it_and_the_smallest_that_is_met(
+        coding: str, make: Callable[[int, int, int], np.ndarray]) -> None:
+    """The error names the caller's target_size, never a coding's share of it ('target_size
+    61 ... target_size 51 ...'), and the smallest target that is met: that one encodes, one
+    byte less is refused again."""
+    frames = make(3, 16, 20)
+    with pytest.raises(ValueError) as refused:
+        svdcodec.encode_stack(frames, coding=coding, target_size=61)
+    message = str(refused.value)
+    assert re.findall(r"target_size (\d+)", message) == ["61"], message
+    smallest = int(re.search(r"\(([\d,]+) bytes", message)[1].replace(",", ""))  # type: ignore[index]
+    assert len(svdcodec.encode_stack(frames, coding=coding, target_size=smallest)) <= smallest
+    with pytest.raises(ValueError, match=rf"target_size {smallest - 1} is below .*\({smallest:,} "
+                                         rf"bytes"):
+        svdcodec.encode_stack(frames, coding=coding, target_size=smallest - 1)
 
 
 # --- many frames and section 8's chunk limit ---------------------------------------------------

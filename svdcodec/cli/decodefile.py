@@ -35,12 +35,12 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
                 progress: Callable[[int, int], object] | None = None, *,
                 limits: Limits | None = None) -> Result:
     """Decode the .svdi file ``src`` to ``out`` (format from its extension; .npy: the array
-    as decoded); of a stack (spec section 14), frame ``frame`` (None: 0), or with
-    ``all_frames`` every frame to ``OUT-000.png``, ``OUT-001.png``, ...
-    (:func:`svdcodec.cli.stackfiles.frame_path`). ``progress``, ``limits``: see
-    :func:`svdcodec.decode`."""
-    from .stackfiles import ANIMATED_FORMATS, decode_frame_array, frame_path, render_animation
-
+    as decoded); of a stack (spec section 14), frame ``frame``, or with ``all_frames`` every
+    frame to ``OUT-000.png``, ``OUT-001.png``, ... (:func:`svdcodec.cli.stackfiles.frame_path`),
+    or neither: every frame where the format holds them (an animation, the pages of a TIFF,
+    an (N, H, W[, C]) .npy array), else frame 0. ``progress``, ``limits``: see
+    :func:`svdcodec.decode`. A file of DICOM MONOCHROME1 pixels is written as stored, with a
+    note (:func:`svdcodec.cli.dicom.stored_values_note`)."""
     check_output(out, force, src)
     if out.suffix.lower() in dicom.SUFFIXES:
         if frame is not None:
@@ -54,38 +54,51 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     data = read_input(src)
     try:
         info = read_header(data, allow_truncated=allow_truncated, limits=limits)
-        if frame is None and not all_frames and info.durations is not None and \
-                fmt_name in ANIMATED_FORMATS:  # an animation (spec section 16): every frame
-            encoded, result = render_animation(decode_stack(data, rank=rank, limits=limits),
-                                               info, out, fmt_name, src)
-            _rank_note(info, rank, result.notes)
-            write_output(out, encoded)
-            return result
-        if info.frames > 1 or frame is not None:
-            if all_frames and frame is None and info.frames > 1:
-                outputs = [frame_path(out, k, info.frames) for k in range(info.frames)]
-                for path in outputs:
-                    check_output(path, force, src)
-                # every frame rendered before the first is written: a frame that fails
-                # leaves the directory as it was
-                rendered = [_render(decode(data, rank=rank, frame=k, limits=limits), info,
-                                    path, fmt_name, src, [], rank)
-                            for k, path in enumerate(outputs)]
-                results = []
-                for encoded, result in rendered:
-                    write_output(result.output, encoded)
-                    results.append(result)
-                record = dict(results[0].record, output=[str(p) for p in outputs],
-                              bytes=sum(r.record["bytes"] for r in results))
-                return Result(out, record, results[0].notes)
-            array = decode_frame_array(data, rank, frame, progress, limits=limits)
-        else:
-            array = decode(data, rank=rank, allow_truncated=allow_truncated, limits=limits,
-                           progress=progress)
+        result = _decode_image(data, info, src, out, fmt_name, rank, force, allow_truncated,
+                               frame, all_frames, progress, limits)
     except TruncatedError as exc:
         raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated, str(exc))}") from None
     except SvdiError as exc:  # name the file, as a batch does
         raise svdi_failure(src, exc, limits, data) from None
+    shown = dicom.stored_values_note(info.metadata.get("dicom"))
+    if shown is not None:
+        result.notes.insert(0, shown)
+        result.record["notes"] = result.notes
+    return result
+
+
+def _decode_image(data: bytes, info: SvdiInfo, src: Path, out: Path, fmt_name: str,
+                  rank: int | None, force: bool, allow_truncated: bool, frame: int | None,
+                  all_frames: bool, progress: Callable[[int, int], object] | None,
+                  limits: Limits | None) -> Result:
+    """:func:`decode_file` to an image file or .npy, ``info`` read (raises SvdiError)."""
+    from .stackfiles import decode_frame_array, frame_path
+
+    whole = None if frame is not None or all_frames else \
+        _write_stack(data, info, out, fmt_name, src, rank, limits)
+    if whole is not None:
+        return whole
+    if all_frames and frame is None and info.frames > 1:
+        outputs = [frame_path(out, k, info.frames) for k in range(info.frames)]
+        for path in outputs:
+            check_output(path, force, src)
+        # every frame rendered before the first is written: a frame that fails
+        # leaves the directory as it was
+        rendered = [_render(decode(data, rank=rank, frame=k, limits=limits), info,
+                            path, fmt_name, src, [], rank)
+                    for k, path in enumerate(outputs)]
+        results = []
+        for encoded, result in rendered:
+            write_output(result.output, encoded)
+            results.append(result)
+        record = dict(results[0].record, output=[str(p) for p in outputs],
+                      bytes=sum(r.record["bytes"] for r in results))
+        return Result(out, record, results[0].notes)
+    if info.frames > 1 or frame is not None:
+        array = decode_frame_array(data, rank, frame, progress, limits=limits)
+    else:
+        array = decode(data, rank=rank, allow_truncated=allow_truncated, limits=limits,
+                       progress=progress)
     notes = []
     if info.frames > 1 and frame is None:
         notes.append(f"decoded frame 0 of a stack of {info.frames} frames (--frame K for "
@@ -101,6 +114,32 @@ def _write_image(array: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str, sr
         _rank_note(info, rank, notes)
         return _npy_result(info, out, src, notes, save_npy(out, array))
     encoded, result = _render(array, info, out, fmt_name, src, notes, rank)
+    write_output(out, encoded)
+    return result
+
+
+def _write_stack(data: bytes, info: SvdiInfo, out: Path, fmt_name: str, src: Path,
+                 rank: int | None, limits: Limits | None) -> Result | None:
+    """Every frame of ``data`` written to ``out`` where its format holds them: an animation
+    (spec section 16) with its timing, the pages of one file
+    (:func:`svdcodec.cli.stackfiles.render_pages`) or one (N, H, W[, C]) .npy array; None
+    (nothing written) where it does not."""
+    from .stackfiles import ANIMATED_FORMATS, PAGED_FORMATS, render_animation, render_pages
+
+    animation = info.durations is not None and fmt_name in ANIMATED_FORMATS
+    if not animation and (info.frames == 1 or fmt_name not in PAGED_FORMATS):
+        return None
+    frames = decode_stack(data, rank=rank, limits=limits)
+    if fmt_name == "NPY":
+        notes = [f"wrote the {info.frames} frames as one (N, H, W[, C]) array of shape "
+                 f"{frames.shape} (--frame K for one frame)"]
+        _rank_note(info, rank, notes)
+        result = _npy_result(info, out, src, notes, save_npy(out, frames))
+        result.record["frames"] = info.frames
+        return result
+    render = render_animation if animation else render_pages
+    encoded, result = render(frames, info, out, fmt_name, src)
+    _rank_note(info, rank, result.notes)
     write_output(out, encoded)
     return result
 

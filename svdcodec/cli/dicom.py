@@ -77,7 +77,7 @@ def encode_dicom_file(src: Path, out: Path, options: dict[str, Any], force: bool
         "factors": info.factors if info.layout != "patch" else None,
         "ranks": list(info.ranks), "frames": info.frames, "stack_coding": info.stack_coding,
         "bpp": 8 * len(data) / (info.width * info.height * info.frames),
-        "seconds": seconds, "psnr": None}
+        "seconds": seconds, "psnr": None, "durations": None, "loop": None}
     if image.frames == 1:
         notes += encode_notes(image.pixels, data, options, record)
         if coding is not None:
@@ -123,6 +123,26 @@ def to_dicom(data: bytes, src: Path, rank: int | None, limits: Limits | None = N
                                   allow_truncated=allow_truncated)
     except (ImportError, dicom.DicomError) as exc:
         raise CliError(f"{src}: {exc}") from None
+
+
+def stored_values_note(header: bytes | None) -> str | None:
+    """The note of an image output (PNG, TIFF, .npy: not .dcm) decoded from a file whose
+    ``dicm`` header says MONOCHROME1, or None. The output holds the stored samples, as
+    pydicom's ``pixel_array`` does and as the .svdi file keeps them, so that encoding it again
+    keeps the same values; MONOCHROME1 means low values display white (DICOM PS3.3
+    C.7.6.3.1.2), so a viewer that knows only the image shows it inverted. Inverting here would
+    change samples that a .dcm output keeps bit for bit."""
+    if not header:
+        return None
+    try:
+        photometric = dicom.describe(header)["photometric"]
+    except (ImportError, ValueError, TypeError):  # DicomError, or a value unreadable
+        return None
+    if photometric != "MONOCHROME1":
+        return None
+    return ("DICOM MONOCHROME1 (low values display white): written as stored, not inverted "
+            "for display, so an image viewer shows it inverted (decode to .dcm keeps "
+            "MONOCHROME1)")
 
 
 def info_line(header: bytes) -> str:

@@ -61,8 +61,9 @@ def encode_file(src: Path, out: Path, options: dict[str, Any], force: bool = Fal
         "input_bytes": src.stat().st_size, "width": info.width, "height": info.height,
         "mode": info.mode, "layout": info.layout,
         "factors": info.factors if info.layout != "patch" else None,
-        "ranks": list(info.ranks), "bpp": 8 * len(data) / (info.width * info.height),
-        "seconds": seconds, "psnr": None}
+        "ranks": list(info.ranks), "frames": 1, "stack_coding": None,
+        "bpp": 8 * len(data) / (info.width * info.height), "seconds": seconds, "psnr": None,
+        "durations": None, "loop": None}  # the keys of a stack's record too
     notes += encode_notes(image, data, options, record)
     if options.get("level") is not None and info.compression == "arith":
         why = "--entropy arith" if options.get("entropy") == "arith" else \

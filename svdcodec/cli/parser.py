@@ -197,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-truncated", action="store_true",
                    help="decode a cut whole-image file from what precedes the cut (spec 7.1)")
     p.add_argument("--frame", type=int_at_least(0), metavar="K",
-                   help="of a stack: frame K (default 0; with --out-dir, no --frame writes "
-                   "every frame as NAME-000.png, NAME-001.png, ...)")
+                   help="of a stack: frame K (default: every frame to .npy (N, H, W[, C]), "
+                   ".tif pages or an animation, else frame 0; with --out-dir, no --frame "
+                   "writes every frame as NAME-000.png, NAME-001.png, ...)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.add_argument("--limit", type=limit_setting, action="append", default=[],
                    metavar="FIELD=N", dest="limit_settings",

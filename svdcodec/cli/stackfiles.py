@@ -36,6 +36,9 @@ from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_m
 # Output formats whose Pillow writers store an animation: decode writes every frame of a file
 # with an anim chunk (spec section 16) to them, with its durations and loop count
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
+# Output formats that hold a stack without timing: decode writes every frame of a stack to
+# them unless --frame K asks for one (.npy: one (N, H, W[, C]) array, as encode --stack takes)
+PAGED_FORMATS = ("TIFF", "NPY")
 
 
 @dataclass
@@ -185,7 +188,9 @@ def encode_stack_file(sources: list[Path], out: Path, options: dict[str, Any],
     seconds = time.perf_counter() - start
     info = read_header(data)
     record: dict[str, Any] = {
-        "input": [str(s) for s in sources], "output": str(out), "bytes": len(data),
+        # one input (an animation) is named as a still image's is; a list names several
+        "input": str(sources[0]) if len(sources) == 1 else [str(s) for s in sources],
+        "output": str(out), "bytes": len(data),
         "input_bytes": sum(s.stat().st_size for s in sources), "width": info.width,
         "height": info.height, "mode": info.mode, "layout": info.layout,
         "factors": info.factors if info.layout not in ("patch",) else None,
@@ -245,26 +250,47 @@ def render_animation(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: st
     (:data:`ANIMATED_FORMATS`), with the file's durations and loop count, nothing written.
     No loop count (LOOP_UNSET: a GIF that played once) is no GIF loop extension, and loop 1
     (one play) for APNG and WebP, whose Pillow writers would loop without end."""
+    loop = info.loop if info.loop is not None or fmt_name == "GIF" else 1
+    timing: dict[str, Any] = {"duration": list(info.durations or ())}
+    if loop is not None:
+        timing["loop"] = loop
+    encoded, record, notes = _save_all(frames, info, fmt_name, timing)
+    notes.append(f"wrote the {len(frames)} frames as an animation with their durations and "
+                 f"loop count")
+    record = {"input": str(src), "output": str(out), **record,
+              "durations": list(info.durations or ()), "loop": info.loop}
+    return encoded, Result(out, record, notes)
+
+
+def render_pages(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str,
+                 src: Path) -> tuple[bytes, Result]:
+    """Every frame of a decoded stack as one page each of a file of ``fmt_name``
+    (:data:`PAGED_FORMATS`: a multi-page TIFF, which ``encode`` reads back as one stack),
+    nothing written."""
+    encoded, record, notes = _save_all(frames, info, fmt_name, {})
+    notes.append(f"wrote the {len(frames)} frames as pages of one {fmt_name} file (--frame K "
+                 f"for one frame)")
+    return encoded, Result(out, {"input": str(src), "output": str(out), **record}, notes)
+
+
+def _save_all(frames: np.ndarray, info: SvdiInfo, fmt_name: str, options: dict[str, Any]
+              ) -> tuple[bytes, dict[str, Any], list[str]]:
+    """``frames`` saved as one file of ``fmt_name`` (Pillow's ``save_all``) with the file's
+    metadata and ``options``: its bytes, its record (less input and output), its notes."""
     fitted = [fit_format(from_array(frame), fmt_name) for frame in frames]
     images = [im for im, _ in fitted]
     save = metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
     if info.mode in ("L", "LA", "I;16") and images[0].mode in ("RGB", "RGBA"):
         save.pop("icc_profile", None)  # a grey profile does not describe RGB pixels
-    loop = info.loop if info.loop is not None or fmt_name == "GIF" else 1
-    if loop is not None:
-        save["loop"] = loop
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # GIF palette warnings
         images[0].save(buffer, format=fmt_name, save_all=True, append_images=images[1:],
-                       duration=list(info.durations or ()), **save)
+                       **save, **options)
     written, _ = written_mode(buffer.getvalue(), images[0])
     notes = [f"{fmt_name} cannot hold {info.mode} images: {fitted[0][1]}"] if fitted[0][1] \
         else []
-    notes.append(f"wrote the {len(images)} frames as an animation with their durations and "
-                 f"loop count")
-    return buffer.getvalue(), Result(out, {
-        "input": str(src), "output": str(out), "format": fmt_name, "width": images[0].width,
-        "height": images[0].height, "mode": written, "decoded_mode": info.mode,
-        "bytes": buffer.tell(), "frames": len(images), "durations": list(info.durations or ()),
-        "loop": info.loop, "notes": notes}, notes)
+    return buffer.getvalue(), {
+        "format": fmt_name, "width": images[0].width, "height": images[0].height,
+        "mode": written, "decoded_mode": info.mode, "bytes": buffer.tell(),
+        "frames": len(images), "notes": notes}, notes

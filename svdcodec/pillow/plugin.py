@@ -27,11 +27,27 @@ and a stack's N·W·H, section 14.5; :func:`svdcodec.set_default_limits` or
 ``register(limits=...)``) and raises ``OSError`` with the ``LimitError``'s message (a ``FRMS``
 declaring 2^32 − 1 frames opens as a broken file of one frame).
 
-**ImageFile.LOAD_TRUNCATED_IMAGES**: a file cut after HEAD loads as far as it goes. Every complete
-factor group is decoded, the group the file ends in is decoded from the component records its
-cut zstd frame still yields (a prefix of the records is the lower-rank approximation, spec
-section 5; its CRC cannot be checked), and missing groups are zero, like the missing rows of
-other formats. Other damage (CRC mismatch, corrupt data) still raises ``OSError``.
+**ImageFile.LOAD_TRUNCATED_IMAGES**: a single image of a whole-image layout (``per-channel``,
+``stacked``, ``stacked-vertical``: layouts 1–3) cut after HEAD loads as far as it goes. Every
+complete factor group is decoded, the group the file ends in is decoded from the component
+records its cut zstd frame still yields (a prefix of the records is the lower-rank
+approximation, spec section 5; its CRC cannot be checked), and missing groups are zero, like
+the missing rows of other formats. Not salvaged, flag or not (spec section 7.1, and for stacks
+the end of 14.4): a file of layout ``patch`` (each plane needs its whole frame) and a stack
+cut once ``FRMS``'s type is visible; their ``load()`` raises ``OSError`` ("image file is
+truncated"). Other damage (CRC mismatch, corrupt data) still raises ``OSError``.
+
+>>> from PIL import ImageFile
+>>> stack = svdcodec.encode_stack(np.full((2, 8, 12), 90, np.uint8))
+>>> ImageFile.LOAD_TRUNCATED_IMAGES = True
+>>> try:
+...     with Image.open(io.BytesIO(stack[:-20])) as im:
+...         im.load()
+... except OSError as exc:
+...     print(str(exc).split(":")[0])
+... finally:
+...     ImageFile.LOAD_TRUNCATED_IMAGES = False
+image file is truncated
 
 **Saving** takes ``quality`` (0..100, default 50), or ``rank``, ``energy``, ``target_size`` or
 ``target_psnr``, and ``layout``, ``factors``, ``progressive``, ``icc_profile``, ``exif`` (bytes or

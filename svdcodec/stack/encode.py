@@ -104,10 +104,8 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
     target = options.pop("target_size", None)
     if target is not None:
         target = check_target_size(target)
-        meta = metadata_chunks(*(options.get(k) for k in _META_OPTIONS))
-        single = len(fmt.pack(_probe_header(frames), [], meta))  # prefix, HEAD, meta, IEND
-        stack = single + _FRMS_BYTES
-        options["target_size"] = max(1, (target - stack) // n + single)
+        single = _framing(frames, options)
+        options["target_size"] = max(1, (target - single - _FRMS_BYTES) // n + single)
     reporter = Progress(progress)
     containers = []
     for k in range(n):
@@ -124,6 +122,51 @@ def encode_frames(frames: np.ndarray, encode_image: EncodeImage,
     planes = [p for c in containers for p in c.planes]
     return fmt.pack(header, groups, containers[0].metadata, planes,
                     stack=fmt.Stack(n, fmt.StackCoding.FRAMES))
+
+
+def _framing(frames: np.ndarray, options: dict[str, Any]) -> int:
+    """The bytes of one image's prefix, HEAD, metadata and IEND: what each frame's file of
+    the ``frames`` coding holds besides its data."""
+    meta = metadata_chunks(*(options.get(k) for k in _META_OPTIONS))
+    return len(fmt.pack(_probe_header(frames), [], meta))
+
+
+def _least_target(coding: str, frames: np.ndarray, encode_image: EncodeImage,
+                  options: dict[str, Any]) -> tuple[int, str] | None:
+    """The smallest target_size that ``coding`` meets with ``options`` (their target_size
+    aside), and the setting that gives it: its file at its least (quality 0 for the patch
+    layout, rank 1 else, as the single-image encoders define their smallest file); for
+    ``frames``, whose frames get equal shares, the share the largest frame needs. None if the
+    coding refuses even that."""
+    least: dict[str, Any] = {"rank": 1} if coding == "snapshot" or \
+        _layout(options) != "patch" else {"quality": 0}
+    opts = {k: v for k, v in options.items() if k not in ("target_size", "progress")} | least
+    setting = ", ".join(f"{k} {v}" for k, v in least.items())
+    try:
+        if coding != "frames":
+            return len(_ENCODERS[coding](frames, encode_image, opts)), setting
+        largest = max(len(encode_image(_single(frame), **opts)) for frame in frames)
+    except ValueError:
+        return None
+    single = _framing(frames, options)
+    return frames.shape[0] * (largest - single) + single + _FRMS_BYTES, setting
+
+
+def _size_refusal(frames: np.ndarray, encode_image: EncodeImage,
+                  tried: dict[str, dict[str, Any]], refusal: ValueError) -> ValueError:
+    """The error of a stack encode whose target_size no coding of ``tried`` (each with its
+    options) met: the caller's target, not each coding's share of it, and the smallest
+    target that one of them meets, when known."""
+    target = next(iter(tried.values()))["target_size"]
+    found = [(r[0], c, r[1]) for c, opts in tried.items()
+             for r in [_least_target(c, frames, encode_image, opts)] if r is not None]
+    if not found or min(found)[0] <= target:  # refused for another reason too
+        return ValueError(f"target_size {target} not met: {refusal}")
+    size, coding, setting = min(found)
+    which, how = ("any stack coding", f": coding {coding!r} at") if len(tried) > 1 else \
+        (f"coding {coding!r}", " at")
+    return ValueError(f"target_size {target} is below the smallest file {which} makes of these "
+                      f"frames ({size:,} bytes{how} {setting})")
 
 
 def check_frame_limits(data: bytes, coding: str) -> None:
@@ -327,8 +370,12 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
         found = [r for c in fmt.STACK_CODING_BY_NAME
                  if c != "snapshot" or snapshot_ok
                  for r in [coded(c, base if c != "snapshot" else options)] if r is not None]
+        if not found and options.get("target_size") is not None:
+            codings = {"frames": base, "tall": base, **({"snapshot": options} if snapshot_ok
+                                                        else {})}
+            raise _size_refusal(frames, encode_image, codings, _refused(refusals))
         if not found:
-            raise _refused(refusals, options.get("target_size"))
+            raise _refused(refusals)
         if options.get("target_size") is not None:
             return max(found, key=lambda r: r[1])[0]
         return min(found, key=lambda r: len(r[0]))[0]
@@ -350,12 +397,10 @@ def encode_auto(frames: np.ndarray, encode_image: EncodeImage, options: dict[str
     return min(fair, key=lambda r: len(r[0]))[0]
 
 
-def _refused(refusals: list[ValueError], target_size: object = None) -> ValueError:
+def _refused(refusals: list[ValueError]) -> ValueError:
     """The error of an auto encode that no coding accepted: every coding's reason (the first
     is what coding='frames' would have said), once each."""
     reasons = "; ".join(dict.fromkeys(str(e) for e in refusals))
-    if target_size is not None:  # the codings' messages name their own shares of it
-        return ValueError(f"no stack coding meets target_size {target_size!r}: {reasons}")
     return ValueError(f"no stack coding accepts the options: {reasons}")
 
 
@@ -389,7 +434,12 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], coding: str,
     if coding == "auto":
         data = encode_auto(array, encode_image, options, decode_stack)
     else:
-        data = _ENCODERS[coding](array, encode_image, options)
+        try:
+            data = _ENCODERS[coding](array, encode_image, options)
+        except ValueError as exc:  # its message names the share a frame or image got
+            if options.get("target_size") is None:
+                raise
+            raise _size_refusal(array, encode_image, {coding: options}, exc) from None
         check_frame_limits(data, coding)
     reporter.done()
     return data if anim is None else with_anim(data, anim)
