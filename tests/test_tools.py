@@ -121,6 +121,7 @@ def test_bench_rd(tmp_path: Path) -> None:
         assert f"\n{codec} " in out, codec
     assert "BD against JPEG" in out and "svd-patch BD-PSNR per image: img0:" in out
     assert "decode time" in out and "median of" in out  # the timing table, after the sweeps
+    assert "svdi auto" in out and "auto/AVIF" in out  # the default's encode time too
 
 
 def test_bench_stack(tmp_path: Path) -> None:

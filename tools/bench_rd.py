@@ -233,13 +233,15 @@ def _webp4(image: np.ndarray) -> bytes:
 
 def encode_times(path: Path) -> tuple[float, ...]:
     """Median encode seconds at quality ENCODE_QUALITY: svd-patch, svd-patch-zstd, AVIF
-    (Pillow's default speed), WebP method 4, WebP method 6."""
+    (Pillow's default speed), WebP method 4, WebP method 6, and svdcodec's default
+    (entropy "auto": the arith payload, and the zstd one where a probe says it may win)."""
     image = load(path)
     fns = [partial(svdcodec.encode, image, quality=ENCODE_QUALITY, entropy="arith"),
            partial(svdcodec.encode, image, quality=ENCODE_QUALITY, entropy="zstd"),
            partial(peers.encode_peer, image, "avif", ENCODE_QUALITY),
            partial(_webp4, image),
-           partial(peers.encode_peer, image, "webp", ENCODE_QUALITY)]
+           partial(peers.encode_peer, image, "webp", ENCODE_QUALITY),
+           partial(svdcodec.encode, image, quality=ENCODE_QUALITY)]
     return tuple(_median_times(fns, ENCODE_REPEATS))
 
 
@@ -310,10 +312,12 @@ def report(names: list[str], results: list[dict[str, list]], times: list[tuple],
         e = 1e3 * np.array(encodes)
         print(f"\nencode time at quality {ENCODE_QUALITY}, median of {ENCODE_REPEATS} runs per "
               f"image, then over images (ms)\n")
-        names = ("svdi arith", "svdi zstd", "AVIF default", "WebP m4", "WebP m6")
-        print("".join(f"{n:>14}" for n in names) + f"{'arith/AVIF':>12}{'arith/WebP4':>12}")
+        names = ("svdi arith", "svdi zstd", "AVIF default", "WebP m4", "WebP m6", "svdi auto")
+        print("".join(f"{n:>14}" for n in names) + f"{'arith/AVIF':>12}{'arith/WebP4':>12}"
+              f"{'auto/AVIF':>12}")
         print("".join(f"{np.median(e[:, c]):>14.1f}" for c in range(len(names)))
-              + f"{np.median(e[:, 0] / e[:, 2]):>12.2f}{np.median(e[:, 0] / e[:, 3]):>12.2f}")
+              + f"{np.median(e[:, 0] / e[:, 2]):>12.2f}{np.median(e[:, 0] / e[:, 3]):>12.2f}"
+              f"{np.median(e[:, 5] / e[:, 2]):>12.2f}")
 
 
 def _mean_curve(curves: list[np.ndarray], grid: np.ndarray) -> np.ndarray:
