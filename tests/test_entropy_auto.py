@@ -19,6 +19,7 @@ from svdcodec import format as fmt
 from svdcodec.cli import main
 from svdcodec.limits import Limits
 from svdcodec.patch import codec as patchcodec
+from svdcodec.patch import decode as patchdecode
 
 
 def structured(kind: str, h: int, w: int, c: int, seed: int) -> np.ndarray:
@@ -117,3 +118,27 @@ def test_cli_entropy_auto(tmp_path: Path) -> None:
         out = tmp_path / f"{entropy}.svdi"
         assert main(["encode", str(src), str(out), "--entropy", entropy]) == 0
         assert compression(out.read_bytes()) == expected
+
+
+def test_auto_keeps_arith_where_the_zstd_file_is_above_the_decoders_limits() -> None:
+    """The zstd payload's decoder counts the whole plane (section 12.8: about 46 bytes a pixel
+    for RGB at 4:4:4), the arith strip decoder about the output: a 6600 x 4000 chart coded by
+    auto as zstd was refused by svdcodec.decode with the default limits (LimitError, 1.13e9
+    bytes), where its arith file decodes. The same here with the allocation limit lowered."""
+    image = text_image()
+    zstd = svdcodec.encode(image)
+    arith = svdcodec.encode(image, entropy="arith")
+    assert compression(zstd) == fmt.Compression.ZSTD
+    needs = {name: patchdecode.limit_counts(fmt.unpack(data, Limits()))[1]
+             for name, data in (("zstd", zstd), ("arith", arith))}
+    assert needs["arith"] < needs["zstd"]
+    previous = svdcodec.set_default_limits(max_alloc_bytes=needs["arith"])
+    try:
+        data = svdcodec.encode(image)
+        assert np.array_equal(svdcodec.decode(data), svdcodec.decode(arith))
+        # and a tall stack of it (one frame counts as the whole coded image) is written
+        stack = svdcodec.encode_stack(np.stack([image[:64], image[64:128]]), coding="tall")
+    finally:
+        svdcodec.set_default_limits(previous)
+    assert compression(data) == fmt.Compression.ARITH
+    assert len(svdcodec.decode_stack(stack)) == 2
