@@ -36,6 +36,13 @@ from .outformat import METADATA_FORMATS, fit_format, metadata_options, written_m
 # Output formats whose Pillow writers store an animation: decode writes every frame of a file
 # with an anim chunk (spec section 16) to them, with its durations and loop count
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
+# The largest loop count and frame duration (milliseconds) each of them stores, where anim
+# stores any u32 (section 16, rule 4): GIF a 16-bit count and 16-bit centiseconds, WebP a
+# 16-bit count and 24-bit milliseconds, APNG a 32-bit play count and a delay of a 16-bit
+# numerator over a 16-bit denominator (above 65,535 ms only whole seconds fit, 65,535 at most)
+TIMING_RANGE = {"GIF": (0xFFFF, 0xFFFF * 10), "WEBP": (0xFFFF, 2**24 - 1),
+                "PNG": (2**32 - 1, 0xFFFF * 1000)}
+APNG_MS_DELAYS = 0xFFFF  # APNG durations up to this many milliseconds keep every millisecond
 
 
 @dataclass
@@ -239,6 +246,30 @@ def decode_frame_array(data: bytes, rank: int | None, frame: int | None,
     return decode(data, rank=rank, frame=frame, progress=progress, limits=limits)
 
 
+def _fit_timing(durations: list[int], loop: int | None, fmt_name: str
+                ) -> tuple[list[int], int | None, list[str]]:
+    """The durations and loop count that ``fmt_name`` stores (:data:`TIMING_RANGE`): each
+    above the format's largest value becomes that value (an APNG duration above
+    APNG_MS_DELAYS ms the nearest whole second), with notes saying so."""
+    most_loops, longest = TIMING_RANGE[fmt_name]
+    notes = []
+    if loop is not None and loop > most_loops:
+        notes.append(f"the loop count {loop:,} is above {fmt_name}'s largest, {most_loops:,}: "
+                     f"written as {most_loops:,}")
+        loop = most_loops
+    fitted = [min(d, longest) for d in durations]
+    if fmt_name == "PNG":
+        fitted = [d if d <= APNG_MS_DELAYS else min(round(d / 1000) * 1000, longest)
+                  for d in fitted]
+    if fitted != durations:
+        changed = sum(a != b for a, b in zip(durations, fitted, strict=True))
+        notes.append(f"{changed} frame duration{'s' * (changed != 1)} above what {fmt_name} "
+                     f"holds ({longest:,} ms" + (", whole seconds above 65,535 ms"
+                                                  if fmt_name == "PNG" else "")
+                     + "): written as the nearest it holds")
+    return fitted, loop, notes
+
+
 def render_animation(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str,
                      src: Path) -> tuple[bytes, Result]:
     """Every frame of a decoded animation (spec section 16) as one file of ``fmt_name``
@@ -251,16 +282,17 @@ def render_animation(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: st
     if info.mode in ("L", "LA", "I;16") and images[0].mode in ("RGB", "RGBA"):
         save.pop("icc_profile", None)  # a grey profile does not describe RGB pixels
     loop = info.loop if info.loop is not None or fmt_name == "GIF" else 1
+    durations, loop, notes = _fit_timing(list(info.durations or ()), loop, fmt_name)
     if loop is not None:
         save["loop"] = loop
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # GIF palette warnings
         images[0].save(buffer, format=fmt_name, save_all=True, append_images=images[1:],
-                       duration=list(info.durations or ()), **save)
+                       duration=durations, **save)
     written, _ = written_mode(buffer.getvalue(), images[0])
-    notes = [f"{fmt_name} cannot hold {info.mode} images: {fitted[0][1]}"] if fitted[0][1] \
-        else []
+    notes[:0] = [f"{fmt_name} cannot hold {info.mode} images: {fitted[0][1]}"] \
+        if fitted[0][1] else []
     notes.append(f"wrote the {len(images)} frames as an animation with their durations and "
                  f"loop count")
     return buffer.getvalue(), Result(out, {
