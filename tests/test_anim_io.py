@@ -258,3 +258,29 @@ def test_cli_animation_timing_beyond_the_output_format_is_clamped_with_a_note(
         assert timings(im) == expected_durations
     err = capsys.readouterr().err
     assert "note:" in err and ("above" in err or "rounded" in err)
+
+
+def test_cli_sixteen_bit_animation_to_apng_keeps_every_frame(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Pillow's APNG writer compares frames converted to 8-bit RGBA, where 16-bit samples
+    above 255 all read 255: frames that differ only there were merged into the one before
+    (3 frames written as 2) and others cropped to the 8-bit difference (samples of 3000 read
+    back as 1000), while the note said 'wrote the 3 frames'. Written 8-bit, as GIF and WebP
+    are, every frame is there as decoded."""
+    stack = np.zeros((3, 16, 16), np.uint16)
+    stack[:, :, :8] = 100
+    for i in range(3):
+        stack[i, :, 8:] = 1000 * (i + 1)
+    data = svdcodec.encode_stack(stack, quality=100, durations=[10, 20, 30], loop=0)
+    src = tmp_path / "a.svdi"
+    src.write_bytes(data)
+    out = tmp_path / "b.png"
+    assert main(["decode", str(src), str(out)]) == 0
+    decoded = svdcodec.decode_stack(data)
+    expected = np.round(decoded / 257.0).astype(np.uint8)
+    with Image.open(out) as im:
+        assert im.n_frames == 3
+        assert timings(im) == [10, 20, 30]
+        for k, frame in enumerate(ImageSequence.Iterator(im)):
+            assert np.array_equal(np.asarray(frame.convert("L")), expected[k])
+    assert "16 -> 8 bits" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from ..errors import SvdiError
 from ..format import MAX_DURATION, MAX_LOOP
 from ..info import SvdiInfo
 from ..limits import Limits
-from ..pillow.convert import depth_note, from_array, one_stored_mode, same_kind, to_stored
+from ..pillow.convert import depth_note, from_array, one_stored_mode, same_kind, to_8bit, to_stored
 from .dicom import SUFFIXES as DICOM_SUFFIXES
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
@@ -278,6 +278,12 @@ def render_animation(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: st
     (one play) for APNG and WebP, whose Pillow writers would loop without end."""
     fitted = [fit_format(from_array(frame), fmt_name) for frame in frames]
     images = [im for im, _ in fitted]
+    eight_bit = fmt_name == "PNG" and images[0].mode == "I;16"
+    if eight_bit:
+        # Pillow's APNG writer compares frames in 8-bit RGBA (16-bit samples above 255 all
+        # read 255): it merged frames that differ only there and cropped the others to that
+        # difference. In 8 bits, as GIF and WebP are written, it sees every change.
+        images = [Image.fromarray(to_8bit(np.asarray(im))) for im in images]
     save = metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
     if info.mode in ("L", "LA", "I;16") and images[0].mode in ("RGB", "RGBA"):
         save.pop("icc_profile", None)  # a grey profile does not describe RGB pixels
@@ -293,6 +299,11 @@ def render_animation(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: st
     written, _ = written_mode(buffer.getvalue(), images[0])
     notes[:0] = [f"{fmt_name} cannot hold {info.mode} images: {fitted[0][1]}"] \
         if fitted[0][1] else []
+    if eight_bit:
+        notes.insert(0, "an animated PNG of I;16 frames is written 16 -> 8 bits as "
+                        "round(v / 257): Pillow's APNG writer compares frames in 8 bits and "
+                        "drops or crops frames that differ above 255 (--out-dir DIR writes "
+                        "16-bit frames)")
     notes.append(f"wrote the {len(images)} frames as an animation with their durations and "
                  f"loop count")
     return buffer.getvalue(), Result(out, {
