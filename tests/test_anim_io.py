@@ -284,3 +284,20 @@ def test_cli_sixteen_bit_animation_to_apng_keeps_every_frame(
         for k, frame in enumerate(ImageSequence.Iterator(im)):
             assert np.array_equal(np.asarray(frame.convert("L")), expected[k])
     assert "16 -> 8 bits" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".png", ".webp"])
+def test_cli_animation_note_counts_the_frames_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str) -> None:
+    """Pillow's GIF, APNG and WebP writers merge identical consecutive frames, adding their
+    durations (the animation plays the same): a stack of 3 frames was written as 2 while the
+    note said 'wrote the 3 frames'."""
+    stack = np.stack([np.full((8, 8, 3), v, np.uint8) for v in (10, 10, 200)])
+    src = tmp_path / "a.svdi"
+    src.write_bytes(svdcodec.encode_stack(stack, durations=[100, 200, 300], loop=0))
+    out = tmp_path / f"b{suffix}"
+    assert main(["decode", str(src), str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.n_frames == 2
+        assert timings(im) == [300, 300]
+    assert "wrote the 3 frames as 2" in capsys.readouterr().err

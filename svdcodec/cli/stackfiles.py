@@ -304,10 +304,15 @@ def render_animation(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: st
                         "round(v / 257): Pillow's APNG writer compares frames in 8 bits and "
                         "drops or crops frames that differ above 255 (--out-dir DIR writes "
                         "16-bit frames)")
-    notes.append(f"wrote the {len(images)} frames as an animation with their durations and "
-                 f"loop count")
+    with Image.open(buffer) as back:  # the writers merge identical consecutive frames
+        count = getattr(back, "n_frames", 1)
+    merged = "" if count == len(images) else \
+        f" as {count} (identical consecutive frames merged, their durations added)"
+    notes.append(f"wrote the {len(images)} frames{merged} as an animation with their durations "
+                 f"and loop count")
     return buffer.getvalue(), Result(out, {
         "input": str(src), "output": str(out), "format": fmt_name, "width": images[0].width,
         "height": images[0].height, "mode": written, "decoded_mode": info.mode,
-        "bytes": buffer.tell(), "frames": len(images), "durations": list(info.durations or ()),
+        "bytes": len(buffer.getvalue()), "frames": count,
+        "durations": list(info.durations or ()),
         "loop": info.loop, "notes": notes}, notes)
