@@ -204,12 +204,17 @@ def _one_compression(frames: np.ndarray, containers: list[fmt.Container],
     others coded again with it) and the smaller stack kept, arith on a tie. Most frames' choice
     could make the stack larger than entropy="arith" (two frames of bars, 14 % smaller in
     zstd, outvoted a noisy frame 29 % larger in it); either way the frames coded arith are
-    those of entropy="arith", so the stack never is."""
+    those of entropy="arith", so the stack never is. With a ``target_size`` every frame meets
+    its share either way and the smaller stack is the coarser one: most frames' choice is
+    kept (the others coded again with it)."""
     if options.get("entropy") is not None:
         return containers
     kinds = {c.header.compression for c in containers}
     if len(kinds) == 1:
         return containers
+    if options.get("target_size") is not None:
+        counts = [c.header.compression for c in containers]
+        kinds = {max(sorted(kinds), key=counts.count)}
     best: tuple[int, bool, list[fmt.Container]] | None = None
     for kind in sorted(kinds):
         pinned = dict(options, entropy=fmt.COMPRESSION_NAMES[kind])
@@ -220,7 +225,7 @@ def _one_compression(frames: np.ndarray, containers: list[fmt.Container],
         candidate = (size, kind != fmt.Compression.ARITH, coded)
         if best is None or candidate[:2] < best[:2]:
             best = candidate
-    assert best is not None  # kinds has two compressions
+    assert best is not None  # kinds is not empty
     return best[2]
 
 
