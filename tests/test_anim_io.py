@@ -229,3 +229,75 @@ def test_cli_stack_of_several_inputs_pads_durations(tmp_path: Path) -> None:
     assert main(["encode", str(gif), str(png), "--stack", str(out)]) == 0
     info = svdcodec.read_header(out)
     assert (info.durations, info.loop) == ((100, 200, 300, 40, 0), 5)
+
+
+@pytest.mark.parametrize(("suffix", "durations", "loop", "expected_durations", "expected_loop"), [
+    # GIF: a 16-bit loop count and delays of 16-bit centiseconds
+    (".gif", (100, 40, 250), 70000, [100, 40, 250], 65535),
+    (".gif", (700000, 40, 2**32 - 1), 0, [655350, 40, 655350], 0),
+    # WebP: a 16-bit loop count and 24-bit milliseconds
+    (".webp", (100, 40, 250), 2**32 - 2, [100, 40, 250], 65535),
+    (".webp", (2**24 + 5, 40, 250), 3, [2**24 - 1, 40, 250], 3),
+    # APNG: a delay of a 16-bit numerator over a 16-bit denominator, at most 65,535 s
+    (".png", (2**32 - 1, 40, 40000600), 2**32 - 2, [65535000, 40, 40001000], 2**32 - 2),
+])
+def test_cli_animation_timing_beyond_the_output_format_is_clamped_with_a_note(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str,
+        durations: tuple[int, ...], loop: int, expected_durations: list[int],
+        expected_loop: int) -> None:
+    """Every u32 is a valid loop count and duration (spec section 16, rule 4), but GIF, WebP
+    and APNG hold less: decode to them was an internal error (exit 3: OverflowError, 'ERROR
+    assembling WebP: -1') or 'svdcodec: error: cannot write duration'. Now the nearest value
+    the format holds, and a note saying so."""
+    src = tmp_path / "a.svdi"
+    src.write_bytes(stack_file(durations, loop))
+    out = tmp_path / f"b{suffix}"
+    assert main(["decode", str(src), str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.n_frames == 3 and im.info["loop"] == expected_loop
+        assert timings(im) == expected_durations
+    err = capsys.readouterr().err
+    assert "note:" in err and ("above" in err or "rounded" in err)
+
+
+def test_cli_sixteen_bit_animation_to_apng_keeps_every_frame(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Pillow's APNG writer compares frames converted to 8-bit RGBA, where 16-bit samples
+    above 255 all read 255: frames that differ only there were merged into the one before
+    (3 frames written as 2) and others cropped to the 8-bit difference (samples of 3000 read
+    back as 1000), while the note said 'wrote the 3 frames'. Written 8-bit, as GIF and WebP
+    are, every frame is there as decoded."""
+    stack = np.zeros((3, 16, 16), np.uint16)
+    stack[:, :, :8] = 100
+    for i in range(3):
+        stack[i, :, 8:] = 1000 * (i + 1)
+    data = svdcodec.encode_stack(stack, quality=100, durations=[10, 20, 30], loop=0)
+    src = tmp_path / "a.svdi"
+    src.write_bytes(data)
+    out = tmp_path / "b.png"
+    assert main(["decode", str(src), str(out)]) == 0
+    decoded = svdcodec.decode_stack(data)
+    expected = np.round(decoded / 257.0).astype(np.uint8)
+    with Image.open(out) as im:
+        assert im.n_frames == 3
+        assert timings(im) == [10, 20, 30]
+        for k, frame in enumerate(ImageSequence.Iterator(im)):
+            assert np.array_equal(np.asarray(frame.convert("L")), expected[k])
+    assert "16 -> 8 bits" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".png", ".webp"])
+def test_cli_animation_note_counts_the_frames_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str) -> None:
+    """Pillow's GIF, APNG and WebP writers merge identical consecutive frames, adding their
+    durations (the animation plays the same): a stack of 3 frames was written as 2 while the
+    note said 'wrote the 3 frames'."""
+    stack = np.stack([np.full((8, 8, 3), v, np.uint8) for v in (10, 10, 200)])
+    src = tmp_path / "a.svdi"
+    src.write_bytes(svdcodec.encode_stack(stack, durations=[100, 200, 300], loop=0))
+    out = tmp_path / f"b{suffix}"
+    assert main(["decode", str(src), str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.n_frames == 2
+        assert timings(im) == [300, 300]
+    assert "wrote the 3 frames as 2" in capsys.readouterr().err

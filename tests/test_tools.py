@@ -266,3 +266,23 @@ def test_bench_synthetic(tmp_path: Path) -> None:
         assert auto <= arith  # auto keeps the smaller payload of its coefficients
         assert float(cells[11]) >= 1.0
     assert len(list((tmp_path / "images").glob("*.png"))) == 5
+
+
+@pytest.mark.parametrize("args", [("--size", "1x1"), ("--size", "0x5"), ("--size", "8x-3"),
+                                  ("--quality", "150", "--size", "8x8")])
+def test_bench_synthetic_refuses_sizes_and_qualities_it_cannot_run(args: tuple[str, ...],
+                                                                   tmp_path: Path) -> None:
+    """--size 1x1 ended in a traceback drawing the chart (y1 must be greater than or equal
+    to y0), 0x5 and --quality 150 in tracebacks from svdcodec.encode: usage errors (exit 2)."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(TOOLS / "bench_synthetic.py"), *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "error: argument --" in done.stderr
+
+
+def test_bench_synthetic_runs_at_its_smallest_size(tmp_path: Path) -> None:
+    out = run_tool("bench_synthetic", "--size", "2x2", cwd=tmp_path).stdout
+    assert sum(row.startswith("| ") and not row.startswith("| image")
+               for row in out.splitlines()) == 5

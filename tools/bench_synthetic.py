@@ -80,13 +80,23 @@ def nearest(image: np.ndarray, codec: str, size: int) -> tuple[int, float]:
 
 
 def size(text: str) -> tuple[int, int]:
+    """HxW, each at least 2 (the chart needs a row above its base line)."""
     h, w = (int(v) for v in text.lower().split("x"))
+    if min(h, w) < 2:
+        raise argparse.ArgumentTypeError(f"HxW with H, W >= 2, got {text!r}")
     return h, w
+
+
+def quality(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a quality in 0..100, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quality", type=float, default=50.0)
+    parser.add_argument("--quality", type=quality, default=50.0)
     parser.add_argument("--size", type=size, default=(512, 768), help="HxW (default 512x768)")
     parser.add_argument("--out", type=Path, help="write the images there as PNG")
     args = parser.parse_args(argv)

@@ -23,7 +23,7 @@ from ..errors import SvdiError
 from ..format import MAX_DURATION, MAX_LOOP
 from ..info import SvdiInfo
 from ..limits import Limits
-from ..pillow.convert import depth_note, from_array, one_stored_mode, same_kind, to_stored
+from ..pillow.convert import depth_note, from_array, one_stored_mode, same_kind, to_8bit, to_stored
 from .dicom import SUFFIXES as DICOM_SUFFIXES
 from .dicom import is_dicom_path
 from .errors import CliError, os_reason
@@ -39,6 +39,13 @@ ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
 # Output formats that hold a stack without timing: decode writes every frame of a stack to
 # them unless --frame K asks for one (.npy: one (N, H, W[, C]) array, as encode --stack takes)
 PAGED_FORMATS = ("TIFF", "NPY")
+# The largest loop count and frame duration (milliseconds) each of them stores, where anim
+# stores any u32 (section 16, rule 4): GIF a 16-bit count and 16-bit centiseconds, WebP a
+# 16-bit count and 24-bit milliseconds, APNG a 32-bit play count and a delay of a 16-bit
+# numerator over a 16-bit denominator (above 65,535 ms only whole seconds fit, 65,535 at most)
+TIMING_RANGE = {"GIF": (0xFFFF, 0xFFFF * 10), "WEBP": (0xFFFF, 2**24 - 1),
+                "PNG": (2**32 - 1, 0xFFFF * 1000)}
+APNG_MS_DELAYS = 0xFFFF  # APNG durations up to this many milliseconds keep every millisecond
 
 
 @dataclass
@@ -244,6 +251,30 @@ def decode_frame_array(data: bytes, rank: int | None, frame: int | None,
     return decode(data, rank=rank, frame=frame, progress=progress, limits=limits)
 
 
+def _fit_timing(durations: list[int], loop: int | None, fmt_name: str
+                ) -> tuple[list[int], int | None, list[str]]:
+    """The durations and loop count that ``fmt_name`` stores (:data:`TIMING_RANGE`): each
+    above the format's largest value becomes that value (an APNG duration above
+    APNG_MS_DELAYS ms the nearest whole second), with notes saying so."""
+    most_loops, longest = TIMING_RANGE[fmt_name]
+    notes = []
+    if loop is not None and loop > most_loops:
+        notes.append(f"the loop count {loop:,} is above {fmt_name}'s largest, {most_loops:,}: "
+                     f"written as {most_loops:,}")
+        loop = most_loops
+    fitted = [min(d, longest) for d in durations]
+    if fmt_name == "PNG":
+        fitted = [d if d <= APNG_MS_DELAYS else min(round(d / 1000) * 1000, longest)
+                  for d in fitted]
+    if fitted != durations:
+        changed = sum(a != b for a, b in zip(durations, fitted, strict=True))
+        notes.append(f"{changed} frame duration{'s' * (changed != 1)} above what {fmt_name} "
+                     f"holds ({longest:,} ms" + (", whole seconds above 65,535 ms"
+                                                  if fmt_name == "PNG" else "")
+                     + "): written as the nearest it holds")
+    return fitted, loop, notes
+
+
 def render_animation(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str,
                      src: Path) -> tuple[bytes, Result]:
     """Every frame of a decoded animation (spec section 16) as one file of ``fmt_name``
@@ -251,12 +282,17 @@ def render_animation(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: st
     No loop count (LOOP_UNSET: a GIF that played once) is no GIF loop extension, and loop 1
     (one play) for APNG and WebP, whose Pillow writers would loop without end."""
     loop = info.loop if info.loop is not None or fmt_name == "GIF" else 1
-    timing: dict[str, Any] = {"duration": list(info.durations or ())}
+    durations, loop, timing_notes = _fit_timing(list(info.durations or ()), loop, fmt_name)
+    timing: dict[str, Any] = {"duration": durations}
     if loop is not None:
         timing["loop"] = loop
     encoded, record, notes = _save_all(frames, info, fmt_name, timing)
-    notes.append(f"wrote the {len(frames)} frames as an animation with their durations and "
-                 f"loop count")
+    notes += timing_notes
+    count = record["frames"]  # the writers merge identical consecutive frames
+    merged = "" if count == len(frames) else \
+        f" as {count} (identical consecutive frames merged, their durations added)"
+    notes.append(f"wrote the {len(frames)} frames{merged} as an animation with their durations "
+                 f"and loop count")
     record = {"input": str(src), "output": str(out), **record,
               "durations": list(info.durations or ()), "loop": info.loop}
     return encoded, Result(out, record, notes)
@@ -276,9 +312,16 @@ def render_pages(frames: np.ndarray, info: SvdiInfo, out: Path, fmt_name: str,
 def _save_all(frames: np.ndarray, info: SvdiInfo, fmt_name: str, options: dict[str, Any]
               ) -> tuple[bytes, dict[str, Any], list[str]]:
     """``frames`` saved as one file of ``fmt_name`` (Pillow's ``save_all``) with the file's
-    metadata and ``options``: its bytes, its record (less input and output), its notes."""
+    metadata and ``options``: its bytes, its record (less input and output; "frames": the
+    frames the file holds, read back), its notes."""
     fitted = [fit_format(from_array(frame), fmt_name) for frame in frames]
     images = [im for im, _ in fitted]
+    eight_bit = fmt_name == "PNG" and images[0].mode == "I;16"
+    if eight_bit:
+        # Pillow's APNG writer compares frames in 8-bit RGBA (16-bit samples above 255 all
+        # read 255): it merged frames that differ only there and cropped the others to that
+        # difference. In 8 bits, as GIF and WebP are written, it sees every change.
+        images = [Image.fromarray(to_8bit(np.asarray(im))) for im in images]
     save = metadata_options(info.metadata) if fmt_name in METADATA_FORMATS else {}
     if info.mode in ("L", "LA", "I;16") and images[0].mode in ("RGB", "RGBA"):
         save.pop("icc_profile", None)  # a grey profile does not describe RGB pixels
@@ -290,7 +333,14 @@ def _save_all(frames: np.ndarray, info: SvdiInfo, fmt_name: str, options: dict[s
     written, _ = written_mode(buffer.getvalue(), images[0])
     notes = [f"{fmt_name} cannot hold {info.mode} images: {fitted[0][1]}"] if fitted[0][1] \
         else []
+    if eight_bit:
+        notes.insert(0, "an animated PNG of I;16 frames is written 16 -> 8 bits as "
+                        "round(v / 257): Pillow's APNG writer compares frames in 8 bits and "
+                        "drops or crops frames that differ above 255 (--out-dir DIR writes "
+                        "16-bit frames)")
+    with Image.open(buffer) as back:
+        count = getattr(back, "n_frames", 1)
     return buffer.getvalue(), {
         "format": fmt_name, "width": images[0].width, "height": images[0].height,
-        "mode": written, "decoded_mode": info.mode, "bytes": buffer.tell(),
-        "frames": len(images), "notes": notes}, notes
+        "mode": written, "decoded_mode": info.mode, "bytes": len(buffer.getvalue()),
+        "frames": count, "notes": notes}, notes

@@ -15,6 +15,8 @@ import numpy as np
 
 from .. import _zstd
 from .. import format as fmt
+from ..errors import LimitError
+from ..limits import get_default_limits
 from ..metrics import psnr
 from ..progress import Progress
 from . import arith, decode, transform
@@ -177,7 +179,21 @@ class PatchEncoder:
                     coded["zstd"].append(zstd)
             part(1.0)
         entropy = min(ways, key=lambda way: sum(len(pl.payload) for pl in coded[way]))
+        if entropy != self.entropy and not self._decodable(entropy, coded[entropy]):
+            entropy = "arith"
         return self.header(entropy), coded[entropy]
+
+    def _decodable(self, entropy: str, planes: list[fmt.Plane]) -> bool:
+        """Whether a decoder with the default limits decodes these planes (section 12.8).
+        Auto's zstd payload counts its whole planes (about 46 bytes a pixel for RGB at 4:4:4),
+        the arith strip decoder about the output: auto keeps arith where zstd would be
+        refused."""
+        container = fmt.Container(self.header(entropy), (), {}, (), tuple(planes))
+        try:
+            decode.check_limits(container, get_default_limits())
+        except LimitError:
+            return False
+        return True
 
     def _plane(self, index: int, plan: PlanePlan, qp: QuantizedPlane, payload: bytes,
                ac_symbols: int, escapes: int) -> fmt.Plane:
