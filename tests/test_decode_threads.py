@@ -204,6 +204,11 @@ def test_a_loaded_machine_decodes_on_one_thread(monkeypatch: pytest.MonkeyPatch)
     assert patchdecode.decode_threads(container) == 1
     monkeypatch.setattr(patchdecode.os, "getloadavg", lambda: (2.9, 1.0, 1.0))
     assert patchdecode.decode_threads(container) == 2
+    monkeypatch.setattr(patchdecode, "_cpus", lambda: 2)  # the decoding process alone: ~1
+    monkeypatch.setattr(patchdecode.os, "getloadavg", lambda: (1.2, 1.0, 1.0))
+    assert patchdecode.decode_threads(container) == 2
+    monkeypatch.setattr(patchdecode.os, "getloadavg", lambda: (1.6, 1.0, 1.0))
+    assert patchdecode.decode_threads(container) == 1
     monkeypatch.setattr(patchdecode, "LOAD_AWARE", False)
     monkeypatch.setattr(patchdecode.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
     assert patchdecode.decode_threads(container) == 2

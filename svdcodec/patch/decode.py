@@ -126,9 +126,11 @@ def decode_strips(container: fmt.Container, rank: int | None, rows: int,
 def _core_free() -> bool:
     """Whether the machine's 1-minute load average leaves a CPU of this process's free: on a
     loaded machine the second thread is descheduled mid-row and the decode waits for it
-    (measured on 2 cores with both busy: 6-8 ms instead of 5 ms serially at 1 bpp)."""
+    (measured on 2 cores with both busy: 6-8 ms instead of 5 ms serially at 1 bpp). The caller
+    itself, busy decoding, adds about 1 to the load: below CPUs - 0.5 a CPU is free (2 CPUs:
+    load 1.0-1.2 with this process alone, 2 and more with another busy one)."""
     try:
-        return os.getloadavg()[0] <= _cpus() - 1
+        return os.getloadavg()[0] < _cpus() - 0.5
     except (AttributeError, OSError):  # pragma: no cover - no load average (Windows)
         return True
 
