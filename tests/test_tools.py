@@ -122,6 +122,7 @@ def test_bench_rd(tmp_path: Path) -> None:
     assert "BD against JPEG" in out and "svd-patch BD-PSNR per image: img0:" in out
     assert "decode time" in out and "median of" in out  # the timing table, after the sweeps
     assert "svdi auto" in out and "auto/AVIF" in out  # the default's encode time too
+    assert "2T/WebP" in out  # the decoder with and without its second thread
 
 
 def test_bench_stack(tmp_path: Path) -> None:

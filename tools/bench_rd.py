@@ -13,7 +13,8 @@ rank), measures bytes, bits per pixel, PSNR and SSIM over all RGB samples, then 
   over the common rate interval; BD-rate fits log10(rate) against PSNR over the common PSNR
   interval. Fits use the points inside the interval plus one on each side. A monotone-cubic
   (pchip) variant is printed as a cross-check;
-- decode time of the patch layout (arithmetic-coded payload, spec section 13, and zstd
+- decode time of the patch layout (arithmetic-coded payload, spec section 13, on one thread and
+  with the decoder's second thread, and zstd
   payload, both through the C decoders) against JPEG and WebP at about 0.25, 0.5 and 1 bpp
   (medians of interleaved repeated decodes, measured after the sweeps, one process);
 - encode time at quality 50 (svdcodec, both payloads) against AVIF (Pillow's default speed)
@@ -41,6 +42,7 @@ from scipy.interpolate import PchipInterpolator
 
 import svdcodec
 from svdcodec.metrics import psnr, ssim
+from svdcodec.patch import decode as patchdecode
 from svdcodec.teach import peers as peers
 
 BD_RANGE = (0.15, 1.0)  # bpp
@@ -205,23 +207,37 @@ def _nearest(points: np.ndarray, settings: list, bpp: float) -> object:
     return settings[int(np.argmin(np.abs(np.log(points[:, 0] / bpp))))]
 
 
+def _decode_threads(threads: int, data: bytes) -> np.ndarray:
+    """svdcodec.decode with the strip decoder's thread count fixed (2: the second thread
+    whatever the load average, which the decoder otherwise consults)."""
+    saved = patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE
+    patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE = threads, False
+    try:
+        return svdcodec.decode(data)
+    finally:
+        patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE = saved
+
+
 def decode_times(path: Path, curves: dict[str, np.ndarray]) -> list[tuple[float, ...]]:
-    """Per rate of TIMING_BPPS: (svd-patch s, svd-patch-zstd s, JPEG s, WebP s, and the bpp of
-    the four files), each file the one of its sweep nearest to the rate."""
+    """Per rate of TIMING_BPPS: (svd-patch s on one thread, svd-patch s with the decoder's
+    second thread, svd-patch-zstd s, JPEG s, WebP s, and the bpp of svd-patch, svd-patch-zstd,
+    JPEG and WebP), each file the one of its sweep nearest to the rate."""
     image = load(path)
     pixels = image.shape[0] * image.shape[1]
     rows = []
     for bpp in TIMING_BPPS:
-        files = []
-        for name in ("svd-patch", "svd-patch-zstd"):
-            options = _nearest(curves[name], [o for _, o in SVD_MODES[name]], bpp)
-            files.append((svdcodec.decode, svdcodec.encode(image, **options)))
+        options = _nearest(curves["svd-patch"], [o for _, o in SVD_MODES["svd-patch"]], bpp)
+        arith = svdcodec.encode(image, **options)
+        files = [(partial(_decode_threads, 1), arith), (partial(_decode_threads, 2), arith)]
+        options = _nearest(curves["svd-patch-zstd"],
+                           [o for _, o in SVD_MODES["svd-patch-zstd"]], bpp)
+        files.append((svdcodec.decode, svdcodec.encode(image, **options)))
         for name in ANCHORS:
             q = _nearest(curves[name], list(PEER_QUALITIES[name]), bpp)
             files.append((partial(peers.decode_peer, channels=3),
                           peers.encode_peer(image, name, q)))
         t = _median_times([partial(fn, data) for fn, data in files])
-        rows.append((*t, *(8 * len(data) / pixels for _, data in files)))
+        rows.append((*t, *(8 * len(data) / pixels for _, data in files[1:])))
     return rows
 
 
@@ -293,21 +309,22 @@ def report(names: list[str], results: list[dict[str, list]], times: list[tuple],
         f"{Path(n).stem.replace('kodim', '')}:{v:+.2f}" for n, v in zip(names, per_image,
                                                                         strict=True)))
     if times:
-        t = np.array(times)  # (images, rates, 8)
-        print(f"\ndecode time (C decoders), median of {TIMING_REPEATS} interleaved runs per "
-              f"image, then over images; ratios are medians of per-image ratios\n")
+        t = np.array(times)  # (images, rates, 9)
+        print(f"\ndecode time (C decoders, wall), median of {TIMING_REPEATS} interleaved runs "
+              f"per image, then over images; ratios are medians of per-image ratios; arith 1T "
+              f"on one thread, 2T with the decoder's second thread (WebP: one thread)\n")
         head = (f"{'rate':>6}{'arith bpp':>10}{'zstd bpp':>9}{'JPEG bpp':>9}{'WebP bpp':>9}"
-                f"{'arith ms':>9}{'zstd ms':>8}{'JPEG ms':>8}{'WebP ms':>8}{'arith/JPEG':>11}"
-                f"{'arith/WebP':>11}")
+                f"{'arith 1T ms':>12}{'arith 2T ms':>12}{'zstd ms':>8}{'JPEG ms':>8}"
+                f"{'WebP ms':>8}{'1T/WebP':>9}{'2T/WebP':>9}")
         print(head)
         print("-" * len(head))
         for i, bpp in enumerate(TIMING_BPPS):
             r = t[:, i]
-            print(f"{bpp:>6g}{np.mean(r[:, 4]):>10.3f}{np.mean(r[:, 5]):>9.3f}"
-                  f"{np.mean(r[:, 6]):>9.3f}{np.mean(r[:, 7]):>9.3f}"
+            print(f"{bpp:>6g}{np.mean(r[:, 5]):>10.3f}{np.mean(r[:, 6]):>9.3f}"
+                  f"{np.mean(r[:, 7]):>9.3f}{np.mean(r[:, 8]):>9.3f}"
                   + "".join(f"{1e3 * np.median(r[:, c]):>{w}.2f}"
-                            for c, w in ((0, 9), (1, 8), (2, 8), (3, 8)))
-                  + f"{np.median(r[:, 0] / r[:, 2]):>11.2f}{np.median(r[:, 0] / r[:, 3]):>11.2f}")
+                            for c, w in ((0, 12), (1, 12), (2, 8), (3, 8), (4, 8)))
+                  + f"{np.median(r[:, 0] / r[:, 4]):>9.2f}{np.median(r[:, 1] / r[:, 4]):>9.2f}")
     if encodes:
         e = 1e3 * np.array(encodes)
         print(f"\nencode time at quality {ENCODE_QUALITY}, median of {ENCODE_REPEATS} runs per "
