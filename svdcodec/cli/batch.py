@@ -169,8 +169,13 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 def stop(executor: concurrent.futures.ProcessPoolExecutor) -> None:
-    """Cancel the queued tasks, terminate the workers and wait until they are gone."""
+    """Cancel the queued tasks, terminate the workers and wait until they are gone, the pool's
+    management thread too: ``shutdown(wait=False)`` forgets that thread without joining it, and
+    at exit ``concurrent.futures`` wakes it through a pipe it may be closing (Python 3.11: an
+    "Exception ignored ... OSError: [Errno 9] Bad file descriptor" after "interrupted", seen
+    once in CI)."""
     processes = list((getattr(executor, "_processes", None) or {}).values())
+    manager = getattr(executor, "_executor_manager_thread", None)
     executor.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
     if terminate is not None:
@@ -185,6 +190,8 @@ def stop(executor: concurrent.futures.ProcessPoolExecutor) -> None:
             process.kill()
             process.join()
     executor.shutdown(wait=True)
+    if manager is not None:
+        manager.join(timeout=30)
 
 
 def run(tasks: Sequence[Task], job: Job, jobs: int, *, desc: str = ""
