@@ -193,3 +193,19 @@ def test_cli_json_records_and_notes_are_those_of_the_pool(
     assert results[0] == results[1]
     assert results[1][0][:2] == ("in/img0.png", "img0.svdi")
     assert "--rank 500 is above the full rank" in results[1][0][3][0]
+
+
+def test_a_task_decodes_on_one_thread(client: distributed.Client, tmp_path: Path) -> None:
+    """The workers use every CPU already: run_task turns the decoder's second thread off in
+    the worker, as the --jobs pool does through SVDCODEC_DECODE_THREADS."""
+    src = make_pngs(tmp_path / "in", 1)[0]
+
+    def job(source: Path, output: Path) -> None:
+        from svdcodec.patch import decode as patchdecode
+
+        output.write_text(str(patchdecode.DECODE_THREADS))
+
+    future = client.submit(dask_batch.run_task, job, src, tmp_path / "threads.txt",
+                           str(tmp_path), pure=False)
+    assert future.result()[0] is None
+    assert (tmp_path / "threads.txt").read_text() == "1"

@@ -227,3 +227,10 @@ def test_the_consumer_decodes_rows_the_producer_has_not_claimed() -> None:
     for error, out, _ in results:
         assert error is None
         assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize(("value", "cpus", "threads"), [
+    ("", 2, 2), ("1", 2, 1), ("0", 2, 1), (" 1 ", 8, 1), ("2", 2, 2), ("", 1, 1), ("yes", 4, 2)])
+def test_the_environment_variable_turns_the_second_thread_off(value: str, cpus: int,
+                                                               threads: int) -> None:
+    assert patchdecode._threads_from_environment(value, cpus) == threads

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from ..patch import decode as patchdecode
 from .batch import Job, Outcome, Task, default_jobs, remove_temporaries
 from .errors import CliError
 
@@ -140,6 +141,9 @@ def run_task(job: Job, source: Path, output: Path, cwd: str
                 value = value.replace(str(absolute), str(given))
         return value
 
+    # the workers use every CPU already: no second decoding thread either (the --jobs pool
+    # sets SVDCODEC_DECODE_THREADS=1 for the same reason)
+    patchdecode.DECODE_THREADS = 1
     try:
         with threadpool_limits(limits=1, user_api="blas"):
             result = job(paths[0][0], paths[1][0])

@@ -52,9 +52,15 @@ def _cpus() -> int:
 # use more than one CPU, the image has at least THREAD_MIN_PIXELS pixels (starting a thread
 # costs tens of microseconds) and the thread's buffers fit in section 12.8's count (see
 # decode_threads). The samples and errors are the same either way (tests compare).
-# SVDCODEC_DECODE_THREADS=1 keeps every decode on the calling thread (e.g. many decoding
-# processes on few cores).
-DECODE_THREADS = 1 if os.environ.get("SVDCODEC_DECODE_THREADS", "") == "1" or _cpus() < 2 else 2
+def _threads_from_environment(value: str, cpus: int) -> int:
+    """DECODE_THREADS from SVDCODEC_DECODE_THREADS (read at import): "1" or "0" keep every
+    decode on the calling thread (e.g. many decoding processes on few cores); anything else,
+    or unset, allows the second thread where the process may use 2 CPUs."""
+    return 1 if value.strip() in ("0", "1") or cpus < 2 else 2
+
+
+DECODE_THREADS = _threads_from_environment(os.environ.get("SVDCODEC_DECODE_THREADS", ""),
+                                           _cpus())
 THREAD_MIN_PIXELS = 1 << 16
 # Whether decode_threads also asks the load average for a free CPU (benchmarks and tests that
 # measure the threaded path turn it off)
