@@ -1554,5 +1554,12 @@ PyMODINIT_FUNC PyInit__arithc(void) {
     }
     for (int j = 0; j < 256; j++) J_CLASS[j] = (uint8_t)imin(bucket(j), J_CLASSES - 1);
     for (int t = 0; t < 511; t++) COUNT_CLASS[t] = (uint8_t)imin(bucket(t), COUNT_CLASSES - 1);
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    /* the strip decoder's patch rows of coefficients per threaded plane, which
+       svdcodec.patch.decode counts against section 12.8's allocation */
+    if (m != NULL && PyModule_AddIntConstant(m, "AHEAD_SLOTS", AHEAD_SLOTS) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -65,8 +65,9 @@ THREAD_MIN_PIXELS = 1 << 16
 # Whether decode_threads also asks the load average for a free CPU (benchmarks and tests that
 # measure the threaded path turn it off)
 LOAD_AWARE = True
-# The threaded plane keeps this many patch rows of coefficients (AHEAD_SLOTS in _arithc.c)
-AHEAD_SLOTS = 4
+# The threaded plane keeps this many patch rows of coefficients (the C decoder's constant;
+# without the extension nothing is threaded)
+AHEAD_SLOTS: int = getattr(_arithc, "AHEAD_SLOTS", 2)
 
 
 
