@@ -41,19 +41,6 @@ def decode_whole(data: bytes) -> np.ndarray:
         patchdecode.STRIPS = saved
 
 
-def threads(n: int, fn: Callable[[], object]) -> Callable[[], object]:
-    """fn with the strip decoder's thread count set to n (2: where the image allows it,
-    whatever the load average, which the decoder otherwise consults)."""
-    def run() -> object:
-        saved = patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE
-        patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE = n, False
-        try:
-            return fn()
-        finally:
-            patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE = saved
-    return run
-
-
 def medians(fns: list[Callable[[], object]], repeats: int) -> list[tuple[float, float]]:
     """(median wall seconds, median CPU seconds) of each function, interleaved in every repeat."""
     times: list[list[tuple[float, float]]] = [[] for _ in fns]
@@ -86,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                 for q in bench_rd.PEER_QUALITIES["webp"]]
         for bpp in bench_rd.TIMING_BPPS:
             s, w = nearest(svd, pixels, bpp), nearest(webp, pixels, bpp)
-            t = medians([threads(1, partial(svdcodec.decode, s)),
-                         threads(2, partial(svdcodec.decode, s)),
-                         threads(1, partial(decode_whole, s)),
+            t = medians([partial(bench_rd.decode_with_threads, 1, s),
+                         partial(bench_rd.decode_with_threads, 2, s),
+                         partial(decode_whole, s),
                          partial(bench_rd.peers.decode_peer, w, channels=3)], args.repeats)
             rows[bpp].append([*(x for pair in t for x in pair),
                               8 * len(s) / pixels, 8 * len(w) / pixels])

@@ -207,7 +207,7 @@ def _nearest(points: np.ndarray, settings: list, bpp: float) -> object:
     return settings[int(np.argmin(np.abs(np.log(points[:, 0] / bpp))))]
 
 
-def _decode_threads(threads: int, data: bytes) -> np.ndarray:
+def decode_with_threads(threads: int, data: bytes) -> np.ndarray:
     """svdcodec.decode with the strip decoder's thread count fixed (2: the second thread
     whatever the load average, which the decoder otherwise consults)."""
     saved = patchdecode.DECODE_THREADS, patchdecode.LOAD_AWARE
@@ -228,7 +228,8 @@ def decode_times(path: Path, curves: dict[str, np.ndarray]) -> list[tuple[float,
     for bpp in TIMING_BPPS:
         options = _nearest(curves["svd-patch"], [o for _, o in SVD_MODES["svd-patch"]], bpp)
         arith = svdcodec.encode(image, **options)
-        files = [(partial(_decode_threads, 1), arith), (partial(_decode_threads, 2), arith)]
+        files = [(partial(decode_with_threads, 1), arith),
+                 (partial(decode_with_threads, 2), arith)]
         options = _nearest(curves["svd-patch-zstd"],
                            [o for _, o in SVD_MODES["svd-patch-zstd"]], bpp)
         files.append((svdcodec.decode, svdcodec.encode(image, **options)))
