@@ -241,20 +241,23 @@ static ALWAYS_INLINE int code_bit(Syntax *s, const int enc, int ctx, int bit) {
 /* section 13.3: Exp-Golomb with adaptive bins; returns -1 (and sets err) on a prefix > 31 */
 static ALWAYS_INLINE int64_t code_uint(Syntax *s, const int enc, uint64_t v, int base) {
     int t = enc ? bit_length(v + 1) - 1 : 0, g = 0;
+    /* the first prefix bin apart: v = 0 is the most frequent value, and its branch is
+       predicted apart from the loop's */
+    if (!code_bit(s, enc, base, t > 0)) return 0;
+    g = 1;
     while (code_bit(s, enc, base + imin(g, UINT_PREFIX - 1), g < t)) {
         if (++g > UINT_MAX_G) {
             s->err = "integer prefix longer than 31";
             return -1;
         }
     }
-    uint64_t x = 1;
-    if (g) {
-        int row = base + UINT_PREFIX + imin(g - 1, UINT_SUFFIX_G - 1) * UINT_SUFFIX_I;
-        for (int i = 0; i < g; i++)
-            x = (x << 1) |
-                (uint64_t)code_bit(s, enc, row + imin(i, UINT_SUFFIX_I - 1),
-                                   (int)(((v + 1) >> (g - 1 - i)) & 1));
-    }
+    /* g >= 1 suffix bins; the first apart (g = 1 is the most frequent length) */
+    const int row = base + UINT_PREFIX + imin(g - 1, UINT_SUFFIX_G - 1) * UINT_SUFFIX_I;
+    uint64_t x = 2 | (uint64_t)code_bit(s, enc, row, (int)(((v + 1) >> (g - 1)) & 1));
+    for (int i = 1; i < g; i++)
+        x = (x << 1) |
+            (uint64_t)code_bit(s, enc, row + imin(i, UINT_SUFFIX_I - 1),
+                               (int)(((v + 1) >> (g - 1 - i)) & 1));
     return (int64_t)(x - 1);
 }
 
@@ -376,6 +379,7 @@ static ALWAYS_INLINE const char *code_row_in(Syntax *s, const int enc, PlaneData
         const int32_t *ql = gx ? row - k : ZEROS, *qu = gy ? rd->above + gx * (Py_ssize_t)k : ZEROS;
         const int64_t *src = enc ? rd->src + gx * (Py_ssize_t)k : NULL;
         int pv = 0;  /* whether components j - 1 and j - 2 are non-zero, as a count */
+        int nz1 = 0; /* whether component j - 1 is non-zero */
         for (int j = 0; j < (int)cnt; j++) {
             int32_t vl = ql[j], vu = qu[j], v = 0;
             int jb = J_CLASS[j], significant = 1;
@@ -386,7 +390,8 @@ static ALWAYS_INLINE const char *code_row_in(Syntax *s, const int enc, PlaneData
             }
             if (significant) {
                 int64_t mn = (int64_t)abs(vl) + abs(vu);
-                int mcls = mn < 3 ? (int)mn : (mn < 5 ? 3 : 4);
+                /* mn < 3: mn; 3 or 4: 3; else 4 (without branches: mn is unpredictable) */
+                int mcls = (int)(mn < 3 ? mn : 3) + (mn >= 5);
                 int mbase = CTX_MAG + (imin(jb, MAG_J - 1) * MAG_NEIGHBOURS + mcls) * UINT_SET;
                 int64_t m = code_uint(s, enc,
                                       src ? (uint64_t)(src[j] < 0 ? -src[j] : src[j]) - 1 : 0,
@@ -394,7 +399,8 @@ static ALWAYS_INLINE const char *code_row_in(Syntax *s, const int enc, PlaneData
                 if (m < 0) return s->err;
                 m += 1;
                 if (m > COEFFICIENT_MAX) return "coefficient magnitude out of range";
-                int sgn = (vl == 0 ? 0 : (vl > 0 ? 1 : 2)) * 3 + (vu == 0 ? 0 : (vu > 0 ? 1 : 2));
+                /* sigma = 0 (zero), 1 (positive), 2 (negative), without branches */
+                int sgn = ((vl > 0) + 2 * (vl < 0)) * 3 + (vu > 0) + 2 * (vu < 0);
                 if (code_bit(s, enc, CTX_SIGN + imin(j, SIGN_J - 1) * SIGN_NEIGHBOURS + sgn,
                              src ? src[j] < 0 : 0))
                     m = -m;
@@ -402,7 +408,8 @@ static ALWAYS_INLINE const char *code_row_in(Syntax *s, const int enc, PlaneData
             }
             row[j] = v;
             /* row[j - 1] != 0 + row[j - 2] != 0 for the next component */
-            pv = (v != 0) + (j >= 1 && row[j - 1] != 0);
+            pv = (v != 0) + nz1;
+            nz1 = v != 0;
         }
         /* components beyond the count are zero for the neighbours' contexts */
         for (int j = (int)cnt; j < k; j++) row[j] = 0;
@@ -1062,8 +1069,10 @@ static void strip_plane_free(StripPlane *sp) {
 
 /* Section 12.5's bound over the patch rows so far, with this row's DC terms and coefficients:
    1 if it reaches 2^53. */
+MULTIVERSION
 static int strip_bound_exceeded(StripPlane *sp, const RowData *rd, Py_ssize_t gy) {
     const int k = sp->pd.k;
+    const int r = sp->r;
     int grew = 0;
     uint32_t *qmax = sp->qmax;
     for (Py_ssize_t gx = 0; gx < sp->pd.gw; gx++) {
@@ -1072,9 +1081,10 @@ static int strip_bound_exceeded(StripPlane *sp, const RowData *rd, Py_ssize_t gy
             sp->dmax = a;
             grew = 1;
         }
-        int c = rd->cnt[gx] < sp->r ? rd->cnt[gx] : sp->r;
         const int32_t *qv = rd->current + gx * (Py_ssize_t)k;
-        for (int j = 0; j < c; j++) {  /* without branches: |q| <= 2^30 - 1 */
+        /* over all r components, not the patch's count: those beyond it are 0 (code_row_in),
+           and a fixed trip count vectorizes and predicts; |q| <= 2^30 - 1 */
+        for (int j = 0; j < r; j++) {
             uint32_t m = (uint32_t)(qv[j] < 0 ? -qv[j] : qv[j]), old = qmax[j];
             grew |= m > old;
             qmax[j] = m > old ? m : old;
@@ -1113,8 +1123,9 @@ static void strip_reconstruct(const StripPlane *sp, const RowData *rd, int32_t *
             continue;
         }
         memset(s, 0, sizeof(double) * 4 * (size_t)hh);
+        /* zero coefficients too: a test of q = 0 here is unpredictable (at 1 bpp it cost more
+           mispredicted branches than a 16-sample axpy of zeros costs) */
         for (int j = 0; j < c; j++) {
-            if (qv[j] == 0) continue;
             double coef = (double)qv[j] * mult[j];
             double *acc = s + parity[j] * hh;
             if (hh == 16)
