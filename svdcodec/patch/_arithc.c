@@ -384,7 +384,9 @@ static ALWAYS_INLINE const char *code_row_in(Syntax *s, const int enc, PlaneData
             int32_t vl = ql[j], vu = qu[j], v = 0;
             int jb = J_CLASS[j], significant = 1;
             if (j < cnt - 1) {
-                int sl = j >= cl ? 0 : (vl ? 2 : 1), su = j >= cu ? 0 : (vu ? 2 : 1);
+                /* 0 beyond the neighbour's count, 1 for a zero, 2 otherwise (a non-zero q lies
+                   within its count) */
+                int sl = (j < cl) + (vl != 0), su = (j < cu) + (vu != 0);
                 int ctx = CTX_SIG + (jb * SIG_NEIGHBOURS + sl + su) * SIG_PREVIOUS + pv;
                 significant = code_bit(s, enc, ctx, src ? src[j] != 0 : 0);
             }
@@ -1122,7 +1124,10 @@ static void strip_reconstruct(const StripPlane *sp, const RowData *rd, int32_t *
                 for (int i = 0; i < p; i++) patch[y * sp->stride + i] = v;
             continue;
         }
-        memset(s, 0, sizeof(double) * 4 * (size_t)hh);
+        if (hh == 16)  /* a constant size: inlined stores */
+            memset(s, 0, sizeof(double) * 4 * 16);
+        else
+            memset(s, 0, sizeof(double) * 4 * (size_t)hh);
         /* zero coefficients too: a test of q = 0 here is unpredictable (at 1 bpp it cost more
            mispredicted branches than a 16-sample axpy of zeros costs) */
         for (int j = 0; j < c; j++) {
