@@ -245,7 +245,7 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], *, coding: str = "au
         context state for all of them), "snapshot" (layout 5: the frames as the columns of one
         matrix, truncated SVD across frames; rank by rank, energy, quality, target_psnr or
         target_size, as the whole-image layouts), or "auto" (default): the smallest of them at
-        the requested quality, measured (see :func:`svdcodec.stack.encode.encode_auto`).
+        the requested quality, measured (see :func:`svdcodec.stack.auto.encode_auto`).
     durations : an animation's display time of every frame in milliseconds: one number for
         all frames or a sequence of N (0: none given); stored with ``loop`` in the chunk
         ``anim`` (spec section 16), which :func:`read_header` reports as ``durations`` and

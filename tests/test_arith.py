@@ -22,7 +22,7 @@ from svdcodec import format as fmt
 from svdcodec.errors import CorruptError
 from svdcodec.limits import Limits
 from svdcodec.metrics import psnr
-from svdcodec.patch import arith
+from svdcodec.patch import arith, rangecoder
 from svdcodec.patch import codec as patchcodec
 from svdcodec.patch import decode as patchdecode
 from svdcodec.patch.symbols import PlaneCoefficients, pack_payload
@@ -48,11 +48,11 @@ def test_bucket_and_median() -> None:
 
 
 def test_adaptation_rates() -> None:
-    assert arith.RATE[:8] == [1, 1, 2, 2, 2, 2, 3, 3]
-    assert arith.RATE[-1] == arith.RATE_MAX
+    assert rangecoder.RATE[:8] == [1, 1, 2, 2, 2, 2, 3, 3]
+    assert rangecoder.RATE[-1] == rangecoder.RATE_MAX
     enc = arith.Encoder()
     enc.bit(0, 0)
-    assert enc.p[0] == arith.PROB_INIT + (arith.PROB_INIT >> 1)  # 1/2 -> 3/4 after one 0
+    assert enc.p[0] == rangecoder.PROB_INIT + (rangecoder.PROB_INIT >> 1)  # 1/2 -> 3/4 after one 0
 
 
 @settings(max_examples=200, deadline=None)
@@ -62,7 +62,7 @@ def test_bits_round_trip(bits: list[tuple[int, bool]]) -> None:
     for ctx, b in bits:
         enc.bit(ctx, b)
     data = enc.finish()
-    assert len(data) >= arith.INIT_BYTES
+    assert len(data) >= rangecoder.INIT_BYTES
     dec = arith.Decoder(data)
     assert [dec.bit(ctx) for ctx, _ in bits] == [int(b) for _, b in bits]
     dec.finish()
@@ -73,13 +73,13 @@ def test_bits_round_trip(bits: list[tuple[int, bool]]) -> None:
 def test_integers_round_trip(values: list[int]) -> None:
     enc = arith.Encoder()
     for v in values:
-        arith.code_sint(enc, v, 0)
-        arith.code_uint(enc, abs(v), arith.SIGNED_SET)
+        rangecoder.code_sint(enc, v, 0)
+        rangecoder.code_uint(enc, abs(v), rangecoder.SIGNED_SET)
     dec = arith.Decoder(enc.finish())
     out = []
     for _ in values:
-        out.append(arith.code_sint(dec, 0, 0))
-        assert arith.code_uint(dec, 0, arith.SIGNED_SET) == abs(out[-1])
+        out.append(rangecoder.code_sint(dec, 0, 0))
+        assert rangecoder.code_uint(dec, 0, rangecoder.SIGNED_SET) == abs(out[-1])
     assert out == values
 
 
@@ -226,23 +226,23 @@ def _hostile(write: object, k: int = 1, half: int = 2, gh: int = 1, gw: int = 1,
 
 
 def _header(enc: arith.Encoder, mult: int = 1, basis: int = 3) -> None:
-    arith.code_uint(enc, mult - 1, arith.CTX_MULT_FIRST)
+    rangecoder.code_uint(enc, mult - 1, arith.CTX_MULT_FIRST)
     enc.bit(arith.CTX_PARITY, 0)
     enc.bit(arith.CTX_PARITY + 1, 0)
     for _ in range(4):
-        arith.code_sint(enc, basis, arith.CTX_BASIS)
+        rangecoder.code_sint(enc, basis, arith.CTX_BASIS)
 
 
 def test_hostile_multiplier() -> None:
     def write(enc: arith.Encoder) -> None:
         _header(enc, mult=5)
-        arith.code_sint(enc, -5, arith.CTX_MULT_DELTA)  # m_1 = 0
+        rangecoder.code_sint(enc, -5, arith.CTX_MULT_DELTA)  # m_1 = 0
 
     _hostile(write, k=2)
 
     def write_big(enc: arith.Encoder) -> None:
         _header(enc, mult=2**32 - 1)
-        arith.code_sint(enc, 1, arith.CTX_MULT_DELTA)  # m_1 = 2^32
+        rangecoder.code_sint(enc, 1, arith.CTX_MULT_DELTA)  # m_1 = 2^32
 
     _hostile(write_big, k=2)
 
@@ -254,16 +254,16 @@ def test_hostile_basis() -> None:
 
 def test_hostile_dc_count_and_coefficient() -> None:
     dc0 = arith.CTX_DC  # activity class 0, neighbours' counts 0
-    _hostile(lambda enc: (_header(enc), arith.code_sint(enc, 2**29, dc0)))
+    _hostile(lambda enc: (_header(enc), rangecoder.code_sint(enc, 2**29, dc0)))
     count0 = arith.CTX_COUNT
-    _hostile(lambda enc: (_header(enc), arith.code_sint(enc, 0, dc0),
-                          arith.code_uint(enc, 2, count0)), m=1)  # count 2 > k = 1
+    _hostile(lambda enc: (_header(enc), rangecoder.code_sint(enc, 0, dc0),
+                          rangecoder.code_uint(enc, 2, count0)), m=1)  # count 2 > k = 1
 
     def big_coefficient(enc: arith.Encoder) -> None:
         _header(enc)
-        arith.code_sint(enc, 0, dc0)
-        arith.code_uint(enc, 1, count0)
-        arith.code_uint(enc, 2**30 - 1, arith.CTX_MAG)  # |q| = 2^30
+        rangecoder.code_sint(enc, 0, dc0)
+        rangecoder.code_uint(enc, 1, count0)
+        rangecoder.code_uint(enc, 2**30 - 1, arith.CTX_MAG)  # |q| = 2^30
 
     _hostile(big_coefficient, m=1)
 

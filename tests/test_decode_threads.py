@@ -214,6 +214,28 @@ def test_a_loaded_machine_decodes_on_one_thread(monkeypatch: pytest.MonkeyPatch)
     assert patchdecode.decode_threads(container) == 2
 
 
+def test_the_cpu_count_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load check of every decode (:func:`_core_free`) asks for the process's CPUs: read
+    once (os.sched_getaffinity is a system call), then cached."""
+    calls: list[int] = []
+    affinity = patchdecode.os.sched_getaffinity
+
+    def spy(pid: int) -> set[int]:
+        calls.append(pid)
+        return affinity(pid)
+
+    monkeypatch.setattr(patchdecode.os, "sched_getaffinity", spy)
+    patchdecode._cpus.cache_clear()
+    try:
+        cpus = patchdecode._cpus()
+        for _ in range(3):
+            patchdecode._core_free()
+        assert patchdecode._cpus() == cpus == len(affinity(0))
+    finally:
+        patchdecode._cpus.cache_clear()  # read again, unpatched, by the next caller
+    assert calls == [0]
+
+
 def test_the_consumer_decodes_rows_the_producer_has_not_claimed() -> None:
     """Many threaded decodes in a row from several Python threads at once (more decoding
     threads than CPUs, so producers wait for a core and consumers decode rows themselves):

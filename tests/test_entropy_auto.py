@@ -144,6 +144,35 @@ def test_auto_keeps_arith_where_the_zstd_file_is_above_the_decoders_limits() -> 
     assert len(svdcodec.decode_stack(stack)) == 2
 
 
+def test_auto_refuses_zstd_before_compressing_it_where_the_limits_refuse_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Section 12.8's count of a zstd file needs only its planes' fields: where the default
+    limits refuse it, auto refuses zstd before the level-19 compression (which on a 6600 x 4000
+    chart took seconds to make a file that was then thrown away), and writes the same arith
+    file. Above the limits, the text image's zstd planes are compressed as before."""
+    image = text_image()
+    arith = svdcodec.encode(image, entropy="arith")
+    levels: list[int] = []
+    compress = patchcodec._zstd.compress
+
+    def spy(data: bytes, level: int) -> bytes:
+        levels.append(level)
+        return compress(data, level)
+
+    monkeypatch.setattr(patchcodec._zstd, "compress", spy)
+    assert compression(svdcodec.encode(image)) == fmt.Compression.ZSTD
+    assert levels.count(patchcodec.LEVEL) == 3  # Y, Cb and Cr
+    levels.clear()
+    needs = patchdecode.limit_counts(fmt.unpack(arith, Limits()))[1]
+    previous = svdcodec.set_default_limits(max_alloc_bytes=needs)
+    try:
+        data = svdcodec.encode(image)
+    finally:
+        svdcodec.set_default_limits(previous)
+    assert data == arith
+    assert patchcodec.LEVEL not in levels
+
+
 def test_a_frames_stack_is_never_larger_than_its_arith_stack() -> None:
     """Two frames of bars (zstd 14 % smaller each) outvoted a noisy frame (zstd 29 % larger):
     most frames' choice made the default stack 8,578 bytes, entropy="arith" 7,696."""

@@ -22,6 +22,7 @@ pydicom = pytest.importorskip("pydicom", reason="the dicom extra (pydicom) is no
 from pydicom.data import get_testdata_file  # noqa: E402
 
 from svdcodec.integrations import dicom  # noqa: E402
+from svdcodec.integrations.dicom_part10 import part10  # noqa: E402
 
 
 def ct_small() -> str:
@@ -49,7 +50,7 @@ def ct_header_with(**elements: object) -> bytes:
     ds = pydicom.dcmread(io.BytesIO(image.header))
     for keyword, value in elements.items():
         setattr(ds, keyword, value)
-    return dicom._part10(ds)
+    return part10(ds)
 
 
 # --- a dicm chunk whose content is odd: info shows the file, decode refuses to write nonsense ----
@@ -288,7 +289,7 @@ def test_dicm_without_pixel_representation(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     ds = pydicom.dcmread(io.BytesIO(ct_header()))
     del ds.PixelRepresentation
-    check_dicm_handled(dicom._part10(ds), tmp_path, capsys)
+    check_dicm_handled(part10(ds), tmp_path, capsys)
 
 
 @settings(deadline=None, max_examples=40,

@@ -17,7 +17,8 @@ import svdcodec
 from svdcodec import format as fmt
 from svdcodec.format.chunks import walk
 from svdcodec.progress import UNITS
-from svdcodec.stack.encode import frame_pitch, mean_psnr
+from svdcodec.stack.auto import mean_psnr
+from svdcodec.stack.codings import frame_pitch
 
 CODINGS = ("frames", "tall", "snapshot")
 

@@ -21,7 +21,7 @@ from svdcodec.patch import encode as patch_encode
 from svdcodec.patch import symbols
 from svdcodec.patch.transform import downsample
 from svdcodec.whole import encode as whole_encode
-from svdcodec.whole import linalg
+from svdcodec.whole import stripsvd
 
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": 1}
 
@@ -177,17 +177,17 @@ def test_pack_payload_strips_is_pack_payload() -> None:
 
 # --- the whole-image layouts -------------------------------------------------------------------
 def test_strip_matrix_products_are_those_of_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(linalg, "STRIP_BYTES", 8 * 50)
+    monkeypatch.setattr(stripsvd, "STRIP_BYTES", 8 * 50)
     rng = np.random.default_rng(3)
     x = rng.integers(0, 256, (37, 23)).astype(np.uint8)
-    m = linalg.StripMatrix(x)
+    m = stripsvd.StripMatrix(x)
     b, y = rng.standard_normal((23, 4)), rng.standard_normal((37, 4))
     assert np.allclose(m.matmul(b, np.float64), x @ b)
     assert np.allclose(m.rmatmul(y, np.float64), x.T @ y)
     assert m.squared_norm() == float((x.astype(np.int64) ** 2).sum())
     for shape in ((37, 23), (23, 37)):
         z = rng.integers(0, 256, shape).astype(np.uint8)
-        u, s, vt = linalg.truncated_svd_strips(linalg.StripMatrix(z), 23, n_iter=2)
+        u, s, vt = stripsvd.truncated_svd_strips(stripsvd.StripMatrix(z), 23, n_iter=2)
         assert np.allclose(u @ np.diag(s) @ vt, z, atol=1e-6)
         assert np.allclose(s, np.linalg.svd(z.astype(float), compute_uv=False))
 
@@ -200,7 +200,7 @@ def test_large_images_factorize_by_strips_alike(options: dict,
     img = image(90, 120, "RGB")
     whole = svdcodec.decode(svdcodec.encode(img, **{"layout": "per-channel", **options}))
     monkeypatch.setattr(whole_encode, "STRIP_SAMPLES", 1000)
-    monkeypatch.setattr(linalg, "STRIP_BYTES", 8 * 600)
+    monkeypatch.setattr(stripsvd, "STRIP_BYTES", 8 * 600)
     data = svdcodec.encode(img, **{"layout": "per-channel", **options})
     strips = svdcodec.decode(data)
     assert abs(psnr(img, strips) - psnr(img, whole)) < 0.3

@@ -25,7 +25,7 @@ import numpy as np
 
 import svdcodec
 from svdcodec.integrations import dicom
-from svdcodec.stack.encode import mean_psnr
+from svdcodec.stack.auto import mean_psnr
 
 
 def frames_of(path: Path) -> tuple[np.ndarray, int]:

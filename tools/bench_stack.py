@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 import svdcodec
-from svdcodec.stack.encode import mean_psnr
+from svdcodec.stack.auto import mean_psnr
 
 Curve = list[tuple[int, float]]  # (bytes, mean PSNR) per sweep point
 QUALITIES = (0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95)

@@ -812,7 +812,7 @@ def cat_points(mat: Path, cache: Path) -> dict[str, list[tuple[list[Plane], int,
     quality of equal mean PSNR (the issue-15 point)."""
     import scipy.io
 
-    from svdcodec.stack.encode import mean_psnr
+    from svdcodec.stack.auto import mean_psnr
 
     m = scipy.io.loadmat(str(mat))["cat"]
     side = math.isqrt(m.shape[0])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -69,6 +69,35 @@ def quality_to_step(quality: float, bit_depth: int) -> float:
     """The coefficient step of a quality 0..100 (smaller step: larger file, higher PSNR)."""
     unit = (2**bit_depth - 1) / 255
     return STEP_AT_100 * 2.0 ** ((100.0 - quality) / QUALITY_OCTAVE) * unit
+
+
+@dataclass
+class AutoEntropy:
+    """What ``entropy="auto"`` knows of the planes coded so far while zstd is still in the
+    running (arith always is): the bytes of both codings, and the zstd planes' fields."""
+
+    zstd_probe_bytes: int = 0  # the fast zstd probes (PROBE_LEVEL) of their byte symbols
+    arith_bytes: int = 0  # their arith payloads
+    zstd_planes: list[fmt.Plane] = field(default_factory=list)  # fields only: no payloads
+
+    def zstd_losing(self) -> bool:
+        """Whether the probes say that zstd will not be smaller."""
+        return self.zstd_probe_bytes > PROBE_RATIO * self.arith_bytes + PROBE_SLACK
+
+    def zstd_refused(self, header: fmt.Header, plane: fmt.Plane) -> bool:
+        """Add ``plane`` (its fields; the payload is not made yet) and say whether a decoder
+        with the default limits refuses the zstd planes so far (section 12.8: a count of
+        header fields, which only grows with planes). Auto's zstd payload counts its whole
+        planes (about 46 bytes a pixel for RGB at 4:4:4), the arith strip decoder about the
+        output: auto keeps arith where zstd would be refused, and refuses it before the slow
+        compression."""
+        self.zstd_planes.append(plane)
+        container = fmt.Container(header, (), {}, (), tuple(self.zstd_planes))
+        try:
+            decode.check_limits(container, get_default_limits())
+        except LimitError:
+            return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -157,8 +186,8 @@ class PatchEncoder:
         sizes = np.cumsum([0] + [plan.analysis.size for plan in plans]) / \
             sum(plan.analysis.size for plan in plans)
         coded: dict[str, list[fmt.Plane]] = {"arith": [], "zstd": []}
-        ways = [self.entropy] if self.entropy != AUTO else ["arith", "zstd"]
-        probe = [0, 0]  # auto: bytes of the zstd probes and of the arith payloads so far
+        auto = AutoEntropy() if self.entropy == AUTO else None
+        ways = [self.entropy] if auto is None else ["arith", "zstd"]
         for index, plan in enumerate(plans):
             part = progress.part(ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * float(sizes[index]),
                                  ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * float(sizes[index + 1]))
@@ -169,31 +198,18 @@ class PatchEncoder:
                                 progress=part.part(0.0, 0.9))
             if "arith" in ways:
                 payload, ac_symbols = arith_encode_strips(qp)
-                probe[1] += len(payload)
+                if auto is not None:
+                    auto.arith_bytes += len(payload)
                 coded["arith"].append(self._plane(index, plan, qp, payload, ac_symbols, 0))
             if "zstd" in ways:
-                zstd = self._zstd_plane(index, plan, qp, probe if len(ways) == 2 else None)
+                zstd = self._zstd_plane(index, plan, qp, auto)
                 if zstd is None:  # auto: zstd is out of the running
                     ways = ["arith"]
                 else:
                     coded["zstd"].append(zstd)
             part(1.0)
         entropy = min(ways, key=lambda way: sum(len(pl.payload) for pl in coded[way]))
-        if entropy != self.entropy and not self._decodable(entropy, coded[entropy]):
-            entropy = "arith"
         return self.header(entropy), coded[entropy]
-
-    def _decodable(self, entropy: str, planes: list[fmt.Plane]) -> bool:
-        """Whether a decoder with the default limits decodes these planes (section 12.8).
-        Auto's zstd payload counts its whole planes (about 46 bytes a pixel for RGB at 4:4:4),
-        the arith strip decoder about the output: auto keeps arith where zstd would be
-        refused."""
-        container = fmt.Container(self.header(entropy), (), {}, (), tuple(planes))
-        try:
-            decode.check_limits(container, get_default_limits())
-        except LimitError:
-            return False
-        return True
 
     def _plane(self, index: int, plan: PlanePlan, qp: QuantizedPlane, payload: bytes,
                ac_symbols: int, escapes: int) -> fmt.Plane:
@@ -201,17 +217,21 @@ class PatchEncoder:
                          qp.shift, qp.deblock, qp.dc_multiplier, ac_symbols, escapes, payload)
 
     def _zstd_plane(self, index: int, plan: PlanePlan, qp: QuantizedPlane,
-                    probe: list[int] | None) -> fmt.Plane | None:
-        """The plane with a section 12.3 payload. Under "auto" (``probe``: the bytes of the
-        zstd probes and of the arith payloads so far, this plane's arith payload included),
-        None once the probes say that zstd will not be smaller."""
-        if probe is not None and plan.analysis.size > AUTO_MAX_SAMPLES:
+                    auto: AutoEntropy | None) -> fmt.Plane | None:
+        """The plane with a section 12.3 payload. Under "auto" (``auto``: the planes so far,
+        this plane's arith payload included), None once zstd is out of the running: a plane
+        too large for the probe, a file the default limits refuse, or probes that say that
+        zstd will not be smaller."""
+        if auto is not None and plan.analysis.size > AUTO_MAX_SAMPLES:
             return None
         raw, ac_symbols, escapes = pack_payload_strips(
             *qp.header(), qp.dc, (qp.q_rows(a, b) for a, b in plan.analysis.strips))
-        if probe is not None:
-            probe[0] += len(_zstd.compress(raw, PROBE_LEVEL))
-            if probe[0] > PROBE_RATIO * probe[1] + PROBE_SLACK:
+        if auto is not None:
+            fields = self._plane(index, plan, qp, b"", ac_symbols, escapes)
+            if auto.zstd_refused(self.header("zstd"), fields):
+                return None
+            auto.zstd_probe_bytes += len(_zstd.compress(raw, PROBE_LEVEL))
+            if auto.zstd_losing():
                 return None
         payload = _zstd.compress(raw, self.level)
         del raw

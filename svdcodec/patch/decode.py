@@ -8,6 +8,7 @@ section 12.8 limits and :func:`verify_planes`.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -40,7 +41,10 @@ ARITH_ACCELERATED = _arithc is not None and os.environ.get("SVDCODEC_PURE_PYTHON
 STRIPS = True
 
 
+@functools.cache
 def _cpus() -> int:
+    """The CPUs this process may use, read once: every decode's load check asks
+    (:func:`_core_free`), and a system call per decode would be wasted."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux

@@ -1,8 +1,9 @@
 """Encoder of the whole-image layouts (spec sections 5–7): image -> FACT groups.
 
-:mod:`.layout` turns the image into matrices, :mod:`.rank` and :mod:`.linalg` factorize them at
-the rank a criterion asks (or, for a target size, the components of largest σ² over all
-matrices), :mod:`.quantize` packs the factors and :mod:`._zstd` compresses the records.
+:mod:`.layout` turns the image into matrices, :mod:`.rank` and :mod:`.linalg` (a large image's:
+:mod:`.stripsvd`) factorize them at the rank a criterion asks (or, for a target size, the
+components of largest σ² over all matrices), :mod:`.quantize` packs the factors and
+:mod:`._zstd` compresses the records.
 :mod:`.codec` decodes what this builds.
 """
 
@@ -17,9 +18,10 @@ from .. import _zstd
 from .. import format as fmt
 from ..progress import Progress
 from .layout import matrix_views, to_matrices
-from .linalg import StripMatrix, truncated_svd, truncated_svd_strips
+from .linalg import truncated_svd
 from .quantize import quantize
 from .rank import STRIPS_ADVICE, select_rank, select_rank_strips
+from .stripsvd import StripMatrix, truncated_svd_strips
 
 __all__ = ["MAX_PIXELS", "STRIP_SAMPLES", "encode_groups", "encode_to_size"]
 

@@ -53,7 +53,7 @@ def to_matrices(image: np.ndarray, layout: LayoutLike) -> list[np.ndarray]:
 def matrix_views(image: np.ndarray, layout: LayoutLike) -> list[np.ndarray]:
     """The matrices of :func:`to_matrices` in the image's integer type: views of the image
     (per-channel) or one integer copy (the stacked layouts), for large images factorized by
-    strips (:class:`.linalg.StripMatrix`)."""
+    strips (:class:`.stripsvd.StripMatrix`)."""
     layout = as_layout(layout)
     h, w, c = image.shape
     if layout == fmt.Layout.PER_CHANNEL:

@@ -16,6 +16,9 @@ Backends (``method``):
 - ``"gram"``: eigen-decomposition of the smaller Gram matrix. Teaching and comparison only: it
   squares the condition number, so singular values below about sqrt(eps) * s[0] are lost.
 - ``"auto"``: ``"gesdd"`` for small matrices or large ``k``, else ``"randomized"``.
+
+A large integer matrix is factorized by strips of rows instead (:mod:`.stripsvd`), with the
+helpers here (:func:`svd_lapack`, :func:`orthonormalize`, :func:`truncate`, :func:`flip_signs`).
 """
 
 from __future__ import annotations
@@ -136,9 +139,9 @@ def truncated_svd(
         exact = r <= _AUTO_EXACT_MAX_SIDE or k > _AUTO_EXACT_RANK_FRACTION * r
         method = "gesdd" if exact else "randomized"
     if method == "gesdd":
-        u, s, vt = _svd_lapack(x, "gesdd")
+        u, s, vt = svd_lapack(x, "gesdd")
     elif method == "gesvd":
-        u, s, vt = _svd_lapack(x, "gesvd")
+        u, s, vt = svd_lapack(x, "gesvd")
     elif method == "randomized":
         if n_oversamples < 0:
             raise ValueError(f"n_oversamples must be >= 0, got {n_oversamples}")
@@ -149,8 +152,8 @@ def truncated_svd(
         u, s, vt = _svd_randomized(x, min(k + n_oversamples, r), n_iter, seed)
     else:
         u, s, vt = _svd_gram(x, k)
-    u, s, vt = _truncate(u, s, vt, k)
-    _flip_signs(u, vt)
+    u, s, vt = truncate(u, s, vt, k)
+    flip_signs(u, vt)
     return u, s, vt
 
 
@@ -167,14 +170,14 @@ def _as_float_matrix(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _truncate(
+def truncate(
     u: np.ndarray, s: np.ndarray, vt: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leading k triplets as contiguous copies, which do not pin the full factors in memory."""
     return np.array(u[:, :k], order="C"), s[:k].copy(), np.array(vt[:k], order="C")
 
 
-def _flip_signs(u: np.ndarray, vt: np.ndarray) -> None:
+def flip_signs(u: np.ndarray, vt: np.ndarray) -> None:
     """Make the largest-magnitude entry of each ``u[:, i]`` positive, in place.
 
     Same rule as scikit-learn's ``svd_flip(u_based_decision=True)``; LAPACK's signs depend on the
@@ -187,7 +190,7 @@ def _flip_signs(u: np.ndarray, vt: np.ndarray) -> None:
     vt *= signs[:, None]
 
 
-def _svd_lapack(x: np.ndarray, driver: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def svd_lapack(x: np.ndarray, driver: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD by LAPACK: u (m, r), s (r,), vt (r, n) with ``r = min(m, n)``."""
     if driver == "gesdd":
         try:
@@ -223,21 +226,21 @@ def _svd_randomized(
         sketch = a.astype(np.float32)
     rng = np.random.default_rng(seed)
     omega = rng.standard_normal((a.shape[1], n_sketch))
-    q = _orthonormalize(sketch @ omega.astype(sketch.dtype))
+    q = orthonormalize(sketch @ omega.astype(sketch.dtype))
     for i in range(n_iter):
         m = a if i == n_iter - 1 else sketch
-        q = _orthonormalize(m.T @ q.astype(m.dtype))
-        q = _orthonormalize(m @ q)
+        q = orthonormalize(m.T @ q.astype(m.dtype))
+        q = orthonormalize(m @ q)
     del sketch
     # The SVD of the small b = qᵀ a lifts to a's through q.
-    ub, s, vt = _svd_lapack(q.T @ a, "gesdd")
+    ub, s, vt = svd_lapack(q.T @ a, "gesdd")
     u = q @ ub
     if transpose:
         return vt.T, s, u.T
     return u, s, vt
 
 
-def _orthonormalize(y: np.ndarray) -> np.ndarray:
+def orthonormalize(y: np.ndarray) -> np.ndarray:
     """Orthonormal basis (economic Householder QR) of the columns of ``y``, shape kept."""
     # numpy's, not scipy's: the wheels bundle two OpenBLAS builds with separate thread pools, and
     # after a scipy call its idle workers spin and steal the cores numpy's next products need
@@ -252,7 +255,7 @@ def _svd_gram(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     transpose = x.shape[0] < x.shape[1]
     a = x.T if transpose else x  # tall, so aᵀa is the smaller Gram matrix
     n = a.shape[1]
-    with one_blas_thread():  # scipy's own BLAS: see _svd_lapack
+    with one_blas_thread():  # scipy's own BLAS: see svd_lapack
         w, v = scipy.linalg.eigh(a.T @ a, subset_by_index=(n - k, n - 1), check_finite=False)
     w, v = w[::-1], v[:, ::-1]  # eigh sorts ascending
     # Eigenvalues carry an absolute error of about n * eps * w[0]; anything below that cannot be
@@ -278,88 +281,4 @@ def _complement(q: np.ndarray, count: int) -> np.ndarray:
     y = np.random.default_rng(0).standard_normal((m, count))
     for _ in range(2):
         y -= q @ (q.T @ y)
-    return _orthonormalize(y)
-
-
-# --- large matrices: products by row strips of an integer matrix (issue 13) -------------------
-# Bytes of float64 per strip of a StripMatrix: its temporaries stay at a few of these.
-STRIP_BYTES = 16 * 2**20
-
-
-class StripMatrix:
-    """An integer matrix (a view of an image's samples) whose float products are made by strips
-    of rows, each widened to float when it is used: no float copy of the whole matrix exists.
-
-    ``x @ b`` and ``x.T @ y`` in float32 or float64; their sums run in another order than
-    one product of the whole matrix, so results differ from :func:`truncated_svd`'s by rounding.
-    """
-
-    def __init__(self, x: np.ndarray) -> None:
-        if x.ndim != 2 or x.dtype.kind not in "ui":
-            raise ValueError(f"a StripMatrix is a 2-D integer matrix, got {x.shape} {x.dtype}")
-        self.x = x
-        self.shape: tuple[int, int] = x.shape
-        self.rows = max(1, STRIP_BYTES // (8 * x.shape[1]))
-
-    def _strips(self) -> Iterator[tuple[int, int]]:
-        for r0 in range(0, self.shape[0], self.rows):
-            yield r0, min(r0 + self.rows, self.shape[0])
-
-    def matmul(self, b: np.ndarray, dtype: type) -> np.ndarray:
-        """x @ b, (m, p), in ``dtype``."""
-        out: np.ndarray = np.empty((self.shape[0], b.shape[1]), dtype=dtype)
-        b = b.astype(dtype, copy=False)
-        for r0, r1 in self._strips():
-            np.matmul(self.x[r0:r1].astype(dtype), b, out=out[r0:r1])
-        return out
-
-    def rmatmul(self, y: np.ndarray, dtype: type) -> np.ndarray:
-        """x.T @ y, (n, p), in ``dtype``."""
-        out: np.ndarray = np.zeros((self.shape[1], y.shape[1]), dtype=dtype)
-        y = y.astype(dtype, copy=False)
-        for r0, r1 in self._strips():
-            out += self.x[r0:r1].astype(dtype).T @ y[r0:r1]
-        return out
-
-    def squared_norm(self) -> float:
-        """||x||_F², exactly (integers)."""
-        return float(sum(int(np.einsum("ij,ij->", s, s, dtype=np.int64))
-                         for s in (self.x[r0:r1].astype(np.int64) for r0, r1 in self._strips())))
-
-
-def truncated_svd_strips(x: StripMatrix, k: int, *, n_oversamples: int = 10,
-                         n_iter: int | None = None, seed: int = 0
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`truncated_svd`'s randomized backend on a :class:`StripMatrix`: the same algorithm
-    (power iterations in float32 but the last) with products by strips."""
-    r = min(x.shape)
-    k = operator.index(k)
-    if not 1 <= k <= r:
-        raise ValueError(f"k must satisfy 1 <= k <= min(m, n) = {r}, got k={k}")
-    n_iter = DEFAULT_N_ITER if n_iter is None else n_iter
-    n_sketch = min(k + n_oversamples, r)
-    transpose = x.shape[0] < x.shape[1]  # work on a = x.T, tall, as _svd_randomized does
-
-    def a_times(b: np.ndarray, dtype: type) -> np.ndarray:
-        return x.rmatmul(b, dtype) if transpose else x.matmul(b, dtype)
-
-    def at_times(y: np.ndarray, dtype: type) -> np.ndarray:
-        return x.matmul(y, dtype) if transpose else x.rmatmul(y, dtype)
-
-    n = x.shape[0] if transpose else x.shape[1]
-    rng = np.random.default_rng(seed)
-    omega = rng.standard_normal((n, n_sketch))
-    first = np.float32 if n_iter > 0 else np.float64
-    q = _orthonormalize(a_times(omega, first))
-    for i in range(n_iter):
-        dtype = np.float64 if i == n_iter - 1 else np.float32
-        q = _orthonormalize(at_times(q, dtype))
-        q = _orthonormalize(a_times(q, dtype))
-    q = q.astype(np.float64, copy=False)
-    ub, s, vt = _svd_lapack(at_times(q, np.float64).T, "gesdd")  # b = q^T a
-    u = q @ ub
-    if transpose:
-        u, vt = vt.T, u.T
-    u, s, vt = _truncate(u, s, vt, k)
-    _flip_signs(u, vt)
-    return u, s, vt
+    return orthonormalize(y)

@@ -17,12 +17,11 @@ from .linalg import (
     _AUTO_EXACT_MAX_SIDE,
     _AUTO_EXACT_RANK_FRACTION,
     METHODS,
-    StripMatrix,
     _as_float_matrix,
-    _truncate,
+    truncate,
     truncated_svd,
-    truncated_svd_strips,
 )
+from .stripsvd import StripMatrix, truncated_svd_strips
 
 __all__ = ["select_rank", "select_rank_strips"]
 
@@ -38,7 +37,7 @@ def select_rank_strips(
     method: str = "auto",
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`select_rank` for a large matrix given by strips (:class:`.linalg.StripMatrix`):
+    """:func:`select_rank` for a large matrix given by strips (:class:`.stripsvd.StripMatrix`):
     the randomized SVD only, its rank grown from 16 by doubling for ``energy`` and
     ``max_sse`` up to ``0.2 * min(m, n)``. What needs an exact SVD of the whole matrix (the
     exact backends, ``rank="optimal"``, a criterion not met by then) raises ValueError."""
@@ -65,7 +64,7 @@ def select_rank_strips(
         u, s, vt = truncated_svd_strips(x, k, seed=seed)
         k_hit = _first_reaching(s, total, target)
         if k_hit is not None:
-            return _truncate(u, s, vt, k_hit)
+            return truncate(u, s, vt, k_hit)
         if k == r:
             return u, s, vt
         if 2 * k > max(_AUTO_EXACT_RANK_FRACTION * r, _FIRST_RANK):
@@ -162,7 +161,7 @@ def select_rank(
             raise ValueError(f"rank must be an int >= 1 or 'optimal', got {rank!r}")
         exact = method if method in ("gesdd", "gesvd") else "gesdd"
         u, s, vt = truncated_svd(x, r, method=exact, seed=seed)
-        return _truncate(u, s, vt, max(1, optimal_rank(s, x.shape)))
+        return truncate(u, s, vt, max(1, optimal_rank(s, x.shape)))
     if rank is not None:
         rank = _rank_at_least_1(rank)
         return truncated_svd(x, min(rank, r), method=method, seed=seed)
@@ -180,13 +179,13 @@ def select_rank(
         u, s, vt = truncated_svd(x, k, method=method, seed=seed)
         k_hit = _first_reaching(s, total, target)
         if k_hit is not None:
-            return _truncate(u, s, vt, k_hit)
+            return truncate(u, s, vt, k_hit)
         k *= 2
     exact = method if method in ("gesdd", "gesvd", "gram") else "gesdd"
     u, s, vt = truncated_svd(x, r, method=exact, seed=seed)
     # Not reached only through rounding (e.g. energy=1.0): all of x is then the answer.
     k_hit = _first_reaching(s, total, target) or r
-    return _truncate(u, s, vt, k_hit)
+    return truncate(u, s, vt, k_hit)
 
 
 def _target_energy(total: float, energy: float | None, max_sse: float | None) -> float:
