@@ -236,10 +236,6 @@ def decoded_outputs(source: Path, output: Path) -> list[Path]:
     return [frame_path(output, k, count) for k in range(count)]
 
 
-def frame_count(data: bytes) -> int:
-    return read_header(data).frames
-
-
 def decode_frame_array(data: bytes, rank: int | None, frame: int | None,
                        progress: Callable[[int, int], object] | None = None, *,
                        limits: Limits | None = None) -> np.ndarray:
