@@ -185,3 +185,26 @@ def test_one_file_is_encoded_as_a_single_image(tmp_path: Path,
     assert info.frames == 1 and info.metadata["dicom"] and info.dicom_series is None
     assert main(["decode", str(svdi), str(tmp_path / "back.dcm")]) == 0
     assert pydicom.dcmread(io.BytesIO((tmp_path / "back.dcm").read_bytes())).Modality == "CT"
+
+
+def test_damaged_headers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A dser whose records are wrong (spec 17.1): the frames decode, the headers do not."""
+    vectors = Path(__file__).resolve().parent.parent / "spec" / "vectors"
+    svdi = vectors / "dser-stack-tall-l-patch-q50-bad-records.svdi"
+    assert main(["info", str(svdi)]) == 0
+    assert "DICOM series headers (dser) unreadable: dser record 2: 9 bytes" in \
+        capsys.readouterr().out
+    assert main(["decode", str(svdi), str(tmp_path / "out.dcm")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{svdi}: dser record 2" in err
+    assert not list(tmp_path.iterdir())
+    assert main(["decode", str(svdi), str(tmp_path / "vol.npy")]) == 0
+    assert np.load(tmp_path / "vol.npy").shape == (3, 24, 32)
+
+
+def test_missing_slice_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    slices = write_series(tmp_path / "slices", n=2)
+    missing = tmp_path / "gone.dcm"
+    assert main(["encode", *map(str, slices), str(missing), "--stack",
+                 str(tmp_path / "s.svdi")]) == 1
+    assert capsys.readouterr().err == f"svdcodec: error: {missing}: no such file\n"

@@ -58,6 +58,17 @@ def test_shuffled_files_give_the_same_stack_order(perm: list[int], spacing: floa
     np.testing.assert_array_equal(image.pixels, expected)
 
 
+SHUFFLED = series(4, size=(8, 8))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.permutations(range(4)))
+def test_shuffled_files_give_the_same_file(perm: list[int]) -> None:
+    """The encoded bytes do not depend on the order of the inputs (section 17.2)."""
+    expected = ds.encode_series(SHUFFLED, coding="tall", quality=60)
+    assert ds.encode_series([SHUFFLED[i] for i in perm], coding="tall", quality=60) == expected
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.permutations(range(4)),
        st.tuples(*[st.floats(-1, 1, allow_nan=False)] * 3).filter(
@@ -256,3 +267,33 @@ def test_measure_tool_runs(tmp_path: Path) -> None:
                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("one stack (auto") == 2 and "3 separate .svdi" in done.stdout
+
+
+def rgb_slice(k: int) -> bytes:
+    """An 8-bit RGB secondary capture of the series, Instance Number k + 1, no positions."""
+    base = read(ds.synthetic_slice(k, z=0.0))
+    dataset = pydicom.Dataset()
+    dataset.file_meta = base.file_meta
+    for keyword in ("SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID",
+                    "InstanceNumber", "Modality"):
+        setattr(dataset, keyword, getattr(base, keyword))
+    dataset.Rows, dataset.Columns, dataset.SamplesPerPixel = 8, 10, 3
+    dataset.PhotometricInterpretation, dataset.PlanarConfiguration = "RGB", 0
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 8, 8, 7
+    dataset.PixelRepresentation = 0
+    i, j = np.mgrid[:8, :10]
+    pixels = np.stack([i * 20 + 10 * k, j * 20, (i + j) * 10 + 5 * k], -1).astype(np.uint8)
+    dataset.PixelData = pixels.tobytes()
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def test_colour_series_by_instance_number() -> None:
+    data = ds.encode_series([rgb_slice(k) for k in (2, 0, 1)], coding="tall", quality=90)
+    volume = svdcodec.decode_stack(data)
+    assert volume.shape == (3, 8, 10, 3)
+    files = [read(f) for f in ds.decode_series(data)]
+    assert [int(f.InstanceNumber) for f in files] == [1, 2, 3]
+    assert all(f.PhotometricInterpretation == "RGB" for f in files)
+    np.testing.assert_array_equal(np.stack([f.pixel_array for f in files]), volume)

@@ -298,3 +298,23 @@ def test_golden_reader_rejects() -> None:
         with pytest.raises(SvdiError) as info:
             svdcodec.read_dicom_series(data)
         assert type(info.value).__name__ == error
+
+
+def test_rules_in_the_order_of_section_17_1() -> None:
+    """Several rules broken at once: the first in 17.1's order is reported."""
+    single = split(svdcodec.encode(frames(1)[0], rank=1))
+    single.insert(1, (fmt.ChunkType.DSER, b"\x01"))  # rule 1 before rule 3
+    with pytest.raises(CorruptError, match="single image"):
+        svdcodec.read_header(build(single))
+    both = split(series_file())
+    both.insert(2, (fmt.ChunkType.DICM, b"x"))  # rule 2 before rule 3
+    both[index_of(both, fmt.ChunkType.DSER)] = (fmt.ChunkType.DSER, b"\x01")
+    with pytest.raises(CorruptError, match="exclude each other"):
+        svdcodec.read_header(build(both))
+    # rule 4 (a CorruptError) before rule 6 (a LimitError)
+    with pytest.raises(CorruptError, match="header_count"):
+        svdcodec.read_header(with_dser_body(fmt.DSER.pack(2, 2**32 - 1)))
+    # rule 5 before rule 6, with a limit below 5 N
+    with pytest.raises(CorruptError, match="raw_size: expected at least 15"):
+        svdcodec.read_header(with_dser_body(fmt.DSER.pack(3, 14)),
+                             limits=svdcodec.Limits(max_series_header_bytes=10))
