@@ -26,21 +26,24 @@ import contextlib
 import io
 import itertools
 import math
+import os
 import statistics
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
 from .. import codec
 from . import dicom
-from .dicom import DicomError, DicomImage, PathLike
+from .dicom import DicomError, DicomImage
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
+PathLike = Union[str, "os.PathLike[str]"]
+EXTRA = "svdcodec[dicom]"  # the extra that installs pydicom
 # section 17.2: orientations equal within this (direction cosines) share one slice normal
 ORIENTATION_TOLERANCE = 1e-4
 # the elements that every slice of one volume shares (section 17.2), in the order checked
@@ -82,7 +85,7 @@ def _dataset(header: bytes) -> Dataset:
     try:
         import pydicom
     except ImportError:
-        raise ImportError(f"DICOM files need pydicom: pip install '{dicom.EXTRA}'") from None
+        raise ImportError(f"DICOM files need pydicom: pip install '{EXTRA}'") from None
     try:
         with _quiet():
             return pydicom.dcmread(io.BytesIO(header))
