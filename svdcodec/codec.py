@@ -44,6 +44,7 @@ from .options import (
 )
 from .patch import codec as patchcodec
 from .progress import Progress
+from .series import read_dicom_series, with_dicom_series
 from .stack import encode as stackencode
 from .whole import encode as wholeencode
 from .whole.layout import LAYOUTS
@@ -233,7 +234,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
 
 def encode_stack(frames: np.ndarray | Sequence[np.ndarray], *, coding: str = "auto",
                  durations: float | Sequence[float] | None = None, loop: int | None = None,
-                 **options: Any) -> bytes:
+                 dicom_series: Sequence[bytes] | None = None, **options: Any) -> bytes:
     """Encode N frames of one size and mode as one .svdi stack (spec section 14).
 
     Parameters
@@ -253,6 +254,11 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], *, coding: str = "au
         single frame.
     loop : the loop count, 0 (without end) .. 2^32 - 2, as Pillow's ``loop``; None: none
         given (a GIF that plays once).
+    dicom_series : the DICOM header of every frame (a Part 10 file without pixel data, spec
+        section 15.2), N of them in frame order, stored in the chunk ``dser`` (section 17):
+        the slices of a series. :func:`read_dicom_series` gives them back;
+        :mod:`svdcodec.integrations.dicom_series` makes them. Excludes ``dicom``; not for a
+        single frame (ValueError).
     options : as :func:`encode` (quality, target_psnr, target_size, layout, rank, ...).
         ``target_size`` bounds the whole file (coding "frames": an equal share per frame;
         the ``anim`` chunk is not counted); below what the coding (for "auto": any) can
@@ -270,8 +276,11 @@ def encode_stack(frames: np.ndarray | Sequence[np.ndarray], *, coding: str = "au
     >>> info.durations, info.loop
     ((100, 50, 250), 0)
     """
-    return stackencode.encode_stack(frames, coding, encode, options, decode_stack,
+    if dicom_series is not None and options.get("dicom"):
+        raise ValueError("dicom_series and dicom exclude each other (spec section 17.1)")
+    data = stackencode.encode_stack(frames, coding, encode, options, decode_stack,
                                     durations, loop)
+    return data if dicom_series is None else with_dicom_series(data, dicom_series)
 
 
 def write(path: PathLike, image: np.ndarray, **options: Any) -> int:
@@ -324,6 +333,7 @@ __all__ = [
     "is_svdi",
     "open_svdi",
     "read",
+    "read_dicom_series",
     "read_header",
     "verify",
     "write",

@@ -70,6 +70,9 @@ class SvdiInfo:
     # (0: none given) and the loop count (0: without end); None where the file gives none
     durations: tuple[int, ...] | None = None
     loop: int | None = None
+    # a DICOM series (spec section 17, chunk dser): the number of slice headers it holds (one
+    # per frame; svdcodec.read_dicom_series gives them); None where the file has no dser
+    dicom_series: int | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -110,7 +113,8 @@ def container_info(container: fmt.Container, file_size: int) -> SvdiInfo:
                     planes, fmt.COMPRESSION_NAMES[h.compression], container.frame_count, coding,
                     0 if stack is None else stack.frame_pitch,
                     None if anim is None else anim.durations,
-                    None if anim is None else anim.loop)
+                    None if anim is None else anim.loop,
+                    None if container.series is None else container.series.header_count)
 
 
 def metadata_info(metadata: dict[str, bytes]) -> dict[str, Any]:

@@ -31,6 +31,9 @@ class Limits:
     max_alloc_bytes: int = 1024 * 1024 * 1024  # max_pixels of RGBA (716 MB) and the strips
     max_work: int = 2**36  # multiply-adds sum(m * n * r): the SVD-specific compute bomb
     max_metadata_bytes: int = 8 * 1024 * 1024
+    # spec section 17: dser's raw_size, the decompressed headers of a series (1,000 slices
+    # of 64 KiB each), checked before the zstd frame is read
+    max_series_header_bytes: int = 64 * 1024 * 1024
     max_chunks: int = 1000
 
     def __post_init__(self) -> None:

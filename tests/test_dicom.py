@@ -325,12 +325,13 @@ def test_dcm_output_holds_every_frame(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["decode", str(svdi), str(tmp_path / "f1.png"), "--frame", "1"]) == 0
 
 
-def test_a_dicom_series_is_not_joined_by_stack(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture) -> None:
+def test_one_slice_twice_is_no_series(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--stack joins the slices of a series (spec section 17: test_cli_dicom_series.py);
+    the same file twice is one slice twice."""
     src = str(shipped("MR_small.dcm"))
     capsys.readouterr()
     assert main(["encode", src, src, "--stack", str(tmp_path / "x.svdi")]) == 1
-    assert "DICOM files are encoded one file each" in capsys.readouterr().err
+    assert "the same slice as" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("header", [b"garbage", b"\x00" * 128 + b"DICM" + b"\xff" * 40,

@@ -150,14 +150,15 @@ def test_nothing_imports_the_edges_but_the_edges() -> None:
         if not _in(module, "svdcodec.cli", "svdcodec.teach"):
             assert not {n for n in names if _in(n, "svdcodec.teach")}, module
         # integrations are found by entry point, not by import; the CLI reads and writes
-        # DICOM files through integrations.dicom (an edge using an edge)
+        # DICOM files (and series, spec section 17) through integrations.dicom and
+        # integrations.dicom_series (an edge using an edge)
+        dicom_edges = {"svdcodec.integrations.dicom", "svdcodec.integrations.dicom_series"}
         allowed = ("svdcodec.integrations", "svdcodec.cli") if \
-            "svdcodec.integrations.dicom" in names else ("svdcodec.integrations",)
+            names & dicom_edges else ("svdcodec.integrations",)
         if not _in(module, *allowed):
             assert not {n for n in names if _in(n, "svdcodec.integrations")}, module
         if _in(module, "svdcodec.cli"):
-            assert {n for n in names if _in(n, "svdcodec.integrations")} <= {
-                "svdcodec.integrations.dicom"}, module
+            assert {n for n in names if _in(n, "svdcodec.integrations")} <= dicom_edges, module
 
 
 def test_import_walker_sees_relative_imports() -> None:

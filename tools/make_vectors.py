@@ -538,6 +538,68 @@ def _anim_edit(edit: str) -> bytes:
     return data[:fmt.PREFIX_SIZE] + b"".join(fmt.pack_chunk(t, b) for t, b in chunks)
 
 
+# --- DICOM series (spec section 17): the dser chunk after FRMS -----------------------------
+def _series_slices() -> list[bytes]:
+    """3 slices of a synthetic unsigned CT series (pydicom), given out of order."""
+    from svdcodec.integrations.dicom_series import synthetic_slice
+
+    return [synthetic_slice(k, z=2.5 * k, size=(24, 32), signed=False) for k in (2, 0, 1)]
+
+
+def _series_tall() -> bytes:
+    from svdcodec.integrations.dicom_series import encode_series
+
+    data = encode_series(_series_slices(), coding="tall", quality=60)
+    headers = svdcodec.read_dicom_series(data)
+    assert headers is not None and len(headers) == 3
+    return data
+
+
+def _series_bad_records() -> bytes:
+    """A tall stack whose dser holds a valid zstd frame of records that overrun it: the
+    frames decode; a reader of the headers rejects them (section 17.1)."""
+    data = svdcodec.encode_stack(_pan("L", 3, 24, 32), coding="tall", quality=50)
+    raw = b"".join(struct.pack("<I", n) + b"dicom" for n in (5, 5, 9))  # record 2: 9 of 5
+    data = fmt.add_dser(data, fmt.pack_dser(3, len(raw), _zstd.compress(raw)))
+    try:
+        svdcodec.read_dicom_series(data)
+    except svdcodec.CorruptError:
+        return data
+    raise AssertionError("the records were read")
+
+
+# name -> (file maker, description, made by): stacks with dser, NAME.png as for STACKS
+SERIES: dict[str, tuple[Callable[[], bytes], str, str]] = {
+    "dser-stack-tall-i16-patch-q60": (
+        _series_tall, "DICOM series of 3 I;16 32x24 slices (synthetic CT, pydicom), coding "
+        "tall, patch quality 60: dser (section 17) with the 3 headers in slice order",
+        "`encode_series([synthetic_slice(k, z=2.5 * k, size=(24, 32), signed=False) for k in "
+        "(2, 0, 1)], coding='tall', quality=60)`"),
+    "dser-stack-tall-l-patch-q50-bad-records": (
+        _series_bad_records, "stack of 3 L 32x24 frames, coding tall, patch: a dser whose "
+        "record 2 says 9 bytes where 5 are left; the frames decode, `read_dicom_series` "
+        "raises `CorruptError` (section 17.1)", "`tools/make_vectors.py` "
+        "`_series_bad_records`"),
+}
+
+
+def _dser_edit(edit: str) -> bytes:
+    """A small valid file, then a dser chunk (section 17) that breaks one rule of 17.1."""
+    if edit == "single":  # rule 1: dser in a file without FRMS, right after HEAD
+        data, at, count = svdcodec.encode(_pan("L", 1, 8, 8)[0], rank=1), 1, 1
+    else:  # a stack of 2 frames
+        data, at, count = svdcodec.encode_stack(_pan("L", 2, 8, 8), coding="tall"), 2, 2
+    raw = fmt.pack_records([b"header %d" % k for k in range(count)])
+    body = fmt.pack_dser(3 if edit == "count" else count,
+                         2**32 - 1 if edit == "huge" else len(raw), _zstd.compress(raw))
+    extra = [(fmt.ChunkType.DSER, body)] * (2 if edit == "duplicate" else 1)
+    if edit == "dicm":  # rule 2: dicm first, so dser is the second of the two
+        extra.insert(0, (fmt.ChunkType.DICM, b"a DICOM header"))
+    chunks = [(c.type, c.body) for c in walk(data)]
+    chunks[at:at] = extra
+    return data[:fmt.PREFIX_SIZE] + b"".join(fmt.pack_chunk(t, b) for t, b in chunks)
+
+
 # name -> (file, description, [(decode options, error class name)]): files a decoder rejects
 REJECTED: dict[str, tuple[bytes, str, list[tuple[str, str]]]] = {
     "signature-only": (fmt.SIGNATURE, "the 9-byte signature and nothing else (section 2)",
@@ -561,12 +623,42 @@ REJECTED: dict[str, tuple[bytes, str, list[tuple[str, str]]]] = {
     "anim-duplicate": (_anim_edit("duplicate"),
                        "a stack with two valid anim chunks (section 3, rule 6)",
                        [("", "CorruptError")]),
+    "dser-in-single-image": (_dser_edit("single"),
+                             "a single image (no FRMS) holding a dser chunk (section 17.1, "
+                             "rule 1)", [("", "CorruptError")]),
+    "dser-with-dicm": (_dser_edit("dicm"),
+                       "a stack holding dicm, then dser (section 17.1, rule 2)",
+                       [("", "CorruptError"), ("frame=0", "CorruptError")]),
+    "dser-count-mismatch": (_dser_edit("count"),
+                            "a stack of 2 frames whose dser says header_count 3 (section 17.1, "
+                            "rule 4)", [("", "CorruptError")]),
+    "dser-huge-raw-size": (_dser_edit("huge"),
+                           "a stack whose dser declares 2^32 − 1 bytes of headers: refused "
+                           "from the field, before the zstd frame (section 17.1, rule 6)",
+                           [("", "LimitError"), ("frame=0", "LimitError")]),
+    "dser-duplicate": (_dser_edit("duplicate"),
+                       "a stack with two valid dser chunks (section 3, rule 6)",
+                       [("", "CorruptError")]),
 }
 
 
 def _row(name: str, description: str, data: bytes, made_by: str) -> str:
     digest = hashlib.sha256(data).hexdigest()[:16]
     return f"| `{name}.svdi` | {description} | {len(data)} | `{digest}` | {made_by} |"
+
+
+def _write_series(outdir: Path) -> list[str]:
+    """The SERIES vectors not written yet, and their README rows."""
+    rows = []
+    for name, (make_series, description, made_by) in SERIES.items():
+        if (outdir / f"{name}.svdi").exists():
+            continue
+        data = make_series()
+        decoded = svdcodec.decode_stack(data)
+        (outdir / f"{name}.svdi").write_bytes(data)
+        expected_png(decoded.reshape(-1, *decoded.shape[2:])).save(outdir / f"{name}.png")
+        rows.append(_row(name, description, data, made_by))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -611,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
         expected_png(decoded.reshape(-1, *decoded.shape[2:])).save(args.outdir / f"{name}.png")
         call = ", ".join(f"{k}={v!r}" for k, v in options.items())
         rows.append(_row(name, description, data, f"`encode_stack(frames, {call})`"))
+    rows += _write_series(args.outdir)
     for name, (data, description, calls) in REJECTED.items():
         if (args.outdir / f"{name}.svdi").exists():
             continue

@@ -21,7 +21,7 @@ from ..codec import read_header
 from ..errors import SvdiError, TruncatedError
 from ..info import SvdiInfo
 from ..limits import Limits, get_default_limits
-from . import batch, dask_batch, dicom
+from . import batch, dask_batch, dicom, dicomseries
 from .decodefile import decode_file, salvage_hint, svdi_failure
 from .errors import CliError, os_reason
 from .fileio import print_note, read_input
@@ -63,7 +63,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
         return _run_batch(args, job, ".svdi", "encoded")
     _check_encode_output(Path(args.stack if args.stack is not None else args.output))
     with _bar(args, "encode") as progress:
-        if args.stack is not None:
+        if args.stack is not None and dicomseries.is_series_input(
+                [Path(p) for p in args.inputs]):  # the slices of a series (spec section 17)
+            result = dicomseries.encode_series_file([Path(p) for p in args.inputs],
+                                                    Path(args.output), _encode_options(args),
+                                                    args.coding, args.force, progress)
+        elif args.stack is not None:
             result = encode_stack_file([Path(p) for p in args.inputs], Path(args.output),
                                        _encode_options(args), args.coding, args.force,
                                        progress)
@@ -120,14 +125,22 @@ def cmd_decode(args: argparse.Namespace) -> int:
                                 all_frames=True, limits=args.limits)
         outputs = decoded_outputs if args.frame is None else None
         return _run_batch(args, job, "." + args.format, "decoded", outputs)
-    with _bar(args, "decode") as progress:
-        result = decode_file(Path(args.input), Path(args.output), args.rank, args.force,
-                             args.allow_truncated, args.frame, progress=progress,
-                             limits=args.limits)
+    if dicomseries.is_directory_output(args.output):  # DIR/: a series' slices (spec 17)
+        if args.frame is not None:
+            raise CliError(f"--frame {args.frame}: a folder output holds every slice")
+        result = dicomseries.decode_series_file(Path(args.input), Path(args.output), args.rank,
+                                                args.force, True, limits=args.limits)
+    else:
+        with _bar(args, "decode") as progress:
+            result = decode_file(Path(args.input), Path(args.output), args.rank, args.force,
+                                 args.allow_truncated, args.frame, progress=progress,
+                                 limits=args.limits)
     for note in result.notes:
         print_note(note)
     r = result.record
-    print(f"{r['output']}: {r['width']}x{r['height']} {r['mode']}")
+    shown = r["output"] if isinstance(r["output"], str) else \
+        f"{r['output'][0]} ... {r['output'][-1]} ({len(r['output'])} files)"
+    print(f"{shown}: {r['width']}x{r['height']} {r['mode']}")
     return 0
 
 def _run_batch(args: argparse.Namespace, job: batch.Job, suffix: str, verb: str,
@@ -210,6 +223,8 @@ def cmd_info(args: argparse.Namespace) -> int:
                               for k, v in info.metadata.items()}
         if info.metadata.get("dicom"):
             record["dicom"] = dicom.describe_header(info.metadata["dicom"])
+        if info.dicom_series is not None:  # spec section 17
+            record["series"] = dicomseries.describe(data)
         print(json.dumps(record, indent=2))
         return 0
     print(f"{args.input}: {info.width}x{info.height} {info.mode} ({info.bit_depth}-bit), "
@@ -235,9 +250,16 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  group {g.index}: {g.rows}x{g.cols} rank {g.rank}, "
               f"{g.rank * (g.rows + g.cols + 1):,} numbers, {g.raw_size:,} bytes quantized, "
               f"{g.compressed_size:,} bytes zstd")
+    _print_metadata(info, data)
+    return 0
+
+
+def _print_metadata(info: SvdiInfo, data: bytes) -> None:
+    """``info``'s lines of the ancillary chunks: sizes, the DICOM header or series."""
     for key, value in info.metadata.items():
         print(f"  {key}: {len(value):,} bytes" if isinstance(value, bytes) else
               f"  {key}: {value}")
     if info.metadata.get("dicom"):
         print(f"  {dicom.info_line(info.metadata['dicom'])}")
-    return 0
+    if info.dicom_series is not None:  # spec section 17
+        print(f"  {dicomseries.info_line(data)}")

@@ -23,6 +23,7 @@ from ..info import SvdiInfo
 from ..limits import Limits
 from ..pillow.convert import from_array
 from . import dicom
+from .dicomseries import decode_series_file, has_series
 from .errors import CliError, limit_hint
 from .fileio import Result, check_output, read_input, write_output
 from .npyfiles import NPY, save_npy
@@ -41,6 +42,11 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
     an (N, H, W[, C]) .npy array), else frame 0. ``progress``, ``limits``: see
     :func:`svdcodec.decode`. A file of DICOM MONOCHROME1 pixels is written as stored, with a
     note (:func:`svdcodec.cli.dicom.stored_values_note`)."""
+    if out.suffix.lower() in dicom.SUFFIXES and has_series(src):  # one file a slice (spec 17)
+        if frame is not None:
+            raise CliError(f"--frame {frame}: the DICOM output of a series is one file per "
+                           f"slice, every slice")
+        return decode_series_file(src, out, rank, force, limits=limits)
     check_output(out, force, src)
     if out.suffix.lower() in dicom.SUFFIXES:
         if frame is not None:

@@ -45,6 +45,8 @@ EXAMPLES = """examples:
   svdcodec encode frame*.png --stack frames.svdi
   svdcodec decode frames.svdi third.png --frame 2
   svdcodec decode frames.svdi --out-dir frames/
+  svdcodec encode slices/*.dcm --stack series.svdi
+  svdcodec decode series.svdi slices-back/
   svdcodec encode photos/*.png --out-dir svdi/ -j 2 --rank 50
   svdcodec decode svdi/*.svdi --out-dir png/ --format png
   svdcodec encode photos/*.png --out-dir svdi/ --scheduler tcp://scheduler:8786
@@ -174,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stack", metavar="OUT.svdi",
                    help="encode every FILE (every frame of each) as one image stack in "
                    "OUT.svdi (spec section 14); an animated input is a stack anyway; a .npy "
-                   "input is one (H, W) frame or (N, H, W[, C]) frames")
+                   "input is one (H, W) frame or (N, H, W[, C]) frames; DICOM files (or a "
+                   "folder of them) are the slices of one series, ordered by position, "
+                   "every header kept (spec section 17)")
     p.add_argument("--coding", choices=("auto", *STACK_CODING_BY_NAME), default=None,
                    help="stacks: frames (each alone), tall (one image, shared basis), "
                    "snapshot (frames as matrix columns) or auto (the smallest; default)")
@@ -191,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
                        usage="%(prog)s IN OUT [options]\n"
                        "       %(prog)s IN... --out-dir DIR [-j N] [--format png] [options]")
     p.add_argument("paths", nargs="+", metavar="FILE",
-                   help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.FORMAT)")
+                   help="IN OUT; with --out-dir, every FILE is an input (DIR/NAME.FORMAT); "
+                   "a DICOM series (spec section 17) to OUT.dcm or DIR/ is one .dcm a slice")
     p.add_argument("--rank", type=positive_int,
                    help="decode with only this many components (preview)")
     p.add_argument("--allow-truncated", action="store_true",

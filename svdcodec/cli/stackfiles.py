@@ -224,19 +224,16 @@ def decoded_outputs(source: Path, output: Path) -> list[Path]:
     """What ``decode SOURCE --out-dir`` writes without ``--frame``: ``output``, or one file per
     frame of a stack (:func:`frame_path`); ``[output]`` if ``source`` cannot be read (the
     decode then says why) or for a DICOM output (one file holds every frame)."""
-    if output.suffix.lower() in DICOM_SUFFIXES:
-        return [output]
     try:
-        count = frame_count(source.read_bytes())
+        info = read_header(source.read_bytes())
     except (OSError, SvdiError):
+        return [output]
+    count = info.frames
+    if output.suffix.lower() in DICOM_SUFFIXES and info.dicom_series is None:
         return [output]
     if count == 1:
         return [output]
     return [frame_path(output, k, count) for k in range(count)]
-
-
-def frame_count(data: bytes) -> int:
-    return read_header(data).frames
 
 
 def decode_frame_array(data: bytes, rank: int | None, frame: int | None,

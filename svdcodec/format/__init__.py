@@ -3,7 +3,7 @@
 No numpy: this layer frames and checks fields, it computes nothing. One module per part of the
 spec -- :mod:`.header` (sections 2 and 4: prefix, HEAD), :mod:`.chunks` (3: framing, types),
 :mod:`.fact` (5: FACT), :mod:`.ptch` (12.2: PTCH), :mod:`.frms` (14 and 16: FRMS, anim),
-:mod:`.container` (the chunk walk, 7.1, 9) --
+:mod:`.dser` (17: dser), :mod:`.container` (the chunk walk, 7.1, 9) --
 and their public names re-exported here, so ``from svdcodec import format as fmt`` reads
 ``fmt.Header``, ``fmt.unpack``, ``fmt.Layout.PATCH``.
 """
@@ -25,9 +25,20 @@ from .container import (
     ChunkInfo,
     Container,
     add_anim,
+    add_dser,
     pack,
     unpack,
     unpack_head,
+)
+from .dser import (
+    DSER,
+    MIN_RECORD_SIZE,
+    RECORD_LENGTH,
+    Series,
+    pack_dser,
+    pack_records,
+    unpack_dser,
+    unpack_records,
 )
 from .fact import (
     FACT,
@@ -104,6 +115,7 @@ __all__ = [
     "COMPONENT_BYTES",
     "COMPRESSION_BY_NAME",
     "COMPRESSION_NAMES",
+    "DSER",
     "FACT",
     "FACTOR_BY_NAME",
     "FACTOR_NAMES",
@@ -122,11 +134,13 @@ __all__ = [
     "MAX_PATCH_SHIFT",
     "METADATA_CHUNKS",
     "MIN_FRAMES",
+    "MIN_RECORD_SIZE",
     "MODE_INFO",
     "PATCH_SIZES",
     "PHYS",
     "PREFIX_SIZE",
     "PTCH",
+    "RECORD_LENGTH",
     "SIGNATURE",
     "SIGNED_OFFSET",
     "STACK_CODING_BY_NAME",
@@ -144,9 +158,11 @@ __all__ = [
     "Layout",
     "Mode",
     "Plane",
+    "Series",
     "Stack",
     "StackCoding",
     "add_anim",
+    "add_dser",
     "anim_size",
     "check_metadata",
     "check_prefix",
@@ -157,17 +173,21 @@ __all__ = [
     "pack",
     "pack_anim",
     "pack_chunk",
+    "pack_dser",
     "pack_header",
     "pack_plane",
+    "pack_records",
     "pack_stack",
     "patch_raw_size",
     "plane_name",
     "record_size",
     "unpack",
     "unpack_anim",
+    "unpack_dser",
     "unpack_group",
     "unpack_head",
     "unpack_header",
     "unpack_plane",
+    "unpack_records",
     "unpack_stack",
 ]

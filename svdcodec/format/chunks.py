@@ -31,6 +31,7 @@ class ChunkType:
     PHYS = b"phys"
     DICM = b"dicm"  # section 15.2: a DICOM Part 10 file without its pixel data
     ANIM = b"anim"  # section 16: a stack's frame durations and loop count
+    DSER = b"dser"  # section 17: the DICOM headers of a series, one per frame
 
 
 # Known ancillary chunks and the metadata key each one fills.

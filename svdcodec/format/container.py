@@ -20,6 +20,7 @@ from .chunks import (
     is_critical,
     pack_chunk,
 )
+from .dser import Series, unpack_dser
 from .fact import FACT, Group, unpack_group
 from .frms import Anim, Stack, StackCoding, pack_anim, pack_stack, unpack_anim, unpack_stack
 from .header import (
@@ -60,6 +61,7 @@ class Container:
     partial: Group | None = None
     stack: Stack | None = None  # FRMS (section 14): a multi-frame file
     anim: Anim | None = None  # anim (section 16): a stack's durations and loop count
+    series: Series | None = None  # dser (section 17): a DICOM series' headers, compressed
 
     @property
     def frame_count(self) -> int:
@@ -106,6 +108,21 @@ def add_anim(data: bytes, anim: Anim) -> bytes:
     if (head_type, frms_type) != (ChunkType.HEAD, ChunkType.FRMS):
         raise ValueError("anim belongs to a stack: the data has no FRMS after HEAD")
     return data[:offset] + pack_chunk(ChunkType.ANIM, pack_anim(anim)) + data[offset:]
+
+
+def add_dser(data: bytes, body: bytes) -> bytes:
+    """``data``, a stack, with the chunk ``dser`` (section 17) inserted after FRMS and an
+    ``anim`` chunk that follows it (ancillary chunks before the first FACT, section 3 rule 2);
+    ValueError if ``data`` is no stack."""
+    view = memoryview(data)
+    head_type, _, offset = chunk_at(view, PREFIX_SIZE)
+    frms_type, _, offset = chunk_at(view, offset)
+    if (head_type, frms_type) != (ChunkType.HEAD, ChunkType.FRMS):
+        raise ValueError("dser belongs to a stack: the data has no FRMS after HEAD")
+    next_type, _, after = chunk_at(view, offset)
+    if next_type == ChunkType.ANIM:
+        offset = after
+    return data[:offset] + pack_chunk(ChunkType.DSER, body) + data[offset:]
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -169,6 +186,7 @@ class _Walk:
     metadata_bytes: int = 0
     stack: Stack | None = None
     anim: Anim | None = None
+    series: Series | None = None
     after_head: int = 0  # chunks read after HEAD
 
     def add(self, ctype: bytes, body: memoryview) -> None:
@@ -247,10 +265,18 @@ class _Walk:
                 raise CorruptError("duplicate anim chunk")
             self.anim = unpack_anim(body, self.stack)
             return
+        if ctype == ChunkType.DSER:  # section 17.1: once, in a stack, not with dicm
+            if self.series is not None:
+                raise CorruptError("duplicate dser chunk")
+            self.series = unpack_dser(body, self.stack, "dicom" in self.metadata, self.limits)
+            return
         key = METADATA_CHUNKS.get(ctype)
         if key is not None:
             if key in self.metadata:
                 raise CorruptError(f"duplicate {ctype.decode()} chunk")
+            if ctype == ChunkType.DICM and self.series is not None:
+                raise CorruptError("dicm chunk in a file with a dser chunk: they exclude each "
+                                   "other (section 17.1 rule 2)")
             self.metadata[key] = check_metadata(ctype, body)
 
     def end(self, body: memoryview, trailing: int) -> None:
@@ -269,7 +295,7 @@ class _Walk:
                   partial: Group | None = None) -> Container:
         return Container(self.header, tuple(self.groups), self.metadata, tuple(chunks),
                          tuple(self.planes), truncated=truncated, partial=partial,
-                         stack=self.stack, anim=self.anim)
+                         stack=self.stack, anim=self.anim, series=self.series)
 
 
 def _cut_stack(view: memoryview, offset: int, walk: _Walk) -> bool:
