@@ -31,10 +31,10 @@ class Svdi(Codec):
     colour, subsampling, patch_size, level).
 
     ``encode`` needs an array shaped like an image: (y, x) or (y, x, c), uint8 with c in 1..4,
-    or uint16 grey in native byte order (decode sees bytes only, so it could not give a
-    big-endian array back). ``decode`` returns the image, (y, x) or (y, x, c), or fills
-    ``out`` (CorruptError when an ndarray ``out`` has another sample type, or is an image of
-    another shape).
+    or uint16 grey in native byte order and C order (decode sees bytes only, so it could not
+    give a big-endian or Fortran-order array back). ``decode`` returns the image, (y, x) or
+    (y, x, c), or fills ``out`` (CorruptError when an ndarray ``out`` has another sample
+    type, or is an image of another shape).
     """
 
     codec_id = "svdi"
@@ -53,6 +53,13 @@ class Svdi(Codec):
                             f"{buf.dtype.str}: use a {buf.dtype.newbyteorder('=').str} array, "
                             f"or the zarr v3 codec svdcodec.integrations.zarr.SvdiCodec, which "
                             f"knows the array's dtype")
+        if buf.flags.f_contiguous and not buf.flags.c_contiguous:
+            # decode() returns C order, and zarr v2 reads it in the array's order: an
+            # order="F" array came back scrambled
+            raise TypeError("the svdi numcodecs codec stores C-order arrays only, got a "
+                            "Fortran-order one: use np.ascontiguousarray, a zarr v2 array of "
+                            "order='C', or the zarr v3 codec "
+                            "svdcodec.integrations.zarr.SvdiCodec")
         return encode_chunk(buf, self.options)
 
     def decode(self, buf: Any, out: Any = None) -> Any:
