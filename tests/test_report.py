@@ -389,3 +389,50 @@ def test_shrink_bounds_the_longest_side(h: int, w: int, c: int, limit: int) -> N
     assert max(small.shape[:2]) == min(limit, max(h, w))
     assert max(small.shape[:2]) <= max(h, w) and small.dtype == image.dtype
     assert small.ndim == image.ndim and small.shape[2:] == image.shape[2:]
+
+
+# --- animate of thin images (qa7) -----------------------------------------------------------
+def test_animate_a_one_pixel_column_enlarges_within_bounds(tmp_path: Path) -> None:
+    """A 300 x 1 image was enlarged 320 times to fit the caption: a 320 x 96,000 frame, which
+    the GIF writer refused with an internal error (OverflowError, exit 3) and WebP with its
+    16383-pixel limit. Enlarging stops at MAX_ENLARGED_SIDE; the caption strip is as wide as
+    a caption needs."""
+    from svdcodec.teach.animation import MAX_ENLARGED_SIDE, MIN_FRAME_WIDTH
+
+    column = (np.arange(300) % 256).astype(np.uint8).reshape(300, 1)
+    frames = animation_frames(column, [1])
+    assert frames[0].width >= MIN_FRAME_WIDTH
+    assert frames[0].height < MAX_ENLARGED_SIDE + 200
+    png = tmp_path / "column.png"
+    Image.fromarray(column).save(png)
+    for name in ("a.gif", "a.webp"):
+        assert main(["animate", str(png), str(tmp_path / name)]) == 0
+        with Image.open(tmp_path / name) as im:
+            assert im.height < MAX_ENLARGED_SIDE + 200
+
+
+def test_an_animation_above_the_formats_size_is_refused_naming_max_size(tmp_path: Path
+                                                                      ) -> None:
+    """A frame taller than GIF (65535) or WebP (16383) holds: a ValueError that names
+    --max-size, not an OverflowError from the GIF writer."""
+    from svdcodec.teach.animation import save_animation
+
+    tall = Image.new("L", (4, 70_000))
+    for name in ("a.gif", "a.webp"):
+        with pytest.raises(ValueError, match="max-size"):
+            save_animation([tall], tmp_path / name)
+        assert not (tmp_path / name).exists()
+
+
+@settings(max_examples=20, deadline=None)
+@given(h=st.integers(1, 3000), w=st.integers(1, 400))
+def test_animation_frames_fit_the_caption_and_stay_bounded(h: int, w: int) -> None:
+    """Every frame is wide enough for its caption and no side is enlarged past
+    MAX_ENLARGED_SIDE (an image larger than that is shown at its own size)."""
+    from svdcodec.teach.animation import MAX_ENLARGED_SIDE, MIN_FRAME_WIDTH
+
+    image = ((np.arange(h)[:, None] + np.arange(w)[None, :]) % 256).astype(np.uint8)
+    frame = animation_frames(image, [1])[0]
+    assert frame.width >= MIN_FRAME_WIDTH
+    assert frame.width <= max(w, MAX_ENLARGED_SIDE, MIN_FRAME_WIDTH)
+    assert frame.height <= max(h, MAX_ENLARGED_SIDE) + 200  # the image, then its caption
