@@ -37,8 +37,10 @@ def load_image(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    demo.run(Path(args.image) if args.image else None, args.ranks, args.layouts, args.factors,
-             args.qualities)
+    # read as the other lessons read (a signed image, an .npy array, DICOM), not by Pillow alone
+    path = Path(args.image) if args.image else None
+    demo.run(path, args.ranks, args.layouts, args.factors, args.qualities,
+             image=load_image(path)[0] if path is not None else None)
     return 0
 
 def cmd_compare(args: argparse.Namespace) -> int:
