@@ -210,3 +210,14 @@ def test_a_chunk_the_codec_encodes_decodes_to_the_same_bytes(rows: int, cols: in
     order = "F" if given.flags.f_contiguous and not given.flags.c_contiguous else "C"
     back = flat.reshape(shape, order=order)
     assert np.abs(back.astype(int) - image.astype(int)).max() <= 8
+
+
+@pytest.mark.parametrize("out", [np.zeros(10, np.uint8), np.zeros(13, np.uint8),
+                                 bytearray(10), memoryview(bytearray(16))])
+def test_decode_into_a_flat_out_of_another_size_is_corrupt_error(out: object) -> None:
+    """A flat ``out`` (as zarr v2 passes) that the file's image does not fill exactly:
+    CorruptError naming both sizes; it was numpy's 'cannot reshape array of size 12 into
+    shape (10,)', unlike an image-shaped ``out`` of another shape."""
+    data = encode(np.full((3, 4), 9, np.uint8), quality=100)
+    with pytest.raises(CorruptError, match="12 bytes"):
+        Svdi().decode(data, out=out)

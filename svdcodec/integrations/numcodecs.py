@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 from numcodecs.abc import Codec
-from numcodecs.compat import ensure_contiguous_ndarray_like, ndarray_copy
+from numcodecs.compat import ensure_contiguous_ndarray_like, ensure_ndarray_like, ndarray_copy
 
+from ..errors import CorruptError
 from .chunks import check_options, decode_chunk, encode_chunk
 
 
@@ -34,7 +35,7 @@ class Svdi(Codec):
     or uint16 grey in native byte order and C order (decode sees bytes only, so it could not
     give a big-endian or Fortran-order array back). ``decode`` returns the image, (y, x) or
     (y, x, c), or fills ``out`` (CorruptError when an ndarray ``out`` has another sample
-    type, or is an image of another shape).
+    type, or is an image of another shape, or ``out`` holds another number of bytes).
     """
 
     codec_id = "svdi"
@@ -68,7 +69,13 @@ class Svdi(Codec):
             image = decode_chunk(data, out.shape if out.ndim >= 2 else None, out.dtype)
         else:
             image = decode_chunk(data)
-        return image if out is None else ndarray_copy(image, out)
+        if out is None:
+            return image
+        size = ensure_ndarray_like(out).nbytes  # a flat out: numpy's reshape error before
+        if size != image.nbytes:
+            raise CorruptError(f"the svdi chunk holds a {image.shape} {image.dtype} image of "
+                               f"{image.nbytes} bytes, expected {size} bytes")
+        return ndarray_copy(image, out)
 
     def get_config(self) -> dict[str, Any]:
         return {"id": self.codec_id, **self.options}
