@@ -436,3 +436,24 @@ def test_animation_frames_fit_the_caption_and_stay_bounded(h: int, w: int) -> No
     assert frame.width >= MIN_FRAME_WIDTH
     assert frame.width <= max(w, MAX_ENLARGED_SIDE, MIN_FRAME_WIDTH)
     assert frame.height <= max(h, MAX_ENLARGED_SIDE) + 200  # the image, then its caption
+
+
+# --- compare --plot of every stored mode (qa7) ---------------------------------------------------
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16", "I;16S"])
+def test_cli_compare_plot_of_every_mode(mode: str, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """compare --plot swept JPEG and WebP over the image as it is: a 16-bit image (I;16, or
+    I;16S shown as I;16) printed its table and then failed with 'svdcodec: error: expected a
+    uint8 numpy array, got uint16', no plot written. The sweeps code the 8-bit reduction, as
+    the table's peer columns do."""
+    grey = make_image((24, 32))
+    image = {"L": grey, "LA": np.dstack([grey, 255 - grey]), "RGB": make_image((24, 32, 3)),
+             "RGBA": make_image((24, 32, 4)), "I;16": grey.astype(np.uint16) * 257,
+             "I;16S": grey.astype(np.int32) * 200 - 20000}[mode]
+    src = tmp_path / ("in.tif" if mode == "I;16S" else "in.png")
+    Image.fromarray(image, mode="I" if mode == "I;16S" else None).save(src)
+    plot = tmp_path / "compare.png"
+    assert main(["compare", str(src), "--ranks", "1,3", "--no-ssim", "--plot", str(plot)]) == 0
+    assert f"plot: {plot}" in capsys.readouterr().out
+    with Image.open(plot) as im:
+        assert im.format == "PNG" and im.width >= 1200
