@@ -457,3 +457,29 @@ def test_cli_compare_plot_of_every_mode(mode: str, tmp_path: Path,
     assert f"plot: {plot}" in capsys.readouterr().out
     with Image.open(plot) as im:
         assert im.format == "PNG" and im.width >= 1200
+
+
+# --- animate --duration within what GIF holds (qa7) ----------------------------------------------
+@settings(deadline=None, max_examples=12)
+@given(duration=st.one_of(st.integers(1, 700_000), st.integers(700_000, 10**12)),
+       suffix=st.sampled_from([".gif", ".webp"]))
+def test_animate_duration_is_written_or_a_usage_error(duration: int, suffix: str) -> None:
+    """--duration 99999999 ended in an internal error (exit 3: OverflowError from the GIF
+    writer, which stores a frame's delay as u16 hundredths of a second). A duration up to
+    655,350 ms is written (GIF: to 10 ms); above, a usage error (exit 2) names the range."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:  # not tmp_path: one per example
+        src, out = Path(folder) / "in.png", Path(folder) / f"out{suffix}"
+        Image.fromarray(make_image((12, 16))).save(src)
+        code = main(["animate", str(src), str(out), "--ranks", "1,2",
+                     "--duration", str(duration)])
+        if duration > 655_350:
+            assert code == 2 and not out.exists()
+            return
+        assert code == 0
+        with Image.open(out) as im:
+            im.load()  # WebP sets a frame's duration when it is loaded
+            # GIF holds hundredths: below 10 ms it writes 0, which Pillow reads as no duration
+            written = im.info.get("duration", 0)
+            assert abs(written - duration) < (10 if suffix == ".gif" else 1)
