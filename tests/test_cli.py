@@ -717,3 +717,35 @@ def test_a_level_the_arith_payload_ignores_is_noted(png: Path, tmp_path: Path, e
     if noted:  # and why: the default (auto) kept the arith payload, or it was asked for
         assert ("--entropy arith" in err) == ("arith" in extra)
         assert ("--entropy auto, kept it" in err) == (not extra)
+
+
+# --- demo reads what the other lessons read (qa7) ------------------------------------------------
+@pytest.mark.parametrize("kind", ["signed.tif", "grey.npy", "signed.npy"])
+def test_demo_reads_the_inputs_the_other_lessons_read(kind: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    """demo opened its --image with Pillow alone: a signed 16-bit TIFF failed with
+    'svdcodec: error: cannot write mode I as PNG' (a PNG the user never asked for) and an .npy
+    array with 'cannot identify image file', though compare, animate and basis read both (a
+    signed image as I;16 of sample + 32768, with a note)."""
+    yy, xx = np.mgrid[0:24, 0:32]
+    signed = (xx * 500 - 9000 + yy).astype(np.int16)
+    src = tmp_path / kind
+    if kind == "signed.tif":
+        Image.fromarray(signed.astype(np.int32), mode="I").save(src)
+    else:
+        np.save(src, signed if kind == "signed.npy" else (xx * 7 + yy).astype(np.uint8))
+    assert main(["demo", "--image", str(src), "--ranks", "2", "--layouts", "per-channel",
+                 "--factors", "int8", "--qualities", "50"]) == 0
+    captured = capsys.readouterr()
+    label = "L" if kind == "grey.npy" else "I;16"
+    assert captured.out.startswith(f"{kind}: 32x24 {label}, 768 samples")
+    assert ("signed 16-bit (I;16S)" in captured.err) == kind.startswith("signed")
+
+
+def test_demo_of_an_image_svdcodec_cannot_store_names_it(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    src = tmp_path / "float.tif"
+    Image.fromarray(np.zeros((8, 8), np.float32), mode="F").save(src)
+    assert main(["demo", "--image", str(src)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"svdcodec: error: {src}: ")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from svdcodec.cli import main
@@ -115,3 +117,59 @@ def test_denoise_image_rules_and_alpha() -> None:
     assert rules4[0].psnr is None
     with pytest.raises(ValueError, match="shape"):
         denoise_image(noisy, None, clean[:10])
+
+
+# --- denoise of a signed image writes signed samples (qa7) ---------------------------------------
+def _ct(h: int = 24, w: int = 32, seed: int = 0) -> np.ndarray:
+    """A noisy CT-like slice in Hounsfield units: air (-1000) around soft tissue (40)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    body = ((yy - h / 2) ** 2 / (h / 2.5) ** 2 + (xx - w / 2) ** 2 / (w / 2.5) ** 2) < 1
+    noise = np.random.default_rng(seed).normal(0, 15, (h, w))
+    return np.rint(np.where(body, 40.0, -1000.0) + noise).astype(np.int16)
+
+
+def test_denoise_of_a_signed_image_writes_its_signed_samples(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """denoise read a signed 16-bit image as u = sample + 32768 (as the lessons show it) and
+    wrote u: a CT slice of -1000 .. 40 HU came back as a TIFF of 31,768 .. 32,808 with no
+    error. It writes the signed samples (TIFF mode I); a format without signed 16-bit (PNG)
+    is refused naming it."""
+    ct = _ct()
+    src = tmp_path / "ct.tif"
+    Image.fromarray(ct.astype(np.int32), mode="I").save(src)
+    out = tmp_path / "clean.tif"
+    assert main(["denoise", str(src), str(out)]) == 0
+    with Image.open(out) as im:
+        back = np.asarray(im).astype(np.int64)
+    assert back.shape == ct.shape and back.min() < -900 and back.max() < 200
+    assert np.abs(back - ct).mean() < 30
+    capsys.readouterr()
+    assert main(["denoise", str(src), str(tmp_path / "clean.png")]) == 1
+    assert "signed 16-bit" in capsys.readouterr().err
+    assert not (tmp_path / "clean.png").exists()
+
+
+@settings(deadline=None, max_examples=15)
+@given(seed=st.integers(0, 2**16), shift=st.integers(-20000, 20000))
+def test_denoise_of_a_signed_image_is_the_denoise_of_its_offset(seed: int,
+                                                               shift: int) -> None:
+    """The samples written are those of the denoised u = sample + 32768, less 32768: the
+    lesson's arithmetic (spec section 15.1) with the input's own values (an image with no
+    negative value is I;16, denoised as it is)."""
+    import tempfile
+
+    from svdcodec.decoding import offset_to_signed
+    from svdcodec.options import signed_to_offset
+
+    ct = np.clip(_ct(12, 16, seed).astype(np.int64) + shift, -32768, 32767).astype(np.int16)
+    with tempfile.TemporaryDirectory() as folder:  # not tmp_path: one per example
+        src, out = Path(folder) / "ct.tif", Path(folder) / "out.tif"
+        Image.fromarray(ct.astype(np.int32), mode="I").save(src)
+        assert main(["denoise", str(src), str(out)]) == 0
+        with Image.open(out) as im:
+            back = np.asarray(im).astype(np.int64)
+    if ct.min() >= 0:  # mode I whose values fit 0 .. 65535 is read as I;16 (README: inputs)
+        expected = denoise_image(ct.astype(np.uint16))[0]
+    else:
+        expected = offset_to_signed(denoise_image(signed_to_offset(ct))[0])
+    np.testing.assert_array_equal(back, expected.astype(np.int64))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 numcodecs = pytest.importorskip("numcodecs")
 zarr = pytest.importorskip("zarr")
@@ -164,3 +166,58 @@ def test_an_unknown_entropy_fails_when_the_array_is_created() -> None:
     with pytest.raises(ValueError, match="entropy"):
         zarr.create_array(store={}, shape=(16, 16), chunks=(16, 16), dtype="uint8",
                           serializer=SvdiCodec(entropy="huffman"), compressors=None)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_fortran_order_is_refused_rather_than_read_back_scrambled(name: str) -> None:
+    """zarr v2 hands a Fortran-order array (``order="F"``) to the compressor and reads what
+    decode returns as bytes in that order; decode gets bytes only and returns C order, so
+    every chunk came back scrambled (errors up to 255). The codec refuses to encode what it
+    cannot give back, naming the ways that work."""
+    shape, chunks, dtype = CASES[name]
+    image = photo(shape, dtype)
+    with pytest.raises(TypeError, match="order"):
+        Svdi(quality=90).encode(np.asfortranarray(image))
+    z = zarr.create_array(store={}, shape=shape, chunks=chunks, dtype=dtype, zarr_format=2,
+                          compressors=Svdi(quality=90), filters=None, order="F")
+    with pytest.raises(TypeError, match="order"):
+        z[:] = image
+    c_order = zarr.create_array(store={}, shape=shape, chunks=chunks, dtype=dtype,
+                                zarr_format=2, compressors=Svdi(quality=90), filters=None)
+    c_order[:] = image
+    assert psnr(image, c_order[:]) > 35
+
+
+@settings(deadline=None, max_examples=25)
+@given(rows=st.integers(1, 12), cols=st.integers(1, 12), channels=st.sampled_from([0, 1, 3]),
+       fortran=st.booleans())
+def test_a_chunk_the_codec_encodes_decodes_to_the_same_bytes(rows: int, cols: int,
+                                                             channels: int,
+                                                             fortran: bool) -> None:
+    """What zarr v2 relies on: the bytes decode returns, read in the memory order of the array
+    encode was given, are the image (within the codec's loss); an order for which that cannot
+    hold is refused (a one-row or one-column chunk is both C and Fortran order)."""
+    shape = (rows, cols) if channels == 0 else (rows, cols, channels)
+    image = photo(shape, "uint8")
+    given = np.asfortranarray(image) if fortran else image
+    codec = Svdi(quality=100)
+    try:
+        data = codec.encode(given)
+    except TypeError as exc:
+        assert "order" in str(exc) and not given.flags.c_contiguous
+        return
+    flat = np.asarray(codec.decode(data)).reshape(-1, order="A")
+    order = "F" if given.flags.f_contiguous and not given.flags.c_contiguous else "C"
+    back = flat.reshape(shape, order=order)
+    assert np.abs(back.astype(int) - image.astype(int)).max() <= 8
+
+
+@pytest.mark.parametrize("out", [np.zeros(10, np.uint8), np.zeros(13, np.uint8),
+                                 bytearray(10), memoryview(bytearray(16))])
+def test_decode_into_a_flat_out_of_another_size_is_corrupt_error(out: object) -> None:
+    """A flat ``out`` (as zarr v2 passes) that the file's image does not fill exactly:
+    CorruptError naming both sizes; it was numpy's 'cannot reshape array of size 12 into
+    shape (10,)', unlike an image-shaped ``out`` of another shape."""
+    data = encode(np.full((3, 4), 9, np.uint8), quality=100)
+    with pytest.raises(CorruptError, match="12 bytes"):
+        Svdi().decode(data, out=out)

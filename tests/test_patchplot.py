@@ -71,3 +71,35 @@ def test_hostile_files_raise_only_svdi_errors(data: st.DataObject) -> None:
         assert str(exc).startswith("plane must be in 0..2"), repr(exc)
         return
     assert plane < 3 and len(b.vectors) == len(b.nonzero) == len(b.parities)
+
+
+# --- the basis of a stack (qa7) ------------------------------------------------------------------
+@pytest.mark.parametrize("entropy", ["arith", "zstd"])
+def test_a_tall_stack_shows_the_basis_of_its_coded_image(entropy: str) -> None:
+    """A tall stack (spec section 14.3) codes one image of W x N*Hp: its planes were read with
+    HEAD's frame size, so basis of a valid file said it was broken ('PTCH arith payload: 40
+    bytes after the last symbol'; zstd: 'zstd frame declares 372 bytes, expected 252')."""
+    yy, xx = np.mgrid[0:40, 0:48]
+    frames = np.stack([(xx * 3 + yy * j) % 256 for j in range(3)]).astype(np.uint8)
+    data = svdcodec.encode_stack(frames, coding="tall", entropy=entropy, quality=60)
+    b = patchplot.plane_basis(data, 0)
+    assert b.patches == 3 * 5 * 6  # N frames of 5 x 6 patches, one coded image
+    assert b.vectors.shape[1:] == (8, 8) and b.nonzero.shape == (len(b.vectors),)
+
+
+@settings(deadline=None, max_examples=15)
+@given(n=st.integers(2, 4), h=st.integers(1, 20), w=st.integers(1, 20),
+       coding=st.sampled_from(["tall", "frames"]), seed=st.integers(0, 2**16))
+def test_every_patch_stack_has_a_readable_basis(n: int, h: int, w: int, coding: str,
+                                                seed: int) -> None:
+    """Whatever its size, a patch-layout stack of either coding gives plane 0's basis (of the
+    coded image for tall, of frame 0 for frames), not an error about the file; its planes are
+    one frame's (a grey frames stack has plane 0 only: plane 1 was frame 1's, named
+    'channel 1')."""
+    frames = np.random.default_rng(seed).integers(0, 256, (n, h, w), dtype=np.uint8)
+    data = svdcodec.encode_stack(frames, coding=coding, quality=50)
+    b = patchplot.plane_basis(data, 0)
+    assert b.patch_size == 8 and b.nonzero.shape == (len(b.vectors),)
+    assert b.name == "channel 0"
+    with pytest.raises(ValueError, match=r"plane must be in 0\.\.0"):  # not frame 1's plane 0
+        patchplot.plane_basis(data, 1)

@@ -389,3 +389,97 @@ def test_shrink_bounds_the_longest_side(h: int, w: int, c: int, limit: int) -> N
     assert max(small.shape[:2]) == min(limit, max(h, w))
     assert max(small.shape[:2]) <= max(h, w) and small.dtype == image.dtype
     assert small.ndim == image.ndim and small.shape[2:] == image.shape[2:]
+
+
+# --- animate of thin images (qa7) -----------------------------------------------------------
+def test_animate_a_one_pixel_column_enlarges_within_bounds(tmp_path: Path) -> None:
+    """A 300 x 1 image was enlarged 320 times to fit the caption: a 320 x 96,000 frame, which
+    the GIF writer refused with an internal error (OverflowError, exit 3) and WebP with its
+    16383-pixel limit. Enlarging stops at MAX_ENLARGED_SIDE; the caption strip is as wide as
+    a caption needs."""
+    from svdcodec.teach.animation import MAX_ENLARGED_SIDE, MIN_FRAME_WIDTH
+
+    column = (np.arange(300) % 256).astype(np.uint8).reshape(300, 1)
+    frames = animation_frames(column, [1])
+    assert frames[0].width >= MIN_FRAME_WIDTH
+    assert frames[0].height < MAX_ENLARGED_SIDE + 200
+    png = tmp_path / "column.png"
+    Image.fromarray(column).save(png)
+    for name in ("a.gif", "a.webp"):
+        assert main(["animate", str(png), str(tmp_path / name)]) == 0
+        with Image.open(tmp_path / name) as im:
+            assert im.height < MAX_ENLARGED_SIDE + 200
+
+
+def test_an_animation_above_the_formats_size_is_refused_naming_max_size(tmp_path: Path
+                                                                      ) -> None:
+    """A frame taller than GIF (65535) or WebP (16383) holds: a ValueError that names
+    --max-size, not an OverflowError from the GIF writer."""
+    from svdcodec.teach.animation import save_animation
+
+    tall = Image.new("L", (4, 70_000))
+    for name in ("a.gif", "a.webp"):
+        with pytest.raises(ValueError, match="max-size"):
+            save_animation([tall], tmp_path / name)
+        assert not (tmp_path / name).exists()
+
+
+@settings(max_examples=20, deadline=None)
+@given(h=st.integers(1, 3000), w=st.integers(1, 400))
+def test_animation_frames_fit_the_caption_and_stay_bounded(h: int, w: int) -> None:
+    """Every frame is wide enough for its caption and no side is enlarged past
+    MAX_ENLARGED_SIDE (an image larger than that is shown at its own size)."""
+    from svdcodec.teach.animation import MAX_ENLARGED_SIDE, MIN_FRAME_WIDTH
+
+    image = ((np.arange(h)[:, None] + np.arange(w)[None, :]) % 256).astype(np.uint8)
+    frame = animation_frames(image, [1])[0]
+    assert frame.width >= MIN_FRAME_WIDTH
+    assert frame.width <= max(w, MAX_ENLARGED_SIDE, MIN_FRAME_WIDTH)
+    assert frame.height <= max(h, MAX_ENLARGED_SIDE) + 200  # the image, then its caption
+
+
+# --- compare --plot of every stored mode (qa7) ---------------------------------------------------
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16", "I;16S"])
+def test_cli_compare_plot_of_every_mode(mode: str, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """compare --plot swept JPEG and WebP over the image as it is: a 16-bit image (I;16, or
+    I;16S shown as I;16) printed its table and then failed with 'svdcodec: error: expected a
+    uint8 numpy array, got uint16', no plot written. The sweeps code the 8-bit reduction, as
+    the table's peer columns do."""
+    grey = make_image((24, 32))
+    image = {"L": grey, "LA": np.dstack([grey, 255 - grey]), "RGB": make_image((24, 32, 3)),
+             "RGBA": make_image((24, 32, 4)), "I;16": grey.astype(np.uint16) * 257,
+             "I;16S": grey.astype(np.int32) * 200 - 20000}[mode]
+    src = tmp_path / ("in.tif" if mode == "I;16S" else "in.png")
+    Image.fromarray(image, mode="I" if mode == "I;16S" else None).save(src)
+    plot = tmp_path / "compare.png"
+    assert main(["compare", str(src), "--ranks", "1,3", "--no-ssim", "--plot", str(plot)]) == 0
+    assert f"plot: {plot}" in capsys.readouterr().out
+    with Image.open(plot) as im:
+        assert im.format == "PNG" and im.width >= 1200
+
+
+# --- animate --duration within what GIF holds (qa7) ----------------------------------------------
+@settings(deadline=None, max_examples=12)
+@given(duration=st.one_of(st.integers(1, 700_000), st.integers(700_000, 10**12)),
+       suffix=st.sampled_from([".gif", ".webp"]))
+def test_animate_duration_is_written_or_a_usage_error(duration: int, suffix: str) -> None:
+    """--duration 99999999 ended in an internal error (exit 3: OverflowError from the GIF
+    writer, which stores a frame's delay as u16 hundredths of a second). A duration up to
+    655,350 ms is written (GIF: to 10 ms); above, a usage error (exit 2) names the range."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:  # not tmp_path: one per example
+        src, out = Path(folder) / "in.png", Path(folder) / f"out{suffix}"
+        Image.fromarray(make_image((12, 16))).save(src)
+        code = main(["animate", str(src), str(out), "--ranks", "1,2",
+                     "--duration", str(duration)])
+        if duration > 655_350:
+            assert code == 2 and not out.exists()
+            return
+        assert code == 0
+        with Image.open(out) as im:
+            im.load()  # WebP sets a frame's duration when it is loaded
+            # GIF holds hundredths: below 10 ms it writes 0, which Pillow reads as no duration
+            written = im.info.get("duration", 0)
+            assert abs(written - duration) < (10 if suffix == ".gif" else 1)

@@ -93,6 +93,18 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
 positive_int = int_at_least(1)
 
+# animate --duration: GIF stores a frame's delay as u16 hundredths of a second (WebP: 24 bits)
+MAX_FRAME_MS = 655_350
+
+
+def frame_ms(text: str) -> int:
+    """argparse type: milliseconds per frame of an animation, 1 .. MAX_FRAME_MS."""
+    value = positive_int(text)
+    if value > MAX_FRAME_MS:
+        raise argparse.ArgumentTypeError(f"must be in 1..{MAX_FRAME_MS} ms (the longest a GIF "
+                                         f"frame holds), got {value}")
+    return value
+
 
 def zstd_level(text: str) -> int:
     """argparse type: a zstd level 1..19 (spec section 5: larger windows may be refused)."""

@@ -14,12 +14,14 @@ import numpy as np
 from PIL import Image
 
 from ..codec import encode
+from ..decoding import offset_to_signed
 from ..format import SIGNATURE
 from ..options import signed_to_offset
 from ..teach import demo
 from .errors import CliError
 from .fileio import check_output, print_note, read_input, write_output, writing
 from .inputs import load_image as _load_any
+from .outformat import fits_mode
 
 
 def load_image(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -37,8 +39,10 @@ def load_image(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    demo.run(Path(args.image) if args.image else None, args.ranks, args.layouts, args.factors,
-             args.qualities)
+    # read as the other lessons read (a signed image, an .npy array, DICOM), not by Pillow alone
+    path = Path(args.image) if args.image else None
+    demo.run(path, args.ranks, args.layouts, args.factors, args.qualities,
+             image=load_image(path)[0] if path is not None else None)
     return 0
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -153,9 +157,18 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     fmt_name = Image.registered_extensions().get(out.suffix.lower())
     if fmt_name is None:
         raise CliError(f"unknown output format for {out.name!r}: use .png, .tif, .webp, ...")
-    noisy, _ = load_image(src)
+    noisy, _ = _load_any(src)
+    signed = noisy.dtype == np.int16  # denoised as u = sample + 32768, written back signed
+    if signed:
+        if not fits_mode(fmt_name, "I"):
+            raise CliError(f"{fmt_name} cannot hold signed 16-bit (I;16S) images: use .tif")
+        print_note(f"{src}: signed 16-bit (I;16S): denoised as I;16 of sample + 32768, the "
+                   "samples its layouts code, and written back signed")
+        noisy = signed_to_offset(noisy)
     reference = load_image(Path(args.reference))[0] if args.reference else None
     image, rules, facts = lessons.denoise_image(noisy, args.sigma, reference)
+    if signed:
+        image = offset_to_signed(image)
     buffer = io.BytesIO()
     from_array(image).save(buffer, format=fmt_name)
     write_output(out, buffer.getvalue())

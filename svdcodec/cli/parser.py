@@ -11,8 +11,10 @@ from ..format import COMPRESSION_NAMES, PATCH_SIZES, STACK_CODING_BY_NAME
 from ..whole.layout import LAYOUTS
 from ..whole.quantize import FACTOR_TYPES
 from .argtypes import (
+    MAX_FRAME_MS,
     choice_list,
     energy_list,
+    frame_ms,
     image_format,
     int_at_least,
     limit_setting,
@@ -293,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=LAYOUTS, default="per-channel")
     p.add_argument("--factors", choices=FACTOR_TYPES, default="int8")
     p.add_argument("--level", type=zstd_level, default=3, help="zstd level 1..19 (default 3)")
-    p.add_argument("--duration", type=positive_int, default=700, help="milliseconds per frame")
+    p.add_argument("--duration", type=frame_ms, default=700,
+                   help=f"milliseconds per frame, 1..{MAX_FRAME_MS} (default 700)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--max-size", type=positive_int, metavar="N",
                       help="shrink the image first so that its longest side is at most N pixels")

@@ -7,7 +7,9 @@ the pages of a TIFF, the frames of an ``.svdi`` stack, through Pillow's ``ImageS
 from ``.npy`` arrays of shape (N, H, W) or (N, H, W, C), uint8 or uint16 (an (H, W) array is one
 frame). Every frame must have the first one's size; 8-bit frames of different modes (a GIF's
 first frame is a palette image, the next ones RGB) are brought to one mode, and RGB frames whose
-three channels are equal everywhere are read as grey.
+three channels are equal everywhere are read as grey. Signed 16-bit frames (an I;16S stack, mode
+I pages with negative values) are read as I;16 of sample + 32768, with a note, as the other
+lessons read a signed image.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from ..pillow.convert import to_array
+from ..options import signed_to_offset
+from ..pillow.convert import one_stored_mode, to_array
 from .argtypes import choice_list, number_in, positive_int
 from .errors import CliError, os_reason
 from .fileio import check_output, print_note, writing
@@ -165,6 +168,10 @@ def _as_arrays(images: Sequence[Image.Image]) -> list[np.ndarray]:
         arrays = [to_array(im) for im in images]
     except OSError as exc:  # a mode svdcodec cannot store
         raise CliError(str(exc)) from None
+    try:  # mode I frames: int16 where a frame has a negative value, uint16 where not
+        arrays = one_stored_mode(arrays)
+    except ValueError as exc:
+        raise CliError(f"frames of a stack share one size and mode: {exc}") from None
     kinds = {(a.ndim, a.shape[2:], a.dtype.str) for a in arrays}
     if len(kinds) > 1 and all(a.dtype == np.uint8 for a in arrays):
         alpha = any(a.ndim == 3 and a.shape[2] in (2, 4) for a in arrays)
@@ -199,4 +206,8 @@ def load_stack(paths: Sequence[Path]) -> np.ndarray:
         raise CliError(f"a stack needs at least {MIN_FRAMES} frames, got {len(frames)}")
     if images and frames[0].ndim == 2 and images[0].mode not in ("L", "I;16", "I", "1"):
         print_note(f"{paths[0]}: the frames are grey (R = G = B): read as L")
+    if frames[0].dtype == np.int16:  # as the other lessons show it (cli/lessons.load_image)
+        print_note(f"{paths[0]}: signed 16-bit (I;16S): shown as I;16 of sample + 32768, the "
+                   "samples its layouts code")
+        frames = [signed_to_offset(f) for f in frames]
     return np.stack(frames)

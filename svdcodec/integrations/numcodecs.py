@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 from numcodecs.abc import Codec
-from numcodecs.compat import ensure_contiguous_ndarray_like, ndarray_copy
+from numcodecs.compat import ensure_contiguous_ndarray_like, ensure_ndarray_like, ndarray_copy
 
+from ..errors import CorruptError
 from .chunks import check_options, decode_chunk, encode_chunk
 
 
@@ -31,10 +32,10 @@ class Svdi(Codec):
     colour, subsampling, patch_size, level).
 
     ``encode`` needs an array shaped like an image: (y, x) or (y, x, c), uint8 with c in 1..4,
-    or uint16 grey in native byte order (decode sees bytes only, so it could not give a
-    big-endian array back). ``decode`` returns the image, (y, x) or (y, x, c), or fills
-    ``out`` (CorruptError when an ndarray ``out`` has another sample type, or is an image of
-    another shape).
+    or uint16 grey in native byte order and C order (decode sees bytes only, so it could not
+    give a big-endian or Fortran-order array back). ``decode`` returns the image, (y, x) or
+    (y, x, c), or fills ``out`` (CorruptError when an ndarray ``out`` has another sample
+    type, or is an image of another shape, or ``out`` holds another number of bytes).
     """
 
     codec_id = "svdi"
@@ -53,6 +54,13 @@ class Svdi(Codec):
                             f"{buf.dtype.str}: use a {buf.dtype.newbyteorder('=').str} array, "
                             f"or the zarr v3 codec svdcodec.integrations.zarr.SvdiCodec, which "
                             f"knows the array's dtype")
+        if buf.flags.f_contiguous and not buf.flags.c_contiguous:
+            # decode() returns C order, and zarr v2 reads it in the array's order: an
+            # order="F" array came back scrambled
+            raise TypeError("the svdi numcodecs codec stores C-order arrays only, got a "
+                            "Fortran-order one: use np.ascontiguousarray, a zarr v2 array of "
+                            "order='C', or the zarr v3 codec "
+                            "svdcodec.integrations.zarr.SvdiCodec")
         return encode_chunk(buf, self.options)
 
     def decode(self, buf: Any, out: Any = None) -> Any:
@@ -61,7 +69,13 @@ class Svdi(Codec):
             image = decode_chunk(data, out.shape if out.ndim >= 2 else None, out.dtype)
         else:
             image = decode_chunk(data)
-        return image if out is None else ndarray_copy(image, out)
+        if out is None:
+            return image
+        size = ensure_ndarray_like(out).nbytes  # a flat out: numpy's reshape error before
+        if size != image.nbytes:
+            raise CorruptError(f"the svdi chunk holds a {image.shape} {image.dtype} image of "
+                               f"{image.nbytes} bytes, expected {size} bytes")
+        return ndarray_copy(image, out)
 
     def get_config(self) -> dict[str, Any]:
         return {"id": self.codec_id, **self.options}

@@ -25,6 +25,11 @@ __all__ = ["ANIMATION_RANKS", "animation_frames", "default_ranks", "save_animati
 
 ANIMATION_RANKS = (1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 120, 200, 300, 500, 800, 1200, 2000)
 MIN_FRAME_WIDTH = 320  # smaller images are enlarged (nearest) so that the caption fits
+# ... but no side past this: a 300 x 1 column was enlarged 320 times, a 320 x 96,000 frame that
+# GIF and WebP cannot hold; the caption strip is MIN_FRAME_WIDTH wide even so
+MAX_ENLARGED_SIDE = 4096
+# The largest side each format holds (GIF: u16 fields; WebP: 14 bits)
+MAX_SIDE = {".gif": 65535, ".webp": 16383}
 
 
 def shrink(image: np.ndarray, *, max_size: int | None = None,
@@ -82,11 +87,13 @@ def _font_size(width: int, texts: Sequence[str], pad: int) -> int:
     return size
 
 
-def _caption(frame: Image.Image, lines: Sequence[str], size: int, pad: int) -> Image.Image:
-    """``frame`` with a black strip underneath holding ``lines`` in white."""
+def _caption(frame: Image.Image, lines: Sequence[str], size: int, pad: int,
+             width: int) -> Image.Image:
+    """``frame`` on a black canvas ``width`` wide with a strip underneath holding ``lines``
+    in white."""
     font = _font(size)
     line_height = int(size * 1.3)
-    out = Image.new(frame.mode, (frame.width, frame.height + 2 * pad + line_height * len(lines)))
+    out = Image.new(frame.mode, (width, frame.height + 2 * pad + line_height * len(lines)))
     out.paste(frame, (0, 0))
     draw = ImageDraw.Draw(out)
     white = 255 if out.mode == "L" else (255, 255, 255)
@@ -103,7 +110,7 @@ def animation_frames(image: np.ndarray, ranks: Sequence[int] | None = None, *,
     if not ranks:
         raise ValueError("give at least one rank")
     h, w = image.shape[:2]
-    scale = math.ceil(MIN_FRAME_WIDTH / w) if w < MIN_FRAME_WIDTH else 1
+    scale = max(1, min(math.ceil(MIN_FRAME_WIDTH / w), MAX_ENLARGED_SIDE // max(h, w)))
     frames, captions = [], []
     for rank in tqdm(ranks, desc="animate", unit="frame", file=sys.stderr, leave=False,
                      disable=None if progress is None else not progress):
@@ -121,10 +128,11 @@ def animation_frames(image: np.ndarray, ranks: Sequence[int] | None = None, *,
             f"rank {rank}: {len(data):,} bytes ({8 * len(data) / (h * w):.2f} bpp), {db}",
             f"Xapprox in memory: {'x'.join(map(str, x_approx.shape))} {x_approx.dtype} = "
             f"{x_approx.nbytes:,} bytes, the same as X"])
-    width = frames[0].width
+    width = max(frames[0].width, MIN_FRAME_WIDTH)
     pad = max(4, width // 100)
     size = _font_size(width, [t for lines in captions for t in lines], pad)
-    return [_caption(f, lines, size, pad) for f, lines in zip(frames, captions, strict=True)]
+    return [_caption(f, lines, size, pad, width)
+            for f, lines in zip(frames, captions, strict=True)]
 
 
 def save_animation(frames: Sequence[Image.Image], path: Path, *, duration: int = 700,
@@ -139,6 +147,11 @@ def save_animation(frames: Sequence[Image.Image], path: Path, *, duration: int =
     if path.suffix.lower() not in formats:
         raise ValueError(f"animation must be .gif or .webp, got {path.name!r}")
     fmt_name, options = formats[path.suffix.lower()]
+    largest = MAX_SIDE[path.suffix.lower()]
+    if max(frames[0].size) > largest:
+        raise ValueError(f"the animation's frames are {frames[0].width}x{frames[0].height}, "
+                         f"above the {largest} pixels a {fmt_name} side holds: use --max-size "
+                         f"or --scale")
     buf = io.BytesIO()
     frames[0].save(buf, format=fmt_name, save_all=True, append_images=list(frames[1:]),
                    duration=[duration] * (len(frames) - 1) + [last], loop=0, **options)

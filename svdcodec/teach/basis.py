@@ -41,16 +41,19 @@ class PlaneBasis:
 
 def plane_basis(data: bytes, plane: int = 0) -> PlaneBasis:
     """The basis of plane ``plane`` of a patch-layout file (ValueError for another layout or
-    a plane it does not have; SvdiError for a bad file)."""
+    a plane it does not have; SvdiError for a bad file); of a stack, that of its coded image
+    (tall) or of frame 0 (frames)."""
     limits = get_default_limits()
     container = fmt.unpack(data, limits)
     h = container.header
     if h.layout != fmt.Layout.PATCH:
         raise ValueError(f"a {fmt.LAYOUT_NAMES[h.layout]} file has no learned basis: "
                                "only layout patch has one")
-    if not 0 <= plane < len(container.planes):
-        raise ValueError(f"plane must be in 0..{len(container.planes) - 1}, got {plane}")
+    planes = h.group_count  # a stack coded frame by frame: frame 0's (section 14.2)
+    if not 0 <= plane < planes:
+        raise ValueError(f"plane must be in 0..{planes - 1}, got {plane}")
     codec.check_decode_limits(container, limits)  # before decompressing, as a decode would
+    h = container.coded_header  # a tall stack's planes code W x N*Hp (section 14.3)
     pl = container.planes[plane]
     gh, gw = pl.grid(h)
     pc = plane_coefficients(pl, h)

@@ -28,13 +28,15 @@ def demo_image() -> Path:
 
 
 def run(image_path: Path | None, ranks: list[int], layouts: list[str], factor_types: list[str],
-        qualities: list[float]) -> None:
-    """Print the size report of ``svdcodec demo`` for an image (default: the bundled one)."""
+        qualities: list[float], image: np.ndarray | None = None) -> None:
+    """Print the size report of ``svdcodec demo`` for an image (default: the bundled one);
+    ``image``: its samples, read by the caller (else opened with Pillow)."""
     from ..metrics import psnr  # here, not at the top: scipy.ndimage slows every command's start
 
     path = image_path or demo_image()
-    with Image.open(path) as im:
-        image = to_array(im)
+    if image is None:
+        with Image.open(path) as im:
+            image = to_array(im)
     h, w = image.shape[:2]
     pixels = h * w
     png = BytesIO()

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from ..codec import atomic_write, decode, encode
 from ..metrics import psnr
+from ..pillow.convert import to_8bit
 from ..whole.layout import to_matrices
 from .peers import QUALITY_RANGE, sweep
 from .report import Comparison
@@ -140,9 +141,11 @@ def _rd_panel(ax: Any, c: Comparison, image: np.ndarray | None, progress: bool |
                                      f"{PATCH_QUALITIES[0]}..{PATCH_QUALITIES[-1]}"))
         elif image is not None:
             qualities = (QUALITY_RANGE[codec][0], *SWEEP_QUALITIES)
-            swept = sweep(image, codec, tqdm(qualities, desc=f"{codec} sweep", file=sys.stderr,
-                                             leave=False,
-                                             disable=None if progress is None else not progress))
+            # the peers are 8-bit: the reduction the table's peer columns code (report.compare)
+            peer_image = image if image.dtype == np.uint8 else to_8bit(image)
+            swept = sweep(peer_image, codec, tqdm(
+                qualities, desc=f"{codec} sweep", file=sys.stderr, leave=False,
+                disable=None if progress is None else not progress))
             ax.plot([p.bpp for p in swept], [p.psnr for p in swept], "-", color=colour,
                     lw=0.8, alpha=0.6)
             # One legend entry for both: a proxy with the line and the square.
