@@ -4,7 +4,7 @@ layout), svdcodec/patch/_arithc.c (its arithmetic-coded payload) and svdcodec/wh
 
 Everything else about the package is in pyproject.toml. The extensions are optional: without a
 C compiler the install still succeeds and svdcodec decodes with its numpy reference code, which
-gives the same samples, only slower (``svdcodec.patch.codec.ACCELERATED`` and
+gives the same samples, only slower (``svdcodec.patch.decode.ACCELERATED`` and
 ``svdcodec.whole.layout.ACCELERATED`` tell which is used).
 """
 

@@ -43,6 +43,7 @@ from .options import (
     signed_to_offset,
 )
 from .patch import codec as patchcodec
+from .patch import ratecontrol
 from .progress import Progress
 from .series import read_dicom_series, with_dicom_series
 from .stack import encode as stackencode
@@ -96,7 +97,7 @@ def encode(image: np.ndarray, *, rank: int | str | None = None, energy: float | 
         "zstd" (byte symbols in a zstd frame, section 12.3) or "auto" (the coefficients are
         coded both ways and the smaller file kept: arith on photographs, zstd on text, tiled
         or synthetic images, where it can be many times smaller); None: the default,
-        ``svdcodec.patch.codec.DEFAULT_ENTROPY`` ("auto").
+        ``svdcodec.patch.entropy.DEFAULT_ENTROPY`` ("auto").
     rank : keep this many components per matrix (clipped to min(m, n)); ``"optimal"``: per
         matrix, the singular values above the optimal hard threshold for white noise of
         unknown level, ω(β)·median(σ) (Gavish & Donoho 2014; :mod:`svdcodec.whole.denoise`).
@@ -210,7 +211,7 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                   level: int | None, colour: str | None, subsampling: int | None,
                   patch_size: int, entropy: str | None, bits: int | None,
                   progress: Progress) -> bytes:
-    """The patch layout (spec section 12): see :mod:`.patchcodec`."""
+    """The patch layout (spec section 12): see :mod:`.patch.codec`."""
     if (rank, energy, factors) != (None, None, None):
         raise ValueError("rank, energy and factors are options of the whole-image layouts, "
                          "not of layout='patch'")
@@ -223,11 +224,11 @@ def _encode_patch(image: np.ndarray, mode: fmt.Mode, meta: dict[str, bytes], *,
                                       level=patchcodec.LEVEL if level is None else level,
                                       entropy=entropy, bits=bits)
     if target_size is not None:
-        return encoder.search(meta, target_size=check_target_size(target_size),
-                              progress=progress)
+        return ratecontrol.search(encoder, meta, target_size=check_target_size(target_size),
+                                  progress=progress)
     if target_psnr is not None:
-        return encoder.search(meta, target_psnr=check_target_psnr(target_psnr),
-                              progress=progress)
+        return ratecontrol.search(encoder, meta, target_psnr=check_target_psnr(target_psnr),
+                                  progress=progress)
     quality = DEFAULT_QUALITY if quality is None else check_quality(quality)
     return encoder.encode(quality, meta, progress)
 

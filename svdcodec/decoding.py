@@ -20,6 +20,7 @@ from .errors import LimitError, SvdiError, TruncatedError
 from .info import SvdiInfo, container_info
 from .limits import Limits, get_default_limits
 from .patch import decode as patchdecode
+from .patch import limits as patchlimits
 from .progress import Callback, Progress
 from .stack import decode as stackdecode
 from .whole import codec as wholecodec
@@ -127,7 +128,7 @@ def _decode_strips(container: fmt.Container, rank: int | None, reduce: int,
                                          tell if progress.callback is not None else None)
     # R / 2 rows (or `reduce`) at a time: averaging takes about 17 bytes per sample, within the
     # 16 R W C bytes that section 12.8 counts
-    rows = reduce * max(1, patchdecode.colour_rows(h.width) // (2 * reduce))
+    rows = reduce * max(1, patchlimits.colour_rows(h.width) // (2 * reduce))
     small = np.empty((-(-h.height // reduce), -(-h.width // reduce), h.channels),
                      dtype=np.uint8 if h.bit_depth == 8 else np.dtype("<u2"))
 

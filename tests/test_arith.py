@@ -23,8 +23,9 @@ from svdcodec.errors import CorruptError
 from svdcodec.limits import Limits
 from svdcodec.metrics import psnr
 from svdcodec.patch import arith, rangecoder
-from svdcodec.patch import codec as patchcodec
 from svdcodec.patch import decode as patchdecode
+from svdcodec.patch import entropy as patchentropy
+from svdcodec.patch import limits as patchlimits
 from svdcodec.patch.symbols import PlaneCoefficients, pack_payload
 from svdcodec.whole.layout import block_mean
 
@@ -151,7 +152,7 @@ def _c_encode(pc: PlaneCoefficients) -> tuple[bytes, int]:
     saved = patchdecode.ARITH_ACCELERATED
     patchdecode.ARITH_ACCELERATED = True
     try:
-        return patchcodec.arith_encode(pc)
+        return patchentropy.arith_encode(pc)
     finally:
         patchdecode.ARITH_ACCELERATED = saved
 
@@ -474,7 +475,7 @@ def arith_files(draw: st.DrawFn) -> bytes:
         basis[:, 0, 0] = 1
         pc = PlaneCoefficients(rng.integers(1, 3000, k), rng.integers(0, 3, k, endpoint=True),
                                basis, rng.integers(-top, top, (gh, gw), endpoint=True), q)
-        payload, m = patchcodec.arith_encode(pc)
+        payload, m = patchentropy.arith_encode(pc)
         shift = draw(st.sampled_from([12, 20, 36, 52 - bd]))
         m_dc = int(rng.integers(1, 2**12))
         deblock = draw(st.sampled_from([(0, 0, 0), (20, 10, 6), (300, 200, 90)]))
@@ -510,7 +511,7 @@ def _bound_file(last: int) -> bytes:
     basis = np.full((1, 4, 4), 127, dtype=np.int8)
     pc = PlaneCoefficients(np.array([2**32 - 1]), np.array([0]), basis,
                            np.zeros((3, 2), dtype=np.int64), q)
-    payload, m = patchcodec.arith_encode(pc)
+    payload, m = patchentropy.arith_encode(pc)
     header = fmt.Header(16, 24, fmt.Mode.L, fmt.Layout.PATCH, fmt.FactorType.COEFFICIENTS,
                         compression=fmt.Compression.ARITH)
     plane = fmt.Plane(0, 8, 1, 1, 1, 44, (20, 10, 6), 1, m, 0, payload)
@@ -577,7 +578,7 @@ def test_decode_memory_is_about_the_output() -> None:
     image = _image(1200, 400)
     data = svdcodec.encode(image, quality=70)
     container = fmt.unpack(data, Limits())
-    _, counted = patchdecode.limit_counts(container)
+    _, counted = patchlimits.limit_counts(container)
     output = image.nbytes
     svdcodec.decode(data)  # warm up
     tracemalloc.start()
@@ -621,14 +622,14 @@ def test_default_limits_admit_every_size_svdcodec_writes(width: int, height: int
     coefficients stored in every patch; the zstd payload's whole-plane decoder does not."""
     assert width * height <= Limits().max_pixels
     container = _big_header(width, height, mode, subsample, 63)
-    patchdecode.check_limits(container, Limits())
-    alloc = patchdecode.limit_counts(container)[1]
+    patchlimits.check_limits(container, Limits())
+    alloc = patchlimits.limit_counts(container)[1]
     h = container.header
     output = width * height * h.channels * h.bit_depth // 8
     assert alloc < output + 100_000_000 + 1100 * width * h.channels
     zstd = _big_header(width, height, mode, subsample, 63, fmt.Compression.ZSTD)
     with pytest.raises(svdcodec.LimitError, match="bytes"):
-        patchdecode.check_limits(zstd, Limits())
+        patchlimits.check_limits(zstd, Limits())
 
 
 def test_arith_bomb_header_is_refused_fast_without_allocating() -> None:

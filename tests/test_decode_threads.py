@@ -16,6 +16,7 @@ import svdcodec
 from svdcodec import format as fmt
 from svdcodec.limits import Limits
 from svdcodec.patch import decode as patchdecode
+from svdcodec.patch import limits as patchlimits
 
 try:
     from svdcodec.patch import _arithc  # type: ignore[attr-defined]
@@ -182,7 +183,7 @@ def test_threaded_decode_memory_is_within_the_count(mode: str,
         if mode == "RGB" else svdcodec.encode(image, quality=95, entropy="arith")
     container = fmt.unpack(data, Limits())
     assert patchdecode.decode_threads(container) == 2
-    counted = patchdecode.limit_counts(container)[1]
+    counted = patchlimits.limit_counts(container)[1]
     svdcodec.decode(data)
     tracemalloc.start()
     try:

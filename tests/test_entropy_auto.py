@@ -15,11 +15,13 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 import svdcodec
+from svdcodec import _zstd
 from svdcodec import format as fmt
 from svdcodec.cli import main
 from svdcodec.limits import Limits
 from svdcodec.patch import codec as patchcodec
-from svdcodec.patch import decode as patchdecode
+from svdcodec.patch import entropy as patchentropy
+from svdcodec.patch import limits as patchlimits
 
 
 def structured(kind: str, h: int, w: int, c: int, seed: int) -> np.ndarray:
@@ -82,7 +84,7 @@ def test_explicit_entropy_is_kept() -> None:
 
 
 def test_auto_stays_arith_above_its_sample_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(patchcodec, "AUTO_MAX_SAMPLES", 1000)
+    monkeypatch.setattr(patchentropy, "AUTO_MAX_SAMPLES", 1000)
     image = text_image()
     assert compression(svdcodec.encode(image)) == fmt.Compression.ARITH
 
@@ -129,7 +131,7 @@ def test_auto_keeps_arith_where_the_zstd_file_is_above_the_decoders_limits() -> 
     zstd = svdcodec.encode(image)
     arith = svdcodec.encode(image, entropy="arith")
     assert compression(zstd) == fmt.Compression.ZSTD
-    needs = {name: patchdecode.limit_counts(fmt.unpack(data, Limits()))[1]
+    needs = {name: patchlimits.limit_counts(fmt.unpack(data, Limits()))[1]
              for name, data in (("zstd", zstd), ("arith", arith))}
     assert needs["arith"] < needs["zstd"]
     previous = svdcodec.set_default_limits(max_alloc_bytes=needs["arith"])
@@ -153,17 +155,17 @@ def test_auto_refuses_zstd_before_compressing_it_where_the_limits_refuse_it(
     image = text_image()
     arith = svdcodec.encode(image, entropy="arith")
     levels: list[int] = []
-    compress = patchcodec._zstd.compress
+    compress = _zstd.compress
 
     def spy(data: bytes, level: int) -> bytes:
         levels.append(level)
         return compress(data, level)
 
-    monkeypatch.setattr(patchcodec._zstd, "compress", spy)
+    monkeypatch.setattr(_zstd, "compress", spy)
     assert compression(svdcodec.encode(image)) == fmt.Compression.ZSTD
     assert levels.count(patchcodec.LEVEL) == 3  # Y, Cb and Cr
     levels.clear()
-    needs = patchdecode.limit_counts(fmt.unpack(arith, Limits()))[1]
+    needs = patchlimits.limit_counts(fmt.unpack(arith, Limits()))[1]
     previous = svdcodec.set_default_limits(max_alloc_bytes=needs)
     try:
         data = svdcodec.encode(image)

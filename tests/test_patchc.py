@@ -23,6 +23,7 @@ from svdcodec.limits import Limits
 from svdcodec.patch import decode as patchdecode
 from svdcodec.patch import reconstruct as patch
 from svdcodec.patch import symbols as entropy
+from svdcodec.patch.reference import decode_planes_reference
 from svdcodec.teach.demo import demo_image
 
 _patchc = patchdecode._patchc
@@ -42,7 +43,7 @@ def test_extension_is_built_in_ci() -> None:
 def decode_both(container: fmt.Container, rank: int | None = None) -> np.ndarray | type:
     """The decoded image, or the error class, after checking that both decoders agree."""
     outcomes = []
-    for fn in (patchdecode._decode_planes_c, patchdecode.decode_planes_reference):
+    for fn in (patchdecode._decode_planes_c, decode_planes_reference):
         try:
             outcomes.append(fn(container, rank))
         except svdcodec.SvdiError as exc:

@@ -13,7 +13,7 @@ issue-15 ratio (auto's stack / 80 files, in file bytes) with the model's payload
 run takes about 10 minutes on one core (captures are cached in --cache).
 
 1. Capture: ``svdcodec.encode`` / ``encode_stack`` run as they are, with
-   ``svdcodec.patch.codec.arith_encode_strips`` wrapped so that every plane's quantized
+   ``svdcodec.patch.entropy.arith_encode_strips`` wrapped so that every plane's quantized
    coefficients (PlaneCoefficients) and its real payload length are kept (cached as .npz).
 2. Trace: every plane is binarized as section 13.3/13.5 does, vectorized in NumPy: one row per
    bin (stream, patch n, component j, binarization role, bit) in coding order. ``--validate``
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 import svdcodec
-import svdcodec.patch.codec as patchcodec
+import svdcodec.patch.entropy as patchentropy
 from svdcodec.patch import arith
 from svdcodec.patch.symbols import PlaneCoefficients
 
@@ -308,7 +308,7 @@ def capture(run: Callable[[], bytes]) -> tuple[list[Plane], int]:
     """The planes that ``run`` codes (the last encode's, when it encodes more than once is
     the caller's business) and the file bytes it returns."""
     got: list[Plane] = []
-    orig = patchcodec.arith_encode_strips
+    orig = patchentropy.arith_encode_strips
 
     def wrapped(qp):  # type: ignore[no-untyped-def]
         payload, ac = orig(qp)
@@ -318,11 +318,11 @@ def capture(run: Callable[[], bytes]) -> tuple[list[Plane], int]:
                                            pc.q.astype(np.int64)), len(payload)))
         return payload, ac
 
-    patchcodec.arith_encode_strips = wrapped
+    patchentropy.arith_encode_strips = wrapped
     try:
         data = run()
     finally:
-        patchcodec.arith_encode_strips = orig
+        patchentropy.arith_encode_strips = orig
     return got, len(data)
 
 

@@ -59,12 +59,14 @@ if atheris is not None:
         from svdcodec import format as fmt
         from svdcodec.format.chunks import walk
         from svdcodec.patch import decode as patchdecode
+        from svdcodec.patch.reference import decode_planes_reference
         from svdcodec.stack import decode as stackdecode
 else:
     import svdcodec
     from svdcodec import format as fmt
     from svdcodec.format.chunks import walk
     from svdcodec.patch import decode as patchdecode
+    from svdcodec.patch.reference import decode_planes_reference
     from svdcodec.stack import decode as stackdecode
 
 import numpy as np
@@ -121,7 +123,7 @@ def _differential(data: bytes, rank: int | None) -> None:
     except svdcodec.SvdiError:
         return
     fast = _outcome(lambda: patchdecode.decode_planes(container, rank))  # C: ACCELERATED
-    slow = _outcome(lambda: patchdecode.decode_planes_reference(container, rank))
+    slow = _outcome(lambda: decode_planes_reference(container, rank))
     same = (fast is slow) if not isinstance(slow, np.ndarray) else (
         isinstance(fast, np.ndarray) and fast.dtype == slow.dtype and np.array_equal(fast, slow))
     if not same:

@@ -34,10 +34,10 @@ from svdcodec import _zstd
 from svdcodec import format as fmt
 from svdcodec.format.chunks import walk
 from svdcodec.patch import codec as patchcodec
-from svdcodec.patch import decode as patchdecode
 from svdcodec.patch import reconstruct, transform
 from svdcodec.patch.analysis import PlaneAnalysis
 from svdcodec.patch.encode import encode_plane
+from svdcodec.patch.reference import decode_planes_reference
 from svdcodec.patch.symbols import pack_payload, unpack_payload
 from svdcodec.teach.demo import demo_image
 
@@ -284,7 +284,7 @@ def _decode_with_edge_padding(data: bytes) -> np.ndarray:
 
     reconstruct.deblock = edge_padded
     try:
-        out = patchdecode.decode_planes_reference(container)
+        out = decode_planes_reference(container)
     finally:
         reconstruct.deblock = deblock
     return out[:, :, 0] if out.shape[2] == 1 else out

@@ -32,8 +32,9 @@ from _common import size_arg
 
 import svdcodec
 from svdcodec import format as fmt
-from svdcodec.patch import codec as patchcodec
 from svdcodec.patch import decode as patchdecode
+from svdcodec.patch import entropy as patchentropy
+from svdcodec.patch import limits as patchlimits
 from svdcodec.patch.symbols import PlaneCoefficients, unpack_payload
 
 MB = 10**6
@@ -75,7 +76,7 @@ def tiled_file(source: np.ndarray, quality: int, width: int, height: int) -> byt
         big = PlaneCoefficients(pc.multipliers, pc.parities, pc.basis,
                                 np.ascontiguousarray(dc), np.ascontiguousarray(q, np.int64))
         del q, dc
-        payload, m = patchcodec.arith_encode(big)
+        payload, m = patchentropy.arith_encode(big)
         planes.append(fmt.Plane(pl.index, pl.patch_size, pl.subsample_x, pl.subsample_y,
                                 pl.components, pl.shift, pl.deblock, pl.dc_multiplier, m, 0,
                                 payload))
@@ -139,7 +140,7 @@ def main() -> None:
             data = tiled_file(source, args.quality, width, height)
             made = time.perf_counter() - t
             container = fmt.unpack(data, svdcodec.Limits())
-            counted = patchdecode.limit_counts(container)[1]
+            counted = patchlimits.limit_counts(container)[1]
             path = Path(tmp) / f"{width}x{height}.svdi"
             path.write_bytes(data)
             del data, container

@@ -1,9 +1,10 @@
 """The patch layout's decoder (spec sections 12.3-12.8, 13): PTCH chunks -> samples.
 
 Payloads are decoded (zstd byte symbols, section 12.3, or the arithmetic-coded payload,
-section 13) and reconstructed by the C extensions when they are built, else by the pure-Python
-references (:mod:`.reconstruct`, :mod:`.arith`), which give the same samples. Also the
-section 12.8 limits and :func:`verify_planes`.
+section 13) and reconstructed by the C extensions when they are built, else by the reference
+decoder (:mod:`.reference`), which gives the same samples; arith planes are decoded in strips,
+with a second thread where a CPU is free (:func:`decode_threads`). Also :func:`verify_planes`.
+The section 12.8 limits that bound these decoders are :mod:`.limits`.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import numpy as np
 
 from .. import _zstd
 from .. import format as fmt
-from ..errors import CorruptError, LimitError
-from ..limits import Limits
+from ..errors import CorruptError
 from ..progress import Progress
-from . import arith
-from . import reconstruct as patch
-from .symbols import PlaneCoefficients, pack_payload, unpack_payload
+from .limits import colour_rows
+from .reference import decode_planes_reference, plane_coefficients
+from .symbols import pack_payload, unpack_payload
 
-try:  # the optional C decoder (svdcodec/_patchc.c), bit-exact with the numpy code below
+try:  # the optional C decoder (svdcodec/_patchc.c), bit-exact with the numpy .reference
     from . import _patchc as _patchc
 except ImportError:  # pragma: no cover - built by setup.py wherever a C compiler is present
     _patchc = None
@@ -39,6 +39,9 @@ ARITH_ACCELERATED = _arithc is not None and os.environ.get("SVDCODEC_PURE_PYTHON
 # Whether the C decoder decodes arith files in strips (else whole planes, transcoded): tests
 # compare both.
 STRIPS = True
+# Image rows per call of the strip decoder (and per progress report): the GIL is taken between
+# strips, so other threads and a progress callback run about every few milliseconds.
+STRIP_ROWS = 64
 
 
 @functools.cache
@@ -180,24 +183,8 @@ def _payload(pl: fmt.Plane, h: fmt.Header, rank: int | None
             raise CorruptError(f"PTCH {pl.index}: {result}")
         raw, escapes = result
         return raw, grid, r, pl.ac_symbols, escapes
-    raw, ac_symbols, escapes = pack_payload(_arith_coefficients(pl, h))
+    raw, ac_symbols, escapes = pack_payload(plane_coefficients(pl, h))
     return raw, grid, r, ac_symbols, escapes
-
-
-def plane_coefficients(pl: fmt.Plane, h: fmt.Header) -> PlaneCoefficients:
-    """The decoded values of a plane (section 12.3 or 13) through the reference decoders."""
-    if h.compression == fmt.Compression.ARITH:
-        return _arith_coefficients(pl, h)
-    gh, gw = pl.grid(h)
-    raw = _zstd.decompress(pl.payload, pl.raw_size(h), what=f"PTCH {pl.index}")
-    return unpack_payload(raw, k=pl.components, half=pl.patch_size // 2, gh=gh, gw=gw,
-                          ac_symbols=pl.ac_symbols, escapes=pl.escapes)
-
-
-def _arith_coefficients(pl: fmt.Plane, h: fmt.Header) -> PlaneCoefficients:
-    gh, gw = pl.grid(h)
-    return arith.decode_payload(pl.payload, k=pl.components, half=pl.patch_size // 2, gh=gh,
-                                gw=gw, ac_symbols=pl.ac_symbols)
 
 
 def _decode_planes_c(container: fmt.Container, rank: int | None,
@@ -236,103 +223,6 @@ def _decode_planes_whole(container: fmt.Container, rank: int | None,
     _patchc.compose(out, h.height, h.width, bd,
                     int(h.colour_transform == fmt.ColourTransform.YCBCR), tuple(sources))
     return out if bd == 8 or sys.byteorder == "little" else out.astype("<u2")
-
-
-def decode_planes_reference(container: fmt.Container, rank: int | None = None,
-                            progress: Progress | None = None) -> np.ndarray:
-    """The reference decoder of spec section 12 in numpy: (H, W, C) array."""
-    h = container.header
-    bd = h.bit_depth
-    planes = []
-    for pl in container.planes:
-        r = pl.components if rank is None else min(rank, pl.components)
-        pc = plane_coefficients(pl, h)
-        q, mult, basis = pc.q[:, :r], pc.multipliers[:r], pc.basis[:r]
-        patch.check_exact(patch.exactness_bound(pc.dc, q, mult, basis, pl.dc_multiplier,
-                                                pl.shift, bd))
-        plane = patch.reconstruct(pc.dc, q, mult, patch.mirror(basis, pc.parities[:r]),
-                                  pl.dc_multiplier, pl.shift, pl.patch_size, bd, PATCH_STRIP)
-        del pc, q
-        patch.deblock(plane, pl.patch_size, *pl.deblock, bd)
-        planes.append((plane, pl))
-        if progress is not None:
-            progress(0.9 * len(planes) / len(container.planes))
-    dtype = np.uint8 if bd == 8 else np.dtype("<u2")
-    out = np.empty((h.height, h.width, h.channels), dtype=dtype)
-    rows = colour_rows(h.width)
-    for y0 in range(0, h.height, rows):
-        y1 = min(y0 + rows, h.height)
-        full = [patch.upsample_rows(plane, pl.subsample_x, pl.subsample_y, *pl.shape(h),
-                                    y0, y1, h.width) for plane, pl in planes]
-        first = 0
-        if h.colour_transform == fmt.ColourTransform.YCBCR:
-            patch.ycbcr_to_rgb(full[0], full[1], full[2], out[y0:y1])
-            first = 3
-        for c in range(first, h.channels):
-            out[y0:y1, :, c] = full[c]
-    return out
-
-
-# --- limits (spec section 12.8) and verification ---------------------------------------------
-# Section 12.8: the reference decoder reconstructs about PATCH_STRIP patches (at least one
-# patch row) at a time and converts colours in strips of about COLOUR_PIXELS pixels (at least
-# two rows); the allocation limit counts those temporaries.
-PATCH_STRIP = 1024
-COLOUR_PIXELS = 1 << 16
-# Section 12.8: a plane's fixed cost in the strip decoder (its coder's 2098 contexts, bounds)
-STRIP_PLANE_BYTES = 1 << 14
-# Image rows per call of the strip decoder (and per progress report): the GIL is taken between
-# strips, so other threads and a progress callback run about every few milliseconds.
-STRIP_ROWS = 64
-
-
-def colour_rows(width: int) -> int:
-    """Image rows per colour-conversion strip: even, >= 2."""
-    return max(2, COLOUR_PIXELS // width // 2 * 2)
-
-
-def check_limits(container: fmt.Container, limits: Limits, rank: int | None = None) -> None:
-    """Section 12.8: allocation and work of decoding a patch-layout file at ``rank``;
-    LimitError before anything is decompressed (or allocated)."""
-    work, total = limit_counts(container, rank)
-    if work > limits.max_work:
-        raise LimitError(f"reconstruction work {work} multiply-adds exceeds {limits.max_work}")
-    if total > limits.max_alloc_bytes:
-        raise LimitError(f"decoding needs {total} bytes, limit {limits.max_alloc_bytes}")
-
-
-def limit_counts(container: fmt.Container, rank: int | None = None) -> tuple[int, int]:
-    """(work, allocation) of section 12.8, from the header fields alone.
-
-    Work: P^2 multiply-adds per patch (its DC term, rounding and clipping) and per stored
-    coefficient used (at most min(M, N r) of the M stored), what a decoder that skips the
-    coefficients a patch does not store performs (the C decoders do a quarter of it).
-
-    Compression 2 counts the strip decoder's buffers (:func:`decode_strips`; per plane two
-    patch rows of int32 samples, two patch rows of coefficients, DC terms, counts and
-    deblocking samples, the basis and the coder state); compression 1 the whole-plane
-    decoder's (its decompressed payload and int32 padded plane). Both add the output samples
-    and a strip of colour conversion (or of a reduced decode's averaging) of R image rows."""
-    h = container.header
-    total = h.width * h.height * h.channels * (h.bit_depth // 8)
-    work = 0
-    strip = 0
-    for pl in container.planes:
-        n, p, k = pl.patches(h), pl.patch_size, pl.components
-        gw = pl.grid(h)[1]
-        r = k if rank is None else min(rank, k)
-        work += p * p * (n + min(pl.ac_symbols, n * r))
-        if h.compression == fmt.Compression.ARITH:
-            total += 8 * gw * (p * p + k + 5) + 8 * k * (p * p // 4 + 4) + STRIP_PLANE_BYTES
-            strip = 16 * colour_rows(h.width) * h.width * h.channels
-            continue
-        # payload; int32 plane; int32 coefficients and their mask; AC values; DC and counts;
-        # deblocking temporaries
-        total += (pl.raw_size(h) + 4 * n * p * p + 5 * n * k + 8 * pl.ac_symbols + 32 * n
-                  + 40 * n * p)
-        strip = max(strip, 8 * max(PATCH_STRIP, gw) * (k + 1 + p * p)
-                    + 64 * colour_rows(h.width) * h.width * h.channels)
-    return work, total + strip
 
 
 def verify_planes(container: fmt.Container) -> None:

@@ -17,6 +17,7 @@ from .. import format as fmt
 from ..errors import LimitError, TruncatedError
 from ..limits import Limits
 from ..patch import decode as patchdecode
+from ..patch import limits as patchlimits
 from ..whole import codec as wholecodec
 from ..whole import snapshot
 
@@ -98,7 +99,7 @@ def decode_frames(container: fmt.Container, rank: int | None, limits: Limits,
 def check_image_limits(container: fmt.Container, limits: Limits, rank: int | None) -> None:
     """Sections 8 and 12.8 for one image (a frame's run, or the tall coded image)."""
     if container.header.layout == fmt.Layout.PATCH:
-        patchdecode.check_limits(container, limits, rank)
+        patchlimits.check_limits(container, limits, rank)
     else:
         wholecodec.check_limits(container, limits, rank)
 

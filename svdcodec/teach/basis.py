@@ -21,7 +21,7 @@ from .. import codec
 from .. import format as fmt
 from ..limits import get_default_limits
 from ..patch import reconstruct as patch
-from ..patch.decode import plane_coefficients
+from ..patch.reference import plane_coefficients
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
