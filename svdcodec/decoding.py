@@ -2,21 +2,19 @@
 
 The one place that dispatches a parsed file to its layout's decoder, owns the decode limits
 (spec sections 8 and 12.8), the reduced decode behind Pillow's ``draft()``, and ``verify()``.
-The Pillow plugin decodes only through :func:`open_svdi` and the functions below.
+The Pillow plugin decodes only through :func:`.svdifile.open_svdi` and the functions below.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 
 from . import format as fmt
-from .errors import LimitError, SvdiError, TruncatedError
+from .errors import TruncatedError
 from .info import SvdiInfo, container_info
 from .limits import Limits, get_default_limits
 from .patch import decode as patchdecode
@@ -28,12 +26,10 @@ from .whole import snapshot as wholesnapshot
 from .whole.layout import block_mean
 
 PathLike = Union[str, "os.PathLike[str]"]
-# open_svdi(check_size=False): the size limits are left to the caller (Pillow's
-# MAX_IMAGE_PIXELS judges the size at open) and checked again on decode
-_NO_SIZE_LIMITS = {"max_width": 2**32, "max_height": 2**32, "max_pixels": 2**64}
 
 
-def _as_bytes(data: object) -> bytes | bytearray | memoryview:
+def as_bytes(data: object) -> bytes | bytearray | memoryview:
+    """``data``, bytes-like, as a view of single bytes (TypeError for anything else)."""
     if isinstance(data, memoryview):
         return data.cast("B")  # byte offsets, whatever the caller's item size
     if isinstance(data, (bytes, bytearray)):
@@ -107,7 +103,7 @@ def _reduced(out: np.ndarray, reduce: int) -> np.ndarray:
     return small.astype(out.dtype)
 
 
-def _reporter(progress: Callback | None, h: fmt.Header) -> Progress:
+def decode_progress(progress: Callback | None, h: fmt.Header) -> Progress:
     """The Progress of a decode: ``progress(done, total)`` hears of the image rows decoded of
     the image's height (:mod:`svdcodec.progress`)."""
     if progress is not None and not callable(progress):
@@ -149,7 +145,7 @@ def decode_container(container: fmt.Container, *, rank: int | None = None,
     check_rank(rank)
     _check_reduce(reduce)
     h = container.header
-    reporter = _reporter(progress, h)
+    reporter = decode_progress(progress, h)
     limits = limits or get_default_limits()
     if container.stack is not None:
         out = _reduced(stackdecode.decode_frame(container, 0 if frame is None else frame, rank,
@@ -205,7 +201,7 @@ def decode(data: bytes, *, rank: int | None = None, limits: Limits | None = None
     decoded, as that fraction of the height).
     Raises :class:`svdcodec.SvdiError`.
     """
-    container = fmt.unpack(_as_bytes(data), limits or get_default_limits(),
+    container = fmt.unpack(as_bytes(data), limits or get_default_limits(),
                            allow_truncated=allow_truncated)
     return decode_container(container, rank=rank, limits=limits, reduce=reduce, frame=frame,
                             progress=progress)
@@ -218,7 +214,7 @@ def decode_stack(data: bytes, *, rank: int | None = None,
     whole stack's output (section 14.5). Raises :class:`svdcodec.SvdiError`."""
     check_rank(rank)
     limits = limits or get_default_limits()
-    return decode_stack_container(fmt.unpack(_as_bytes(data), limits), rank, limits)
+    return decode_stack_container(fmt.unpack(as_bytes(data), limits), rank, limits)
 
 
 def decode_stack_container(container: fmt.Container, rank: int | None,
@@ -247,100 +243,4 @@ def verify_container(container: fmt.Container, limits: Limits | None = None) -> 
 def verify(data: bytes, *, limits: Limits | None = None) -> None:
     """Check every CRC, zstd frame (bounded by its declared size, content checksum included)
     and record of .svdi bytes without reconstructing pixels; raises :class:`SvdiError`."""
-    verify_container(fmt.unpack(_as_bytes(data), limits or get_default_limits()), limits)
-
-
-@dataclass(frozen=True)
-class SvdiFile:
-    """A file parsed once (:func:`open_svdi`): what an image viewer reports before decoding,
-    and what :meth:`decode` decodes. Immutable, so threads may share it (but for a cache of
-    decoded frames, filled once: a viewer stepping through a tall stack decodes it once)."""
-
-    info: SvdiInfo  # HEAD's facts; groups, planes and metadata only if the body is sound
-    error: SvdiError | None  # damage found after a valid HEAD (a cut file: TruncatedError)
-    container: fmt.Container
-    _frames: dict[tuple[int, Limits], np.ndarray] = dataclasses.field(
-        default_factory=dict, compare=False, repr=False)
-
-    def decode(self, *, limits: Limits | None = None, reduce: int = 1,
-               allow_truncated: bool = False, frame: int | None = None,
-               progress: Callback | None = None) -> np.ndarray:
-        """The image; raises :attr:`error` unless it is a TruncatedError and
-        ``allow_truncated`` (then what precedes the cut, as :func:`decode` gives it)."""
-        # salvage only what unpack salvaged (section 7.1): a stack cut inside or after FRMS
-        # made unpack raise, and its HEAD-only stand-in is no image (section 14.4)
-        salvaged = isinstance(self.error, TruncatedError) and bool(self.container.truncated)
-        if self.error is not None and not (salvaged and allow_truncated):
-            raise self.error
-        limits = limits or get_default_limits()
-        check_size(self.container.header, limits)
-        stack = self.container.stack
-        if stack is not None:  # open_svdi(check_size=False) lifted FRMS's limits (14.5) too
-            fmt.check_stack_size(self.container.header, stack, limits)
-        if stack is not None and stack.coding == fmt.StackCoding.TALL and frame and reduce == 1:
-            reporter = _reporter(progress, self.container.header)
-            out = self._tall_frame(limits, frame)
-            reporter.done()
-            return out
-        return decode_container(self.container, limits=limits, reduce=reduce, frame=frame,
-                                progress=progress)
-
-    def _tall_frame(self, limits: Limits, frame: int) -> np.ndarray:
-        """Frame k of a tall stack (spec section 14.3) from the whole stack, decoded once:
-        each frame alone would decode the whole coded image again."""
-        frames = self._frames.get((0, limits))
-        if frames is None:
-            try:
-                frames = decode_stack_container(self.container, None, limits)
-            except LimitError:  # the whole stack's output above the limit: frame by frame
-                return decode_container(self.container, limits=limits, frame=frame)
-            self._frames.clear()
-            self._frames[0, limits] = frames
-        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or \
-                not 0 <= frame < len(frames):
-            raise ValueError(f"frame must be an int in 0..{len(frames) - 1}, got {frame!r}")
-        one: np.ndarray = frames[frame]
-        return one
-
-    def verify(self, *, limits: Limits | None = None) -> None:
-        """See :func:`verify`; raises :attr:`error` first."""
-        if self.error is not None:
-            raise self.error
-        verify_container(self.container, limits)
-
-
-def open_svdi(data: bytes, *, limits: Limits | None = None,
-              check_size: bool = True) -> SvdiFile:
-    """Parse a file once, keeping damage found after a valid HEAD for later.
-
-    Raises :class:`SvdiError` only if HEAD is unreadable (not an .svdi file, or unsupported).
-    ``check_size=False`` leaves the size limits to the caller until :meth:`SvdiFile.decode`.
-    """
-    view = _as_bytes(data)
-    limits = strict = limits or get_default_limits()
-    if not check_size:
-        limits = dataclasses.replace(limits, **_NO_SIZE_LIMITS)
-    error: SvdiError | None = None
-    try:
-        container = fmt.unpack(view, limits, allow_truncated=True)
-        if container.truncated:
-            error = TruncatedError(container.truncated)
-    except SvdiError as exc:  # after a valid HEAD (unpack_head raises if HEAD is bad)
-        container = fmt.Container(fmt.unpack_head(view, limits), (), {}, ())
-        error = exc.with_traceback(None)
-        if not check_size:  # the error a decoder with the limits meets first (FRMS's, 14.5)
-            error = _limit_error(view, strict) or error
-    return SvdiFile(container_info(container, len(view)), error, container)
-
-
-def _limit_error(view: bytes | bytearray | memoryview, limits: Limits) -> LimitError | None:
-    """The LimitError that parsing ``view`` with ``limits`` raises before any other error
-    (section 9's order), or None. A file parsed without the size limits can fail later, at
-    its chunk walk (a FRMS of 2^32 - 1 frames: "factor groups: expected 4294967295")."""
-    try:
-        fmt.unpack(view, limits, allow_truncated=True)
-    except LimitError as exc:
-        return exc.with_traceback(None)
-    except SvdiError:
-        pass
-    return None
+    verify_container(fmt.unpack(as_bytes(data), limits or get_default_limits()), limits)

@@ -14,6 +14,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "svdcodec"
 THIRD_PARTY_NUMERIC = {"numpy", "scipy", "zstandard"}
+# the public codec: its API (codec), its encoding and decoding halves, a file parsed once
+PUBLIC_CODEC = ("svdcodec.codec", "svdcodec.encoding", "svdcodec.decoding", "svdcodec.svdifile")
 
 
 def _module_name(path: Path) -> str:
@@ -101,27 +103,29 @@ def test_layouts_are_math_and_know_neither_each_other_nor_what_is_above(module: 
     other = "svdcodec.patch" if _in(module, "svdcodec.whole") else "svdcodec.whole"
     names = imports(module)
     assert "PIL" not in names, module
-    above = ("svdcodec.codec", "svdcodec.pillow", "svdcodec.cli", "svdcodec.teach", other)
+    above = (*PUBLIC_CODEC, "svdcodec.pillow", "svdcodec.cli", "svdcodec.teach", other)
     found = {n for n in _svdcodec(names) if _in(n, *above)}
     assert not found, (module, found)
 
 
 @pytest.mark.parametrize("module", _modules("svdcodec.stack"))
 def test_stack_joins_the_layouts_below_the_public_codec(module: str) -> None:
-    """stack/ (spec section 14) joins whole/ and patch/ like codec.py, which it does not
-    import (codec.py hands it the single-image encoder); no Pillow, no edge."""
+    """stack/ (spec section 14) joins whole/ and patch/ like the public codec, which it does
+    not import (encoding.py and decoding.py hand it the single-image encoder and decoder); no
+    Pillow, no edge."""
     names = imports(module)
     assert "PIL" not in names, module
-    above = ("svdcodec.codec", "svdcodec.pillow", "svdcodec.cli", "svdcodec.teach",
+    above = (*PUBLIC_CODEC, "svdcodec.pillow", "svdcodec.cli", "svdcodec.teach",
              "svdcodec.integrations")
     found = {n for n in _svdcodec(names) if _in(n, *above)}
     assert not found, (module, found)
 
 
-def test_codec_imports_no_edge() -> None:
-    found = {n for n in imports("svdcodec.codec")
+@pytest.mark.parametrize("module", PUBLIC_CODEC)
+def test_codec_imports_no_edge(module: str) -> None:
+    found = {n for n in imports(module)
              if _in(n, "svdcodec.pillow", "svdcodec.cli", "svdcodec.teach") or n == "PIL"}
-    assert not found
+    assert not found, (module, found)
 
 
 @pytest.mark.parametrize("module", _modules("svdcodec.pillow"))
@@ -163,6 +167,7 @@ def test_nothing_imports_the_edges_but_the_edges() -> None:
 
 def test_import_walker_sees_relative_imports() -> None:
     """The rules above would pass vacuously if the walker missed relative imports."""
-    assert "svdcodec.format" in imports("svdcodec.codec")
-    assert "svdcodec.patch.codec" in imports("svdcodec.codec")
+    assert "svdcodec.decoding" in imports("svdcodec.codec")
+    assert "svdcodec.format" in imports("svdcodec.encoding")
+    assert "svdcodec.patch.codec" in imports("svdcodec.encoding")
     assert "numpy" in imports("svdcodec.whole.linalg")

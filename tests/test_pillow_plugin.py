@@ -112,6 +112,7 @@ def test_open_reads_the_container_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(svdcodec._zstd, "decompress", no_decode)
     monkeypatch.setattr(svdcodec.decoding, "decode_container", no_decode)
+    monkeypatch.setattr(svdcodec.svdifile, "decode_container", no_decode)
     with Image.open(io.BytesIO(data)) as im:
         assert (im.mode, im.size) == ("RGB", (48, 32))
         assert im.info["rank"] == (3,)

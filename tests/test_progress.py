@@ -16,10 +16,10 @@ import svdcodec
 from svdcodec import format as fmt
 from svdcodec.cli import commands as cli
 from svdcodec.cli import main
-from svdcodec.decoding import open_svdi
 from svdcodec.patch import analysis as patch_analysis
 from svdcodec.patch import decode as patch_decode
 from svdcodec.progress import UNITS, Progress
+from svdcodec.svdifile import open_svdi
 
 
 def image(h: int = 48, w: int = 64) -> np.ndarray:

@@ -239,13 +239,13 @@ def test_structured_stacks_round_trip(frames: np.ndarray, coding: str) -> None:
 def test_open_svdi_decodes_a_tall_stack_once_for_all_frames(monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
     """A viewer stepping through a tall stack (Pillow's seek) decodes the coded image once."""
-    from svdcodec import decoding
+    from svdcodec import svdifile
 
     data = stack_file("tall", True)
-    opened = decoding.open_svdi(data)
+    opened = svdifile.open_svdi(data)
     calls = []
-    real = decoding.decode_stack_container
-    monkeypatch.setattr(decoding, "decode_stack_container",
+    real = svdifile.decode_stack_container
+    monkeypatch.setattr(svdifile, "decode_stack_container",
                         lambda *a: calls.append(1) or real(*a))
     frames = [opened.decode(frame=k) for k in (1, 2, 3, 1)]
     assert len(calls) == 1

@@ -2,9 +2,9 @@
 
 :mod:`.encode` builds the groups (image -> matrices -> factors -> records); this module decodes
 them: :mod:`.quantize` unpacks the factors and :mod:`.layout` writes the rows back, with limits
-checked first (section 8), a reduced decode and verification, as :mod:`svdcodec.patch.codec`
-does for the patch layout. :mod:`svdcodec.codec` validates the options and calls one or the
-other.
+checked first (section 8), a reduced decode and verification, as :mod:`svdcodec.patch.decode`
+does for the patch layout. :mod:`svdcodec.encoding` validates the options and calls one or the
+other; :mod:`svdcodec.decoding` dispatches a file to its layout's decoder.
 """
 
 from __future__ import annotations
