@@ -28,7 +28,6 @@ from .decoding import (
 )
 from .encoding import encode, encode_stack
 from .limits import Limits
-from .options import DEFAULT_QUALITY  # noqa: F401 - tools/bench_stack.py reads it from here
 from .series import read_dicom_series
 from .svdifile import SvdiFile, open_svdi
 

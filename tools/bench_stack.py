@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 import svdcodec
+from svdcodec.options import DEFAULT_QUALITY
 from svdcodec.stack.auto import mean_psnr
 
 Curve = list[tuple[int, float]]  # (bytes, mean PSNR) per sweep point
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     frames = load_cats(args.mat, args.frames)
     n = len(frames)
-    default_size, default_out = separate_svdi(frames, svdcodec.codec.DEFAULT_QUALITY)
+    default_size, default_out = separate_svdi(frames, DEFAULT_QUALITY)
     default_psnr = mean_psnr(frames, default_out)
     targets = args.psnr or [30.0, round(default_psnr, 2), 40.0]
     snapshot_psnrs = tuple(float(p) for p in range(16, 52, 2))
