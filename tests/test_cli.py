@@ -749,3 +749,16 @@ def test_demo_of_an_image_svdcodec_cannot_store_names_it(tmp_path: Path,
     assert main(["demo", "--image", str(src)]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith(f"svdcodec: error: {src}: ")
+
+
+def test_compare_help_names_a_module_that_documents_the_json(
+        capsys: pytest.CaptureFixture) -> None:
+    # compare --help sent readers to `pydoc svdcodec.report`, a module that no longer exists
+    import importlib
+    import re
+
+    assert main(["compare", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    module = re.search(r"pydoc ([\w.]+)\)", help_text)
+    assert module is not None
+    assert "schema 1" in (importlib.import_module(module.group(1)).__doc__ or "")

@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-patch", action="store_true", help="leave out the patch layout (the "
                    "default one) at each rank's PSNR")
     p.add_argument("--json", action="store_true", help="machine-readable output (keys: "
-                   "pydoc svdcodec.report)")
+                   "pydoc svdcodec.teach.report)")
     p.add_argument("--plot", metavar="OUT.png",
                    help="write one figure: bytes per stage, PSNR vs bpp, singular values, "
                    "reconstructions (.png, .svg, .pdf; needs matplotlib: "
