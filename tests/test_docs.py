@@ -31,10 +31,25 @@ SKIP = {
 NEEDS = {"zarr": "zarr", "numcodecs": "numcodecs", "LocalCluster": "distributed"}
 
 
+def fenced(page: str) -> list[tuple[str, str]]:
+    """The fenced blocks of ``page`` in order: (info string, text)."""
+    blocks: list[tuple[str, str]] = []
+    info, lines = None, []
+    for line in (ROOT / page).read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            if info is None:
+                info, lines = line[3:].strip(), []
+            else:
+                blocks.append((info, "\n".join(lines) + "\n"))
+                info = None
+        elif info is not None:
+            lines.append(line)
+    return blocks
+
+
 def python_blocks(page: str) -> list[str]:
     """The ```python blocks of ``page``, in order."""
-    text = (ROOT / page).read_text(encoding="utf-8")
-    return re.findall(r"```python\n(.*?)```", text, re.S)
+    return [text for info, text in fenced(page) if info == "python"]
 
 
 def photo(h: int = 48, w: int = 64, shift: int = 0) -> np.ndarray:
@@ -115,3 +130,47 @@ def _scaling(namespace: dict[str, Any], folder: Path) -> None:
 
 CHECKS = {"README.md": _readme, "docs/patch-layout.md": _patch_layout,
           "docs/stacks.md": _stacks, "docs/scaling.md": _scaling}
+
+
+def command_lines(page: str) -> list[str]:
+    """The ``svdcodec ...`` lines of the ```sh and plain ``` blocks of ``page``, as shown
+    (``$ `` removed)."""
+    lines = [line.strip().removeprefix("$ ")
+             for info, block in fenced(page) if info in {"", "sh"}
+             for line in block.splitlines()]
+    return [line for line in lines if line.startswith("svdcodec ")]
+
+
+def as_arguments(line: str) -> list[str]:
+    """A shown command as arguments: the comment cut, ``[a | b]`` as ``a``, ``…`` and the
+    placeholder ``N`` of ``--limit FIELD=N`` dropped or filled in."""
+    import shlex
+
+    command = line.split(" #")[0]
+    command = re.sub(r"\|[^\]]*\]", "]", command).replace("[", "").replace("]", "")
+    return [a.replace("=N", "=1") for a in shlex.split(command)[1:] if a not in {"…", "..."}]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if command_lines(p)])
+def test_the_command_lines_shown_parse(page: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every option a page shows exists and takes the value shown (argparse exits 2 else)."""
+    from svdcodec.cli.parser import build_parser
+
+    parser = build_parser()
+    refused = []
+    for line in command_lines(page):
+        try:
+            parser.parse_args(as_arguments(line))
+        except SystemExit:
+            refused.append((line, capsys.readouterr().err.strip().splitlines()[-1]))
+    assert not refused
+
+
+def test_a_command_line_with_an_option_that_does_not_exist_is_refused(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from svdcodec.cli.parser import build_parser
+
+    assert as_arguments("svdcodec info x.svdi [--json | --text] [--limit max_pixels=N]  # ok") \
+        == ["info", "x.svdi", "--json", "--limit", "max_pixels=1"]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(as_arguments("svdcodec encode a.png b.svdi --qualty 60"))
