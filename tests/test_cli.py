@@ -749,3 +749,29 @@ def test_demo_of_an_image_svdcodec_cannot_store_names_it(tmp_path: Path,
     assert main(["demo", "--image", str(src)]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith(f"svdcodec: error: {src}: ")
+
+
+def test_compare_help_names_a_module_that_documents_the_json(
+        capsys: pytest.CaptureFixture) -> None:
+    # compare --help sent readers to `pydoc svdcodec.report`, a module that no longer exists
+    import importlib
+    import re
+
+    assert main(["compare", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    module = re.search(r"pydoc ([\w.]+)\)", help_text)
+    assert module is not None
+    assert "schema 1" in (importlib.import_module(module.group(1)).__doc__ or "")
+
+
+def test_encode_help_names_every_key_of_encode_json(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    # the help's list of --json keys had fallen behind: frames, stack_coding, durations, loop
+    src = tmp_path / "in.png"
+    Image.fromarray(np.full((8, 8), 90, np.uint8)).save(src)
+    assert main(["encode", str(src), str(tmp_path / "out.svdi"), "--json"]) == 0
+    keys = json.loads(capsys.readouterr().out)
+    assert main(["encode", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    listed = help_text.split("print a JSON object instead of the line:")[1].split(";")[0]
+    assert {k for k in keys if k not in listed.replace(",", " ").split()} == set()

@@ -287,3 +287,19 @@ def test_bench_synthetic_runs_at_its_smallest_size(tmp_path: Path) -> None:
     out = run_tool("bench_synthetic", "--size", "2x2", cwd=tmp_path).stdout
     assert sum(row.startswith("| ") and not row.startswith("| image")
                for row in out.splitlines()) == 5
+
+
+def test_measure_dicom_series_makes_the_same_series_every_run() -> None:
+    """The README quotes tools/measure_dicom_series.py's bytes: the series it makes must not
+    change from run to run (random UIDs made ``dser`` differ by tens of bytes)."""
+    pytest.importorskip("pydicom")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("measure_dicom_series",
+                                                  TOOLS / "measure_dicom_series.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    first = tool.ct_small_series(2)
+    assert len(first) == 2 and first[0] != first[1]
+    assert tool.ct_small_series(2) == first

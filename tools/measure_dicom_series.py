@@ -38,13 +38,15 @@ def ct_small_series(n: int) -> list[bytes]:
     source = pydicom.dcmread(path)
     base = source.pixel_array.astype(float)
     x, y, z0 = (float(v) for v in source.ImagePositionPatient)
-    uid = generate_uid()
+    # UIDs from fixed entropy, like the noise's seed: the bytes the README quotes repeat
+    uid = generate_uid(entropy_srcs=["svdcodec measure_dicom_series", "series"])
     rng = np.random.default_rng(0)
     files = []
     for k in range(n):
         ds = pydicom.dcmread(path)
         ds.SeriesInstanceUID = uid
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(
+            entropy_srcs=["svdcodec measure_dicom_series", str(k)])
         ds.InstanceNumber = k + 1
         ds.ImagePositionPatient = [x, y, z0 + 2.5 * k]
         ds.SliceLocation = z0 + 2.5 * k

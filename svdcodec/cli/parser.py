@@ -187,8 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of the "
                    "line: input, output, bytes, input_bytes, width, height, mode, layout, "
-                   "factors, ranks, bpp, seconds, psnr (measured for --target-psnr, else null), "
-                   "notes; with --out-dir {files: [...], ok, failed}")
+                   "factors, ranks, frames, stack_coding, durations, loop, bpp, seconds, psnr "
+                   "(measured for --target-psnr, else null), notes (a DICOM input adds "
+                   "dicom); with --out-dir {files: [...], ok, failed}")
     _add_progress_option(p)
     _add_batch_options(p)
     p.set_defaults(func=cmd_encode, subparser=p)
@@ -264,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-patch", action="store_true", help="leave out the patch layout (the "
                    "default one) at each rank's PSNR")
     p.add_argument("--json", action="store_true", help="machine-readable output (keys: "
-                   "pydoc svdcodec.report)")
+                   "pydoc svdcodec.teach.report)")
     p.add_argument("--plot", metavar="OUT.png",
                    help="write one figure: bytes per stage, PSNR vs bpp, singular values, "
                    "reconstructions (.png, .svg, .pdf; needs matplotlib: "

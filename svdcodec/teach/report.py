@@ -51,7 +51,7 @@ a float that is infinite (the PSNR of an exact decode) is written as ``null``. T
   - ``energy_kept``: Σσ² of the stored σ over ‖X‖²_F (all matrices).
   - ``psnr`` (dB, null if exact), ``ssim`` (null if not computed).
   - ``peers``: {codec: {"quality", "bytes", "psnr", "bpp", "reached"}}: JPEG, WebP (AVIF) at the
-    lowest quality whose PSNR reaches this decode's (:func:`svdcodec.peers.match_psnr`);
+    lowest quality whose PSNR reaches this decode's (:func:`svdcodec.teach.peers.match_psnr`);
     ``reached`` false if even the best quality falls short; for 16-bit images, of the 8-bit
     reduction (``peer_source``). JPEG is skipped for images with alpha, every peer for exact
     decodes (``notes`` says so). With ``patch=True``, the key ``"patch"`` holds the .svdi
@@ -148,7 +148,7 @@ def _peer_codecs(image: np.ndarray, peers: Sequence[str]) -> tuple[bool, list[st
 
 
 def _png_bytes(image: np.ndarray) -> int:
-    """Lossless PNG as :mod:`svdcodec.peers` makes it; 16-bit grey as a 16-bit PNG."""
+    """Lossless PNG as :mod:`svdcodec.teach.peers` makes it; 16-bit grey as a 16-bit PNG."""
     if image.dtype == np.uint8:
         return len(encode_peer(image, "png"))
     buffer = io.BytesIO()
@@ -170,7 +170,7 @@ def compare(image: np.ndarray, *, ranks: Sequence[int] | None = None,
     ranks : ranks per matrix (default :data:`DEFAULT_RANKS`); or ``energies``: Σσ² fractions.
     layout, factors, level : encoder options. both_factors : also encode with the other factor
         type and report its zstd and file bytes.
-    peers : codecs from ``svdcodec.peers.PEERS`` to compare with; ``()`` for none (fast).
+    peers : codecs from ``svdcodec.teach.peers.PEERS`` to compare with; ``()`` for none (fast).
     patch : also encode the patch layout (the default) at each result's PSNR, as ``"patch"``
         among the peers.
     with_ssim : compute SSIM (about 0.1 s per 768 x 512 RGB decode).
