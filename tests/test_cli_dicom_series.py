@@ -208,3 +208,21 @@ def test_missing_slice_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["encode", *map(str, slices), str(missing), "--stack",
                  str(tmp_path / "s.svdi")]) == 1
     assert capsys.readouterr().err == f"svdcodec: error: {missing}: no such file\n"
+
+
+def test_info_of_a_header_with_an_unknown_vr(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A slice header whose Image Position has a VR pydicom does not know: info shows the
+    series without a spacing (it crashed: NotImplementedError, an internal error)."""
+    from svdcodec.integrations.dicom_series import read_series
+
+    headers = [h.replace(b"\x20\x00\x32\x00DS", b"\x20\x00\x32\x00ZS") for h in
+               read_series([synthetic_slice(k, z=2.5 * k) for k in range(2)]).headers]
+    svdi = tmp_path / "s.svdi"
+    svdi.write_bytes(svdcodec.encode_stack(np.zeros((2, 24, 32), np.int16), coding="tall",
+                                           dicom_series=headers))
+    assert main(["info", str(svdi)]) == 0
+    assert '  DICOM series: 2 slices, CT "synthetic phantom", 32x24\n' in \
+        capsys.readouterr().out
+    assert main(["info", str(svdi), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["series"]["slice_spacing"] is None

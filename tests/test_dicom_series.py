@@ -297,3 +297,41 @@ def test_colour_series_by_instance_number() -> None:
     assert [int(f.InstanceNumber) for f in files] == [1, 2, 3]
     assert all(f.PhotometricInterpretation == "RGB" for f in files)
     np.testing.assert_array_equal(np.stack([f.pixel_array for f in files]), volume)
+
+
+# elements that ordering and describe_series read, with their explicit-VR tag bytes
+READ_ELEMENTS = {"ImagePositionPatient": b"\x20\x00\x32\x00DS",
+                 "ImageOrientationPatient": b"\x20\x00\x37\x00DS",
+                 "InstanceNumber": b"\x20\x00\x13\x00IS",
+                 "SOPInstanceUID": b"\x08\x00\x18\x00UI",
+                 "SeriesInstanceUID": b"\x20\x00\x0e\x00UI",
+                 "SeriesDescription": b"\x08\x00\x3e\x10LO",
+                 "RescaleIntercept": b"\x28\x00\x52\x10DS",
+                 "RescaleSlope": b"\x28\x00\x53\x10DS"}
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(sorted(READ_ELEMENTS)), st.integers(0, 2),
+       st.sampled_from([b"ZS", b"\x44\xe0", b"Db"]))
+def test_describe_series_of_an_unknown_vr(keyword: str, k: int, vr: bytes) -> None:
+    """A dser header whose element has a VR pydicom does not know (it raises
+    NotImplementedError on access) describes with that value unknown, as dicom.describe
+    does: describe_series and info never crashed on it."""
+    headers = list(ds.read_series(series(3)).headers)
+    tag = READ_ELEMENTS[keyword]
+    assert headers[k].count(tag) == 1
+    headers[k] = headers[k].replace(tag, tag[:4] + vr)
+    data = svdcodec.encode_stack(np.zeros((3, 24, 32), np.int16), coding="tall",
+                                 dicom_series=headers)
+    facts = ds.describe_series(svdcodec.read_dicom_series(data) or ())
+    assert facts["count"] == 3 and facts["modality"] == "CT"
+    if keyword in ("ImagePositionPatient", "ImageOrientationPatient"):
+        assert facts["slice_spacing"] is None
+    elif keyword == "SeriesDescription" and k == 0:
+        assert facts["series_description"] is None
+    elif keyword == "SeriesInstanceUID" and k == 0:
+        assert facts["series_instance_uid"] is None
+    elif keyword.startswith("Rescale"):
+        assert facts["rescale_varies"]
+    else:
+        assert facts["slice_spacing"] == 2.5
