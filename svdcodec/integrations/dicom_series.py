@@ -290,11 +290,12 @@ def decode_series(data: bytes, **options: Any) -> list[bytes]:
                          "section 17)")
     pixels = codec.decode_stack(data, **options)
     dser = next(c for c in info.chunks if c.type == "dser")
-    per_slice = max(1, round((len(data) - dser.size) / len(headers)))
+    # each slice's share of the file less dser, not rounded: the ratio is the whole file's
+    per_slice = (len(data) - dser.size) / len(headers)
     return [_write_slice(pixels[k], header, per_slice, k) for k, header in enumerate(headers)]
 
 
-def _write_slice(pixels: np.ndarray, header: bytes, compressed_size: int, k: int) -> bytes:
+def _write_slice(pixels: np.ndarray, header: bytes, compressed_size: float, k: int) -> bytes:
     try:
         with _quiet():  # about elements the source had as they were: not ours
             return dicom.write_dicom(pixels, header, compressed_size)
