@@ -226,3 +226,26 @@ def test_info_of_a_header_with_an_unknown_vr(tmp_path: Path,
         capsys.readouterr().out
     assert main(["info", str(svdi), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["series"]["slice_spacing"] is None
+
+
+@pytest.mark.parametrize("slopes", [(1.0, 10.0, 1.0), (0.5, 2.0, 8.0), (4.0, 4.0, 4.0)])
+def test_rescaled_error_uses_each_slice_slope(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              slopes: tuple[float, float, float]) -> None:
+    """encode --json's max_error_rescaled of a series whose Rescale Slope differs per slice:
+    each slice's error times its own slope (it took slice 0's slope for all)."""
+    folder = tmp_path / "slices"
+    folder.mkdir()
+    for k, slope in enumerate(slopes):
+        data = pydicom.dcmread(io.BytesIO(synthetic_slice(k, z=2.5 * k)))
+        data.RescaleSlope = slope
+        data.save_as(folder / f"s{k}.dcm", enforce_file_format=True)
+    target = tmp_path / "s.svdi"
+    assert main(["encode", str(folder), "--stack", str(target), "--coding", "tall",
+                 "--quality", "20", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)["dicom"]
+    stored = np.stack([pydicom.dcmread(folder / f"s{k}.dcm").pixel_array for k in range(3)])
+    error = np.abs(svdcodec.decode_stack(target.read_bytes()).astype(float) - stored)
+    per_slice = error.reshape(3, -1).max(axis=1)
+    assert record["max_error"] == per_slice.max() > 0
+    rescaled = per_slice * np.array(slopes)
+    assert record["max_error_rescaled"] == rescaled.max()
