@@ -249,3 +249,22 @@ def test_rescaled_error_uses_each_slice_slope(tmp_path: Path, capsys: pytest.Cap
     assert record["max_error"] == per_slice.max() > 0
     rescaled = per_slice * np.array(slopes)
     assert record["max_error_rescaled"] == rescaled.max()
+
+
+@pytest.mark.parametrize("out", ["vol.npy", "vol.tif"])
+def test_monochrome1_series_image_output_notes_it(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  out: str) -> None:
+    """A MONOCHROME1 series decoded to an image or .npy says, as a dicm file does, that the
+    stored values are written uninverted (the note was missing: it read only dicm)."""
+    folder = tmp_path / "slices"
+    folder.mkdir()
+    for k in range(3):
+        data = pydicom.dcmread(io.BytesIO(synthetic_slice(k, z=2.5 * k)))
+        data.PhotometricInterpretation = "MONOCHROME1"
+        data.save_as(folder / f"s{k}.dcm", enforce_file_format=True)
+    svdi = encode(tmp_path, capsys, folder)
+    assert main(["decode", str(svdi), str(tmp_path / out)]) == 0
+    assert "DICOM MONOCHROME1 (low values display white)" in capsys.readouterr().err
+    assert main(["decode", str(svdi), str(tmp_path / "back.dcm")]) == 0
+    assert "MONOCHROME1" not in capsys.readouterr().err
