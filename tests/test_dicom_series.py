@@ -349,3 +349,22 @@ def test_compression_ratio_is_the_whole_files(n: int, size: tuple[int, int]) -> 
     expected = float(f"{n * size[0] * size[1] * 2 / (len(data) - dser.size):.6g}")
     ratios = [float(read(f).LossyImageCompressionRatio) for f in ds.decode_series(data)]
     assert ratios == [expected] * n
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.sampled_from([-1.7e308, -1e308, 0.0, 2.5, 1e308, 1.7e308]), min_size=2,
+                max_size=4, unique=True))
+def test_slice_spacing_is_finite_or_none(zs: list[float]) -> None:
+    """Finite positions whose differences overflow (1e308 and -1e308): no spacing, rather than
+    inf, which info --json wrote as Infinity, not JSON."""
+    import itertools
+    import math
+
+    keys = [ds.SliceKey((0.0, 0.0, z), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), k + 1, f"1.{k}")
+            for k, z in enumerate(zs)]
+    spacing = ds.slice_spacing(keys)
+    assert spacing is None or math.isfinite(spacing)
+    ordered = sorted(zs)
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
+    if all(math.isfinite(g) for g in gaps):
+        assert spacing is not None

@@ -27,7 +27,6 @@ import io
 import itertools
 import math
 import os
-import statistics
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -178,12 +177,15 @@ def slice_order(keys: Sequence[SliceKey]) -> tuple[list[int], str]:
 
 def slice_spacing(keys: Sequence[SliceKey]) -> float | None:
     """The median distance between consecutive slices along the normal, in mm (section
-    17.2), or None without positions or with one slice."""
+    17.2), or None without positions, with one slice, or where it is not finite (positions
+    near 1e308 whose differences overflow: info --json would write Infinity, not JSON)."""
     distances = slice_distances(keys)
     if distances is None or len(distances) < 2:
         return None
-    ordered = sorted(distances)
-    return statistics.median(b - a for a, b in itertools.pairwise(ordered))
+    gaps = sorted(b - a for a, b in itertools.pairwise(sorted(distances)))
+    middle = len(gaps) // 2  # the median, as halves: two gaps near 1e308 have a finite mean
+    spacing = gaps[middle] if len(gaps) % 2 else gaps[middle - 1] / 2 + gaps[middle] / 2
+    return spacing if math.isfinite(spacing) else None
 
 
 def _text(ds: Dataset, keyword: str) -> str:
