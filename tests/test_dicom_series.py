@@ -368,3 +368,25 @@ def test_slice_spacing_is_finite_or_none(zs: list[float]) -> None:
     gaps = [b - a for a, b in itertools.pairwise(ordered)]
     if all(math.isfinite(g) for g in gaps):
         assert spacing is not None
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(["RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"]),
+       st.sampled_from(["1e999", "-1e999"]))
+def test_describe_gives_no_infinite_number(keyword: str, value: str) -> None:
+    """A DS value beyond float (1e999) reads as inf: describe gave it, and info --json and
+    encode --json (max_error_rescaled) wrote Infinity, which is not JSON; it is unreadable."""
+    import json
+
+    from svdcodec.integrations import dicom
+
+    dataset = read(ds.synthetic_slice(0, z=0.0))
+    dataset.add_new(pydicom.datadict.tag_for_keyword(keyword), "DS", "1")
+    dataset[keyword].value = value
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    facts = dicom.describe(ds.read_series([buffer.getvalue()]).headers[0])
+    assert facts[{"RescaleSlope": "rescale_slope", "RescaleIntercept": "rescale_intercept",
+                  "WindowCenter": "window_center", "WindowWidth": "window_width"}[keyword]] \
+        is None
+    json.dumps(facts, allow_nan=False)
