@@ -208,3 +208,63 @@ def test_missing_slice_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["encode", *map(str, slices), str(missing), "--stack",
                  str(tmp_path / "s.svdi")]) == 1
     assert capsys.readouterr().err == f"svdcodec: error: {missing}: no such file\n"
+
+
+def test_info_of_a_header_with_an_unknown_vr(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A slice header whose Image Position has a VR pydicom does not know: info shows the
+    series without a spacing (it crashed: NotImplementedError, an internal error)."""
+    from svdcodec.integrations.dicom_series import read_series
+
+    headers = [h.replace(b"\x20\x00\x32\x00DS", b"\x20\x00\x32\x00ZS") for h in
+               read_series([synthetic_slice(k, z=2.5 * k) for k in range(2)]).headers]
+    svdi = tmp_path / "s.svdi"
+    svdi.write_bytes(svdcodec.encode_stack(np.zeros((2, 24, 32), np.int16), coding="tall",
+                                           dicom_series=headers))
+    assert main(["info", str(svdi)]) == 0
+    assert '  DICOM series: 2 slices, CT "synthetic phantom", 32x24\n' in \
+        capsys.readouterr().out
+    assert main(["info", str(svdi), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["series"]["slice_spacing"] is None
+
+
+@pytest.mark.parametrize("slopes", [(1.0, 10.0, 1.0), (0.5, 2.0, 8.0), (4.0, 4.0, 4.0)])
+def test_rescaled_error_uses_each_slice_slope(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              slopes: tuple[float, float, float]) -> None:
+    """encode --json's max_error_rescaled of a series whose Rescale Slope differs per slice:
+    each slice's error times its own slope (it took slice 0's slope for all)."""
+    folder = tmp_path / "slices"
+    folder.mkdir()
+    for k, slope in enumerate(slopes):
+        data = pydicom.dcmread(io.BytesIO(synthetic_slice(k, z=2.5 * k)))
+        data.RescaleSlope = slope
+        data.save_as(folder / f"s{k}.dcm", enforce_file_format=True)
+    target = tmp_path / "s.svdi"
+    assert main(["encode", str(folder), "--stack", str(target), "--coding", "tall",
+                 "--quality", "20", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)["dicom"]
+    stored = np.stack([pydicom.dcmread(folder / f"s{k}.dcm").pixel_array for k in range(3)])
+    error = np.abs(svdcodec.decode_stack(target.read_bytes()).astype(float) - stored)
+    per_slice = error.reshape(3, -1).max(axis=1)
+    assert record["max_error"] == per_slice.max() > 0
+    rescaled = per_slice * np.array(slopes)
+    assert record["max_error_rescaled"] == rescaled.max()
+
+
+@pytest.mark.parametrize("out", ["vol.npy", "vol.tif"])
+def test_monochrome1_series_image_output_notes_it(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  out: str) -> None:
+    """A MONOCHROME1 series decoded to an image or .npy says, as a dicm file does, that the
+    stored values are written uninverted (the note was missing: it read only dicm)."""
+    folder = tmp_path / "slices"
+    folder.mkdir()
+    for k in range(3):
+        data = pydicom.dcmread(io.BytesIO(synthetic_slice(k, z=2.5 * k)))
+        data.PhotometricInterpretation = "MONOCHROME1"
+        data.save_as(folder / f"s{k}.dcm", enforce_file_format=True)
+    svdi = encode(tmp_path, capsys, folder)
+    assert main(["decode", str(svdi), str(tmp_path / out)]) == 0
+    assert "DICOM MONOCHROME1 (low values display white)" in capsys.readouterr().err
+    assert main(["decode", str(svdi), str(tmp_path / "back.dcm")]) == 0
+    assert "MONOCHROME1" not in capsys.readouterr().err

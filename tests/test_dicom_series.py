@@ -297,3 +297,96 @@ def test_colour_series_by_instance_number() -> None:
     assert [int(f.InstanceNumber) for f in files] == [1, 2, 3]
     assert all(f.PhotometricInterpretation == "RGB" for f in files)
     np.testing.assert_array_equal(np.stack([f.pixel_array for f in files]), volume)
+
+
+# elements that ordering and describe_series read, with their explicit-VR tag bytes
+READ_ELEMENTS = {"ImagePositionPatient": b"\x20\x00\x32\x00DS",
+                 "ImageOrientationPatient": b"\x20\x00\x37\x00DS",
+                 "InstanceNumber": b"\x20\x00\x13\x00IS",
+                 "SOPInstanceUID": b"\x08\x00\x18\x00UI",
+                 "SeriesInstanceUID": b"\x20\x00\x0e\x00UI",
+                 "SeriesDescription": b"\x08\x00\x3e\x10LO",
+                 "RescaleIntercept": b"\x28\x00\x52\x10DS",
+                 "RescaleSlope": b"\x28\x00\x53\x10DS"}
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(sorted(READ_ELEMENTS)), st.integers(0, 2),
+       st.sampled_from([b"ZS", b"\x44\xe0", b"Db"]))
+def test_describe_series_of_an_unknown_vr(keyword: str, k: int, vr: bytes) -> None:
+    """A dser header whose element has a VR pydicom does not know (it raises
+    NotImplementedError on access) describes with that value unknown, as dicom.describe
+    does: describe_series and info never crashed on it."""
+    headers = list(ds.read_series(series(3)).headers)
+    tag = READ_ELEMENTS[keyword]
+    assert headers[k].count(tag) == 1
+    headers[k] = headers[k].replace(tag, tag[:4] + vr)
+    data = svdcodec.encode_stack(np.zeros((3, 24, 32), np.int16), coding="tall",
+                                 dicom_series=headers)
+    facts = ds.describe_series(svdcodec.read_dicom_series(data) or ())
+    assert facts["count"] == 3 and facts["modality"] == "CT"
+    if keyword in ("ImagePositionPatient", "ImageOrientationPatient"):
+        assert facts["slice_spacing"] is None
+    elif keyword == "SeriesDescription" and k == 0:
+        assert facts["series_description"] is None
+    elif keyword == "SeriesInstanceUID" and k == 0:
+        assert facts["series_instance_uid"] is None
+    elif keyword.startswith("Rescale"):
+        assert facts["rescale_varies"]
+    else:
+        assert facts["slice_spacing"] == 2.5
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(2, 40), st.sampled_from([(1, 3), (4, 4), (8, 6)]))
+def test_compression_ratio_is_the_whole_files(n: int, size: tuple[int, int]) -> None:
+    """Spec 17.2: every slice's Lossy Image Compression Ratio is the whole file's, the pixel
+    bytes of every frame over the file less dser; the per-slice share was rounded to whole
+    bytes (300 slices of 16x16: 73.1429 for 73.8462)."""
+    data = ds.encode_series([ds.synthetic_slice(k, z=0.5 * k, size=size) for k in range(n)],
+                            coding="tall", quality=50)
+    dser = next(c for c in svdcodec.read_header(data).chunks if c.type == "dser")
+    expected = float(f"{n * size[0] * size[1] * 2 / (len(data) - dser.size):.6g}")
+    ratios = [float(read(f).LossyImageCompressionRatio) for f in ds.decode_series(data)]
+    assert ratios == [expected] * n
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.sampled_from([-1.7e308, -1e308, 0.0, 2.5, 1e308, 1.7e308]), min_size=2,
+                max_size=4, unique=True))
+def test_slice_spacing_is_finite_or_none(zs: list[float]) -> None:
+    """Finite positions whose differences overflow (1e308 and -1e308): no spacing, rather than
+    inf, which info --json wrote as Infinity, not JSON."""
+    import itertools
+    import math
+
+    keys = [ds.SliceKey((0.0, 0.0, z), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), k + 1, f"1.{k}")
+            for k, z in enumerate(zs)]
+    spacing = ds.slice_spacing(keys)
+    assert spacing is None or math.isfinite(spacing)
+    ordered = sorted(zs)
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
+    if all(math.isfinite(g) for g in gaps):
+        assert spacing is not None
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(["RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"]),
+       st.sampled_from(["1e999", "-1e999"]))
+def test_describe_gives_no_infinite_number(keyword: str, value: str) -> None:
+    """A DS value beyond float (1e999) reads as inf: describe gave it, and info --json and
+    encode --json (max_error_rescaled) wrote Infinity, which is not JSON; it is unreadable."""
+    import json
+
+    from svdcodec.integrations import dicom
+
+    dataset = read(ds.synthetic_slice(0, z=0.0))
+    dataset.add_new(pydicom.datadict.tag_for_keyword(keyword), "DS", "1")
+    dataset[keyword].value = value
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    facts = dicom.describe(ds.read_series([buffer.getvalue()]).headers[0])
+    assert facts[{"RescaleSlope": "rescale_slope", "RescaleIntercept": "rescale_intercept",
+                  "WindowCenter": "window_center", "WindowWidth": "window_width"}[keyword]] \
+        is None
+    json.dumps(facts, allow_nan=False)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..codec import decode, decode_stack, read_header
+from ..codec import decode, decode_stack, read_dicom_series, read_header
 from ..errors import LimitError, SvdiError, TruncatedError
 from ..info import SvdiInfo
 from ..limits import Limits
@@ -66,11 +66,22 @@ def decode_file(src: Path, out: Path, rank: int | None = None, force: bool = Fal
         raise CliError(f"{src}: {exc}{salvage_hint(data, allow_truncated, str(exc))}") from None
     except SvdiError as exc:  # name the file, as a batch does
         raise svdi_failure(src, exc, limits, data) from None
-    shown = dicom.stored_values_note(info.metadata.get("dicom"))
+    series = _series_header(data, limits) if info.dicom_series is not None else None
+    shown = dicom.stored_values_note(info.metadata.get("dicom") or series)
     if shown is not None:
         result.notes.insert(0, shown)
         result.record["notes"] = result.notes
     return result
+
+
+def _series_header(data: bytes, limits: Limits | None) -> bytes | None:
+    """The first slice header of a series (dser, spec section 17: one Photometric
+    Interpretation for all), or None where it is unreadable (the frames decode anyway)."""
+    try:
+        headers = read_dicom_series(data, limits=limits)
+    except SvdiError:
+        return None
+    return headers[0] if headers else None
 
 
 def _decode_image(data: bytes, info: SvdiInfo, src: Path, out: Path, fmt_name: str,

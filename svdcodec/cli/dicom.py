@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,20 +92,24 @@ def encode_dicom_file(src: Path, out: Path, options: dict[str, Any], force: bool
     return Result(out, record, notes)
 
 
-def error_record(image: np.ndarray, decoded: np.ndarray, header: bytes, bits: int
-                 ) -> dict[str, Any]:
+def error_record(image: np.ndarray, decoded: np.ndarray, header: bytes | Sequence[bytes],
+                 bits: int) -> dict[str, Any]:
     """The error of an encode in stored units and after Rescale Slope (Hounsfield units for
     CT), and the PSNR with the peak 2^bits - 1 that quality was relative to: what ``encode``
-    reports and the round trip keeps to."""
+    reports and the round trip keeps to. ``header``: the file's, or a series' one per frame
+    (spec section 17), each frame's error rescaled by its own slope."""
     diff = decoded.astype(np.float64) - image.astype(np.float64)
-    facts = dicom.describe(header)
-    slope = facts["rescale_slope"] if isinstance(facts["rescale_slope"], float) else 1.0
+    headers = [header] if isinstance(header, bytes) else list(header)
+    facts = [dicom.describe(h) for h in headers]
+    slopes = np.array([abs(f["rescale_slope"]) if isinstance(f["rescale_slope"], float) else
+                       1.0 for f in facts])
+    rescaled = np.abs(diff).reshape(len(headers), -1).max(axis=1) * slopes
     rms = float(np.sqrt(np.mean(diff * diff)))
     peak = 2.0**bits - 1
     return {"bits": bits, "max_error": int(np.abs(diff).max()), "rms_error": rms,
             "psnr": math.inf if rms == 0 else 20 * math.log10(peak / rms),
-            "max_error_rescaled": float(np.abs(diff).max() * abs(slope)),
-            "units": "HU" if facts["modality"] == "CT" else "rescaled units"}
+            "max_error_rescaled": float(rescaled.max()),
+            "units": "HU" if facts[0]["modality"] == "CT" else "rescaled units"}
 
 
 def describe_error(err: dict[str, Any]) -> str:

@@ -87,7 +87,7 @@ def encode_series_file(paths: list[Path], out: Path, options: dict[str, Any],
     notes += encode_notes(image.pixels, data, options, record, decode_stack)
     decoded = decode_stack(data)
     record["dicom"] = error_record(image.pixels, decoded.reshape(image.pixels.shape),
-                                   image.headers[0], options["bits"])
+                                   image.headers, options["bits"])
     if info.frames > 1:
         notes.append(f"encoded {info.frames} slices as one stack (coding {info.stack_coding}) "
                      f"with their {info.frames} DICOM headers (dser: "

@@ -23,6 +23,7 @@ in: :mod:`.dicom_pixels`; a DICOM file written: :mod:`.dicom_write`.)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -140,8 +141,11 @@ def describe(header: bytes) -> dict[str, Any]:
             if v is None or v == "":
                 return None
             multi = isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue"
-            if keyword.startswith(("Rescale", "Window")):
-                return [float(x) for x in v] if multi else float(v)
+            if keyword.startswith(("Rescale", "Window")):  # 1e999 reads as inf: not JSON
+                numbers = [float(x) for x in (v if multi else [v])]
+                if not all(math.isfinite(x) for x in numbers):
+                    return None
+                return numbers if multi else numbers[0]
             if isinstance(v, int) and not multi:
                 return int(v)
             return "\\".join(map(str, v)) if multi else str(v)

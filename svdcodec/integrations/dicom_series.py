@@ -27,7 +27,6 @@ import io
 import itertools
 import math
 import os
-import statistics
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -93,11 +92,22 @@ def _dataset(header: bytes) -> Dataset:
         raise DicomError(f"not a readable DICOM header: {exc or type(exc).__name__}") from None
 
 
+def _get(ds: Dataset, keyword: str) -> Any:
+    """An element's value, or None when absent or unreadable: pydicom converts on access, and
+    a damaged value or an unknown VR raises then (NotImplementedError, among many kinds); a
+    header is never rejected for its content (section 17.1), as dicom.describe does."""
+    try:
+        with _quiet():
+            return ds.get(keyword)
+    except Exception:  # pydicom on damaged values raises many kinds; all mean the same
+        return None
+
+
 def _numbers(ds: Dataset, keyword: str, count: int) -> tuple[float, ...] | None:
     """``count`` finite numbers of a multi-valued element, or None (absent or unreadable)."""
     try:
         with _quiet():
-            values = tuple(float(v) for v in ds.get(keyword) or ())
+            values = tuple(float(v) for v in _get(ds, keyword) or ())
     except (TypeError, ValueError):
         return None
     if len(values) != count or not all(math.isfinite(v) for v in values):
@@ -108,7 +118,7 @@ def _numbers(ds: Dataset, keyword: str, count: int) -> tuple[float, ...] | None:
 def _integer(ds: Dataset, keyword: str) -> int | None:
     try:
         with _quiet():
-            value = ds.get(keyword)
+            value = _get(ds, keyword)
             return None if value is None or value == "" else int(value)
     except (TypeError, ValueError):
         return None
@@ -118,7 +128,7 @@ def slice_key(ds: Dataset) -> SliceKey:
     position = _numbers(ds, "ImagePositionPatient", 3)
     return SliceKey(None if position is None else (position[0], position[1], position[2]),
                     _numbers(ds, "ImageOrientationPatient", 6), _integer(ds, "InstanceNumber"),
-                    str(ds.get("SOPInstanceUID", "")))
+                    _text(ds, "SOPInstanceUID"))
 
 
 def _normal(orientation: tuple[float, ...]) -> tuple[float, float, float]:
@@ -167,17 +177,25 @@ def slice_order(keys: Sequence[SliceKey]) -> tuple[list[int], str]:
 
 def slice_spacing(keys: Sequence[SliceKey]) -> float | None:
     """The median distance between consecutive slices along the normal, in mm (section
-    17.2), or None without positions or with one slice."""
+    17.2), or None without positions, with one slice, or where it is not finite (positions
+    near 1e308 whose differences overflow: info --json would write Infinity, not JSON)."""
     distances = slice_distances(keys)
     if distances is None or len(distances) < 2:
         return None
-    ordered = sorted(distances)
-    return statistics.median(b - a for a, b in itertools.pairwise(ordered))
+    gaps = sorted(b - a for a, b in itertools.pairwise(sorted(distances)))
+    middle = len(gaps) // 2  # the median, as halves: two gaps near 1e308 have a finite mean
+    spacing = gaps[middle] if len(gaps) % 2 else gaps[middle - 1] / 2 + gaps[middle] / 2
+    return spacing if math.isfinite(spacing) else None
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    """An element as text, "" when absent or unreadable."""
+    value = _get(ds, keyword)
+    return "" if value is None else str(value)
 
 
 def _kind(ds: Dataset) -> tuple[str, ...]:
-    with _quiet():
-        return tuple(str(ds.get(keyword, "")) for keyword in SAME_KIND)
+    return tuple(_text(ds, keyword) for keyword in SAME_KIND)
 
 
 def _name(source: PathLike | bytes, index: int) -> str:
@@ -197,13 +215,13 @@ def _read_slice(source: PathLike | bytes, name: str) -> tuple[DicomImage, Datase
 
 def _check_same(name: str, ds: Dataset, first_name: str, first: Dataset) -> None:
     """DicomError unless ``ds`` is a slice of ``first``'s series and kind (section 17.2)."""
-    uid = str(ds.get("SeriesInstanceUID", ""))
+    uid = _text(ds, "SeriesInstanceUID")
     if not uid:
         raise DicomError(f"{name}: no Series Instance UID: cannot tell that it belongs to the "
                          f"series")
-    if uid != str(first.get("SeriesInstanceUID", "")):
+    if uid != _text(first, "SeriesInstanceUID"):
         raise DicomError(f"{name}: Series Instance UID {uid} differs from {first_name}'s "
-                         f"{first.get('SeriesInstanceUID')}: --stack joins the slices of one "
+                         f"{_text(first, 'SeriesInstanceUID')}: --stack joins the slices of one "
                          f"series")
     for keyword, value, expected in zip(SAME_KIND, _kind(ds), _kind(first), strict=True):
         if value != expected:
@@ -231,7 +249,7 @@ def read_series(sources: Sequence[PathLike | bytes]) -> SeriesImage:
     names = [_name(s, i) for i, s in enumerate(sources)]
     slices = [_read_slice(s, name) for s, name in zip(sources, names, strict=True)]
     first = slices[0][1]
-    if not str(first.get("SeriesInstanceUID", "")):
+    if not _text(first, "SeriesInstanceUID"):
         raise DicomError(f"{names[0]}: no Series Instance UID: cannot tell that it belongs "
                          f"to the series")
     for name, (_, ds) in zip(names[1:], slices[1:], strict=True):
@@ -274,11 +292,12 @@ def decode_series(data: bytes, **options: Any) -> list[bytes]:
                          "section 17)")
     pixels = codec.decode_stack(data, **options)
     dser = next(c for c in info.chunks if c.type == "dser")
-    per_slice = max(1, round((len(data) - dser.size) / len(headers)))
+    # each slice's share of the file less dser, not rounded: the ratio is the whole file's
+    per_slice = (len(data) - dser.size) / len(headers)
     return [_write_slice(pixels[k], header, per_slice, k) for k, header in enumerate(headers)]
 
 
-def _write_slice(pixels: np.ndarray, header: bytes, compressed_size: int, k: int) -> bytes:
+def _write_slice(pixels: np.ndarray, header: bytes, compressed_size: float, k: int) -> bytes:
     try:
         with _quiet():  # about elements the source had as they were: not ours
             return dicom.write_dicom(pixels, header, compressed_size)
@@ -295,13 +314,11 @@ def describe_series(headers: Sequence[bytes]) -> dict[str, Any]:
     without positions) and whether Rescale Slope or Intercept differ between slices."""
     datasets = [_dataset(h) for h in headers]
     first = dicom.describe(headers[0])
-    with _quiet():
-        description = str(datasets[0].get("SeriesDescription", "")) or None
-        rescales = {(str(ds.get("RescaleSlope", "")), str(ds.get("RescaleIntercept", "")))
-                    for ds in datasets}
+    description = _text(datasets[0], "SeriesDescription") or None
+    rescales = {(_text(ds, "RescaleSlope"), _text(ds, "RescaleIntercept")) for ds in datasets}
     return {"count": len(headers), "series_description": description,
             "modality": first["modality"], "columns": first["columns"], "rows": first["rows"],
-            "series_instance_uid": str(datasets[0].get("SeriesInstanceUID", "")) or None,
+            "series_instance_uid": _text(datasets[0], "SeriesInstanceUID") or None,
             "slice_spacing": slice_spacing([slice_key(ds) for ds in datasets]),
             "rescale_varies": len(rescales) > 1}
 

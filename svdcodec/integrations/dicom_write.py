@@ -62,11 +62,12 @@ def _append(ds: Dataset, keyword: str, value: str) -> None:
     setattr(ds, keyword, [*values, value] if values else value)
 
 
-def write_dicom(pixels: np.ndarray, header: bytes, compressed_size: int) -> bytes:
+def write_dicom(pixels: np.ndarray, header: bytes, compressed_size: float) -> bytes:
     """A DICOM Part 10 file: ``header`` (the dicm chunk) with ``pixels`` as its Pixel Data.
 
-    ``compressed_size``: the bytes the pixels took in the .svdi file, for Lossy Image
-    Compression Ratio (uncompressed pixel bytes / compressed_size).
+    ``compressed_size``: the bytes the pixels took in the .svdi file (a slice of a series:
+    its share, a fraction), for Lossy Image Compression Ratio (uncompressed pixel bytes /
+    compressed_size).
     """
     pydicom = pydicom_module()
     ds = read_dataset(header)
@@ -95,7 +96,8 @@ def write_dicom(pixels: np.ndarray, header: bytes, compressed_size: int) -> byte
     ds.SOPInstanceUID = uid
     ds.file_meta.MediaStorageSOPInstanceUID = uid
     ds.LossyImageCompression = "01"
-    _append(ds, "LossyImageCompressionRatio", _ratio(samples.nbytes / max(compressed_size, 1)))
+    share = compressed_size if compressed_size > 0 else 1
+    _append(ds, "LossyImageCompressionRatio", _ratio(samples.nbytes / share))
     _append(ds, "LossyImageCompressionMethod", LOSSY_METHOD)
     written = part10(ds)
     _check_readable(written, samples.shape)
