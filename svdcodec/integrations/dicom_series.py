@@ -4,7 +4,8 @@ chunk ``dser`` keeps every slice's header (spec section 17). Needs the extra
 
 :func:`read_series` reads the files, refuses a set that is not one volume (another series, a
 multi-frame file, slices of different size or kind) and orders the slices by their position
-along the slice normal (section 17.2), so that the order of the files does not matter.
+along the slice normal (section 17.2, :mod:`.dicom_order`), so that the order of the files
+does not matter.
 :func:`encode_series` encodes them as one stack, :func:`decode_series` writes one DICOM file per
 slice again (each from its own header, new SOP Instance UIDs, Lossy Image Compression as
 section 15.2 says), :func:`describe_series` gives what ``svdcodec info`` shows.
@@ -22,13 +23,9 @@ section 15.2 says), :func:`describe_series` gives what ``svdcodec info`` shows.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import itertools
-import math
 import os
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
@@ -37,27 +34,18 @@ import numpy as np
 from .. import codec
 from . import dicom
 from .dicom import DicomError, DicomImage
+from .dicom_order import SliceKey, quiet, slice_key, slice_order, slice_spacing, text
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 PathLike = Union[str, "os.PathLike[str]"]
 EXTRA = "svdcodec[dicom]"  # the extra that installs pydicom
-# section 17.2: orientations equal within this (direction cosines) share one slice normal
-ORIENTATION_TOLERANCE = 1e-4
 # the elements that every slice of one volume shares (section 17.2), in the order checked
 SAME_KIND = ("Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored",
              "PixelRepresentation", "PhotometricInterpretation")
 
 
-@dataclass(frozen=True)
-class SliceKey:
-    """What orders one slice (section 17.2); None where the header lacks it."""
-
-    position: tuple[float, float, float] | None  # Image Position (Patient), mm
-    orientation: tuple[float, ...] | None  # Image Orientation (Patient): row, column cosines
-    instance: int | None  # Instance Number
-    uid: str  # SOP Instance UID ("" if none)
 
 
 @dataclass(frozen=True)
@@ -71,12 +59,6 @@ class SeriesImage:
     notes: tuple[str, ...] = ()
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """pydicom's warnings about values it reads anyway: not the caller's to see here."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 def _dataset(header: bytes) -> Dataset:
@@ -86,116 +68,34 @@ def _dataset(header: bytes) -> Dataset:
     except ImportError:
         raise ImportError(f"DICOM files need pydicom: pip install '{EXTRA}'") from None
     try:
-        with _quiet():
+        with quiet():
             return pydicom.dcmread(io.BytesIO(header))
     except Exception as exc:  # pydicom on damaged bytes raises many kinds; all mean the same
         raise DicomError(f"not a readable DICOM header: {exc or type(exc).__name__}") from None
 
 
-def _get(ds: Dataset, keyword: str) -> Any:
-    """An element's value, or None when absent or unreadable: pydicom converts on access, and
-    a damaged value or an unknown VR raises then (NotImplementedError, among many kinds); a
-    header is never rejected for its content (section 17.1), as dicom.describe does."""
-    try:
-        with _quiet():
-            return ds.get(keyword)
-    except Exception:  # pydicom on damaged values raises many kinds; all mean the same
-        return None
 
 
-def _numbers(ds: Dataset, keyword: str, count: int) -> tuple[float, ...] | None:
-    """``count`` finite numbers of a multi-valued element, or None (absent or unreadable)."""
-    try:
-        with _quiet():
-            values = tuple(float(v) for v in _get(ds, keyword) or ())
-    except (TypeError, ValueError):
-        return None
-    if len(values) != count or not all(math.isfinite(v) for v in values):
-        return None
-    return values
 
 
-def _integer(ds: Dataset, keyword: str) -> int | None:
-    try:
-        with _quiet():
-            value = _get(ds, keyword)
-            return None if value is None or value == "" else int(value)
-    except (TypeError, ValueError):
-        return None
 
 
-def slice_key(ds: Dataset) -> SliceKey:
-    position = _numbers(ds, "ImagePositionPatient", 3)
-    return SliceKey(None if position is None else (position[0], position[1], position[2]),
-                    _numbers(ds, "ImageOrientationPatient", 6), _integer(ds, "InstanceNumber"),
-                    _text(ds, "SOPInstanceUID"))
 
 
-def _normal(orientation: tuple[float, ...]) -> tuple[float, float, float]:
-    """n = r x c: the row cosines r and column cosines c of Image Orientation (Patient)."""
-    r, c = orientation[:3], orientation[3:]
-    return (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
 
 
-def _common_orientation(keys: Sequence[SliceKey]) -> tuple[float, ...] | None:
-    """The orientation every slice has (within ORIENTATION_TOLERANCE) when each has a position
-    and an orientation, else None; the least of them, so that the order of the slices does
-    not change it."""
-    if not all(k.position is not None and k.orientation is not None for k in keys):
-        return None
-    orientations = [k.orientation for k in keys if k.orientation is not None]
-    first = min(orientations)
-    if any(max(abs(a - b) for a, b in zip(o, first, strict=True)) > ORIENTATION_TOLERANCE
-           for o in orientations):
-        return None
-    return first
 
 
-def slice_distances(keys: Sequence[SliceKey]) -> list[float] | None:
-    """d = n . p of every slice (section 17.2), or None when they cannot be compared."""
-    orientation = _common_orientation(keys)
-    if orientation is None:
-        return None
-    n = _normal(orientation)
-    return [sum(a * b for a, b in zip(n, k.position, strict=True))
-            for k in keys if k.position is not None]
 
 
-def slice_order(keys: Sequence[SliceKey]) -> tuple[list[int], str]:
-    """The stack order of the slices (section 17.2) as indexes into ``keys``, and how it was
-    found: by d along the slice normal, by Instance Number, or as given."""
-    distances = slice_distances(keys)
-    if distances is not None:
-        order = sorted(range(len(keys)), key=lambda i: (
-            distances[i], keys[i].instance is None, keys[i].instance or 0, keys[i].uid))
-        return order, "by Image Position (Patient) along the slice normal"
-    if all(k.instance is not None for k in keys):
-        order = sorted(range(len(keys)), key=lambda i: (keys[i].instance, keys[i].uid))
-        return order, "by Instance Number (no common Image Orientation and Position)"
-    return list(range(len(keys))), "in the order given (neither positions nor Instance Numbers)"
 
 
-def slice_spacing(keys: Sequence[SliceKey]) -> float | None:
-    """The median distance between consecutive slices along the normal, in mm (section
-    17.2), or None without positions, with one slice, or where it is not finite (positions
-    near 1e308 whose differences overflow: info --json would write Infinity, not JSON)."""
-    distances = slice_distances(keys)
-    if distances is None or len(distances) < 2:
-        return None
-    gaps = sorted(b - a for a, b in itertools.pairwise(sorted(distances)))
-    middle = len(gaps) // 2  # the median, as halves: two gaps near 1e308 have a finite mean
-    spacing = gaps[middle] if len(gaps) % 2 else gaps[middle - 1] / 2 + gaps[middle] / 2
-    return spacing if math.isfinite(spacing) else None
 
 
-def _text(ds: Dataset, keyword: str) -> str:
-    """An element as text, "" when absent or unreadable."""
-    value = _get(ds, keyword)
-    return "" if value is None else str(value)
 
 
 def _kind(ds: Dataset) -> tuple[str, ...]:
-    return tuple(_text(ds, keyword) for keyword in SAME_KIND)
+    return tuple(text(ds, keyword) for keyword in SAME_KIND)
 
 
 def _name(source: PathLike | bytes, index: int) -> str:
@@ -215,13 +115,13 @@ def _read_slice(source: PathLike | bytes, name: str) -> tuple[DicomImage, Datase
 
 def _check_same(name: str, ds: Dataset, first_name: str, first: Dataset) -> None:
     """DicomError unless ``ds`` is a slice of ``first``'s series and kind (section 17.2)."""
-    uid = _text(ds, "SeriesInstanceUID")
+    uid = text(ds, "SeriesInstanceUID")
     if not uid:
         raise DicomError(f"{name}: no Series Instance UID: cannot tell that it belongs to the "
                          f"series")
-    if uid != _text(first, "SeriesInstanceUID"):
+    if uid != text(first, "SeriesInstanceUID"):
         raise DicomError(f"{name}: Series Instance UID {uid} differs from {first_name}'s "
-                         f"{_text(first, 'SeriesInstanceUID')}: --stack joins the slices of one "
+                         f"{text(first, 'SeriesInstanceUID')}: --stack joins the slices of one "
                          f"series")
     for keyword, value, expected in zip(SAME_KIND, _kind(ds), _kind(first), strict=True):
         if value != expected:
@@ -249,7 +149,7 @@ def read_series(sources: Sequence[PathLike | bytes]) -> SeriesImage:
     names = [_name(s, i) for i, s in enumerate(sources)]
     slices = [_read_slice(s, name) for s, name in zip(sources, names, strict=True)]
     first = slices[0][1]
-    if not _text(first, "SeriesInstanceUID"):
+    if not text(first, "SeriesInstanceUID"):
         raise DicomError(f"{names[0]}: no Series Instance UID: cannot tell that it belongs "
                          f"to the series")
     for name, (_, ds) in zip(names[1:], slices[1:], strict=True):
@@ -299,7 +199,7 @@ def decode_series(data: bytes, **options: Any) -> list[bytes]:
 
 def _write_slice(pixels: np.ndarray, header: bytes, compressed_size: float, k: int) -> bytes:
     try:
-        with _quiet():  # about elements the source had as they were: not ours
+        with quiet():  # about elements the source had as they were: not ours
             return dicom.write_dicom(pixels, header, compressed_size)
     except DicomError as exc:
         raise DicomError(f"slice {k}: {exc}") from None
@@ -314,11 +214,11 @@ def describe_series(headers: Sequence[bytes]) -> dict[str, Any]:
     without positions) and whether Rescale Slope or Intercept differ between slices."""
     datasets = [_dataset(h) for h in headers]
     first = dicom.describe(headers[0])
-    description = _text(datasets[0], "SeriesDescription") or None
-    rescales = {(_text(ds, "RescaleSlope"), _text(ds, "RescaleIntercept")) for ds in datasets}
+    description = text(datasets[0], "SeriesDescription") or None
+    rescales = {(text(ds, "RescaleSlope"), text(ds, "RescaleIntercept")) for ds in datasets}
     return {"count": len(headers), "series_description": description,
             "modality": first["modality"], "columns": first["columns"], "rows": first["rows"],
-            "series_instance_uid": _text(datasets[0], "SeriesInstanceUID") or None,
+            "series_instance_uid": text(datasets[0], "SeriesInstanceUID") or None,
             "slice_spacing": slice_spacing([slice_key(ds) for ds in datasets]),
             "rescale_varies": len(rescales) > 1}
 
