@@ -1124,10 +1124,7 @@ static void strip_reconstruct(const StripPlane *sp, const RowData *rd, int32_t *
                 for (int i = 0; i < p; i++) patch[y * sp->stride + i] = v;
             continue;
         }
-        if (hh == 16)  /* a constant size: inlined stores */
-            memset(s, 0, sizeof(double) * 4 * 16);
-        else
-            memset(s, 0, sizeof(double) * 4 * (size_t)hh);
+        memset(s, 0, sizeof(double) * 4 * (size_t)hh);
         /* zero coefficients too: a test of q = 0 here is unpredictable (at 1 bpp it cost more
            mispredicted branches than a 16-sample axpy of zeros costs) */
         for (int j = 0; j < c; j++) {
@@ -1243,7 +1240,7 @@ typedef struct Ahead {
 
 /* Wake the other thread (the lock is held) */
 static void ahead_signal(Ahead *a) {
-    __atomic_store_n(&a->gen, __atomic_load_n(&a->gen, __ATOMIC_RELAXED) + 1, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&a->gen, 1u, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&a->cond);
 }
 
